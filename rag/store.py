@@ -1,0 +1,187 @@
+"""The index on disk: manifest, checksummed data files in a generation folder, atomic swaps, a build lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".build.lock"
+
+
+class IndexError_(Exception):  # noqa: N801 - "IndexError" is a builtin
+    """Base for index problems; ``str()`` is a message for a person, naming the fix."""
+
+
+class IndexLoadError(IndexError_):
+    """The index cannot be used (missing, corrupt, other format, other encoder)."""
+
+
+class IndexLocked(IndexError_):
+    """Another build holds the index folder's lock."""
+
+
+def rebuild_hint(directory: Path, sources: Iterable[str] = (), model: str | None = None) -> str:
+    paths = " ".join(_shell_quote(s) for s in sources) or "LETTERS..."
+    model_flag = f" --model {_shell_quote(model)}" if model else ""
+    return f"rag build {paths} --index {_shell_quote(str(directory))}{model_flag} --rebuild"
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest_checksum(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+@contextmanager
+def build_lock(directory: Path) -> Iterator[None]:
+    """Hold the folder's build lock, or raise :class:`IndexLocked` at once."""
+    from filelock import FileLock, Timeout
+
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(directory / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise IndexLocked(
+            f"another build is writing {directory} right now (lock {directory / LOCK}); "
+            "wait for it to finish, then run this again"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def write_generation(directory: Path, write_files: Callable[[Path], None], manifest: dict[str, Any]) -> None:
+    """Write a new generation of data files and switch the manifest to it atomically.
+
+    The files are written into a fresh folder, flushed, and checksummed into the manifest; the
+    manifest is then replaced with ``os.replace``, the one atomic step. A crash before it leaves
+    the previous generation in force; older generations are deleted only after it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = directory / f".{generation}.tmp"
+    staging.mkdir()
+    try:
+        write_files(staging)
+        files = {}
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            _fsync(path)
+            files[path.relative_to(staging).as_posix()] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        os.rename(staging, directory / generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": generation, "files": files}
+    manifest["checksum"] = _manifest_checksum(manifest)
+    tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, directory / MANIFEST)
+    _fsync_dir(directory)
+    for old in directory.iterdir():
+        if old.name != generation and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """Read and check ``manifest.json``.
+
+    Raises:
+        IndexLoadError: missing, unreadable, edited, or of another format version.
+    """
+    path = directory / MANIFEST
+    if not directory.exists() or not path.exists():
+        raise IndexLoadError(f"no index in {directory} ({MANIFEST} is missing). Build one: "
+                             f"{rebuild_hint(directory)}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IndexLoadError(f"{path} is corrupt ({exc}). Rebuild the index: {rebuild_hint(directory)}") from exc
+    sources = manifest.get("sources", ())
+    model = manifest.get("config", {}).get("model")
+    version = manifest.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise IndexLoadError(
+            f"{directory} was written by a newer policy-rag (index format {version}; this one reads "
+            f"{FORMAT_VERSION}). Upgrade policy-rag, or rebuild: {rebuild_hint(directory, sources, model)}")
+    if version != FORMAT_VERSION:
+        raise IndexLoadError(f"{directory} has index format {version!r}, not {FORMAT_VERSION}. "
+                             f"Rebuild: {rebuild_hint(directory, sources, model)}")
+    if manifest.get("checksum") != _manifest_checksum(manifest):
+        raise IndexLoadError(f"{path} was modified after it was written (checksum mismatch). "
+                             f"Rebuild: {rebuild_hint(directory, sources, model)}")
+    return manifest
+
+
+def verify_files(directory: Path, manifest: dict[str, Any]) -> Path:
+    """Check every data file against the manifest's sizes and hashes; return the generation folder.
+
+    Raises:
+        IndexLoadError: a file is missing, truncated or altered.
+    """
+    generation = directory / str(manifest.get("generation", ""))
+    hint = rebuild_hint(directory, manifest.get("sources", ()), manifest.get("config", {}).get("model"))
+    for name, expected in manifest.get("files", {}).items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexLoadError(f"index file {path} is missing. Rebuild: {hint}")
+        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+            raise IndexLoadError(f"index file {path} is corrupt or truncated (size or checksum differs from "
+                                 f"the manifest). Rebuild: {hint}")
+    return generation
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
