@@ -36,11 +36,11 @@ class Chunk:
 
 
 def sentence_splitter(max_chars: int) -> Splitter:
-    """A splitter cutting at sentence ends (。！？；) with langchain-text-splitters, no overlap."""
+    """A splitter cutting at sentence ends (。！？；, full- or half-width), then commas, with langchain-text-splitters."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
-        separators=["\n", "。", "！", "？", "；", "，", ""],
+        separators=["\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", ""],
         keep_separator="end",
         chunk_size=max_chars,
         chunk_overlap=0,

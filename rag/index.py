@@ -281,6 +281,12 @@ class Index:
         timings["fusion"] = time.perf_counter() - t0
         return hits, timings
 
+    def ask(self, question: str, k: int = 8, filters: Filters | None = None, llm: Any = None) -> Any:
+        """Answer a question with cited sentences (see :func:`rag.answer.answer`)."""
+        from .answer import answer
+
+        return answer(self, question, k=k, filters=filters, llm=llm)
+
     @staticmethod
     def _allowed(state: _State, filters: Filters) -> np.ndarray:
         accepted = np.array([filters.accepts(letter) for letter in state.letters.values()], dtype=bool)

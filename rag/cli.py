@@ -1,0 +1,161 @@
+"""The ``rag`` command line: build, search, list and remove letters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_MODEL, Config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Find and quote what Chinese government reply letters say.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="build or update an index from letter files and folders")
+    build.add_argument("paths", nargs="+", metavar="PATH", help="letter files or folders (.txt .md .docx .pdf .html)")
+    build.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
+    build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
+                       help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
+    build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
+    build.add_argument("--json", action="store_true", help="print the build report as JSON")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    search = sub.add_parser("search", help="print the passages that best answer a question")
+    _query_args(search)
+
+    letters = sub.add_parser("letters", help="list the indexed letters")
+    letters.add_argument("--index", default="index", metavar="DIR")
+    letters.add_argument("--json", action="store_true")
+
+    remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
+    remove.add_argument("letters", nargs="+", metavar="LETTER")
+    remove.add_argument("--index", default="index", metavar="DIR")
+    return parser
+
+
+def _query_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", nargs="?", help="the question (Chinese or English)")
+    parser.add_argument("--queries", metavar="FILE.jsonl", help="JSONL file of {\"id\", \"question\"} objects")
+    parser.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
+    parser.add_argument("--k", type=int, default=5, help="number of passages (default: 5)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--agency", help="only letters whose agency contains this text")
+    parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only letters dated on or after")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only letters dated on or before")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 usage or data error)."""
+    args = _parser().parse_args(argv)
+    from .search import BadQuery
+    from .store import IndexError_
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (IndexError_, BadQuery, KeyError, ValueError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    index = Index.build(args.paths, args.index, config=Config(model=args.model), rebuild=args.rebuild,
+                        progress=not args.quiet and sys.stderr.isatty())
+    report = index.report
+    if args.json:
+        data = {**{k: v for k, v in report.__dict__.items() if k != "skipped"},
+                "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(report.summary())
+        print(f"  embedded {report.chars_embedded:,} characters; index: {Path(args.index).resolve()}")
+        for skipped in report.skipped:
+            print(f"  skipped {skipped}")
+        for path, same in report.duplicates:
+            print(f"  duplicate {path} = letter {same}")
+    return 0
+
+
+def _filters(args: argparse.Namespace):  # noqa: ANN202
+    from .search import Filters
+
+    return Filters(letters=tuple(args.letter), agency=args.agency, date_from=args.date_from, date_to=args.date_to)
+
+
+def _questions(args: argparse.Namespace) -> list[tuple[Any, str]]:
+    if args.queries and args.question:
+        raise ValueError("give a QUESTION or --queries FILE, not both")
+    if args.queries:
+        out = []
+        for number, line in enumerate(Path(args.queries).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                out.append((row["id"], row["question"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{args.queries} line {number}: expected {{\"id\", \"question\"}} ({exc})") from exc
+        return out
+    if args.question is None:
+        raise ValueError("give a QUESTION or --queries FILE.jsonl")
+    return [(None, args.question)]
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    questions = _questions(args)
+    index = Index.load(args.index)
+    filters = _filters(args)
+    for qid, question in questions:
+        hits = index.search(question, k=args.k, filters=filters)
+        if args.json:
+            rows = [h.to_dict() for h in hits]
+            print(json.dumps(rows if args.queries is None else {"id": qid, "hits": rows}, ensure_ascii=False))
+            continue
+        if args.queries:
+            print(f"## {qid}: {question}")
+        if not hits:
+            print("no passages found")
+        for hit in hits:
+            print(f"[{hit.rank}] {hit.citation}  ({hit.score:.3f})  {hit.agency or ''} {hit.date or ''}")
+            print(f"    {hit.section}")
+            print("    " + hit.text.replace("\n", "\n    "))
+    return 0
+
+
+def _letters(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    index = Index.load(args.index)
+    rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for row in rows:
+            print(f"{row['letter_id']}\t{row['doc_number'] or '-'}\t{row['agency'] or '-'}\t{row['date'] or '-'}\t"
+                  f"{row['title'] or '-'}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    index = Index.load(args.index)
+    removed = index.remove(args.letters)
+    print(f"removed {', '.join(removed)}; {len(index.letters)} letters remain")
+    return 0
+
+
+_COMMANDS = {"build": _build, "search": _search, "letters": _letters, "remove": _remove}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Letter parsing: exact metadata and section trees of the sample letters, and odd layouts."""
+
+from __future__ import annotations
+
+from rag.ingest import read_document
+from rag.parse import CLOSING, PREAMBLE, parse_letter
+
+from .conftest import LETTER_000, LETTER_004
+
+
+def _parse(path):
+    document = read_document(path)
+    return parse_letter(document.text, letter_id=path.stem, path=str(path), sha256=document.sha256)
+
+
+def test_cixi_letter_metadata():
+    letter = _parse(LETTER_000)
+    assert letter.metadata() | {"path": None} == {
+        "letter_id": "000_3530caffdd2f932b", "path": None,
+        "title": "对市十七届人大五次会议第276号建议的答复",
+        "doc_number": "慈卫建〔2021〕15号",
+        "agency": "慈溪市卫生健康局",
+        "date": "2021-06-30",
+        "addressee": "李佳代表",
+        "session": "市十七届人大五次会议",
+        "proposal_number": "276",
+        "kind": "建议",
+        "signer": "史国建",
+        "contact": "孙恺 63990807",
+    }
+
+
+def test_cixi_letter_section_tree():
+    letter = _parse(LETTER_000)
+    assert [(s.level, s.label, s.path_text) for s in letter.sections] == [
+        (0, PREAMBLE, PREAMBLE),
+        (1, "一", "一、引导产业链发展，鼓励企业创新研发"),
+        (2, "一（一）", "一、引导产业链发展，鼓励企业创新研发 › （一）加强组织协调"),
+        (2, "一（二）", "一、引导产业链发展，鼓励企业创新研发 › （二）加大培育支持"),
+        (2, "一（三）", "一、引导产业链发展，鼓励企业创新研发 › （三）发挥协会作用"),
+        (1, "二", "二、深入开展“三服务”，推动企业高质量发展"),
+        (2, "二（一）", "二、深入开展“三服务”，推动企业高质量发展 › （一）助推新产品“首试首用”"),
+        (2, "二（二）", "二、深入开展“三服务”，推动企业高质量发展 › （二）牵线搭桥助力复工复产"),
+        (2, "二（三）", "二、深入开展“三服务”，推动企业高质量发展 › （三）精准对接精准服务"),
+        (1, "三", "三、采购政策对企业产品推广使用的影响"),
+        (0, CLOSING, CLOSING),
+    ]
+    support = letter.sections[3]
+    assert letter.text[support.start:].startswith("（二）加大培育支持。鼓励和支持医疗器械生产企业")
+    assert "给予30%补助" in letter.text[support.start:support.end]
+
+
+def test_hebei_letter_metadata_half_width_punctuation():
+    letter = _parse(LETTER_004)
+    assert letter.metadata() | {"path": None} == {
+        "letter_id": "004_dce9e1310b5c7813", "path": None,
+        "title": "对政协河北省第十三届委员会第一次会议第0315号提案的答复",
+        "doc_number": "冀工信承字〔2023〕第187号",
+        "agency": "河北省工业和信息化厅",
+        "date": "2023-04-21",
+        "addressee": "龙红华委员",
+        "session": "政协河北省第十三届委员会第一次会议",
+        "proposal_number": "0315",
+        "kind": "提案",
+        "signer": "董继华",
+        "contact": "梁 沛 0311-87801895",
+    }
+
+
+def test_hebei_letter_section_tree():
+    letter = _parse(LETTER_004)
+    labels = [s.label for s in letter.sections]
+    assert labels == [PREAMBLE, "一", "一（一）", "一（二）", "一（三）", "一（四）", "一（五）", "一（六）",
+                      "二", "二（一）", "二（二）", "二（三）", "二（四）", CLOSING]
+    assert letter.sections[5].path == ("一、工作开展情况", "(四)加强招商引资")
+    # inline 一是…二是… runs stay inside their section
+    assert "一是借助“云招商”" in letter.text[letter.sections[5].start:letter.sections[5].end]
+    assert "二是充分利用经贸活动平台招商" in letter.text[letter.sections[5].start:letter.sections[5].end]
+
+
+def test_sections_cover_the_text_in_order():
+    for path in (LETTER_000, LETTER_004):
+        letter = _parse(path)
+        assert letter.sections[0].start == 0 and letter.sections[-1].end == len(letter.text)
+        for before, after in zip(letter.sections, letter.sections[1:], strict=False):
+            assert before.end == after.start
+
+
+def test_missing_fields_are_none_not_guessed():
+    letter = parse_letter("尊敬的王委员：\n感谢您的建议。我们会认真研究。\n", letter_id="x")
+    assert letter.addressee == "王委员"
+    assert (letter.doc_number, letter.agency, letter.date, letter.title, letter.signer, letter.contact) == (
+        None, None, None, None, None, None)
+
+
+def test_web_page_header_labels_and_level_three_headings():
+    text = (
+        "索 引 号: | WE-1 | 主题分类: | 卫生 |\n"
+        "发布机构: | 区卫生健康委 | 发文日期: | 2024-03-22 |\n"
+        "名 称: | 对区政协七届三次会议第24-130号提案的会办意见 | |\n"
+        "文 号: | 嘉卫建提〔2024〕8号 | 公开类型: | 主动公开 |\n"
+        "区经委：\n"
+        "现将意见函告如下：\n"
+        "一、总体情况\n"
+        "1.加强临床研究。支持医院开展临床试验。\n"
+        "2.推动成果转化。设立专项资金。\n"
+    )
+    letter = parse_letter(text, letter_id="w")
+    assert letter.doc_number == "嘉卫建提〔2024〕8号"
+    assert letter.title == "对区政协七届三次会议第24-130号提案的会办意见"
+    assert letter.agency == "区卫生健康委"
+    assert letter.date == "2024-03-22"
+    assert letter.addressee == "区经委"
+    assert letter.proposal_number == "24-130"
+    assert [s.path_text for s in letter.sections][1:] == [
+        "一、总体情况", "一、总体情况 › 1.加强临床研究", "一、总体情况 › 2.推动成果转化"]
+    assert [s.label for s in letter.sections][1:] == ["一", "一1.", "一2."]
+
+
+def test_chinese_numeral_signature_date():
+    text = "某某代表：\n一、情况\n内容很多。\n某市民政局\n二〇二一年六月三十日\n"
+    assert parse_letter(text, letter_id="d").date == "2021-06-30"
+    assert parse_letter(text, letter_id="d").agency == "某市民政局"
