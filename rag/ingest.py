@@ -127,7 +127,8 @@ def read_document(path: str | Path, max_bytes: int = 20_000_000) -> Document:
         text, encoding = decode_bytes(data)
     text = normalize_newlines(text)
     if not text.strip():
-        raise UnreadableFile("no text in file" if suffix not in {".pdf"} else "no text layer: needs OCR")
+        raise UnreadableFile("empty file (whitespace only)" if suffix not in {".pdf", ".docx"} else
+                             "no text layer: needs OCR" if suffix == ".pdf" else "no text in the document")
     return Document(str(path), text, hashlib.sha256(text.encode("utf-8")).hexdigest(), encoding)
 
 
