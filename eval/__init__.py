@@ -1,0 +1,1 @@
+"""Offline evaluation of policy-rag: gold questions, retrieval metrics against baselines, speed and scale benchmarks."""
