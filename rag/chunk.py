@@ -36,7 +36,7 @@ class Chunk:
 
 
 def sentence_splitter(max_chars: int) -> Splitter:
-    """A splitter cutting at sentence ends (。！？；, full- or half-width), then commas, with langchain-text-splitters."""
+    """Cut at sentence ends (。！？；, full- or half-width), then commas; langchain-text-splitters."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(

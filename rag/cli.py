@@ -13,7 +13,8 @@ from .config import DEFAULT_MODEL, Config
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Find and quote what Chinese government reply letters say.")
+    parser = argparse.ArgumentParser(prog="rag",
+                                     description="Find and quote what Chinese government reply letters say.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build or update an index from letter files and folders")

@@ -168,17 +168,16 @@ class Index:
         stored_encoder = manifest.get("encoder", {})
         for wanted in (expect, config):
             if wanted is not None and wanted.build_settings() != stored.build_settings():
-                diff = {k: (stored.build_settings()[k], v) for k, v in wanted.build_settings().items()
-                        if stored.build_settings()[k] != v}
-                raise IndexLoadError(
-                    f"{directory} was built with other settings ({', '.join(f'{k}: index {a!r}, asked {b!r}' for k, (a, b) in diff.items())}). "
-                    f"Rebuild it: {rebuild_hint(directory, sources, wanted.model)}")
+                diff = ", ".join(f"{k}: index {v!r}, asked {wanted.build_settings()[k]!r}"
+                                 for k, v in stored.build_settings().items() if wanted.build_settings()[k] != v)
+                raise IndexLoadError(f"{directory} was built with other settings ({diff}). "
+                                     f"Rebuild it: {rebuild_hint(directory, sources, wanted.model)}")
         encoder = encoder or load_encoder(stored.model)
         if encoder.id != stored_encoder.get("id") or encoder.dim != stored_encoder.get("dim"):
             raise IndexLoadError(
-                f"{directory} was built with encoder {stored_encoder.get('id')!r} "
-                f"(dim {stored_encoder.get('dim')}), but the encoder given is {encoder.id!r} (dim {encoder.dim}). "
-                f"Query it with the same model, or rebuild it: {rebuild_hint(directory, sources, model_name(encoder.id))}")
+                f"{directory} was built with encoder {stored_encoder.get('id')!r} (dim {stored_encoder.get('dim')}), "
+                f"but the encoder given is {encoder.id!r} (dim {encoder.dim}). Query it with the same model, "
+                f"or rebuild it: {rebuild_hint(directory, sources, model_name(encoder.id))}")
         search_config = (config or stored).with_(**stored.build_settings())
         index = cls(config=search_config, encoder=encoder, analyzer=analyzer or Analyzer(), directory=directory,
                     sources=sources)

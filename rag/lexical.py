@@ -12,6 +12,8 @@ import numpy as np
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*|[\u3400-\u9fff]+")
 _ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
+BUNDLED_GLOSSARIES = ("glossary.tsv", "places.tsv")
+_POSSESSIVE = re.compile(r"(?<=[a-z])['’]s\b")
 ZH_STOPWORDS = frozenset(
     "的 了 和 与 及 或 是 在 对 为 有 等 把 被 将 也 都 并 而 其 之 于 以 由 从 向 到 给 让 这 那 个 各 该 此 "
     "我 我们 您 你 他 她 它 他们 啊 吗 呢 吧 么 什么 哪些 哪个 哪 多少 几 怎么 怎样 如何 为什么 能不能 能否 "
@@ -55,19 +57,25 @@ class Glossary:
         return " ".join(_stem(w) for w in _ENGLISH.findall(phrase.lower()))
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Glossary:
-        """Read a TSV glossary (``english<TAB>中文1|中文2``; ``#`` comments); the bundled one by default."""
-        if path is None:
-            text = resources.files("rag").joinpath("data/glossary.tsv").read_text(encoding="utf-8")
+    def load(cls, *paths: str | Path) -> Glossary:
+        """Read TSV glossaries (``english<TAB>中文1|中文2``; ``#`` comments).
+
+        With no paths, the bundled domain glossary and place-name gazetteer are read.
+        """
+        if paths:
+            texts = [Path(p).read_text(encoding="utf-8") for p in paths]
         else:
-            text = Path(path).read_text(encoding="utf-8")
+            data = resources.files("rag").joinpath("data")
+            texts = [data.joinpath(name).read_text(encoding="utf-8") for name in BUNDLED_GLOSSARIES
+                     if data.joinpath(name).is_file()]
         entries: dict[str, list[str]] = {}
-        for line in text.splitlines():
-            if not line.strip() or line.startswith("#") or "\t" not in line:
-                continue
-            english, chinese = line.split("\t", 1)
-            renderings = [c.strip() for c in chinese.split("|") if c.strip()]
-            entries.setdefault(english.strip(), []).extend(renderings)
+        for text in texts:
+            for line in text.splitlines():
+                if not line.strip() or line.startswith("#") or "\t" not in line:
+                    continue
+                english, chinese = line.split("\t", 1)
+                renderings = [c.strip() for c in chinese.split("|") if c.strip()]
+                entries.setdefault(english.strip(), []).extend(renderings)
         return cls(entries)
 
     def __len__(self) -> int:
@@ -75,7 +83,8 @@ class Glossary:
 
     def translate(self, text: str) -> list[str]:
         """Chinese renderings of the English terms in ``text``, longest phrases first, in order."""
-        words = [_stem(w) for w in _ENGLISH.findall(unicodedata.normalize("NFKC", text).lower())]
+        text = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).lower())
+        words = [_stem(w) for w in _ENGLISH.findall(text)]
         out: list[str] = []
         i = 0
         while i < len(words):
@@ -93,8 +102,8 @@ class Glossary:
 class Analyzer:
     """Turns passages and questions into BM25 tokens.
 
-    Chinese is segmented with jieba's search mode (words and their sub-words); English and digits
-    are lower-cased words. Questions with English in them are also expanded through the glossary.
+    Chinese is segmented with jieba; English and digits are lower-cased, lightly stemmed words.
+    Questions with English in them are also expanded through the glossary.
     """
 
     def __init__(self, glossary: Glossary | None = None) -> None:
@@ -107,21 +116,27 @@ class Analyzer:
         self._jieba.initialize()
         self.glossary = glossary if glossary is not None else Glossary.load()
 
-    def tokens(self, text: str) -> list[str]:
-        """Index tokens of a passage."""
-        text = unicodedata.normalize("NFKC", text).lower()
+    def tokens(self, text: str, search_mode: bool = True) -> list[str]:
+        """Tokens of a passage: jieba's search mode adds the sub-words of long words (医疗器械 → 医疗, 器械)."""
+        text = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).lower())
         out: list[str] = []
         for run in _WORD.findall(text):
             if run[0].isascii():
-                if run not in EN_STOPWORDS:
+                if run not in EN_STOPWORDS and (len(run) > 1 or run.isdigit()):
                     out.append(_stem(run))
                 continue
-            out.extend(w for w in self._jieba.cut_for_search(run) if w not in ZH_STOPWORDS)
+            words = self._jieba.cut_for_search(run) if search_mode else self._jieba.cut(run)
+            out.extend(w for w in words if w not in ZH_STOPWORDS)
         return out
 
     def query_tokens(self, question: str) -> list[str]:
-        """Tokens of a question, with glossary renderings of its English terms, de-duplicated."""
-        tokens = self.tokens(question)
+        """Tokens of a question, plus the glossary renderings of its English terms, de-duplicated.
+
+        The question itself is cut precisely (its sub-words would dilute the ranking: measured on
+        the dev set, zh MRR@10 0.95 → 0.98); glossary renderings are context-free phrases, so their
+        sub-words are kept to meet the passages' own segmentation.
+        """
+        tokens = self.tokens(question, search_mode=False)
         for rendering in self.glossary.translate(question):
             tokens.extend(self.tokens(rendering))
         return list(dict.fromkeys(tokens))
