@@ -11,7 +11,6 @@ from .config import Config
 from .parse import Letter, Section
 
 _SENTENCE_END = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+[”’」』）)]*|\n|$)")
-_BLANK = " \t\n\r\u3000\u00a0"
 
 Splitter = Callable[[str], list[str]]
 T = TypeVar("T")
@@ -98,9 +97,9 @@ def _make(letter: Letter, n: int, section: str, label: str, start: int, end: int
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start] in _BLANK:
+    while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1] in _BLANK:
+    while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
 
@@ -128,7 +127,7 @@ def _place(text: str, base: int, pieces: list[str], overlapping: bool = False) -
     spans: list[tuple[int, int]] = []
     cursor = base
     for piece in pieces:
-        stripped = piece.strip(_BLANK)
+        stripped = piece.strip()
         if not stripped:
             continue
         found = text.find(stripped, cursor)

@@ -110,6 +110,12 @@ def _questions(args: argparse.Namespace) -> list[tuple[Any, str]]:
     return [(None, args.question)]
 
 
+def _note_truncation(question: str, limit: int) -> None:
+    if len(question) > limit:
+        print(f"note: the question is {len(question):,} characters; only the first {limit:,} are used",
+              file=sys.stderr)
+
+
 def _search(args: argparse.Namespace) -> int:
     from .index import Index
 
@@ -117,6 +123,7 @@ def _search(args: argparse.Namespace) -> int:
     index = Index.load(args.index)
     filters = _filters(args)
     for qid, question in questions:
+        _note_truncation(question, index.config.max_question_chars)
         hits = index.search(question, k=args.k, filters=filters)
         if args.json:
             rows = [h.to_dict() for h in hits]

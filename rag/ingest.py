@@ -113,8 +113,10 @@ def read_document(path: str | Path, max_bytes: int = 20_000_000) -> Document:
     if size > max_bytes:
         raise UnreadableFile(f"too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
     data = path.read_bytes()
-    if not data.strip():
+    if not data:
         raise UnreadableFile("empty file")
+    if not data.strip():
+        raise UnreadableFile("empty file (whitespace only)")
     suffix = path.suffix.lower()
     if suffix == ".docx":
         text, encoding = _read_docx(data), "docx"
@@ -154,10 +156,21 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        pass
+    # Line by line: files pasted together from several sources mix UTF-8 and GBK lines.
+    lines, used = [], set()
+    for raw in data.split(b"\n"):
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                lines.append(raw.decode(encoding))
+                used.add(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            lines = []
+            break
+    if lines:
+        return "\n".join(lines), "gb18030" if used == {"gb18030"} else "mixed utf-8/gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()

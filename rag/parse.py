@@ -107,9 +107,9 @@ def _lines(text: str) -> list[_Line]:
     out = []
     pos = 0
     for raw in text.split("\n"):
-        stripped = raw.strip(_SPACE + "\r")
+        stripped = raw.strip()
         if stripped:
-            lead = len(raw) - len(raw.lstrip(_SPACE + "\r"))
+            lead = len(raw) - len(raw.lstrip())
             out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
         pos += len(raw) + 1
     return out

@@ -71,3 +71,10 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path, capsys):
 def test_empty_question_is_refused(built: Path, capsys):
     assert main(["search", "   ", "--index", str(built)]) == 2
     assert "the question is empty" in capsys.readouterr().err
+
+
+def test_long_question_gets_a_truncation_note(built: Path, capsys):
+    assert main(["search", "医疗器械临床试验费用" * 10_000, "--index", str(built), "--k", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "note: the question is 100,000 characters; only the first 2,000 are used" in captured.err
+    assert len(json.loads(captured.out)) == 1
