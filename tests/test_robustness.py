@@ -76,7 +76,8 @@ def test_bad_files_are_reported_and_the_rest_indexed(letters_dir: Path, analyzer
     (letters_dir / "scan.pdf").write_bytes(_blank_pdf())
     with (letters_dir / "huge.txt").open("wb") as handle:
         handle.truncate(50_000_000)
-    (letters_dir / "mixed.txt").write_bytes("关于养老服务的答复\n".encode() + "一、社区食堂建设进展顺利。\n".encode("gbk"))
+    mixed = "关于养老服务的答复\n".encode() + "一、社区食堂建设进展顺利。\n".encode("gbk")
+    (letters_dir / "mixed.txt").write_bytes(mixed)
     (letters_dir / "plain.txt").write_text("感谢您的关心。我们将继续推进社区养老服务中心建设，年内新增助餐点十个。",
                                            encoding="utf-8")
     (letters_dir / "copy-of-000.txt").write_text(text, encoding="utf-8")
