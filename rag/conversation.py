@@ -1,0 +1,278 @@
+"""One chat turn: resolve a follow-up against earlier questions, answer it (or find passages), keep the evidence."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .chunk import split_sentences
+from .parse import Letter
+from .search import BadQuery, Filters, Hit
+
+if TYPE_CHECKING:
+    from .index import Index
+
+Span = tuple[int, int]
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORDS = re.compile(r"[A-Za-z0-9]+(?:[.\-'][A-Za-z0-9]+)*")
+# Openers and closers that mark an elliptical follow-up ("那三类呢？", "what about Class III?").
+_ZH_LEAD = re.compile(
+    r"^(?:那么|那个|那些|那|还有|另外|此外|至于|如果是|换成|同样地?|其中|它们?的?|这个|这些|该)[，,\s]*")
+_ZH_TAIL = re.compile(r"(?:的情况|的话|怎么样|如何|呢|吗|么)?[\s？?！!。.，,~～]*$")
+_EN_LEAD = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+|^what\s+of\s+|^and\s+(?:for\s+)?|^same\s+for\s+|^also\s+",
+                      re.IGNORECASE)
+_EN_TAIL = re.compile(r"(?:\s+(?:then|too|instead))?[\s?？!.。]*$", re.IGNORECASE)
+_EN_PRONOUNS = frozenset("it its they them their those these that this ones one".split())
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question leans on the previous one (an opener like 那/what about, a 呢 ending, or very short)."""
+    text = unicodedata.normalize("NFKC", question).strip()
+    if not text:
+        return False
+    if _CJK.search(text):
+        if _ZH_LEAD.match(text) or re.search(r"呢[\s?？!！。]*$", text):
+            return True
+        return len(_CJK.findall(text)) <= 3 and not _WORDS.search(text)
+    words = [w.lower() for w in _WORDS.findall(text)]
+    if _EN_LEAD.match(text):
+        return True
+    return len(words) <= 2 or (len(words) <= 6 and any(w in _EN_PRONOUNS for w in words))
+
+
+def _core(question: str) -> str:
+    """The follow-up without its openers and closers: "那三类呢？" → "三类"."""
+    text = unicodedata.normalize("NFKC", question).strip()
+    for _ in range(2):
+        text = _ZH_LEAD.sub("", text)
+        text = _EN_LEAD.sub("", text)
+    text = _ZH_TAIL.sub("", text)
+    return _EN_TAIL.sub("", text).strip()
+
+
+def _substitute(previous: str, core: str) -> str | None:
+    """``previous`` with the part that plays the role of ``core`` replaced by it, or None if no part does.
+
+    A part plays the role when it has the same length and agrees with ``core`` in at least half its
+    positions without being identical: "二类" for "三类", "Class II" for "Class III".
+    """
+    if _CJK.search(core) and not _WORDS.search(core):
+        units, sequence, joiner = list(core), list(previous), ""
+    elif not _CJK.search(core):
+        units = _WORDS.findall(core)
+        matches = list(_WORDS.finditer(previous))
+        sequence, joiner = [m.group() for m in matches], " "
+    else:
+        return None
+    size = len(units)
+    if not size or size > len(sequence):
+        return None
+    best, best_at = 0, -1
+    for at in range(len(sequence) - size + 1):
+        window = sequence[at:at + size]
+        same = sum(a.lower() == b.lower() for a, b in zip(window, units, strict=True))
+        if same == size:
+            return None  # the previous question already says it
+        if same > best and same * 2 >= size:
+            best, best_at = same, at
+    if best_at < 0:
+        return None
+    if joiner == "":
+        return previous[:best_at] + core + previous[best_at + size:]
+    start, end = matches[best_at].start(), matches[best_at + size - 1].end()
+    return previous[:start] + joiner.join(units) + previous[end:]
+
+
+def contextualize(question: str, history: Sequence[str]) -> str:
+    """The question to search for, using the earlier questions of the conversation as context.
+
+    A follow-up such as "那三类呢？" after "二类医疗器械注册有哪些补助？" becomes
+    "三类医疗器械注册有哪些补助？"; one that cannot be merged that way is searched together with
+    the previous question. A standalone question is returned unchanged.
+
+    Args:
+        question: what the user typed.
+        history: the earlier questions as searched (contextualized), oldest first.
+
+    Returns:
+        The question to search for.
+    """
+    question = question.strip()
+    previous = next((h.strip() for h in reversed(history) if h and h.strip()), "")
+    if not previous or not is_follow_up(question):
+        return question
+    core = _core(question)
+    if not core:
+        return previous
+    merged = _substitute(previous, core)
+    return merged if merged is not None else f"{previous} {question}"
+
+
+def matching_sentences(hit: Hit, terms: Sequence[str], most: int = 3) -> tuple[Span, ...]:
+    """The sentences of a passage that share the most question terms, as letter offsets.
+
+    Args:
+        hit: the passage.
+        terms: question terms (e.g. ``index.analyzer.query_tokens(question)``, which adds Chinese
+            renderings of English terms); single Chinese characters and very short words are ignored.
+        most: at most this many sentences.
+
+    Returns:
+        Spans in the letter's text, in reading order; empty when no sentence shares a term.
+    """
+    useful = {t.lower() for t in terms if (len(t) >= 2 and _CJK.search(t)) or (len(t) >= 3 and t.isascii())}
+    if not useful:
+        return ()
+    scored = []
+    for start, end in split_sentences(hit.text, hit.start):
+        sentence = hit.text[start - hit.start:end - hit.start].lower()
+        score = sum(1 for t in useful if t in sentence)
+        if score:
+            scored.append((score, start, end))
+    if not scored:
+        return ()
+    best = max(s for s, _, _ in scored)
+    chosen = sorted(scored, key=lambda item: (-item[0], item[1]))
+    chosen = [item for item in chosen if item[0] * 5 >= best * 3][:most]
+    return tuple(sorted((start, end) for _, start, end in chosen))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A numbered passage shown with a reply; ``spans`` (letter offsets) are highlighted."""
+
+    n: int
+    hit: Hit
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and its reply, as the UI shows it.
+
+    ``mode`` is ``answer`` (``text`` cites ``evidence`` by number), ``abstained`` (no answer; the
+    evidence is the closest passages), ``passages`` (no answerer installed: the top passages),
+    ``empty`` (nothing matched) or ``error`` (``text`` says what was wrong with the question).
+    """
+
+    question: str
+    query: str
+    mode: str
+    text: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    confidence: Any = None
+    support: tuple[Any, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def evidence_for(self, n: int) -> Evidence:
+        """The evidence numbered ``n``. Raises ``KeyError`` naming the number."""
+        for item in self.evidence:
+            if item.n == n:
+                return item
+        raise KeyError(f"no citation [{n}] in this reply")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The turns of one chat session, oldest first (immutable: :meth:`with_turn` returns a new one)."""
+
+    turns: tuple[Turn, ...] = field(default=())
+
+    def queries(self) -> list[str]:
+        return [t.query for t in self.turns if t.mode != "error"]
+
+    def with_turn(self, turn: Turn) -> Conversation:
+        return Conversation((*self.turns, turn))
+
+
+def cited_spans(turn: Turn, item: Evidence, letter: Letter) -> tuple[Span, ...]:
+    """Where a citation sits in ``letter`` as it is now: the quote for an answer, else the whole passage.
+
+    The letter may have been updated since the reply; the passage is then looked up again, and
+    nothing is highlighted if it is gone.
+    """
+    hit = item.hit
+    spans = item.spans if turn.mode == "answer" and item.spans else ((hit.start, hit.end),)
+    if letter.text[hit.start:hit.end] == hit.text:
+        return spans
+    at = letter.text.find(hit.text)
+    if at < 0:
+        return ()
+    return tuple((s + at - hit.start, e + at - hit.start) for s, e in spans)
+
+
+def make_filters(agency: str | None = None, year_from: int | str | None = None, year_to: int | str | None = None,
+                 letters: Sequence[str] = ()) -> Filters | None:
+    """Filters from the UI's choices (empty choices do not filter; a reversed year range is put right)."""
+    years = [int(y) for y in (year_from, year_to) if y not in (None, "")]
+    low = high = None
+    if len(years) == 2:
+        low, high = min(years), max(years)
+    elif years:
+        low, high = (years[0], None) if year_from not in (None, "") else (None, years[0])
+    filters = Filters(letters=tuple(letters or ()), agency=agency or None,
+                      date_from=f"{low:04d}-01-01" if low is not None else None,
+                      date_to=f"{high:04d}-12-31" if high is not None else None)
+    return filters or None
+
+
+def _answerer(index: Index) -> Callable[..., Any] | None:
+    """``index.ask`` when the answer module is installed, else None (the UI then shows passages)."""
+    try:
+        import rag.answer  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name in ("rag.answer", f"{__package__}.answer"):
+            return None
+        raise
+    return index.ask
+
+
+def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 5,
+          filters: Filters | None = None, answer: bool = True) -> Turn:
+    """Answer one chat message.
+
+    Args:
+        index: the index to search.
+        question: what the user typed (Chinese or English).
+        history: earlier questions as searched (:meth:`Conversation.queries`), for follow-ups.
+        k: passages to consider.
+        filters: restrict to letters, an agency or dates.
+        answer: compose an answer when ``rag.answer`` is available; False shows the top passages.
+
+    Returns:
+        The :class:`Turn`; a bad question gives ``mode="error"`` with the reason, never an exception.
+    """
+    query = contextualize(question, history)
+    try:
+        ask = _answerer(index) if answer else None
+        if ask is not None:
+            result = ask(query, k=k, filters=filters)
+            return _from_answer(index, question, query, result)
+        hits = index.search(query, k=k, filters=filters)
+    except BadQuery as exc:
+        return Turn(question=question, query=query, mode="error", text=str(exc))
+    if not hits:
+        return Turn(question=question, query=query, mode="empty")
+    terms = index.analyzer.query_tokens(query)
+    evidence = tuple(Evidence(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
+    return Turn(question=question, query=query, mode="passages", evidence=evidence)
+
+
+def _from_answer(index: Index, question: str, query: str, answer: Any) -> Turn:
+    common = {"question": question, "query": query, "text": answer.text or "", "confidence": answer.confidence,
+              "support": tuple(answer.support or ()), "notes": tuple(str(n) for n in (answer.notes or ()))}
+    if answer.abstained or not answer.citations:
+        terms = index.analyzer.query_tokens(query)
+        hits = list(answer.hits or ())
+        evidence = tuple(Evidence(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
+        return Turn(mode="abstained" if hits or answer.abstained else "empty", evidence=evidence, **common)
+    evidence = tuple(Evidence(c.n, c.hit, ((c.start, c.end),)) for c in answer.citations)
+    return Turn(mode="answer", evidence=evidence, **common)
+
+
+__all__ = ["Conversation", "Evidence", "Turn", "cited_spans", "contextualize", "is_follow_up", "make_filters",
+           "matching_sentences", "reply"]

@@ -1,0 +1,393 @@
+"""Render replies, cited passages, letters and the library as HTML and Markdown, escaping every outside string."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .conversation import Evidence, Span, Turn
+from .ingest import Skipped
+from .parse import Letter
+
+LANGUAGES = ("zh", "en")
+MARK_ID = "cited-span"
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "doc_number": "文号", "agency": "机关", "date": "日期", "section": "章节", "title": "标题",
+        "addressee": "收件人", "signer": "签发人", "session": "会议", "proposal_number": "建议/提案号",
+        "kind": "类型", "contact": "联系人", "file": "文件", "letter_id": "编号",
+        "open": "查看原文", "passages": "没有生成回答，以下是与问题最相关的段落：",
+        "abstained": "没有找到能回答这个问题的内容。最接近的段落（不是答案）：",
+        "closest": "最接近的段落，但不是答案", "cited": "引用", "empty": "没有找到相关段落。请换个问法或放宽筛选条件。",
+        "searched_as": "按此检索：", "confidence": "可信度", "support": "支持措施", "what": "内容", "amount": "金额",
+        "cap": "上限", "condition": "条件", "source": "出处", "notes": "说明", "no_letter": "请点击引用查看原文。",
+        "no_evidence": "提问后，引用的段落会显示在这里。", "letters_empty": "文库里还没有信件。",
+        "added": "已添加", "updated": "已更新", "unchanged": "未改变", "duplicates": "重复（已收录）",
+        "rejected": "未收录", "removed": "已移除", "summary": "文库：{letters} 封信，{chunks} 个段落",
+        "question": "问题", "answer": "回答", "citations": "引用", "exported": "导出时间", "passage": "段落",
+        "error": "无法检索：",
+    },
+    "en": {
+        "doc_number": "Document No.", "agency": "Agency", "date": "Date", "section": "Section", "title": "Title",
+        "addressee": "Addressee", "signer": "Signed by", "session": "Session", "proposal_number": "Proposal No.",
+        "kind": "Kind", "contact": "Contact", "file": "File", "letter_id": "ID",
+        "open": "Open letter", "passages": "No answer was composed; these passages match the question best:",
+        "abstained": "The letters do not answer this. Closest passages (not an answer):",
+        "closest": "Closest, but not an answer", "cited": "Cited", "empty":
+            "No passage matched. Try other words or widen the filters.",
+        "searched_as": "Searched as: ", "confidence": "Confidence", "support": "Support measures", "what": "What",
+        "amount": "Amount", "cap": "Cap", "condition": "Condition", "source": "Source", "notes": "Notes",
+        "no_letter": "Click a citation to open the letter.", "no_evidence": "Cited passages appear here.",
+        "letters_empty": "No letters in the library yet.", "added": "Added", "updated": "Updated",
+        "unchanged": "Unchanged", "duplicates": "Duplicate (already indexed)", "rejected": "Not indexed",
+        "removed": "Removed", "summary": "Library: {letters} letters, {chunks} passages", "question": "Question",
+        "answer": "Answer", "citations": "Citations", "exported": "Exported", "passage": "Passage",
+        "error": "Cannot search: ",
+    },
+}
+
+CSS = """
+.rag-cards, .rag-letter, .rag-table, .rag-report { font-size: 0.95rem; line-height: 1.6; }
+.rag-card { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 0.6rem 0.8rem;
+  margin: 0 0 0.6rem 0; background: var(--background-fill-secondary, #fafafa); }
+.rag-card.rag-closest { border-style: dashed; opacity: 0.9; }
+.rag-cite { font-weight: 600; cursor: pointer; border: none; background: none; padding: 0; text-align: left;
+  color: var(--link-text-color, #2563eb); font-size: 1rem; }
+.rag-cite:hover { text-decoration: underline; }
+.rag-meta { color: var(--body-text-color-subdued, #666); font-size: 0.85rem; margin: 0.2rem 0; }
+.rag-meta span + span::before { content: " · "; }
+.rag-passage, .rag-letter-text { white-space: pre-wrap; word-break: break-word; margin: 0.3rem 0 0 0; }
+.rag-passage mark, .rag-letter-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-letter-text mark#cited-span { outline: 2px solid #f59e0b; }
+.rag-letter-head dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 0.8rem; margin: 0.4rem 0; }
+.rag-letter-head dt { color: var(--body-text-color-subdued, #666); }
+.rag-letter-head dd { margin: 0; }
+.rag-letter-text { max-height: 60vh; overflow-y: auto; border-top: 1px solid var(--border-color-primary, #ddd);
+  padding-top: 0.5rem; }
+.rag-table table { width: 100%; border-collapse: collapse; }
+.rag-table th, .rag-table td { border-bottom: 1px solid var(--border-color-primary, #ddd); padding: 0.3rem 0.5rem;
+  text-align: left; vertical-align: top; }
+.rag-notice { color: var(--body-text-color-subdued, #666); }
+.rag-support table { border-collapse: collapse; margin: 0.3rem 0 0.6rem 0; }
+.rag-support th, .rag-support td { border: 1px solid var(--border-color-primary, #ddd); padding: 0.2rem 0.4rem; }
+.rag-report ul { margin: 0.2rem 0 0.4rem 1.2rem; }
+.rag-report .rag-bad { color: #b91c1c; }
+"""
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def t(lang: str, key: str) -> str:
+    """The interface text ``key`` in ``lang`` (``zh`` or ``en``; anything else falls back to ``zh``)."""
+    return TEXT.get(lang, TEXT["zh"])[key]
+
+
+def escape(text: object) -> str:
+    """HTML-escape anything for text or attribute context (``None`` becomes an empty string)."""
+    return "" if text is None else html.escape(str(text), quote=True)
+
+
+def escape_markdown(text: object) -> str:
+    """Text that Markdown shows literally: no links, images, HTML, emphasis or code."""
+    if text is None:
+        return ""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def merge_spans(spans: Iterable[Span], start: int, end: int) -> list[Span]:
+    """Spans clipped to ``[start, end)``, sorted, with overlapping or touching ones merged."""
+    clipped = sorted((max(s, start), min(e, end)) for s, e in spans if min(e, end) > max(s, start))
+    merged: list[Span] = []
+    for s, e in clipped:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | None = None) -> str:
+    """Escape ``text`` and wrap the given spans in ``<mark>``.
+
+    Args:
+        text: the passage (or whole letter).
+        spans: ``(start, end)`` offsets in the same coordinates as ``offset`` (letter offsets for a hit).
+        offset: the coordinate of ``text[0]`` (``hit.start`` for a passage, 0 for a letter).
+        mark_id: id given to the first ``<mark>`` (to scroll it into view).
+
+    Returns:
+        HTML with every character of ``text`` escaped.
+    """
+    out: list[str] = []
+    position = 0
+    for number, (s, e) in enumerate(merge_spans(((s - offset, e - offset) for s, e in spans), 0, len(text))):
+        attrs = f' id="{escape(mark_id)}"' if mark_id and number == 0 else ""
+        out.append(escape(text[position:s]))
+        out.append(f"<mark{attrs}>{escape(text[s:e])}</mark>")
+        position = e
+    out.append(escape(text[position:]))
+    return "".join(out)
+
+
+def _first_sentence(item: Evidence, limit: int = 80) -> str:
+    hit = item.hit
+    if item.spans:
+        s, e = item.spans[0]
+        snippet = hit.text[max(s - hit.start, 0):max(e - hit.start, 0)]
+    else:
+        snippet = hit.text
+    snippet = " ".join(snippet.split())
+    return snippet if len(snippet) <= limit else snippet[:limit] + "…"
+
+
+def chat_message(turn: Turn, lang: str = "zh") -> str:
+    """The assistant's chat bubble as HTML: the answer with [n] markers (or the passage list), all escaped."""
+    parts: list[str] = []
+    if turn.query != turn.question and turn.mode != "error":
+        parts.append(f'<p class="rag-notice">{escape(t(lang, "searched_as"))}{escape(turn.query)}</p>')
+    if turn.mode == "error":
+        return f"<p>{escape(t(lang, 'error'))}{escape(turn.text)}</p>"
+    if turn.mode == "empty":
+        parts.append(f"<p>{escape(turn.text or t(lang, 'empty'))}</p>")
+        return "".join(parts)
+    if turn.mode == "answer":
+        parts.append(_paragraphs(turn.text))
+        cited = "; ".join(f"[{item.n}] {escape(item.hit.citation)}" for item in turn.evidence)
+        parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
+        return "".join(parts)
+    if turn.mode == "abstained" and turn.text:
+        parts.append(_paragraphs(turn.text))
+    parts.append(f"<p>{escape(t(lang, 'abstained' if turn.mode == 'abstained' else 'passages'))}</p>")
+    lines = [f"[{item.n}] {escape(item.hit.citation)}: {escape(_first_sentence(item))}" for item in turn.evidence]
+    parts.append("<p>" + "<br>".join(lines) + "</p>")
+    return "".join(parts)
+
+
+def user_message(question: str) -> str:
+    """The user's chat bubble as HTML (escaped)."""
+    return _paragraphs(question)
+
+
+def _paragraphs(text: str) -> str:
+    blocks = [b for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    return "".join("<p>" + escape(b.strip()).replace("\n", "<br>") + "</p>" for b in blocks)
+
+
+def _meta(hit: Any, lang: str) -> str:
+    fields = [(t(lang, "doc_number"), hit.doc_number), (t(lang, "agency"), hit.agency), (t(lang, "date"), hit.date),
+              (t(lang, "section"), hit.section)]
+    spans = "".join(f'<span title="{escape(label)}">{escape(value)}</span>' for label, value in fields if value)
+    return f'<div class="rag-meta">{spans}</div>'
+
+
+def _confidence(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.0%}" if 0.0 <= value <= 1.0 else f"{value:.2f}"
+    return str(value)
+
+
+def _support_table(turn: Turn, lang: str) -> str:
+    if not turn.support:
+        return ""
+    columns = ("what", "amount", "cap", "condition", "agency")
+    head = "".join(f"<th>{escape(t(lang, c))}</th>" for c in columns) + f"<th>{escape(t(lang, 'source'))}</th>"
+    rows = []
+    for item in turn.support:
+        cells = "".join(f"<td>{escape(getattr(item, c, None))}</td>" for c in columns)
+        n = getattr(item, "citation_n", None)
+        rows.append(f"<tr>{cells}<td>{escape(f'[{n}]' if n is not None else '')}</td></tr>")
+    return (f'<div class="rag-support"><strong>{escape(t(lang, "support"))}</strong>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> str:
+    """The cited passages of a reply as cards; each card's citation button opens the letter.
+
+    The buttons carry ``data-turn`` and ``data-n`` (numbers only), which the UI sends back to
+    look the evidence up on the server.
+    """
+    if turn is None or not turn.evidence:
+        message = t(lang, "no_evidence") if turn is None or turn.mode != "empty" else t(lang, "empty")
+        return f'<div class="rag-cards"><p class="rag-notice">{escape(message)}</p></div>'
+    parts = ['<div class="rag-cards">']
+    head = []
+    if turn.confidence is not None and turn.mode == "answer":
+        head.append(f"<span>{escape(t(lang, 'confidence'))}: {escape(_confidence(turn.confidence))}</span>")
+    if turn.mode == "abstained":
+        head.append(f"<span>{escape(t(lang, 'closest'))}</span>")
+    if head:
+        parts.append(f'<div class="rag-meta">{"".join(head)}</div>')
+    parts.append(_support_table(turn, lang))
+    if turn.notes:
+        notes = "".join(f"<li>{escape(n)}</li>" for n in turn.notes)
+        parts.append(f'<div class="rag-notice">{escape(t(lang, "notes"))}<ul>{notes}</ul></div>')
+    closest = " rag-closest" if turn.mode == "abstained" else ""
+    for item in turn.evidence:
+        hit = item.hit
+        parts.append(
+            f'<article class="rag-card{closest}" data-n="{item.n}">'
+            f'<button class="rag-cite" type="button" data-turn="{int(turn_number)}" data-n="{int(item.n)}" '
+            f'title="{escape(t(lang, "open"))}">[{int(item.n)}] {escape(hit.citation)}</button>'
+            f"{_meta(hit, lang)}"
+            f'<div class="rag-passage">{highlight(hit.text, item.spans, hit.start)}</div>'
+            "</article>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+_LETTER_FIELDS = ("title", "doc_number", "agency", "addressee", "date", "signer", "session", "proposal_number",
+                  "kind", "contact")
+
+
+def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "zh", caption: str = "") -> str:
+    """A whole letter: its metadata, then its text with ``spans`` highlighted (the first one has id ``cited-span``)."""
+    if letter is None:
+        return f'<div class="rag-letter"><p class="rag-notice">{escape(t(lang, "no_letter"))}</p></div>'
+    rows = [(t(lang, name), getattr(letter, name)) for name in _LETTER_FIELDS]
+    rows.append((t(lang, "file"), Path(letter.path).name))
+    details = "".join(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in rows if value)
+    heading = escape(caption or letter.title or letter.display_name)
+    return (f'<div class="rag-letter" data-letter="{escape(letter.letter_id)}">'
+            f'<div class="rag-letter-head"><h3>{heading}</h3><dl>{details}</dl></div>'
+            f'<div class="rag-letter-text">{highlight(letter.text, spans, 0, mark_id=MARK_ID)}</div></div>')
+
+
+def letters_table_html(letters: Sequence[Letter], lang: str = "zh") -> str:
+    """The indexed letters with their metadata, as an HTML table."""
+    if not letters:
+        return f'<div class="rag-table"><p class="rag-notice">{escape(t(lang, "letters_empty"))}</p></div>'
+    columns = ("doc_number", "title", "agency", "date", "addressee", "letter_id")
+    head = "".join(f"<th>{escape(t(lang, c))}</th>" for c in columns)
+    body = []
+    for letter in sorted(letters, key=lambda x: (x.date or "", x.letter_id), reverse=True):
+        cells = "".join(f"<td>{escape(getattr(letter, c))}</td>" for c in columns)
+        body.append(f'<tr data-letter="{escape(letter.letter_id)}">{cells}</tr>')
+    return (f'<div class="rag-table"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def library_summary(letters: int, chunks: int, lang: str = "zh") -> str:
+    return escape(t(lang, "summary").format(letters=letters, chunks=chunks))
+
+
+def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lang: str = "zh",
+                       names: dict[str, str] | None = None) -> str:
+    """What an upload did: letters added/updated/unchanged/duplicated, and every rejected file with its reason.
+
+    Args:
+        report: the :class:`~rag.index.BuildReport` of ``index.add`` (None when nothing reached the index).
+        rejected: files refused before indexing.
+        lang: interface language.
+        names: stored path → the name the user uploaded, to show the user's own file names.
+    """
+    names = names or {}
+    sections: list[str] = []
+
+    def block(key: str, items: list[str], bad: bool = False) -> None:
+        if items:
+            css = ' class="rag-bad"' if bad else ""
+            lis = "".join(f"<li>{escape(i)}</li>" for i in items)
+            sections.append(f"<div{css}><strong>{escape(t(lang, key))}</strong><ul>{lis}</ul></div>")
+
+    if report is not None:
+        block("added", list(report.added))
+        block("updated", list(report.updated))
+        block("unchanged", list(report.unchanged))
+        block("duplicates", [f"{names.get(path, Path(path).name)} = {same}" for path, same in report.duplicates])
+    refused = [*rejected, *(report.skipped if report is not None else ())]
+    block("rejected", [f"{names.get(s.path, Path(s.path).name)}: {s.reason}" for s in refused], bad=True)
+    if report is not None:
+        sections.append(f"<p>{library_summary(report.letters, report.chunks, lang)}</p>")
+    return f'<div class="rag-report">{"".join(sections)}</div>'
+
+
+def removal_html(removed: Sequence[str], letters: int, chunks: int, lang: str = "zh") -> str:
+    items = "".join(f"<li>{escape(r)}</li>" for r in removed)
+    return (f'<div class="rag-report"><strong>{escape(t(lang, "removed"))}</strong><ul>{items}</ul>'
+            f"<p>{library_summary(letters, chunks, lang)}</p></div>")
+
+
+def turn_markdown(turn: Turn, lang: str = "zh", when: str = "") -> str:
+    """A reply and its citations as a Markdown document (letter and user text escaped, so links stay text)."""
+    lines = [f"# {escape_markdown(turn.question)}", ""]
+    if turn.query != turn.question:
+        lines += [f"_{escape_markdown(t(lang, 'searched_as'))}{escape_markdown(turn.query)}_", ""]
+    if when:
+        lines += [f"{escape_markdown(t(lang, 'exported'))}: {escape_markdown(when)}", ""]
+    lines += [f"## {escape_markdown(t(lang, 'answer'))}", ""]
+    if turn.mode == "answer":
+        lines += [escape_markdown(turn.text), ""]
+    elif turn.mode == "error":
+        lines += [escape_markdown(t(lang, "error") + turn.text), ""]
+    elif turn.mode == "empty":
+        lines += [escape_markdown(turn.text or t(lang, "empty")), ""]
+    else:
+        if turn.text:
+            lines += [escape_markdown(turn.text), ""]
+        lines += [escape_markdown(t(lang, "abstained" if turn.mode == "abstained" else "passages")), ""]
+    if turn.support:
+        columns = ("what", "amount", "cap", "condition", "agency")
+        lines += [f"### {escape_markdown(t(lang, 'support'))}", "",
+                  "| " + " | ".join(escape_markdown(t(lang, c)) for c in columns) + " | "
+                  + escape_markdown(t(lang, "source")) + " |",
+                  "|" + "---|" * (len(columns) + 1)]
+        for item in turn.support:
+            cells = [escape_markdown(getattr(item, c, None) or "").replace("\n", " ") for c in columns]
+            n = getattr(item, "citation_n", None)
+            lines.append("| " + " | ".join(cells) + f" | {'[' + str(n) + ']' if n is not None else ''} |")
+        lines.append("")
+    if turn.evidence:
+        lines += [f"## {escape_markdown(t(lang, 'citations'))}", ""]
+    for item in turn.evidence:
+        hit = item.hit
+        lines += [f"### \\[{item.n}\\] {escape_markdown(hit.citation)}", ""]
+        for key, value in (("doc_number", hit.doc_number), ("title", hit.title), ("agency", hit.agency),
+                           ("date", hit.date), ("section", hit.section), ("file", Path(hit.path).name)):
+            if value:
+                lines.append(f"- {escape_markdown(t(lang, key))}: {escape_markdown(value)}")
+        lines.append("")
+        quoted = _markdown_highlight(hit.text, item.spans, hit.start)
+        lines += ["> " + line if line else ">" for line in quoted.split("\n")]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_highlight(text: str, spans: Iterable[Span], offset: int) -> str:
+    out: list[str] = []
+    position = 0
+    for s, e in merge_spans(((s - offset, e - offset) for s, e in spans), 0, len(text)):
+        out.append(escape_markdown(text[position:s]))
+        segment = text[s:e]
+        inner = segment.strip()
+        if inner:  # Markdown emphasis may not start or end with a blank
+            left, right = segment[:len(segment) - len(segment.lstrip())], segment[len(segment.rstrip()):]
+            out.append(f"{escape_markdown(left)}**{escape_markdown(inner)}**{escape_markdown(right)}")
+        else:
+            out.append(escape_markdown(segment))
+        position = e
+    out.append(escape_markdown(text[position:]))
+    return "".join(out)
+
+
+def letter_choices(letters: Sequence[Letter]) -> list[tuple[str, str]]:
+    """(label, letter id) pairs for pickers, newest first."""
+    ordered = sorted(letters, key=lambda x: (x.date or "", x.letter_id), reverse=True)
+    return [(" · ".join(p for p in (letter.display_name, letter.agency, letter.date) if p), letter.letter_id)
+            for letter in ordered]
+
+
+def agencies(letters: Sequence[Letter]) -> list[str]:
+    return sorted({letter.agency for letter in letters if letter.agency})
+
+
+def years(letters: Sequence[Letter]) -> list[str]:
+    return sorted({letter.date[:4] for letter in letters if letter.date and letter.date[:4].isdigit()})
+
+
+__all__ = ["CSS", "LANGUAGES", "MARK_ID", "TEXT", "agencies", "chat_message", "escape", "escape_markdown",
+           "evidence_html", "highlight", "letter_choices", "letter_html", "letters_table_html", "merge_spans",
+           "removal_html", "t", "turn_markdown", "upload_report_html", "user_message", "years"]

@@ -1,0 +1,170 @@
+"""HTML and Markdown rendering: escaping of hostile letter text, highlight offsets, letter view, export."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from rag import Index, parse_letter, render
+from rag.conversation import Evidence, Turn
+from rag.search import Hit
+
+EVIL = ('<script>alert(1)</script><img src=x onerror=alert(2)> [点我](javascript:alert(3)) '
+        '![图](http://example.com/x.png) <a href="http://evil">链接</a> ${alert(4)} {{constructor}} "\'&')
+
+# Every tag and attribute render.py itself writes; anything else came from a letter or a user.
+ALLOWED_TAGS = {"p", "br", "mark", "div", "span", "article", "button", "dl", "dt", "dd", "h3", "table", "thead",
+                "tbody", "tr", "th", "td", "ul", "li", "strong"}
+ALLOWED_ATTRS = {"class", "id", "title", "type", "data-n", "data-turn", "data-letter"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def assert_inert(markup: str) -> None:
+    """Only render.py's own tags and attributes; no handlers, links, images or scripts."""
+    parser = _Tags()
+    parser.feed(markup)
+    for tag, attrs in parser.tags:
+        assert tag in ALLOWED_TAGS, f"unexpected <{tag}> in {markup[:200]}"
+        for name, _ in attrs:
+            assert name in ALLOWED_ATTRS, f"unexpected attribute {name}= on <{tag}>"
+    assert "<script" not in markup.lower() and "<img" not in markup.lower() and "<a " not in markup.lower()
+
+
+def make_hit(text: str, start: int = 0, **fields: str) -> Hit:
+    values = {"doc_number": "慈卫建〔2021〕15号", "title": "答复", "agency": "慈溪市卫生健康局", "date": "2021-06-30",
+              "section": "一、引导 › （二）支持", "citation": "慈卫建〔2021〕15号 · 一（二）", "path": "/x/000.txt"}
+    values.update(fields)
+    return Hit(text=text, score=1.0, letter_id="000", start=start, end=start + len(text), chunk_id="000#1", rank=1,
+               dense_score=None, lexical_score=None, **values)
+
+
+def test_escape_handles_none_quotes_and_tags() -> None:
+    assert render.escape(None) == ""
+    assert render.escape('<b a="1">\'&') == "&lt;b a=&quot;1&quot;&gt;&#x27;&amp;"
+
+
+@pytest.mark.parametrize(("spans", "expected"), [
+    ([(101, 103)], "甲<mark>乙丙</mark>丁戊"),
+    ([(100, 101), (104, 105)], "<mark>甲</mark>乙丙丁<mark>戊</mark>"),
+    ([(101, 103), (102, 104)], "甲<mark>乙丙丁</mark>戊"),  # overlapping spans merge
+    ([(101, 102), (102, 103)], "甲<mark>乙丙</mark>丁戊"),  # touching spans merge
+    ([(90, 101), (104, 200)], "<mark>甲</mark>乙丙丁<mark>戊</mark>"),  # clipped to the passage
+    ([(10, 20), (103, 103)], "甲乙丙丁戊"),  # outside or empty: nothing
+])
+def test_highlight_uses_letter_offsets(spans: list[tuple[int, int]], expected: str) -> None:
+    assert render.highlight("甲乙丙丁戊", spans, offset=100) == expected
+
+
+def test_highlight_escapes_inside_and_outside_marks_and_sets_one_id() -> None:
+    out = render.highlight("a<b>c<i>d", [(1, 4), (5, 8)], mark_id="cited-span")
+    assert out == 'a<mark id="cited-span">&lt;b&gt;</mark>c<mark>&lt;i&gt;</mark>d'
+
+
+def test_evidence_cards_escape_letter_strings() -> None:
+    hit = make_hit(EVIL + "。二类医疗器械给予专项支持。", start=50, doc_number="<b>文号</b>",
+                   agency="<i onclick=x()>局</i>", citation="<script>c</script> · 一", section="[a](javascript:x)")
+    turn = Turn(question=EVIL, query=EVIL, mode="passages", evidence=(Evidence(1, hit, ((50, 60),)),))
+    cards = render.evidence_html(turn, 3, "en")
+    assert_inert(cards)
+    assert 'data-turn="3" data-n="1"' in cards
+    assert "<mark>&lt;script&gt;al</mark>ert(1)&lt;/script&gt;" in cards
+    assert "&lt;img src=x onerror=alert(2)&gt;" in cards
+    assert "&lt;b&gt;文号&lt;/b&gt;" in cards and "&lt;i onclick=x()&gt;局&lt;/i&gt;" in cards
+    # the highlighted part is exactly the first ten characters of the passage, escaped
+    marked = re.search(r"<mark>(.*?)</mark>", cards).group(1)
+    assert html.unescape(marked) == hit.text[:10]
+
+
+def test_chat_messages_are_escaped() -> None:
+    hit = make_hit("经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持；")
+    for mode, text in (("answer", EVIL + " [1]"), ("passages", ""), ("abstained", EVIL), ("error", EVIL),
+                       ("empty", "")):
+        turn = Turn(question=EVIL, query=EVIL + "?", mode=mode, text=text, evidence=(Evidence(1, hit),))
+        message = render.chat_message(turn, "zh")
+        assert_inert(message)
+    assert_inert(render.user_message(EVIL + "\n\n第二段"))
+    assert render.user_message("a\nb\n\nc") == "<p>a<br>b</p><p>c</p>"
+
+
+def test_letter_view_highlights_the_cited_span(tmp_path: Path) -> None:
+    text = (f"测试机关\n\n关于{EVIL}的答复\n\n张三代表：\n"
+            "　　一、经信部门对企业取得二类医疗器械产品相关资质给予专项支持。\n\n测试机关\n2021年6月30日\n")
+    letter = parse_letter(text, letter_id="evil", path=str(tmp_path / "evil<x>.txt"))
+    start = text.index("经信部门")
+    end = text.index("。", start) + 1
+    view = render.letter_html(letter, [(start, end)], "zh", caption=EVIL)
+    assert_inert(view)
+    marked = re.search(r'<mark id="cited-span">(.*?)</mark>', view, re.S).group(1)
+    assert html.unescape(marked) == text[start:end]
+    # the whole text is there, in order, once unescaped
+    body = re.search(r'<div class="rag-letter-text">(.*)</div></div>$', view, re.S).group(1)
+    assert html.unescape(re.sub(r"</?mark[^>]*>", "", body)) == text
+    assert "&lt;script&gt;" in view and "evil&lt;x&gt;.txt" in view
+
+
+def test_letter_view_without_letter_is_a_notice() -> None:
+    assert "rag-notice" in render.letter_html(None, lang="en")
+    assert render.t("en", "no_letter") in render.letter_html(None, lang="en")
+
+
+def test_library_table_and_reports_escape(tmp_path: Path) -> None:
+    letter = parse_letter(f"{EVIL}\n关于{EVIL}的答复\n", letter_id="<id>", path=str(tmp_path / "x.txt"))
+    table = render.letters_table_html([letter], "en")
+    assert_inert(table)
+    assert 'data-letter="&lt;id&gt;"' in table
+    from rag.ingest import Skipped
+
+    report = render.upload_report_html(None, [Skipped("<img src=x onerror=alert(1)>.exe", "unsupported file type")])
+    assert_inert(report)
+    assert "&lt;img src=x onerror=alert(1)&gt;.exe: unsupported file type" in report
+
+
+def test_markdown_export_keeps_links_and_html_inert() -> None:
+    hit = make_hit("前文。" + EVIL + "。后文。", start=10)
+    turn = Turn(question=EVIL, query=EVIL, mode="answer", text="回答 [1]", confidence=0.8,
+                evidence=(Evidence(1, hit, ((13, 13 + len(EVIL)),)),))
+    markdown = render.turn_markdown(turn, "zh", when="2024-01-01")
+    assert "](" not in markdown.replace("\\](", "")  # no live link or image syntax
+    assert "<script>" not in markdown and "<img" not in markdown and "<a " not in markdown
+    assert "\\[点我\\]\\(javascript:alert\\(3\\)\\)" in markdown
+    assert "### \\[1\\] 慈卫建〔2021〕15号 · 一（二）" in markdown
+    assert "> 前文。**&lt;script&gt;" in markdown  # the cited quote is bold inside the blockquote
+    assert markdown.endswith("\n")
+
+
+def test_escape_markdown_round_trip_characters() -> None:
+    assert render.escape_markdown("a*b_c[d](e)<f>") == "a\\*b\\_c\\[d\\]\\(e\\)&lt;f&gt;"
+
+
+def test_cards_from_a_real_search(fake_index: Index) -> None:
+    from rag.conversation import reply
+
+    turn = reply(fake_index, "二类医疗器械注册补助", k=3, answer=False)
+    assert turn.mode == "passages" and [e.n for e in turn.evidence] == [1, 2, 3]
+    cards = render.evidence_html(turn, 0, "zh")
+    assert_inert(cards)
+    for item in turn.evidence:
+        assert render.escape(item.hit.citation) in cards
+        for start, end in item.spans:
+            assert item.hit.start <= start < end <= item.hit.end
+    assert "慈卫建〔2021〕15号" in cards
+
+
+def test_choices_and_facets(fake_index: Index) -> None:
+    letters = fake_index.letters
+    assert render.years(letters) == ["2021", "2023"]
+    assert "慈溪市卫生健康局" in render.agencies(letters)
+    labels = dict((v, k) for k, v in render.letter_choices(letters))
+    assert labels["000_3530caffdd2f932b"].startswith("慈卫建〔2021〕15号 · 慈溪市卫生健康局 · 2021-06-30")
