@@ -162,7 +162,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         for encoding in ("utf-8", "gb18030"):
             try:
                 lines.append(raw.decode(encoding))
-                used.add(encoding)
+                if not raw.isascii():  # ASCII reads the same in both and says nothing
+                    used.add(encoding)
                 break
             except UnicodeDecodeError:
                 continue
