@@ -1,0 +1,171 @@
+"""Retrieval evaluation: ``python -m eval.retrieval --gold FILE --index DIR [--compare] [--ablate]``.
+
+Scores our hybrid system (and with ``--compare`` its baselines, with ``--ablate`` its ablations) on
+gold questions, then writes ``report.md``, ``report.json``, ``runs.jsonl`` (hybrid's ranked hits),
+``runs/<system>.jsonl`` and, with ``--compare``, ``compare.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag import Encoder, Hit, Index, load_encoder
+
+from .gold import GoldError, Question, evidence_found, load_gold, validate_evidence
+from .metrics import Judged, score_questions, summarize
+from .systems import MAIN_SYSTEM, Log, System
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LETTERS = ROOT.parent / "shared" / "letters"
+DEFAULT_OUT = ROOT / "eval" / "out"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One question's hits from one system, with the evidence each hit contains."""
+
+    question: Question
+    hits: tuple[Hit, ...]
+    found: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    """A system's scores on the gold questions.
+
+    Attributes:
+        system: the system evaluated.
+        summary: ``{"overall": M, "zh": M, "en": M}`` (see :func:`eval.metrics.summarize`).
+        scores: per answerable question, every metric.
+        judged: per answerable question, which evidence each hit holds.
+        ranked: every question (unanswerable ones too) with its hits.
+    """
+
+    system: System
+    summary: dict[str, dict]
+    scores: dict[str, dict[str, float]]
+    judged: tuple[Judged, ...]
+    ranked: tuple[Ranked, ...]
+
+    @property
+    def name(self) -> str:
+        return self.system.name
+
+    def missed(self, k: int) -> list[tuple[Ranked, tuple[int, ...]]]:
+        """Answerable questions with evidence not in the top ``k``, with the positions missed."""
+        by_id = {r.question.id: r for r in self.ranked}
+        return [(by_id[j.id], gone) for j in self.judged if (gone := j.missed(k))]
+
+
+def run_system(system: System, questions: Sequence[Question], k: int) -> SystemResult:
+    """Ask ``system`` every question and score its answerable ones.
+
+    Args:
+        system: what to search.
+        questions: gold questions (unanswerable ones are searched but not scored).
+        k: hits per question.
+    """
+    ranked = []
+    for question in questions:
+        hits = tuple(system.index.search(question.question, k=k))
+        ranked.append(Ranked(question, hits, tuple(evidence_found(h.text, question.evidence) for h in hits)))
+    judged = tuple(Judged(r.question.id, r.question.lang, len(r.question.evidence), r.found)
+                   for r in ranked if r.question.answerable)
+    scores = score_questions(judged)
+    return SystemResult(system, summarize(judged, scores), scores, judged, tuple(ranked))
+
+
+def evaluate(index: Index, questions: Sequence[Question], *, k: int = 10, compare: bool = False, ablate: bool = False,
+             models: Sequence[str] = (), load: Callable[[str], Encoder] = load_encoder,
+             log: Log = print) -> tuple[list[SystemResult], list[SystemResult]]:
+    """Evaluate our system on ``index`` and, as asked, its baselines and ablations.
+
+    Args:
+        index: our system's index, holding every letter the gold questions refer to.
+        questions: the gold questions (validated against the index's letters here).
+        k: hits per question (metrics go up to @10).
+        compare: also BM25 only, dense only and the LangChain tutorial pipeline.
+        ablate: also one-setting-changed variants (chunking, header, sentence vectors, fusion, encoder).
+        models: extra encoders for the encoder ablation (the bundled one is always compared).
+        load: loads an encoder by name or path, for the encoder ablation.
+        log: progress messages.
+
+    Returns:
+        The systems (``hybrid`` and, with ``compare``, the baselines) and the ablations.
+
+    Raises:
+        GoldError: an evidence string is in none of the index's letters.
+    """
+    from .systems import ablations, baselines, ours
+
+    validate_evidence(questions, (letter.text for letter in index.letters))
+    systems = baselines(index, log) if compare else [ours(index)]
+    results = {s.name: run_system(s, questions, k) for s in systems}
+    ablated: list[SystemResult] = []
+    if ablate:
+        for variant in ablations(index, models, load=load, log=log):
+            # the unchanged variant is our system itself: reuse its run
+            same = variant.index is index
+            ablated.append(replace(results[MAIN_SYSTEM], system=variant) if same
+                           else run_system(variant, questions, k))
+    return list(results.values()), ablated
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.retrieval",
+        description="Score retrieval on gold questions: Recall@1/3/5/10, MRR@10, nDCG@10, overall and per language.")
+    parser.add_argument("--gold", action="append", required=True, metavar="FILE",
+                        help="gold JSONL file (repeatable; the files are concatenated)")
+    parser.add_argument("--index", required=True, metavar="DIR",
+                        help="index folder; built from --letters when it holds no index yet")
+    parser.add_argument("--letters", action="append", metavar="PATH",
+                        help=f"letters to build a missing index from (repeatable; default {DEFAULT_LETTERS})")
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help="encoder for a new index, and the one compared with the bundled encoder in --ablate")
+    parser.add_argument("--k", type=int, default=10, help="hits per question (default 10)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"report folder (default {DEFAULT_OUT})")
+    parser.add_argument("--compare", action="store_true",
+                        help="also evaluate BM25 only, dense only and the LangChain tutorial pipeline")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also evaluate variants: chunking, context header, sentence vectors, fusion, encoder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the evaluation; returns 0, or 2 on a bad gold file, index or option (the message says which)."""
+    args = _parser().parse_args(argv)
+    from rag import IndexLoadError
+    from rag.store import IndexError_
+
+    from .report import print_summary, write_reports
+    from .systems import open_index
+
+    try:
+        if args.k < 1:
+            raise ValueError(f"--k must be at least 1, not {args.k}")
+        questions = load_gold(args.gold)
+        unanswerable = sum(not q.answerable for q in questions)
+        print(f"gold: {len(questions)} questions from {', '.join(args.gold)} "
+              f"({len(questions) - unanswerable} answerable; {unanswerable} unanswerable, left out of the metrics)")
+        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model)
+        systems, ablated = evaluate(index, questions, k=args.k, compare=args.compare, ablate=args.ablate,
+                                    models=[args.model] if args.model else [])
+    except (GoldError, IndexLoadError, IndexError_, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.ablate and not args.model and index.config.model == "use-multilingual-v3":
+        print("note: give --model PATH (a sentence-transformers model) to add an encoder row to the ablation")
+    files = write_reports(Path(args.out), systems, ablated, questions=questions, gold_files=args.gold,
+                          index=index, k=args.k)
+    print_summary(systems, ablated, k=args.k)
+    print("wrote " + ", ".join(str(f) for f in files))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
