@@ -1,0 +1,278 @@
+"""Speed and scale benchmark: ``python -m eval.bench [--quick]``.
+
+At each scale (1×, 100×, 1,000× the sample letters, grown with :mod:`eval.corpus`) a fresh process
+builds an index on disk, loads it back and times queries. Reported per scale: build throughput
+(chunks/s and corpus characters/s), query latency p50/p95 split into encode / search (dense +
+BM25) / fusion, peak memory (RSS) of that process and the index size on disk. Writes bench.json,
+bench.md and latency.png into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LETTERS = ROOT / "letters"
+DEFAULT_QUESTIONS = ROOT / "eval" / "data" / "dev.jsonl"
+DEFAULT_OUT = ROOT / "eval" / "out" / "bench"
+FULL_SCALES = (1, 100, 1000)
+QUICK_SCALES = (1, 10)
+PARTS = ("total", "encode", "search", "fusion", "dense", "lexical")
+_MIB = 1024 * 1024
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes (VmHWM on Linux, ru_maxrss elsewhere)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _percentiles(values: Sequence[float]) -> dict[str, float]:
+    import numpy as np
+
+    seconds = np.asarray(values, dtype=float)
+    return {"p50_ms": float(np.percentile(seconds, 50) * 1000), "p95_ms": float(np.percentile(seconds, 95) * 1000),
+            "mean_ms": float(seconds.mean() * 1000)}
+
+
+def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int, model: str) -> dict[str, Any]:
+    """Build, load and query one corpus; meant to run in a fresh process so its memory is its own.
+
+    Args:
+        letters: folder of letters to index.
+        index_dir: where to build the index (must not hold one).
+        questions: question texts, cycled through for ``queries`` timed searches.
+        queries: number of timed searches.
+        model: the encoder.
+
+    Returns:
+        Counts, seconds, bytes and latency percentiles (see :func:`run`).
+    """
+    import gc
+
+    import psutil
+
+    from rag import Config, Index, load_encoder
+    from rag.lexical import Analyzer
+
+    encoder = load_encoder(model)
+    encoder.encode_queries(["预热"])  # load the model's weights before measuring
+    analyzer = Analyzer()
+    base_rss = psutil.Process().memory_info().rss
+
+    started = time.perf_counter()
+    index = Index.build([letters], index_dir, config=Config(model=model), encoder=encoder, analyzer=analyzer)
+    build_seconds = time.perf_counter() - started
+    report = index.report
+    corpus_chars = sum(len(letter.text) for letter in index.letters)
+    vectors = json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8"))["counts"]["vectors"]
+    del index
+    gc.collect()
+
+    started = time.perf_counter()
+    index = Index.load(index_dir, encoder=encoder, analyzer=analyzer)
+    load_seconds = time.perf_counter() - started
+    for question in questions[:3]:  # warm caches
+        index.search(question, k=10)
+    samples: dict[str, list[float]] = {part: [] for part in PARTS}
+    for n in range(queries):
+        started = time.perf_counter()
+        _, parts = index.search_timed(questions[n % len(questions)], k=10)
+        samples["total"].append(time.perf_counter() - started)
+        samples["search"].append(parts["dense"] + parts["lexical"])
+        for part in ("encode", "fusion", "dense", "lexical"):
+            samples[part].append(parts[part])
+    return {
+        "letters": report.letters, "chunks": report.chunks, "vectors": vectors, "corpus_chars": corpus_chars,
+        "chars_embedded": report.chars_embedded, "build_seconds": build_seconds,
+        "chunks_per_second": report.chunks / build_seconds, "chars_per_second": corpus_chars / build_seconds,
+        "load_seconds": load_seconds, "index_bytes": _folder_bytes(Path(index_dir)),
+        "base_rss_bytes": base_rss, "peak_rss_bytes": _peak_rss(), "queries": queries,
+        "latency": {part: _percentiles(values) for part, values in samples.items()},
+    }
+
+
+def _in_fresh_process(*args: Any) -> dict[str, Any]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(measure, *args).result()
+
+
+def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequence[str], queries: int,
+        model: str, out: Path, keep: bool = False, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Measure every scale, each in a fresh process.
+
+    Args:
+        scales: growth factors of the sample corpus (1 = the letters as they are).
+        letters: the sample letters.
+        questions: question texts to time.
+        queries: timed searches per scale.
+        model: the encoder.
+        out: working folder; corpora and indexes are written under it.
+        keep: keep the grown corpora and indexes (deleted by default; 1,000× is hundreds of MB).
+        log: progress messages.
+
+    Returns:
+        One row per scale: ``scale`` plus the numbers from :func:`measure`.
+    """
+    from .corpus import grow_corpus
+
+    rows = []
+    for scale in scales:
+        corpus, index_dir = out / f"corpus-{scale}x", out / f"index-{scale}x"
+        files = grow_corpus(letters, scale, corpus)
+        if index_dir.exists():
+            shutil.rmtree(index_dir)
+        log(f"{scale}×: {len(files)} letters; building, loading and running {queries} queries in a fresh process")
+        row = {"scale": scale, **_in_fresh_process(str(corpus), str(index_dir), list(questions), queries, model)}
+        log(f"  {row['chunks']} chunks built in {row['build_seconds']:.1f} s, "
+            f"p50 {row['latency']['total']['p50_ms']:.1f} ms, peak RSS {row['peak_rss_bytes'] / _MIB:.0f} MiB")
+        rows.append(row)
+        if not keep:
+            shutil.rmtree(corpus, ignore_errors=True)
+            shutil.rmtree(index_dir, ignore_errors=True)
+    return rows
+
+
+_COLUMNS = ("scale", "letters", "chunks", "chars", "build s", "chunks/s", "chars/s", "load s", "peak RSS MiB",
+            "index MiB", "total p50/p95 ms", "encode p50/p95", "search p50/p95", "fusion p50/p95")
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    latency = row["latency"]
+
+    def pair(part: str) -> str:
+        return f"{latency[part]['p50_ms']:.1f} / {latency[part]['p95_ms']:.1f}"
+
+    return [f"{row['scale']}×", f"{row['letters']:,}", f"{row['chunks']:,}", f"{row['corpus_chars']:,}",
+            f"{row['build_seconds']:.1f}", f"{row['chunks_per_second']:.1f}", f"{row['chars_per_second']:,.0f}",
+            f"{row['load_seconds']:.2f}", f"{row['peak_rss_bytes'] / _MIB:.0f}", f"{row['index_bytes'] / _MIB:.1f}",
+            pair("total"), pair("encode"), pair("search"), pair("fusion")]
+
+
+def table_text(rows: Sequence[dict[str, Any]]) -> str:
+    """The benchmark table for a terminal."""
+    lines = [list(_COLUMNS), *(_cells(r) for r in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_COLUMNS))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
+
+
+def table_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The benchmark table in Markdown."""
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---:|" * len(_COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(_cells(r)) + " |" for r in rows])
+
+
+def draw(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Latency (p50 and p95 by part) and memory against corpus size, log-log; saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    letters = [r["letters"] for r in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for part, style in (("total", "-o"), ("encode", "--s"), ("search", "--^"), ("fusion", "--v")):
+        left.plot(letters, [r["latency"][part]["p50_ms"] for r in rows], style, label=f"{part} p50")
+    left.plot(letters, [r["latency"]["total"]["p95_ms"] for r in rows], ":o", color="C0", label="total p95")
+    left.set(xscale="log", yscale="log", xlabel="letters in the index", ylabel="ms per query",
+             title="Query latency vs corpus size")
+    left.legend(fontsize=8)
+    right.plot(letters, [r["peak_rss_bytes"] / _MIB for r in rows], "-o", label="peak RSS")
+    right.plot(letters, [r["index_bytes"] / _MIB for r in rows], "-s", label="index on disk")
+    right.set(xscale="log", yscale="log", xlabel="letters in the index", ylabel="MiB", title="Memory and disk")
+    right.legend(fontsize=8)
+    for axis in (left, right):
+        axis.grid(alpha=0.3, which="both")
+        axis.set_xticks(letters, [f"{r['letters']:,}\n({r['scale']}×)" for r in rows])
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _questions(path: Path) -> list[str]:
+    texts = [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not texts:
+        raise ValueError(f"no questions in {path}")
+    return texts
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.bench",
+        description="Build throughput, query latency, peak memory and index size at growing corpus sizes.")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"CI mode: scales {'/'.join(map(str, QUICK_SCALES))}× and 30 queries (under two minutes)")
+    parser.add_argument("--scales", type=int, nargs="+", metavar="N",
+                        help=f"growth factors of the sample corpus (default {' '.join(map(str, FULL_SCALES))})")
+    parser.add_argument("--queries", type=int, help="timed queries per scale (default 200; 30 with --quick)")
+    parser.add_argument("--letters", action="append", metavar="PATH",
+                        help=f"the sample letters (repeatable; default {DEFAULT_LETTERS})")
+    parser.add_argument("--questions", default=str(DEFAULT_QUESTIONS), metavar="FILE.jsonl",
+                        help="questions to time (JSONL with a question field)")
+    parser.add_argument("--model", default="use-multilingual-v3", metavar="NAME_OR_PATH", help="encoder")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--keep", action="store_true", help="keep the grown corpora and indexes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns 0, or 2 on a bad option or input."""
+    args = _parser().parse_args(argv)
+    scales = args.scales or (QUICK_SCALES if args.quick else FULL_SCALES)
+    queries = args.queries or (30 if args.quick else 200)
+    out = Path(args.out)
+    try:
+        if min(scales) < 1 or queries < 1:
+            raise ValueError("--scales and --queries must be at least 1")
+        questions = _questions(Path(args.questions))
+        out.mkdir(parents=True, exist_ok=True)
+        rows = run(scales, letters=args.letters or [DEFAULT_LETTERS], questions=questions, queries=queries,
+                   model=args.model, out=out, keep=args.keep)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    info = {"model": args.model, "queries_file": args.questions, "python": sys.version.split()[0],
+            "cpus": _cpus(), "rows": rows}
+    (out / "bench.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    (out / "bench.md").write_text(f"# Speed and scale\n\nModel {args.model}; {queries} queries per scale; "
+                                  f"{info['cpus']} CPUs.\n\n{table_markdown(rows)}\n\n![latency](latency.png)\n",
+                                  encoding="utf-8")
+    draw(rows, out / "latency.png")
+    print()
+    print(table_text(rows))
+    print(f"\nwrote {out / 'bench.json'}, {out / 'bench.md'}, {out / 'latency.png'}")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Speed and scale benchmark: the synthetic corpus grower, and ``eval.bench --quick`` end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from eval.bench import main
+from eval.corpus import grow_corpus
+from rag import parse_letter
+from rag.chunk import split_sentences
+from rag.ingest import read_document
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_grown_corpus_recombines_real_sentences_under_new_numbers(letters_dir: Path, tmp_path: Path) -> None:
+    files = grow_corpus([letters_dir], 5, tmp_path / "corpus")
+    real = {p.name: read_document(p).text for p in letters_dir.iterdir()}
+    assert len(files) == 10
+    assert {f.name for f in files[:2]} == set(real)
+    assert [f.name for f in files[2:]] == [f"syn-{n:05d}.txt" for n in range(1, 9)]
+    source_text = "".join(real.values())
+    numbers = set()
+    for path in files[2:]:
+        text = path.read_text(encoding="utf-8")
+        letter = parse_letter(text, letter_id=path.stem)
+        numbers.add(letter.doc_number)
+        assert re.fullmatch(r"(慈卫建〔20\d\d〕|冀工信承字〔20\d\d〕第)1\d{3}号", letter.doc_number)
+        assert letter.title and letter.agency in {"慈溪市卫生健康局", "河北省工业和信息化厅"}
+        body = [s for s in letter.sections if s.level >= 1]
+        assert len(body) in {9, 12}  # the template's numbered sections: 9 in letter 000, 12 in letter 004
+        for section in body:  # every body sentence after the heading is a real one
+            for start, end in split_sentences(text[section.start:section.end])[1:]:
+                assert text[section.start + start:section.start + end] in source_text
+        assert 0.5 < len(text) / (len(source_text) / 2) < 2
+    assert len(numbers) == 8
+    assert files[2].read_text(encoding="utf-8") == grow_corpus([letters_dir], 2, tmp_path / "again")[2].read_text(
+        encoding="utf-8")
+
+
+def test_a_growth_factor_below_one_is_refused(letters_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        grow_corpus([letters_dir], 0, tmp_path / "corpus")
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_its_table_and_chart(letters_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench"
+    assert main(["--quick", "--scales", "1", "2", "--queries", "5", "--letters", str(letters_dir),
+                 "--out", str(out)]) == 0
+    rows = json.loads((out / "bench.json").read_text(encoding="utf-8"))["rows"]
+    assert [(r["scale"], r["letters"]) for r in rows] == [(1, 2), (2, 4)]
+    assert rows[0]["chunks"] < rows[1]["chunks"]
+    for row in rows:
+        assert row["queries"] == 5 and row["index_bytes"] > 0 and row["peak_rss_bytes"] >= row["base_rss_bytes"]
+        assert set(row["latency"]) == {"total", "encode", "search", "fusion", "dense", "lexical"}
+        assert row["latency"]["total"]["p50_ms"] <= row["latency"]["total"]["p95_ms"]
+    assert (out / "latency.png").stat().st_size > 0
+    assert "| 2× | 4 |" in (out / "bench.md").read_text(encoding="utf-8")
+    assert not (out / "corpus-2x").exists() and not (out / "index-2x").exists()
+    printed = capsys.readouterr().out
+    assert "total p50/p95 ms" in printed and "chunks/s" in printed
