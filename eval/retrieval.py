@@ -22,6 +22,7 @@ from .systems import MAIN_SYSTEM, Log, System
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LETTERS = ROOT.parent / "shared" / "letters"
 DEFAULT_OUT = ROOT / "eval" / "out"
+DEFAULT_INDEX = DEFAULT_OUT / "index"
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Score retrieval on gold questions: Recall@1/3/5/10, MRR@10, nDCG@10, overall and per language.")
     parser.add_argument("--gold", action="append", required=True, metavar="FILE",
                         help="gold JSONL file (repeatable; the files are concatenated)")
-    parser.add_argument("--index", required=True, metavar="DIR",
-                        help="index folder; built from --letters when it holds no index yet")
+    parser.add_argument("--index", default=str(DEFAULT_INDEX), metavar="DIR",
+                        help=f"index folder; built from --letters when it holds no index yet (default {DEFAULT_INDEX})")
     parser.add_argument("--letters", action="append", metavar="PATH",
                         help=f"letters to build a missing index from (repeatable; default {DEFAULT_LETTERS})")
     parser.add_argument("--model", metavar="NAME_OR_PATH",
