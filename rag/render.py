@@ -275,7 +275,7 @@ def library_summary(letters: int, chunks: int, lang: str = "zh") -> str:
 
 
 def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lang: str = "zh",
-                       names: dict[str, str] | None = None) -> str:
+                       names: dict[str, str] | None = None, titles: dict[str, str] | None = None) -> str:
     """What an upload did: letters added/updated/unchanged/duplicated, and every rejected file with its reason.
 
     Args:
@@ -283,8 +283,10 @@ def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lan
         rejected: files refused before indexing.
         lang: interface language.
         names: stored path → the name the user uploaded, to show the user's own file names.
+        titles: letter id → how to call the letter (its document number or title).
     """
     names = names or {}
+    titles = titles or {}
     sections: list[str] = []
 
     def block(key: str, items: list[str], bad: bool = False) -> None:
@@ -294,9 +296,12 @@ def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lan
             sections.append(f"<div{css}><strong>{escape(t(lang, key))}</strong><ul>{lis}</ul></div>")
 
     if report is not None:
-        block("added", list(report.added))
-        block("updated", list(report.updated))
-        block("unchanged", list(report.unchanged))
+        def named(ids: Sequence[str]) -> list[str]:
+            return [f"{lid} · {titles[lid]}" if titles.get(lid) else lid for lid in ids]
+
+        block("added", named(report.added))
+        block("updated", named(report.updated))
+        block("unchanged", named(report.unchanged))
         block("duplicates", [f"{names.get(path, Path(path).name)} = {same}" for path, same in report.duplicates])
     refused = [*rejected, *(report.skipped if report is not None else ())]
     block("rejected", [f"{names.get(s.path, Path(s.path).name)}: {s.reason}" for s in refused], bad=True)
@@ -374,10 +379,10 @@ def _markdown_highlight(text: str, spans: Iterable[Span], offset: int) -> str:
 
 
 def letter_choices(letters: Sequence[Letter]) -> list[tuple[str, str]]:
-    """(label, letter id) pairs for pickers, newest first."""
+    """(label, letter id) pairs for pickers, newest first; the label ends with the id shown in the table."""
     ordered = sorted(letters, key=lambda x: (x.date or "", x.letter_id), reverse=True)
-    return [(" · ".join(p for p in (letter.display_name, letter.agency, letter.date) if p), letter.letter_id)
-            for letter in ordered]
+    return [(" · ".join(p for p in (letter.display_name, letter.agency, letter.date, letter.letter_id) if p),
+             letter.letter_id) for letter in ordered]
 
 
 def agencies(letters: Sequence[Letter]) -> list[str]:

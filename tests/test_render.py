@@ -167,4 +167,4 @@ def test_choices_and_facets(fake_index: Index) -> None:
     assert render.years(letters) == ["2021", "2023"]
     assert "慈溪市卫生健康局" in render.agencies(letters)
     labels = dict((v, k) for k, v in render.letter_choices(letters))
-    assert labels["000_3530caffdd2f932b"].startswith("慈卫建〔2021〕15号 · 慈溪市卫生健康局 · 2021-06-30")
+    assert labels["000_3530caffdd2f932b"] == "慈卫建〔2021〕15号 · 慈溪市卫生健康局 · 2021-06-30 · 000_3530caffdd2f932b"

@@ -1,0 +1,385 @@
+"""End-to-end: the web UI in a real browser (Debian's Chromium, headless, driven by Playwright).
+
+One app process serves every test: started without an index, it builds one from the bundled
+letters into a temporary folder, as `python app.py` does on a first start. Letters uploaded by a
+test are removed by it. The Class II test saves the README's screenshot to docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 30_000
+CLASS_II = "what subsidies exist for Class II device registration"
+CLASS_II_ZH = "二类医疗器械注册有哪些补助？"
+CIXI = "慈卫建〔2021〕15号"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+EVIL_LETTER = """测试市脚本安全局
+
+测试脚〔2024〕9号
+
+关于<script>window.__pwned = 1; alert("xss")</script>测试提案的答复
+
+王五代表：
+　　您提出的《关于<img src=x onerror="window.__pwned = 2; alert(2)">琉璃瓦修缮补贴的建议》收悉，现答复如下：
+　　一、琉璃瓦修缮补贴按每平方米120元发放，详见[补贴细则](javascript:window.__pwned=3)和![图](http://127.0.0.1:9/x.png)。
+　　二、模板字符串${window.__pwned = 4}与{{constructor.constructor('window.__pwned=5')()}}不会执行。
+
+测试市脚本安全局
+2024年3月1日
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _has_cjk_font() -> bool:
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.strip())
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("the browser tests need Debian's Chromium: `make browser` (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """`python app.py` on a free loopback port, with a fresh index built from the bundled letters."""
+    folder = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    log = (folder / "app.log").open("w+", encoding="utf-8")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(folder / "gradio"),
+           "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost"}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--index", str(folder / "index"), "--host", "127.0.0.1",
+         "--port", str(port), "--max-upload-mb", "1"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"app.py did not answer on {url} within 180 s:\n{log.read()}")
+            time.sleep(0.5)
+        yield {"url": url, "index": folder / "index", "folder": folder, "log": log}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Session:
+    """One browser context (its own Gradio session) on the app, recording any dialog it raises."""
+
+    def __init__(self, browser: object, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.page.goto(url)
+        self.page.locator("#question textarea").wait_for()
+
+    def send(self, question: str) -> None:
+        """Type a question and send it, without waiting for the reply."""
+        self.page.locator("#question textarea").fill(question)
+        self.page.locator("#send").click()
+
+    def wait_replies(self, count: int) -> None:
+        self.page.locator('#chat [data-testid="bot"]').nth(count - 1).wait_for()
+        self.page.locator(f'#evidence [data-turn="{count - 1}"], #evidence .rag-notice').first.wait_for()
+
+    def ask(self, question: str) -> str:
+        """Ask and wait for the reply; returns the cards' text."""
+        count = self.page.locator('#chat [data-testid="bot"]').count()
+        self.send(question)
+        self.wait_replies(count + 1)
+        return self.page.locator("#evidence").inner_text()
+
+    def cards(self) -> list[str]:
+        return self.page.locator("#evidence article.rag-card").all_inner_texts()
+
+    def user_messages(self) -> list[str]:
+        return self.page.locator('#chat [data-testid="user"]').all_inner_texts()
+
+    def open_citation(self, text: str) -> None:
+        """Click the citation of the first card that contains ``text``; wait for the letter."""
+        card = self.page.locator("#evidence article.rag-card", has_text=text).first
+        card.locator("button.rag-cite").click()
+        self.page.locator("#letter mark#cited-span").wait_for()
+
+    def upload(self, paths: list[Path]) -> str:
+        """Upload files in the library tab; returns the report's text."""
+        self.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+        before = self.page.locator("#upload-report").inner_text()
+        self.page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
+        report = self.page.locator("#upload-report .rag-report")
+        report.wait_for()
+        if before:
+            self.page.wait_for_function(
+                "old => document.querySelector('#upload-report').innerText !== old", arg=before)
+        return self.page.locator("#upload-report").inner_text()
+
+    def remove(self, letter_id: str) -> str:
+        self.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+        self.page.locator("#remove-pick input").click()
+        self.page.locator("#remove-pick input").fill(letter_id)
+        self.page.get_by_role("option", name=re.compile(re.escape(letter_id))).first.click()
+        self.page.locator("#remove").click()
+        self.page.locator("#upload-report", has_text=letter_id).wait_for()
+        self.page.locator(f'#letters-table tr[data-letter="{letter_id}"]').wait_for(state="detached")
+        return self.page.locator("#upload-report").inner_text()
+
+    def to_ask_tab(self) -> None:
+        self.page.get_by_role("tab", name=re.compile("提问|Ask")).click()
+        self.page.locator("#question textarea").wait_for()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture()
+def session(app: dict[str, object], browser: object) -> Iterator[Session]:
+    current = Session(browser, str(app["url"]))
+    yield current
+    current.close()
+
+
+def test_start_builds_the_index_from_the_bundled_letters_with_progress(app: dict[str, object]) -> None:
+    log = app["log"]
+    log.seek(0)
+    output = log.read()
+    assert f"Building the index in {app['index']} from {ROOT / 'letters'}" in output
+    assert re.search(r"embedding passages: (\d+)/\1 \(100%\)", output), output
+    assert "2 letters" in output and (Path(str(app["index"])) / "manifest.json").is_file()
+
+
+def test_class_ii_chip_answers_with_the_cixi_letter(session: Session) -> None:
+    session.page.locator("button.rag-chip", has_text=CLASS_II).click()
+    session.wait_replies(1)
+    assert session.user_messages() == [CLASS_II]
+    cited = [card for card in session.cards() if CIXI in card]
+    assert cited, f"no card cites {CIXI}: {session.cards()}"
+    assert "二类、三类医疗器械产品相关资质给予专项支持" in cited[0]
+    assert "慈溪市卫生健康局" in cited[0] and "2021-06-30" in cited[0]
+    assert re.search(r"\[\d\]", session.page.locator('#chat [data-testid="bot"]').last.inner_text())
+    card = session.page.locator("#evidence article.rag-card", has_text=CIXI).first
+    assert "二类" in " ".join(card.locator("mark").all_inner_texts())
+    session.open_citation(CIXI)
+    # The README's screenshot: the reply, the cited card at the top of its panel, the letter opened at the span.
+    card.evaluate("""card => {
+        let box = card.parentElement;
+        while (box && box.scrollHeight <= box.clientHeight + 1) box = box.parentElement;
+        if (box && box !== document.scrollingElement)
+            box.scrollTop += card.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    }""")
+    session.page.evaluate("() => window.scrollTo(0, 0)")
+    if not _has_cjk_font():
+        warnings.warn("no Chinese font installed (apt-get install fonts-wqy-microhei): the screenshot shows boxes",
+                      stacklevel=1)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    session.page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_english_question_gets_a_chinese_cited_passage(session: Session) -> None:
+    text = session.ask("How large can the reward for equipment investment in key technical transformation "
+                       "projects be?")
+    cards = session.cards()
+    assert cards and CJK.search(cards[0]) and "〔" in cards[0]
+    assert "最高400万" in text
+
+
+def test_citation_opens_the_letter_at_the_highlighted_span(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    card = session.page.locator("#evidence article.rag-card", has_text=CIXI).first
+    passage = card.locator(".rag-passage").inner_text()
+    card_marks = [m.strip() for m in card.locator("mark").all_inner_texts()]
+    assert card_marks, "the card highlights the sentences that match"
+    session.open_citation(CIXI)
+    letter = session.page.locator("#letter")
+    head = letter.locator(".rag-letter-head").inner_text()
+    for value in ("对市十七届人大五次会议第276号建议的答复", "李佳代表", "2021-06-30", "史国建", CIXI):
+        assert value in head
+    mark = letter.locator("mark#cited-span")
+    marked = mark.inner_text().strip()
+    assert marked and marked in passage  # the cited span is the quote or passage of the card
+    assert all(m in marked for m in card_marks)
+    from playwright.sync_api import expect
+
+    expect(mark).to_be_in_viewport()
+    body = letter.locator(".rag-letter-text").inner_text()
+    assert body.count(marked) == 1 and len(body) > 2000  # the whole letter, not the passage
+
+
+def test_upload_a_letter_then_find_it_and_remove_it(session: Session, app: dict[str, object],
+                                                   shared_letters: Path, tmp_path: Path) -> None:
+    bus = tmp_path / "巴南 公交 ../复函.txt".replace("/", "_")
+    shutil.copyfile(shared_letters / "x032.txt", bus)
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ\x00\x00 not a letter")
+    big = tmp_path / "huge.txt"
+    big.write_text("甲" * 400_000, encoding="utf-8")  # 1.2 MB; the app was started with --max-upload-mb 1
+    empty = tmp_path / "blank.md"
+    empty.write_text("   \n", encoding="utf-8")
+    report = session.upload([bus, exe, big, empty])
+    assert "tool.exe: unsupported file type '.exe'" in report
+    assert re.search(r"huge\.txt: too large", report)
+    assert "blank.md: empty file" in report
+    assert "3 封信" in report or "3 letters" in report  # the two bundled letters are still there
+    uploads = Path(str(app["index"])) / "uploads"
+    stored = sorted(p.name for p in uploads.iterdir())
+    assert len(stored) == 1 and "/" not in stored[0] and not stored[0].startswith(".")
+    letter_id = Path(stored[0]).stem
+    assert session.page.locator(f'#letters-table tr[data-letter="{letter_id}"]').inner_text().count("巴南交通发") == 1
+
+    session.to_ask_tab()
+    session.ask("麻天公路能不能开通公交车？")
+    assert "巴南交通发〔2020〕188号" in session.cards()[0]
+
+    result = session.remove(letter_id)
+    assert letter_id in result and ("2 封信" in result or "2 letters" in result)
+    assert list(uploads.iterdir()) == []
+    session.to_ask_tab()
+    session.ask("麻天公路能不能开通公交车？")
+    assert not any("巴南交通发" in card for card in session.cards())
+
+
+def test_a_letter_with_script_renders_as_inert_text(session: Session, tmp_path: Path) -> None:
+    evil = tmp_path / '<img src=x onerror="alert(9)">琉璃瓦.txt'
+    evil.write_text(EVIL_LETTER, encoding="utf-8")
+    report = session.upload([evil])
+    assert "rag-bad" not in session.page.locator("#upload-report").inner_html()
+    letter_id = session.page.locator("#letters-table tr", has_text="测试脚〔2024〕9号").get_attribute("data-letter")
+    assert letter_id, report
+    table = session.page.locator("#letters-table").inner_text()
+    assert "<script>" in table  # the title, shown as text
+    try:
+        session.to_ask_tab()
+        session.ask("琉璃瓦修缮补贴每平方米多少钱？")
+        cards = session.page.locator("#evidence")
+        assert any("测试脚〔2024〕9号" in card for card in session.cards())
+        session.open_citation("测试脚〔2024〕9号")
+        letter = session.page.locator("#letter")
+        text = letter.inner_text()
+        assert '<script>window.__pwned = 1; alert("xss")</script>' in text
+        assert '<img src=x onerror="window.__pwned = 2; alert(2)">' in text
+        assert "[补贴细则](javascript:window.__pwned=3)" in text
+        assert "${window.__pwned = 4}" in text
+        for area in (cards, letter, session.page.locator("#chat"), session.page.locator("#letters-table")):
+            assert area.locator("script, img[src='x'], a[href^='javascript'], img[src*='127.0.0.1:9']").count() == 0
+        assert session.page.evaluate("() => window.__pwned") is None
+        assert session.dialogs == []
+    finally:
+        session.remove(letter_id)
+
+
+def test_two_sessions_keep_their_own_histories(app: dict[str, object], browser: object) -> None:
+    first, second = Session(browser, str(app["url"])), Session(browser, str(app["url"]))
+    try:
+        first.send(CLASS_II_ZH)
+        second.send(CLASS_II)  # both questions are in flight at once
+        first.wait_replies(1)
+        second.wait_replies(1)
+        first.send("那三类呢？")
+        second.send("what about Class III?")
+        first.wait_replies(2)
+        second.wait_replies(2)
+        assert first.user_messages() == [CLASS_II_ZH, "那三类呢？"]
+        assert second.user_messages() == [CLASS_II, "what about Class III?"]
+        first_reply = first.page.locator('#chat [data-testid="bot"]').last.inner_text()
+        second_reply = second.page.locator('#chat [data-testid="bot"]').last.inner_text()
+        assert "三类医疗器械注册有哪些补助？" in first_reply  # the follow-up used this session's question
+        assert "what subsidies exist for Class III device registration" in second_reply
+        assert CLASS_II not in first.page.locator("#chat").inner_text()
+        assert CLASS_II_ZH not in second.page.locator("#chat").inner_text()
+        assert any(CIXI in card for card in first.cards()) and any(CIXI in card for card in second.cards())
+    finally:
+        first.close()
+        second.close()
+
+
+def test_export_the_answer_as_markdown(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    with session.page.expect_download() as download:
+        session.page.locator("#export").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert markdown.startswith(f"# {CLASS_II_ZH}")
+    assert f"{CIXI} · 一（二）" in markdown
+    assert re.search(r"^### \\\[\d\\\] ", markdown, re.M)
+
+
+def test_interface_labels_switch_to_english(session: Session) -> None:
+    session.page.get_by_text("English", exact=True).click()
+    session.page.locator("#send", has_text="Send").wait_for()
+    session.page.get_by_role("tab", name="Library").wait_for()
+    session.ask("医疗器械临床试验费用能不能用创新券？")
+    assert session.page.locator('#evidence .rag-meta span[title="Agency"]').count() >= 1
+    session.open_citation("〔")
+    assert "Addressee" in session.page.locator("#letter .rag-letter-head").inner_text()
+    session.page.get_by_text("中文", exact=True).click()
+    session.page.locator("#send", has_text="发送").wait_for()
+    assert "收件人" in session.page.locator("#letter .rag-letter-head").inner_text()
+
+
+def test_agency_filter_restricts_the_passages(session: Session) -> None:
+    session.page.locator("#settings").get_by_text(re.compile("筛选与设置|Filters and settings")).click()
+    session.page.locator("#agency input").click()
+    session.page.get_by_role("option", name="河北省工业和信息化厅").click()
+    session.page.locator("#agency input[role=combobox]").press("Escape")
+    session.ask(CLASS_II)
+    cards = session.cards()
+    assert cards and all("河北省工业和信息化厅" in card for card in cards)
