@@ -353,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         index = open_index(args, config)
     except IndexError_ as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
         return 2
     import gradio as gr
 
