@@ -1,4 +1,4 @@
-"""The ``rag`` command line: build, search, list and remove letters."""
+"""The ``rag`` command line: build, search, ask, list and remove letters."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="print the passages that best answer a question")
     _query_args(search)
 
+    ask = sub.add_parser("ask", help="answer a question with quoted, cited sentences (or say the letters are silent)")
+    _query_args(ask, k=8)
+    ask.add_argument("--llm-url", metavar="URL",
+                     help="an OpenAI-compatible endpoint for a generative answer, e.g. http://localhost:11434/v1")
+    ask.add_argument("--llm-model", metavar="M", help="the model the endpoint serves")
+    ask.add_argument("--llm-key-env", metavar="VAR",
+                     help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    ask.add_argument("--stream", action="store_true", help="print the model's draft while it writes, then the "
+                                                          "checked answer")
+
     letters = sub.add_parser("letters", help="list the indexed letters")
     letters.add_argument("--index", default="index", metavar="DIR")
     letters.add_argument("--json", action="store_true")
@@ -39,11 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _query_args(parser: argparse.ArgumentParser) -> None:
+def _query_args(parser: argparse.ArgumentParser, k: int = 5) -> None:
     parser.add_argument("question", nargs="?", help="the question (Chinese or English)")
     parser.add_argument("--queries", metavar="FILE.jsonl", help="JSONL file of {\"id\", \"question\"} objects")
     parser.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
-    parser.add_argument("--k", type=int, default=5, help="number of passages (default: 5)")
+    parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: {k})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--agency", help="only letters whose agency contains this text")
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
@@ -140,6 +150,48 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask(args: argparse.Namespace) -> int:
+    import os
+
+    from .answer import Answer, answer_stream, answer_to_dict, format_answer
+    from .generate import LLM
+    from .index import Index
+
+    questions = _questions(args)
+    index = Index.load(args.index)
+    filters = _filters(args)
+    config = index.config
+    url, model = args.llm_url or config.llm_url, args.llm_model or config.llm_model
+    llm = None
+    if url or model:
+        if not (url and model):
+            raise ValueError("a generative answer needs both --llm-url and --llm-model")
+        key_env = args.llm_key_env or config.llm_key_env
+        llm = LLM(url, model, api_key=os.environ.get(key_env) or None, timeout=config.llm_timeout)
+    for qid, question in questions:
+        if args.queries and not args.json:
+            print(f"## {qid}: {question}")
+        final: Answer | None = None
+        drafted = False
+        for piece in answer_stream(index, question, k=args.k, filters=filters, llm=llm):
+            if isinstance(piece, Answer):
+                final = piece
+            elif args.stream and not args.json:
+                print(piece, end="", flush=True)
+                drafted = True
+        assert final is not None
+        if args.json:
+            data = answer_to_dict(final)
+            print(json.dumps(data if args.queries is None else {"id": qid, "answer": data}, ensure_ascii=False))
+            continue
+        if drafted:
+            print("\n--- checked answer ---")
+        print(format_answer(final))
+        if args.queries:
+            print()
+    return 0
+
+
 def _letters(args: argparse.Namespace) -> int:
     from .index import Index
 
@@ -163,7 +215,7 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"build": _build, "search": _search, "letters": _letters, "remove": _remove}
+_COMMANDS = {"build": _build, "search": _search, "ask": _ask, "letters": _letters, "remove": _remove}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
