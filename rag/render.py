@@ -58,6 +58,7 @@ CSS = """
 .rag-cite { font-weight: 600; cursor: pointer; border: none; background: none; padding: 0; text-align: left;
   color: var(--link-text-color, #2563eb); font-size: 1rem; }
 .rag-cite:hover { text-decoration: underline; }
+.rag-cite + .rag-cite { margin-left: 0.25rem; }
 .rag-meta { color: var(--body-text-color-subdued, #666); font-size: 0.85rem; margin: 0.2rem 0; }
 .rag-meta span + span::before { content: " · "; }
 .rag-passage, .rag-letter-text { white-space: pre-wrap; word-break: break-word; margin: 0.3rem 0 0 0; }
@@ -156,7 +157,8 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         return "".join(parts)
     if turn.mode == "answer":
         parts.append(_paragraphs(turn.text))
-        cited = "; ".join(f"[{item.n}] {escape(item.hit.citation)}" for item in turn.evidence)
+        cited = "; ".join("".join(f"[{item.n}]" for item in group) + f" {escape(group[0].hit.citation)}"
+                          for group in group_by_passage(turn.evidence))
         parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
         return "".join(parts)
     if turn.mode == "abstained" and turn.text:
@@ -226,17 +228,33 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
         notes = "".join(f"<li>{escape(n)}</li>" for n in turn.notes)
         parts.append(f'<div class="rag-notice">{escape(t(lang, "notes"))}<ul>{notes}</ul></div>')
     closest = " rag-closest" if turn.mode == "abstained" else ""
-    for item in turn.evidence:
-        hit = item.hit
+    for group in group_by_passage(turn.evidence):
+        hit = group[0].hit
+        numbers = " ".join(str(int(item.n)) for item in group)
+        buttons = "".join(_cite_button(turn_number, item.n, f"[{int(item.n)}]", lang) for item in group)
+        label = _cite_button(turn_number, group[0].n, hit.citation, lang, "rag-cite rag-cite-label")
+        spans = [span for item in group for span in item.spans]
         parts.append(
-            f'<article class="rag-card{closest}" data-n="{item.n}">'
-            f'<button class="rag-cite" type="button" data-turn="{int(turn_number)}" data-n="{int(item.n)}" '
-            f'title="{escape(t(lang, "open"))}">[{int(item.n)}] {escape(hit.citation)}</button>'
+            f'<article class="rag-card{closest}" data-n="{numbers}">'
+            f'<div class="rag-card-head">{buttons} {label}</div>'
             f"{_meta(hit, lang)}"
-            f'<div class="rag-passage">{highlight(hit.text, item.spans, hit.start)}</div>'
+            f'<div class="rag-passage">{highlight(hit.text, spans, hit.start)}</div>'
             "</article>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _cite_button(turn_number: int, n: int, text: str, lang: str, css: str = "rag-cite") -> str:
+    return (f'<button class="{css}" type="button" data-turn="{int(turn_number)}" data-n="{int(n)}" '
+            f'title="{escape(t(lang, "open"))}">{escape(text)}</button>')
+
+
+def group_by_passage(evidence: Sequence[Evidence]) -> list[list[Evidence]]:
+    """Evidence grouped by passage, in order of first citation: several quotes of one passage share a card."""
+    groups: dict[str, list[Evidence]] = {}
+    for item in evidence:
+        groups.setdefault(item.hit.chunk_id, []).append(item)
+    return list(groups.values())
 
 
 _LETTER_FIELDS = ("title", "doc_number", "agency", "addressee", "date", "signer", "session", "proposal_number",
@@ -347,15 +365,16 @@ def turn_markdown(turn: Turn, lang: str = "zh", when: str = "") -> str:
         lines.append("")
     if turn.evidence:
         lines += [f"## {escape_markdown(t(lang, 'citations'))}", ""]
-    for item in turn.evidence:
-        hit = item.hit
-        lines += [f"### \\[{item.n}\\] {escape_markdown(hit.citation)}", ""]
+    for group in group_by_passage(turn.evidence):
+        hit = group[0].hit
+        numbers = " ".join(f"\\[{item.n}\\]" for item in group)
+        lines += [f"### {numbers} {escape_markdown(hit.citation)}", ""]
         for key, value in (("doc_number", hit.doc_number), ("title", hit.title), ("agency", hit.agency),
                            ("date", hit.date), ("section", hit.section), ("file", Path(hit.path).name)):
             if value:
                 lines.append(f"- {escape_markdown(t(lang, key))}: {escape_markdown(value)}")
         lines.append("")
-        quoted = _markdown_highlight(hit.text, item.spans, hit.start)
+        quoted = _markdown_highlight(hit.text, [span for item in group for span in item.spans], hit.start)
         lines += ["> " + line if line else ">" for line in quoted.split("\n")]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -394,5 +413,5 @@ def years(letters: Sequence[Letter]) -> list[str]:
 
 
 __all__ = ["CSS", "LANGUAGES", "MARK_ID", "TEXT", "agencies", "chat_message", "escape", "escape_markdown",
-           "evidence_html", "highlight", "letter_choices", "letter_html", "letters_table_html", "merge_spans",
-           "removal_html", "t", "turn_markdown", "upload_report_html", "user_message", "years"]
+           "evidence_html", "group_by_passage", "highlight", "letter_choices", "letter_html", "letters_table_html",
+           "merge_spans", "removal_html", "t", "turn_markdown", "upload_report_html", "user_message", "years"]

@@ -158,7 +158,7 @@ class Session:
     def open_citation(self, text: str) -> None:
         """Click the citation of the first card that contains ``text``; wait for the letter."""
         card = self.page.locator("#evidence article.rag-card", has_text=text).first
-        card.locator("button.rag-cite").click()
+        card.locator("button.rag-cite").first.click()
         self.page.locator("#letter mark#cited-span").wait_for()
 
     def upload(self, paths: list[Path]) -> str:
@@ -257,7 +257,7 @@ def test_citation_opens_the_letter_at_the_highlighted_span(session: Session) -> 
     mark = letter.locator("mark#cited-span")
     marked = mark.inner_text().strip()
     assert marked and marked in passage  # the cited span is the quote or passage of the card
-    assert all(m in marked for m in card_marks)
+    assert any(m in marked for m in card_marks)  # the quote of [n] (answers) or the whole passage
     from playwright.sync_api import expect
 
     expect(mark).to_be_in_viewport()

@@ -42,11 +42,11 @@ def assert_inert(markup: str) -> None:
     assert "<script" not in markup.lower() and "<img" not in markup.lower() and "<a " not in markup.lower()
 
 
-def make_hit(text: str, start: int = 0, **fields: str) -> Hit:
+def make_hit(text: str, start: int = 0, chunk_id: str = "000#1", **fields: str) -> Hit:
     values = {"doc_number": "慈卫建〔2021〕15号", "title": "答复", "agency": "慈溪市卫生健康局", "date": "2021-06-30",
               "section": "一、引导 › （二）支持", "citation": "慈卫建〔2021〕15号 · 一（二）", "path": "/x/000.txt"}
     values.update(fields)
-    return Hit(text=text, score=1.0, letter_id="000", start=start, end=start + len(text), chunk_id="000#1", rank=1,
+    return Hit(text=text, score=1.0, letter_id="000", start=start, end=start + len(text), chunk_id=chunk_id, rank=1,
                dense_score=None, lexical_score=None, **values)
 
 
@@ -85,6 +85,22 @@ def test_evidence_cards_escape_letter_strings() -> None:
     # the highlighted part is exactly the first ten characters of the passage, escaped
     marked = re.search(r"<mark>(.*?)</mark>", cards).group(1)
     assert html.unescape(marked) == hit.text[:10]
+
+
+def test_quotes_of_one_passage_share_a_card() -> None:
+    text = "甲句。乙句。丙句。"
+    one, other = make_hit(text, start=10), make_hit("丁句。", start=40, chunk_id="000#2", citation="另一处 · 二")
+    turn = Turn(question="q", query="q", mode="answer", text="甲 [1] 丙 [2] 丁 [3]", evidence=(
+        Evidence(1, one, ((10, 13),)), Evidence(2, one, ((16, 19),)), Evidence(3, other, ((40, 43),))))
+    cards = render.evidence_html(turn, 0, "zh")
+    assert cards.count("<article") == 2
+    first = cards[cards.index("<article"):cards.index("</article>")]
+    assert 'data-n="1 2"' in first and ">[1]</button>" in first and ">[2]</button>" in first
+    assert re.findall(r"<mark>(.*?)</mark>", first) == ["甲句。", "丙句。"]
+    assert "[1][2] 慈卫建〔2021〕15号 · 一（二）; [3] 另一处 · 二" in render.chat_message(turn, "zh")
+    markdown = render.turn_markdown(turn, "zh")
+    assert "### \\[1\\] \\[2\\] 慈卫建〔2021〕15号 · 一（二）\n" in markdown
+    assert "> **甲句。**乙句。**丙句。**" in markdown
 
 
 def test_chat_messages_are_escaped() -> None:
