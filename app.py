@@ -82,8 +82,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--letters", nargs="+", metavar="DIR", help="letter folders or files to index at start")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
-                        help=f"embedding model for a new index (default: {DEFAULT_MODEL}, bundled)")
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help=f"embedding model for a new index (default: {DEFAULT_MODEL}, bundled); "
+                             "an existing index is queried with its own")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="interface language (default: zh)")
     parser.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
@@ -109,8 +110,12 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
             print(f"  embedding passages: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
 
     if (directory / "manifest.json").exists() and not args.rebuild:
+        from rag.store import read_manifest
+
         print(f"Loading the index in {directory} …", file=sys.stderr, flush=True)
-        index = Index.load(directory, config=config)
+        stored = Config.from_dict(read_manifest(directory).get("config", {}))
+        index = Index.load(directory, config=stored.with_(max_file_bytes=config.max_file_bytes),
+                           expect=config if args.model else None)
         if args.letters:
             index.add(args.letters, progress=tty, on_progress=report)
             print(index.report.summary(), file=sys.stderr)
@@ -349,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rag.render import CSS
     from rag.store import IndexError_
 
-    config = Config(model=args.model, max_file_bytes=int(args.max_upload_mb * 1_000_000))
+    config = Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
     try:
         index = open_index(args, config)
     except IndexError_ as exc:
