@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -292,8 +292,7 @@ def gather_evidence(index: Index, question: str, hits: Sequence[Hit]) -> Evidenc
     hits = tuple(hits)
     if not hits:
         return Evidence(question, language, hits)
-    letter_texts = {letter.letter_id: _fold(letter.text) for letter in index.letters}
-    terms = question_terms(question, index.analyzer, list(letter_texts.values()))
+    terms = question_terms(question, index.analyzer, index.document_frequency, len(index))
     candidates: list[tuple[Hit, int, int, str]] = []
     seen: set[tuple[str, int, int]] = set()
     for hit in hits:
@@ -332,9 +331,9 @@ def gather_evidence(index: Index, question: str, hits: Sequence[Hit]) -> Evidenc
         sentences.append(previous)
     sentences.sort(key=lambda s: -s.score)
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
-    leading = dict.fromkeys(s.hit.letter_id for s in sentences[:3])
-    coverage = max(sum(t.weight for t in terms if any(f in letter_texts[lid] for f in t.forms)) / total
-                   for lid in leading) if terms else 0.0
+    leading = {lid: _fold(index.letter(lid).text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
+    coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
+                   for text in leading.values()) if terms else 0.0
     confidence = _confidence(max(s.dense for s in sentences), coverage, sentences[0].overlap)
     return Evidence(question, language, hits, tuple(sentences), coverage, confidence, terms)
 
@@ -444,8 +443,12 @@ def support_item(sentence: str, letter_agency: str | None, citation_n: int) -> S
                        condition="；".join(dict.fromkeys(conditions)) or None, agency=agency, citation_n=citation_n)
 
 
-def question_terms(question: str, analyzer: Analyzer, letter_texts: Sequence[str]) -> tuple[_Term, ...]:
-    """The content terms of a question, as Chinese forms weighted by rarity across the letters.
+def question_terms(question: str, analyzer: Analyzer, document_frequency: Callable[[str], int],
+                   n_documents: int) -> tuple[_Term, ...]:
+    """The content terms of a question, as Chinese forms weighted by rarity (IDF) across the index.
+
+    ``document_frequency(form)`` counts the documents (chunks) holding a form, out of ``n_documents``:
+    the index answers it from its BM25 vocabulary, so the cost does not grow with the corpus.
 
     Chinese questions give their words (interrogatives removed); English ones give, per content word,
     its glossary renderings, so "subsidies" is found as 补助 or 补贴. English words the glossary does
@@ -476,11 +479,11 @@ def question_terms(question: str, analyzer: Analyzer, letter_texts: Sequence[str
             elif word not in EN_STOPWORDS and word not in _EN_QUESTION_WORDS and (own or phrase):
                 forms.append(tuple(sorted({_fold(f) for f in own | phrase})))
     terms: dict[tuple[str, ...], _Term] = {}
-    n = len(letter_texts)
+    n = n_documents
     for group in forms:
         if not group or group in terms:
             continue
-        df = max(sum(form in text for text in letter_texts) for form in group)
+        df = min(n, max(document_frequency(form) for form in group))
         terms[group] = _Term(group, math.log(1 + (n - df + 0.5) / (df + 0.5)))
     return tuple(terms.values())
 

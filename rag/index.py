@@ -147,7 +147,7 @@ class Index:
             directory: the index folder.
             encoder: the encoder to query with; by default the one named in the manifest is loaded.
             analyzer: the lexical analyzer (default: jieba + the bundled glossary).
-            config: search-time settings to use instead of the stored ones (build settings must match).
+            config: search-time settings (default: :class:`Config` defaults); build settings must match.
             expect: settings the caller builds with; a different encoder or chunking is refused.
 
         Raises:
@@ -178,7 +178,9 @@ class Index:
                 f"{directory} was built with encoder {stored_encoder.get('id')!r} (dim {stored_encoder.get('dim')}), "
                 f"but the encoder given is {encoder.id!r} (dim {encoder.dim}). Query it with the same model, "
                 f"or rebuild it: {rebuild_hint(directory, sources, model_name(encoder.id))}")
-        search_config = (config or stored).with_(**stored.build_settings())
+        # search and answer settings: the caller's, else this version's defaults (a stored threshold
+        # calibrated by an older version would be stale); build settings always come from the index
+        search_config = (config or Config()).with_(**stored.build_settings())
         index = cls(config=search_config, encoder=encoder, analyzer=analyzer or Analyzer(), directory=directory,
                     sources=sources)
         try:
@@ -217,6 +219,14 @@ class Index:
 
     def __len__(self) -> int:
         return len(self._state.chunks)
+
+    def document_frequency(self, text: str) -> int:
+        """About how many chunks contain ``text``: the rarest of its words' chunk counts (BM25 vocabulary)."""
+        state = self._state
+        tokens = self.analyzer.tokens(text, search_mode=False)
+        if state.lexical is None or not tokens:
+            return 0
+        return min(state.lexical.document_frequency(t) for t in tokens)
 
     # ---- search -------------------------------------------------------------------------
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:

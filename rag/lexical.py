@@ -162,6 +162,14 @@ class LexicalIndex:
     def size(self) -> int:
         return int(self._model.scores["num_docs"])
 
+    def document_frequency(self, token: str) -> int:
+        """How many documents contain ``token`` (0 when it is not in the vocabulary)."""
+        token_id = self._vocab.get(token)
+        if token_id is None:
+            return 0
+        indptr = self._model.scores["indptr"]
+        return int(indptr[token_id + 1] - indptr[token_id]) if token_id + 1 < len(indptr) else 0
+
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for these query tokens (unknown tokens are ignored)."""
         ids = [self._vocab[t] for t in tokens if t and t in self._vocab]

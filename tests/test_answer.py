@@ -129,7 +129,9 @@ def test_number_spans_mark_amounts_rates_counts_and_dates():
 
 
 def test_english_terms_come_from_the_glossary(analyzer):
-    terms = question_terms("What subsidies exist for Class II device registration?", analyzer, ["二类补助", "注册"])
+    texts = ["二类补助", "注册"]
+    terms = question_terms("What subsidies exist for Class II device registration?", analyzer,
+                           lambda form: sum(form in text for text in texts), len(texts))
     forms = [set(t.forms) for t in terms]
     assert any({"补助", "补贴"} <= f for f in forms)
     assert any("二类" in f for f in forms)
