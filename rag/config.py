@@ -43,7 +43,8 @@ class Config:
     k_candidates: int = 100
     max_question_chars: int = 2000
     # Answering
-    abstain_threshold: float = 0.6316  # below this evidence confidence the answer abstains (eval/answers.py --calibrate)
+    # below this evidence confidence the answer abstains; calibrated by `python -m eval.answers --calibrate`
+    abstain_threshold: float = 0.6316
     max_answer_sentences: int = 4
     answer_keep_ratio: float = 0.75  # quote sentences scoring at least this share of the best one
     max_support_items: int = 8
