@@ -24,7 +24,8 @@ DEFAULT_QUESTIONS = ROOT / "eval" / "data" / "dev.jsonl"
 DEFAULT_OUT = ROOT / "eval" / "out" / "bench"
 FULL_SCALES = (1, 100, 1000)
 QUICK_SCALES = (1, 10)
-PARTS = ("total", "encode", "search", "fusion", "dense", "lexical")
+# wall-clock parts of a query, and "cpu": the process's CPU time per query (less sensitive to a busy machine)
+PARTS = ("total", "encode", "search", "fusion", "dense", "lexical", "cpu")
 _MIB = 1024 * 1024
 
 
@@ -41,6 +42,13 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+def _load_average() -> float | None:
+    """The machine's 1-minute load average: other work on the machine slows every number here."""
+    import os
+
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -53,7 +61,8 @@ def _percentiles(values: Sequence[float]) -> dict[str, float]:
             "mean_ms": float(seconds.mean() * 1000)}
 
 
-def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int, model: str) -> dict[str, Any]:
+def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int, model: str,
+            faiss_threads: int | None = None) -> dict[str, Any]:
     """Build, load and query one corpus; meant to run in a fresh process so its memory is its own.
 
     Args:
@@ -62,6 +71,7 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
         questions: question texts, cycled through for ``queries`` timed searches.
         queries: number of timed searches.
         model: the encoder.
+        faiss_threads: OpenMP threads for FAISS (default: FAISS's own choice, one per core).
 
     Returns:
         Counts, seconds, bytes and latency percentiles (see :func:`run`).
@@ -73,14 +83,19 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
     from rag import Config, Index, load_encoder
     from rag.lexical import Analyzer
 
+    if faiss_threads is not None:
+        import faiss
+
+        faiss.omp_set_num_threads(faiss_threads)
     encoder = load_encoder(model)
     encoder.encode_queries(["预热"])  # load the model's weights before measuring
     analyzer = Analyzer()
     base_rss = psutil.Process().memory_info().rss
 
-    started = time.perf_counter()
+    load_before = _load_average()
+    started, cpu_started = time.perf_counter(), time.process_time()
     index = Index.build([letters], index_dir, config=Config(model=model), encoder=encoder, analyzer=analyzer)
-    build_seconds = time.perf_counter() - started
+    build_seconds, build_cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     report = index.report
     corpus_chars = sum(len(letter.text) for letter in index.letters)
     vectors = json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8"))["counts"]["vectors"]
@@ -94,18 +109,21 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
         index.search(question, k=10)
     samples: dict[str, list[float]] = {part: [] for part in PARTS}
     for n in range(queries):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         _, parts = index.search_timed(questions[n % len(questions)], k=10)
         samples["total"].append(time.perf_counter() - started)
+        samples["cpu"].append(time.process_time() - cpu_started)
         samples["search"].append(parts["dense"] + parts["lexical"])
         for part in ("encode", "fusion", "dense", "lexical"):
             samples[part].append(parts[part])
     return {
         "letters": report.letters, "chunks": report.chunks, "vectors": vectors, "corpus_chars": corpus_chars,
         "chars_embedded": report.chars_embedded, "build_seconds": build_seconds,
+        "build_cpu_seconds": build_cpu_seconds,
         "chunks_per_second": report.chunks / build_seconds, "chars_per_second": corpus_chars / build_seconds,
         "load_seconds": load_seconds, "index_bytes": _folder_bytes(Path(index_dir)),
         "base_rss_bytes": base_rss, "peak_rss_bytes": _peak_rss(), "queries": queries,
+        "load_average": [load_before, _load_average()],
         "latency": {part: _percentiles(values) for part, values in samples.items()},
     }
 
@@ -119,7 +137,8 @@ def _in_fresh_process(*args: Any) -> dict[str, Any]:
 
 
 def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequence[str], queries: int,
-        model: str, out: Path, keep: bool = False, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+        model: str, out: Path, keep: bool = False, faiss_threads: int | None = None,
+        log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Measure every scale, each in a fresh process.
 
     Args:
@@ -130,6 +149,7 @@ def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequ
         model: the encoder.
         out: working folder; corpora and indexes are written under it.
         keep: keep the grown corpora and indexes (deleted by default; 1,000× is hundreds of MB).
+        faiss_threads: OpenMP threads for FAISS in the measuring process (default: FAISS's choice).
         log: progress messages.
 
     Returns:
@@ -144,7 +164,8 @@ def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequ
         if index_dir.exists():
             shutil.rmtree(index_dir)
         log(f"{scale}×: {len(files)} letters; building, loading and running {queries} queries in a fresh process")
-        row = {"scale": scale, **_in_fresh_process(str(corpus), str(index_dir), list(questions), queries, model)}
+        row = {"scale": scale, **_in_fresh_process(str(corpus), str(index_dir), list(questions), queries, model,
+                                                    faiss_threads)}
         log(f"  {row['chunks']} chunks built in {row['build_seconds']:.1f} s, "
             f"p50 {row['latency']['total']['p50_ms']:.1f} ms, peak RSS {row['peak_rss_bytes'] / _MIB:.0f} MiB")
         rows.append(row)
@@ -154,8 +175,8 @@ def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequ
     return rows
 
 
-_COLUMNS = ("scale", "letters", "chunks", "chars", "build s", "chunks/s", "chars/s", "load s", "peak RSS MiB",
-            "index MiB", "total p50/p95 ms", "encode p50/p95", "search p50/p95", "fusion p50/p95")
+_COLUMNS = ("scale", "letters", "chunks", "chars", "build s (CPU)", "chunks/s", "chars/s", "load s", "peak RSS MiB",
+            "index MiB", "total p50/p95 ms", "CPU p50 ms", "encode p50/p95", "search p50/p95", "fusion p50/p95")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -165,9 +186,10 @@ def _cells(row: dict[str, Any]) -> list[str]:
         return f"{latency[part]['p50_ms']:.1f} / {latency[part]['p95_ms']:.1f}"
 
     return [f"{row['scale']}×", f"{row['letters']:,}", f"{row['chunks']:,}", f"{row['corpus_chars']:,}",
-            f"{row['build_seconds']:.1f}", f"{row['chunks_per_second']:.1f}", f"{row['chars_per_second']:,.0f}",
+            f"{row['build_seconds']:.1f} ({row['build_cpu_seconds']:.1f})", f"{row['chunks_per_second']:.1f}",
+            f"{row['chars_per_second']:,.0f}",
             f"{row['load_seconds']:.2f}", f"{row['peak_rss_bytes'] / _MIB:.0f}", f"{row['index_bytes'] / _MIB:.1f}",
-            pair("total"), pair("encode"), pair("search"), pair("fusion")]
+            pair("total"), f"{latency['cpu']['p50_ms']:.1f}", pair("encode"), pair("search"), pair("fusion")]
 
 
 def table_text(rows: Sequence[dict[str, Any]]) -> str:
@@ -235,6 +257,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="questions to time (JSONL with a question field)")
     parser.add_argument("--model", default="use-multilingual-v3", metavar="NAME_OR_PATH", help="encoder")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--faiss-threads", type=int, metavar="N",
+                        help="OpenMP threads for FAISS (default: one per core, FAISS's own choice)")
     parser.add_argument("--keep", action="store_true", help="keep the grown corpora and indexes")
     return parser
 
@@ -251,21 +275,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         questions = _questions(Path(args.questions))
         out.mkdir(parents=True, exist_ok=True)
         rows = run(scales, letters=args.letters or [DEFAULT_LETTERS], questions=questions, queries=queries,
-                   model=args.model, out=out, keep=args.keep)
+                   model=args.model, out=out, keep=args.keep, faiss_threads=args.faiss_threads)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    info = {"model": args.model, "queries_file": args.questions, "python": sys.version.split()[0],
-            "cpus": _cpus(), "rows": rows}
+    info = {"model": args.model, "faiss_threads": args.faiss_threads, "queries_file": args.questions,
+            "python": sys.version.split()[0], "cpus": _cpus(), "rows": rows}
     (out / "bench.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    (out / "bench.md").write_text(f"# Speed and scale\n\nModel {args.model}; {queries} queries per scale; "
-                                  f"{info['cpus']} CPUs.\n\n{table_markdown(rows)}\n\n![latency](latency.png)\n",
-                                  encoding="utf-8")
+    load = ", ".join(f"{r['scale']}× {_pair(r['load_average'])}" for r in rows)
+    (out / "bench.md").write_text(
+        f"# Speed and scale\n\nModel {args.model}; {queries} queries per scale; {info['cpus']} CPUs; FAISS threads "
+        f"{args.faiss_threads or 'default'}. Machine load "
+        f"(1-minute average, before building / after querying): {load}. Build times in brackets and \"CPU p50\" "
+        f"are CPU seconds of the process, less affected by other work on the machine.\n\n{table_markdown(rows)}\n\n"
+        "![latency](latency.png)\n", encoding="utf-8")
     draw(rows, out / "latency.png")
     print()
     print(table_text(rows))
     print(f"\nwrote {out / 'bench.json'}, {out / 'bench.md'}, {out / 'latency.png'}")
     return 0
+
+
+def _pair(values: Sequence[float | None]) -> str:
+    return " / ".join("?" if v is None else f"{v:.1f}" for v in values)
 
 
 def _cpus() -> int:

@@ -58,7 +58,7 @@ def test_quick_bench_writes_its_table_and_chart(letters_dir: Path, tmp_path: Pat
     assert rows[0]["chunks"] < rows[1]["chunks"]
     for row in rows:
         assert row["queries"] == 5 and row["index_bytes"] > 0 and row["peak_rss_bytes"] >= row["base_rss_bytes"]
-        assert set(row["latency"]) == {"total", "encode", "search", "fusion", "dense", "lexical"}
+        assert set(row["latency"]) == {"total", "encode", "search", "fusion", "dense", "lexical", "cpu"}
         assert row["latency"]["total"]["p50_ms"] <= row["latency"]["total"]["p95_ms"]
     assert (out / "latency.png").stat().st_size > 0
     assert "| 2× | 4 |" in (out / "bench.md").read_text(encoding="utf-8")
