@@ -202,7 +202,7 @@ def _fusion_label(config: Config) -> str:
 
 
 def _describe(config: Config) -> str:
-    chunking = ("sections" if config.chunking == "sections"
+    chunking = ("section" if config.chunking == "sections"
                 else f"fixed {config.fixed_chunk_chars}/{config.fixed_overlap}")
     return (f"{chunking} chunks, header {'on' if config.context_header else 'off'}, sentence vectors "
             f"{'on' if config.sentence_vectors else 'off'}, {_fusion_label(config)}, {model_label(config.model)}")
