@@ -94,6 +94,7 @@ class Index:
         self._splitter = splitter
         self._state = self._empty_state()
         self._write_lock = threading.Lock()
+        self._generation: str | None = None  # the on-disk generation our state matches
         self.report = BuildReport()
 
     # ---- construction -------------------------------------------------------------------
@@ -185,6 +186,7 @@ class Index:
                     sources=sources)
         try:
             index._state = index._read_state(generation, manifest)
+            index._generation = manifest.get("generation")
         except IndexLoadError:
             raise
         except Exception as exc:  # any unreadable piece means the same thing to the user
@@ -351,7 +353,7 @@ class Index:
         paths = [str(p) for p in paths]
         documents, skipped = read_documents(paths, max_bytes=self.config.max_file_bytes)
         with self._write_lock, self._maybe_locked():
-            state = self._state
+            state = self._fresh_state()
             letters = {} if replace_all else dict(state.letters)
             by_path = {p: lid for lid, letter in letters.items() for p in letter.paths}
             by_hash = {letter.sha256: lid for lid, letter in letters.items()}
@@ -371,7 +373,7 @@ class Index:
                     same = by_hash[document.sha256]
                     letters[same] = _with_path(letters[same], path)
                     by_path[path] = same
-                    (unchanged if old_id == same else duplicates).append(same if old_id == same else (path, same))
+                    duplicates.append((path, same))
                     continue
                 letter = self._parse(document, path, taken=letters.keys(), prefer=old_id)
                 letters[letter.letter_id] = letter
@@ -399,7 +401,7 @@ class Index:
             KeyError: a name matches no letter (nothing is removed then).
         """
         with self._write_lock, self._maybe_locked():
-            state = self._state
+            state = self._fresh_state()
             targets: list[str] = []
             for name in letters:
                 found = [lid for lid, letter in state.letters.items()
@@ -419,7 +421,9 @@ class Index:
         if target is None:
             raise ValueError("no directory given: index.save('index/')")
         with build_lock(target):
-            self._write(target, self._state)
+            generation = self._write(target, self._state)
+        if target == self.directory:
+            self._generation = generation
         return target
 
     # ---- internals ----------------------------------------------------------------------
@@ -428,10 +432,21 @@ class Index:
 
         return build_lock(self.directory) if self.directory is not None else nullcontext()
 
+    def _fresh_state(self) -> _State:
+        """Our state, first reloaded if another process has written the folder since (call under the lock)."""
+        if self.directory is None or self._generation is None:
+            return self._state
+        manifest = read_manifest(self.directory)
+        if manifest.get("generation") != self._generation:
+            self._state = self._read_state(verify_files(self.directory, manifest), manifest)
+            self._generation = manifest.get("generation")
+            self.sources = tuple(manifest.get("sources", self.sources))
+        return self._state
+
     def _commit(self, state: _State, sources: Sequence[str]) -> None:
         self.sources = tuple(sources)
         if self.directory is not None:
-            self._write(self.directory, state)
+            self._generation = self._write(self.directory, state)
         self._state = state
 
     def _parse(self, document: Document, path: str, taken: Iterable[str], prefer: str | None) -> Letter:
@@ -526,7 +541,7 @@ class Index:
                     on_progress(start + len(batch), len(texts))
         return out
 
-    def _write(self, directory: Path, state: _State) -> None:
+    def _write(self, directory: Path, state: _State) -> str:
         import faiss
 
         def write_files(folder: Path) -> None:
@@ -555,7 +570,7 @@ class Index:
                               "chunks": sum(1 for c in state.chunks if c.letter_id == lid)}
                         for lid, letter in state.letters.items()},
         }
-        write_generation(directory, write_files, manifest)
+        return write_generation(directory, write_files, manifest)
 
     def _read_state(self, folder: Path, manifest: dict[str, Any]) -> _State:
         import faiss

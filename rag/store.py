@@ -88,8 +88,8 @@ def build_lock(directory: Path) -> Iterator[None]:
         lock.release()
 
 
-def write_generation(directory: Path, write_files: Callable[[Path], None], manifest: dict[str, Any]) -> None:
-    """Write a new generation of data files and switch the manifest to it atomically.
+def write_generation(directory: Path, write_files: Callable[[Path], None], manifest: dict[str, Any]) -> str:
+    """Write a new generation of data files and switch the manifest to it atomically; return its name.
 
     The files are written into a fresh folder, flushed, and checksummed into the manifest; the
     manifest is then replaced with ``os.replace``, the one atomic step. A crash before it leaves
@@ -119,6 +119,7 @@ def write_generation(directory: Path, write_files: Callable[[Path], None], manif
     for old in directory.iterdir():
         if old.name != generation and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    return generation
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

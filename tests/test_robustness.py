@@ -281,6 +281,16 @@ def test_searches_during_an_update_see_old_or_new_never_a_mix(letters_dir: Path,
     assert any(ids == new_ids for ids in seen)
 
 
+def test_two_writers_on_one_folder_do_not_lose_each_others_letters(fake_index: Index, tmp_path: Path, analyzer,
+                                                                   shared_letters: Path):
+    directory = tmp_path / "index"
+    other = _load(directory, analyzer)  # e.g. the web app, while the CLI below adds a letter
+    fake_index.add([shared_letters / "x002.txt"])
+    other.add([shared_letters / "x005.txt"])  # reloads what the first writer saved, then adds its own
+    assert {"x002", "x005"} <= {letter.letter_id for letter in _load(directory, analyzer).letters}
+    assert {"x002", "x005"} <= {letter.letter_id for letter in other.letters}
+
+
 def test_second_build_on_a_locked_folder_is_refused(fake_index: Index, tmp_path: Path, letters_dir: Path, analyzer):
     directory = tmp_path / "index"
     holder = subprocess.Popen(
