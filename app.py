@@ -352,8 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Start the web UI; returns the exit code (2 when the index cannot be opened)."""
     args = parse_args(argv)
     from rag.render import CSS
+    from rag.search import single_threaded_search
     from rag.store import IndexError_
 
+    single_threaded_search()
     config = Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
     try:
         index = open_index(args, config)

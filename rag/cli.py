@@ -64,8 +64,10 @@ def _query_args(parser: argparse.ArgumentParser, k: int = 5) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 usage or data error)."""
     args = _parser().parse_args(argv)
-    from .search import BadQuery
+    from .search import BadQuery, single_threaded_search
     from .store import IndexError_
+
+    single_threaded_search()
 
     try:
         return _COMMANDS[args.command](args)

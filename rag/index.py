@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -382,13 +383,14 @@ class Index:
                 fresh.append(letter)
                 (updated if old_id is not None else added).append(letter.letter_id)
             removed = tuple(lid for lid in state.letters if lid not in letters)
+            fresh_ids = {letter.letter_id for letter in fresh}
             new_state, chars = self._next_state(state, letters, fresh, progress, on_progress)
             self._commit(new_state, sources=paths if replace_all or not self.sources else
                          tuple(dict.fromkeys([*self.sources, *paths])))
         self.report = BuildReport(
             added=tuple(added), updated=tuple(updated), unchanged=tuple(dict.fromkeys(unchanged)),
             duplicates=tuple(duplicates), removed=removed, skipped=tuple(skipped),
-            new_chunks=sum(1 for c in new_state.chunks if c.letter_id in {f.letter_id for f in fresh}),
+            new_chunks=sum(1 for c in new_state.chunks if c.letter_id in fresh_ids),
             letters=len(new_state.letters), chunks=len(new_state.chunks),
             seconds=time.perf_counter() - started, chars_embedded=chars,
         )
@@ -557,6 +559,7 @@ class Index:
                 state.lexical.save(folder / "bm25")
 
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        chunk_counts = Counter(c.letter_id for c in state.chunks)
         manifest = {
             "built": now,
             "sources": list(self.sources),
@@ -567,7 +570,7 @@ class Index:
             "counts": {"letters": len(state.letters), "chunks": len(state.chunks),
                        "vectors": int(state.dense.ntotal)},
             "letters": {lid: {"sha256": letter.sha256, "paths": list(letter.paths),
-                              "chunks": sum(1 for c in state.chunks if c.letter_id == lid)}
+                              "chunks": chunk_counts[lid]}
                         for lid, letter in state.letters.items()},
         }
         return write_generation(directory, write_files, manifest)

@@ -92,6 +92,15 @@ def make_hit(chunk: Chunk, letter: Letter, rank: int, score: float,
     )
 
 
+def single_threaded_search() -> None:
+    """Run FAISS searches on one thread: a query scans too little to gain from OpenMP, and on a busy
+    2-core machine its threads spin (measured: 4.5 ms with one thread, 32 ms with two). A process-wide
+    setting, so it is called from the programs' ``main()`` (CLI, web app, benchmarks), never on import."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
 def citation(letter: Letter, label: str) -> str:
     """``doc number · section label``, falling back to the title or file name."""
     return f"{letter.display_name} · {label}" if label else letter.display_name
