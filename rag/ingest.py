@@ -234,7 +234,7 @@ _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML page, one block element per line; scripts and styles dropped."""
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(html)
     for node in tree.css("script, style, noscript, template, head, nav, footer"):
