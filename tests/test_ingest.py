@@ -45,3 +45,18 @@ def test_folders_are_read_recursively_and_unsupported_files_named_explicitly(tmp
     documents, skipped = read_documents([tmp_path / "notes.xlsx", tmp_path / "missing.txt"])
     assert documents == []
     assert [s.reason.split(";")[0] for s in skipped] == ["unsupported file type '.xlsx'", "no such file or folder"]
+
+
+def test_pdf_text_layer_is_read(tmp_path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"pdf.fonttype": 42}):
+        figure = plt.figure()
+        figure.text(0.1, 0.5, "Reply letter No. 15: subsidy 30 percent")
+        figure.savefig(tmp_path / "letter.pdf", format="pdf")
+        plt.close(figure)
+    document = read_document(tmp_path / "letter.pdf")
+    assert document.text == "Reply letter No. 15: subsidy 30 percent" and document.encoding == "pdf"
