@@ -5,19 +5,17 @@ Usage::
     python -m eval.answers --gold eval/data/dev.jsonl --gold eval/data/extra.jsonl --letters ../shared/letters
     python -m eval.answers ... --calibrate      # also print the abstention threshold to store in Config
 
-Gold rows are ``{"id", "question", "lang", "evidence": [...], "answerable": bool}``. An answerable
-question is covered when one of its evidence strings appears in the answer text (both NFKC-normalised,
-all whitespace removed); an abstention on it counts as not covered.
+Gold files are read and validated by :mod:`eval.gold`. An answerable question is covered when one of
+its evidence strings appears in the answer text (both NFKC-normalised, all whitespace removed); an
+abstention on it counts as not covered.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,8 @@ from rag import Config, Index
 from rag.answer import Answer, Evidence, compose, gather_evidence
 from rag.chunk import split_sentences
 
+from .gold import Question, load_gold, normalize, validate_evidence
+
 ANSWER_RATE_TARGET = 0.95
 MIN_GAP = 0.02
 
@@ -35,33 +35,19 @@ MIN_GAP = 0.02
 class Outcome:
     """One gold question and what the answerer made of it."""
 
-    row: dict[str, Any]
+    row: Question
     evidence: Evidence
     answer: Answer
 
     @property
     def covered(self) -> bool:
-        text = normalise(self.answer.text)
-        return not self.answer.abstained and any(normalise(e) in text for e in self.row["evidence"])
+        text = normalize(self.answer.text)
+        return not self.answer.abstained and any(normalize(e) in text for e in self.row.evidence)
 
     @property
     def covered_all(self) -> bool:
-        text = normalise(self.answer.text)
-        return not self.answer.abstained and all(normalise(e) in text for e in self.row["evidence"])
-
-
-def normalise(text: str) -> str:
-    """NFKC with all whitespace removed: how evidence strings are matched."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
-def read_gold(paths: Sequence[str]) -> list[dict[str, Any]]:
-    rows = []
-    for path in paths:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
+        text = normalize(self.answer.text)
+        return not self.answer.abstained and all(normalize(e) in text for e in self.row.evidence)
 
 
 def citation_problems(index: Index, answer: Answer) -> list[str]:
@@ -81,12 +67,12 @@ def citation_problems(index: Index, answer: Answer) -> list[str]:
     return problems
 
 
-def evaluate(index: Index, rows: list[dict[str, Any]], k: int, threshold: float) -> list[Outcome]:
+def evaluate(index: Index, rows: list[Question], k: int, threshold: float) -> list[Outcome]:
     config = index.config
     outcomes = []
     for row in rows:
-        hits = index.search(row["question"], k=k)
-        evidence = gather_evidence(index, row["question"], hits)
+        hits = index.search(row.question, k=k)
+        evidence = gather_evidence(index, row.question, hits)
         answer = compose(evidence, threshold, config.max_answer_sentences, config.answer_keep_ratio,
                          config.max_support_items)
         outcomes.append(Outcome(row, evidence, answer))
@@ -107,8 +93,8 @@ def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, 
     on the most unanswerable ones, counting only thresholds with at least ``min_gap`` between the
     confidences on either side (a margin for questions not in the gold set); ties go to the wider gap.
     """
-    answerable = [o.evidence.confidence for o in outcomes if o.row["answerable"]]
-    unanswerable = [o.evidence.confidence for o in outcomes if not o.row["answerable"]]
+    answerable = [o.evidence.confidence for o in outcomes if o.row.answerable]
+    unanswerable = [o.evidence.confidence for o in outcomes if not o.row.answerable]
     levels = sorted(set(answerable + unanswerable))
     if not answerable or len(levels) < 2:
         return 0.0
@@ -127,9 +113,9 @@ def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, 
 def report(index: Index, outcomes: list[Outcome]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for language in ("zh", "en", "all"):
-        mine = [o for o in outcomes if language == "all" or o.row["lang"] == language]
-        answerable = [o for o in mine if o.row["answerable"]]
-        unanswerable = [o for o in mine if not o.row["answerable"]]
+        mine = [o for o in outcomes if language == "all" or o.row.lang == language]
+        answerable = [o for o in mine if o.row.answerable]
+        unanswerable = [o for o in mine if not o.row.answerable]
         abstained = [o for o in mine if o.answer.abstained]
         citations = [c for o in mine for c in o.answer.citations]
         bad = sum(len(citation_problems(index, o.answer)) for o in mine)
@@ -140,7 +126,7 @@ def report(index: Index, outcomes: list[Outcome]) -> dict[str, Any]:
             "all_evidence_in_answer": _share(sum(o.covered_all for o in answerable), len(answerable)),
             "answer_rate": _share(sum(not o.answer.abstained for o in answerable), len(answerable)),
             "abstention_recall": _share(sum(o.answer.abstained for o in unanswerable), len(unanswerable)),
-            "abstention_precision": _share(sum(not o.row["answerable"] for o in abstained), len(abstained)),
+            "abstention_precision": _share(sum(not o.row.answerable for o in abstained), len(abstained)),
             "citations": len(citations),
             "citation_validity": _share(len(citations) - bad, len(citations)),
         }
@@ -166,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
-    rows = read_gold(args.gold)
+    rows = load_gold(args.gold)
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(args.index) if args.index else Path(scratch) / "index"
         if (directory / "manifest.json").exists():
@@ -177,8 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             index = Index.build(args.letters, directory, config=Config())
         else:
             parser.error("give --letters to build an index, or --index of an existing one")
-        # the defaults of this code, not whatever an older manifest stored
-        index = index.with_config(abstain_threshold=Config().abstain_threshold)
+        validate_evidence(rows, (letter.text for letter in index.letters))
         threshold = args.threshold if args.threshold is not None else index.config.abstain_threshold
         outcomes = evaluate(index, rows, args.k, threshold)
         calibrated = None
@@ -190,12 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if calibrated is not None:
             result["calibrated_threshold"] = calibrated
         if args.show:
-            for o in sorted(outcomes, key=lambda o: (o.row["answerable"], o.evidence.confidence)):
-                mark = ("ok " if o.covered else "MISS") if o.row["answerable"] else ("ok " if o.answer.abstained
+            for o in sorted(outcomes, key=lambda o: (o.row.answerable, o.evidence.confidence)):
+                mark = ("ok " if o.covered else "MISS") if o.row.answerable else ("ok " if o.answer.abstained
                                                                                     else "FALSE")
                 dense = max((s.dense for s in o.evidence.sentences), default=0.0)
-                print(f"{mark} {o.row['id']:5} {o.row['lang']} conf {o.evidence.confidence:.3f} "
-                      f"cov {o.evidence.coverage:.2f} dense {dense:.3f}  {o.row['question'][:70]}")
+                print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.evidence.confidence:.3f} "
+                      f"cov {o.evidence.coverage:.2f} dense {dense:.3f}  {o.row.question[:70]}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

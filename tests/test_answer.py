@@ -223,7 +223,8 @@ def test_calibration_abstains_most_while_answering_enough_with_a_margin():
     from eval.answers import calibrate
 
     def outcome(confidence: float, answerable: bool):  # noqa: ANN202
-        return SimpleNamespace(row={"answerable": answerable}, evidence=SimpleNamespace(confidence=confidence))
+        return SimpleNamespace(row=SimpleNamespace(answerable=answerable),
+                               evidence=SimpleNamespace(confidence=confidence))
 
     outcomes = [outcome(c, True) for c in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99)]
     outcomes += [outcome(c, False) for c in (0.1, 0.2, 0.3, 0.4, 0.695)]
