@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import gradio as gr
 
     from rag.conversation import Conversation, Turn
+    from rag.generate import LLM
     from rag.index import Index
 
 ROOT = Path(__file__).resolve().parent
@@ -89,7 +91,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="interface language (default: zh)")
     parser.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
                         help="largest letter file accepted (default: 20)")
-    return parser.parse_args(argv)
+    parser.add_argument("--llm-url", metavar="URL",
+                        help="an OpenAI-compatible endpoint (e.g. http://localhost:11434/v1): answers are written "
+                             "by the model, streamed in, and every sentence's citation is checked")
+    parser.add_argument("--llm-model", metavar="M", help="the model the endpoint serves (needed with --llm-url)")
+    parser.add_argument("--llm-key-env", metavar="VAR", default="OPENAI_API_KEY",
+                        help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    args = parser.parse_args(argv)
+    if bool(args.llm_url) != bool(args.llm_model):
+        parser.error("a generative answer needs both --llm-url and --llm-model")
+    return args
 
 
 def open_index(args: argparse.Namespace, config: Config) -> Index:
@@ -131,12 +142,16 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     return index
 
 
-def build_ui(index: Index, *, exports: Path, lang: str = "zh") -> gr.Blocks:
-    """The Gradio app over ``index``; ``exports`` is a folder for Markdown downloads."""
+def build_ui(index: Index, *, exports: Path, lang: str = "zh", llm: LLM | None = None) -> gr.Blocks:
+    """The Gradio app over ``index``; ``exports`` is a folder for Markdown downloads.
+
+    With an ``llm`` the answers are written by the language model and stream into the chat, then
+    are replaced by the checked answer (or the extractive one, with a note, when it cannot be reached).
+    """
     import gradio as gr
 
     from rag import render
-    from rag.conversation import Conversation, cited_spans, make_filters, reply
+    from rag.conversation import Conversation, cited_spans, make_filters, reply, reply_stream
     from rag.store import IndexError_
     from rag.uploads import FOLDER, discard, store_uploads
 
@@ -173,6 +188,27 @@ def build_ui(index: Index, *, exports: Path, lang: str = "zh") -> gr.Blocks:
             return (gr.skip(),) * 6
         filters = make_filters(agency, year_from, year_to, letters or ())
         turn = reply(index, question, conversation.queries(), k=int(k), filters=filters)
+        return answered(conversation, turn, language)
+
+    def ask_streaming(question: str, conversation: Conversation, k: float, agency: str | None,
+                      year_from: str | None, year_to: str | None, letters: list[str] | None,
+                      language: str) -> Iterator[tuple[Any, ...]]:
+        if not (question or "").strip():
+            yield (gr.skip(),) * 6
+            return
+        filters = make_filters(agency, year_from, year_to, letters or ())
+        earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
+        draft = ""
+        for piece in reply_stream(index, question, conversation.queries(), k=int(k), filters=filters, llm=llm):
+            if isinstance(piece, str):
+                draft += piece
+                bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
+                yield ([*earlier, bubble], *(gr.skip(),) * 5)
+            else:
+                yield answered(conversation, piece, language)
+
+    def answered(conversation: Conversation, turn: Turn, language: str) -> tuple[Any, ...]:
+        """The outputs of a finished question: chat, conversation, selected turn, cards, download, question."""
         conversation = conversation.with_turn(turn)
         number = len(conversation.turns) - 1
         return (messages(conversation, language), conversation, number,
@@ -327,10 +363,11 @@ def build_ui(index: Index, *, exports: Path, lang: str = "zh") -> gr.Blocks:
         library_outputs = [agency, year_from, year_to, pick, doomed, table, summary]
         ask_inputs = [question, conversation, k, agency, year_from, year_to, pick, language]
         ask_outputs = [chatbot, conversation, selected, evidence, download, question]
-        send.click(ask, ask_inputs, ask_outputs)
-        question.submit(ask, ask_inputs, ask_outputs)
+        respond = ask if llm is None else ask_streaming  # Gradio streams the outputs of a generator
+        send.click(respond, ask_inputs, ask_outputs)
+        question.submit(respond, ask_inputs, ask_outputs)
         for chip in chips:
-            chip.click(lambda text: text, chip, question, queue=False).then(ask, ask_inputs, ask_outputs)
+            chip.click(lambda text: text, chip, question, queue=False).then(respond, ask_inputs, ask_outputs)
         chatbot.select(choose, [conversation, language], [selected, evidence, download])
         evidence.click(open_citation, [conversation, language], [letter, opened])
         reset.click(clear, language, [chatbot, conversation, selected, evidence, letter, opened, download])
@@ -362,10 +399,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexError_ as exc:
         print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
         return 2
+    llm = None
+    if args.llm_url:
+        from rag.generate import LLM
+
+        llm = LLM(args.llm_url, args.llm_model, api_key=os.environ.get(args.llm_key_env) or None)
     import gradio as gr
 
     with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
-        demo = build_ui(index, exports=Path(exports), lang=args.lang)
+        demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
         demo.queue(default_concurrency_limit=4)
         demo.launch(server_name=args.host, server_port=args.port, css=CSS, theme=gr.themes.Soft(),
                     allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from .parse import Letter
 from .search import BadQuery, Filters, Hit
 
 if TYPE_CHECKING:
+    from .generate import LLM
     from .index import Index
 
 Span = tuple[int, int]
@@ -262,6 +263,42 @@ def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 
     return Turn(question=question, query=query, mode="passages", evidence=evidence)
 
 
+def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k: int = 5,
+                 filters: Filters | None = None, llm: LLM | None = None) -> Iterator[str | Turn]:
+    """:func:`reply`, streamed: with an ``llm``, the model's text deltas while it writes, then the :class:`Turn`.
+
+    Args:
+        index: the index to search.
+        question: what the user typed (Chinese or English).
+        history: earlier questions as searched (:meth:`Conversation.queries`), for follow-ups.
+        k: passages to consider.
+        filters: restrict to letters, an agency or dates.
+        llm: a chat endpoint for a generative answer; ``None`` yields just :func:`reply`'s turn.
+
+    Yields:
+        Draft text deltas (``str``), then exactly one :class:`Turn`, built from the checked answer (an
+        endpoint that cannot be reached gives the extractive answer, with a note saying so).
+    """
+    if llm is None:
+        yield reply(index, question, history, k=k, filters=filters)
+        return
+    from .answer import Answer, answer_stream
+
+    query = contextualize(question, history)
+    final: Answer | None = None
+    try:
+        for piece in answer_stream(index, query, k=k, filters=filters, llm=llm):
+            if isinstance(piece, Answer):
+                final = piece
+            else:
+                yield piece
+    except BadQuery as exc:
+        yield Turn(question=question, query=query, mode="error", text=str(exc))
+        return
+    assert final is not None  # answer_stream always ends with an Answer
+    yield _from_answer(index, question, query, final)
+
+
 def _from_answer(index: Index, question: str, query: str, answer: Any) -> Turn:
     common = {"question": question, "query": query, "text": answer.text or "", "confidence": answer.confidence,
               "support": tuple(answer.support or ()), "notes": tuple(str(n) for n in (answer.notes or ()))}
@@ -275,4 +312,4 @@ def _from_answer(index: Index, question: str, query: str, answer: Any) -> Turn:
 
 
 __all__ = ["Conversation", "Evidence", "Turn", "cited_spans", "contextualize", "is_follow_up", "make_filters",
-           "matching_sentences", "reply"]
+           "matching_sentences", "reply", "reply_stream"]

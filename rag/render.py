@@ -29,7 +29,7 @@ TEXT: dict[str, dict[str, str]] = {
         "added": "已添加", "updated": "已更新", "unchanged": "未改变", "duplicates": "重复（已收录）",
         "rejected": "未收录", "removed": "已移除", "summary": "文库：{letters} 封信，{chunks} 个段落",
         "question": "问题", "answer": "回答", "citations": "引用", "exported": "导出时间", "passage": "段落",
-        "error": "无法检索：",
+        "error": "无法检索：", "writing": "正在生成…",
     },
     "en": {
         "doc_number": "Document No.", "agency": "Agency", "date": "Date", "section": "Section", "title": "Title",
@@ -46,7 +46,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unchanged": "Unchanged", "duplicates": "Duplicate (already indexed)", "rejected": "Not indexed",
         "removed": "Removed", "summary": "Library: {letters} letters, {chunks} passages", "question": "Question",
         "answer": "Answer", "citations": "Citations", "exported": "Exported", "passage": "Passage",
-        "error": "Cannot search: ",
+        "error": "Cannot search: ", "writing": "Writing…",
     },
 }
 
@@ -160,13 +160,28 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         cited = "; ".join("".join(f"[{item.n}]" for item in group) + f" {escape(group[0].hit.citation)}"
                           for group in group_by_passage(turn.evidence))
         parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
+        parts.append(_notes(turn, lang))
         return "".join(parts)
     if turn.mode == "abstained" and turn.text:
         parts.append(_paragraphs(turn.text))
     parts.append(f"<p>{escape(t(lang, 'abstained' if turn.mode == 'abstained' else 'passages'))}</p>")
     lines = [f"[{item.n}] {escape(item.hit.citation)}: {escape(_first_sentence(item))}" for item in turn.evidence]
     parts.append("<p>" + "<br>".join(lines) + "</p>")
+    parts.append(_notes(turn, lang))
     return "".join(parts)
+
+
+def _notes(turn: Turn, lang: str) -> str:
+    """The answer's notes (a dropped sentence, a language model that could not be reached) as a small paragraph."""
+    if not turn.notes:
+        return ""
+    return f'<p class="rag-notice">{escape(t(lang, "notes"))}: ' + "<br>".join(escape(n) for n in turn.notes) + "</p>"
+
+
+def draft_message(text: str, lang: str = "zh") -> str:
+    """The assistant's chat bubble while the language model writes: a label and the draft so far, all escaped."""
+    draft = escape(text).replace("\n", "<br>")
+    return f'<p class="rag-notice">{escape(t(lang, "writing"))}</p><p>{draft}</p>'
 
 
 def user_message(question: str) -> str:

@@ -1,11 +1,18 @@
-"""Shared fixtures: the bundled letters, the shared evaluation letters, a deterministic fake encoder."""
+"""Shared fixtures: bundled and shared letters, a deterministic fake encoder, a chat-completions endpoint."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
-from collections.abc import Sequence
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,3 +93,77 @@ def shared_letters() -> Path:
 def use_index(tmp_path_factory: pytest.TempPathFactory, shared_letters: Path, analyzer: Analyzer) -> Index:
     """Every shared letter indexed with the real bundled encoder (built once per session)."""
     return Index.build([shared_letters], tmp_path_factory.mktemp("use") / "index", analyzer=analyzer)
+
+
+@dataclass
+class ChatScript:
+    """What the protocol fixture replies, and every request it received."""
+
+    reply: str = ""
+    status: int = 200
+    sse: bool = True
+    chunk_size: int = 7
+    delay: float = 0.0  # seconds before each streamed chunk, so a browser can see the draft grow
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture()
+def chat_completions_protocol() -> Iterator[tuple[str, ChatScript]]:
+    """Protocol fixture: a local HTTP server speaking the OpenAI chat-completions protocol.
+
+    ``POST /v1/chat/completions`` answers ``script.reply``, as server-sent ``data:`` chunks when the
+    request says ``"stream": true`` (ending with ``data: [DONE]``), else as one JSON completion.
+    Yields the base URL (``http://127.0.0.1:PORT/v1``) and the script.
+    """
+    script = ChatScript()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            script.requests.append(body)
+            script.headers.append(dict(self.headers))
+            if self.path != "/v1/chat/completions" or script.status != 200:
+                self.send_response(404 if self.path != "/v1/chat/completions" else script.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
+                return
+            self.send_response(200)
+            if not (body.get("stream") and script.sse):
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                completion = {"choices": [{"index": 0, "message": {"role": "assistant", "content": script.reply},
+                                           "finish_reason": "stop"}]}
+                self.wfile.write(json.dumps(completion, ensure_ascii=False).encode())
+                return
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            text = script.reply
+            for start in range(0, len(text), script.chunk_size):
+                time.sleep(script.delay)
+                chunk = {"choices": [{"index": 0, "delta": {"content": text[start:start + script.chunk_size]}}]}
+                self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture()
+def closed_url() -> str:
+    """A local URL where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

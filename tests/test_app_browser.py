@@ -18,6 +18,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,17 +74,16 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    """`python app.py` on a free loopback port, with a fresh index built from the bundled letters."""
-    folder = tmp_path_factory.mktemp("app")
+@contextmanager
+def _serve_app(folder: Path, *extra: str) -> Iterator[dict[str, object]]:
+    """`python app.py --index folder/index ... *extra` on a free loopback port, until the block ends."""
     port = _free_port()
     log = (folder / "app.log").open("w+", encoding="utf-8")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(folder / "gradio"),
            "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost"}
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--index", str(folder / "index"), "--host", "127.0.0.1",
-         "--port", str(port), "--max-upload-mb", "1"],
+         "--port", str(port), "--max-upload-mb", "1", *extra],
         cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
@@ -111,6 +111,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]
             process.kill()
             process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """`python app.py` on a free loopback port, with a fresh index built from the bundled letters."""
+    with _serve_app(tmp_path_factory.mktemp("app")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +393,42 @@ def test_agency_filter_restricts_the_passages(session: Session) -> None:
     session.ask(CLASS_II)
     cards = session.cards()
     assert cards and all("河北省工业和信息化厅" in card for card in cards)
+
+
+# Records the text of every assistant bubble each time the chat changes, to see a draft grow.
+RECORD_DRAFTS_JS = """() => {
+  window.__bubbles = [];
+  new MutationObserver(() => {
+    const bubbles = document.querySelectorAll('#chat [data-testid="bot"]');
+    for (const bubble of bubbles) window.__bubbles.push(bubble.innerText);
+  }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_llm_answer_streams_in_then_shows_the_checked_answer(app: dict[str, object], browser: object,
+                                                           chat_completions_protocol, tmp_path: Path) -> None:
+    url, script = chat_completions_protocol
+    script.reply = "临床试验费用纳入创新券范围，给予30%补助[1]。"
+    script.chunk_size, script.delay = 3, 0.15  # several deltas, slow enough for the browser to show each
+    shutil.copytree(Path(str(app["index"])), tmp_path / "index")  # the module app's index, loaded as is
+    with _serve_app(tmp_path, "--llm-url", url, "--llm-model", "scripted") as served:
+        session = Session(browser, str(served["url"]))
+        try:
+            session.page.evaluate(RECORD_DRAFTS_JS)
+            session.send("医疗器械临床试验费用能不能用创新券？")
+            # the draft bubble comes first; the cards arrive with the checked answer
+            session.page.locator('#evidence [data-turn="0"]').first.wait_for()
+            from playwright.sync_api import expect
+
+            bot = session.page.locator('#chat [data-testid="bot"]')
+            expect(bot.last).to_contain_text("临床试验费用纳入创新券范围，给予30%补助。[1]")
+            assert bot.count() == 1 and "正在生成" not in bot.last.inner_text()
+            card = session.page.locator('#evidence article.rag-card[data-n~="1"]')
+            assert card.count() == 1 and "〔" in card.inner_text()
+            assert card.locator("mark").count() >= 1  # the quote of [1], highlighted
+            drafts = {text for text in session.page.evaluate("() => window.__bubbles") if "正在生成" in text}
+            assert len(drafts) >= 2, drafts  # the draft grew in front of the reader
+            assert any(script.reply[:3] in text and script.reply not in text for text in drafts), drafts
+        finally:
+            session.close()
+    assert script.requests[0]["model"] == "scripted" and script.requests[0]["stream"] is True

@@ -1,4 +1,4 @@
-"""Chat turns: follow-up questions, evidence spans, filters from the UI, replies without an answerer."""
+"""Chat turns: follow-up questions, evidence spans, filters from the UI, replies with and without an answerer."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from rag.conversation import (
     make_filters,
     matching_sentences,
     reply,
+    reply_stream,
 )
+from rag.generate import LLM
 from rag.search import Filters
 
 ZH = "二类医疗器械注册有哪些补助？"
@@ -100,3 +102,48 @@ def test_matching_sentences_and_cited_spans(fake_index: Index) -> None:
     assert cited_spans(answer, item, replace(letter, text="全文已改")) == ()
     with pytest.raises(KeyError, match=r"\[7\]"):
         passages.evidence_for(7)
+
+
+CLINICAL = "医疗器械临床试验费用能不能用创新券？"
+
+
+def test_reply_stream_yields_the_draft_then_the_checked_turn(fake_index: Index, chat_completions_protocol) -> None:
+    url, script = chat_completions_protocol
+    script.reply, script.chunk_size = "临床试验费用纳入创新券范围，给予30%补助[1]。", 4
+    index = fake_index.with_config(abstain_threshold=0.0)
+
+    pieces = list(reply_stream(index, CLINICAL, llm=LLM(url, "scripted")))
+
+    deltas, turn = pieces[:-1], pieces[-1]
+    assert len(deltas) >= 2 and all(isinstance(d, str) for d in deltas)
+    assert "".join(deltas) == script.reply
+    assert isinstance(turn, Turn) and turn.mode == "answer" and turn.question == CLINICAL
+    assert turn.text == "临床试验费用纳入创新券范围，给予30%补助。[1]" and turn.text.endswith("[1]")
+    cited = turn.evidence_for(1)
+    assert cited.hit == index.search(CLINICAL, k=5)[0]
+    (start, end), = cited.spans
+    assert "给予30%补助" in index.letter(cited.hit.letter_id).text[start:end]
+    assert turn.notes == ()
+
+
+def test_reply_stream_falls_back_to_the_extractive_answer_with_a_note(fake_index: Index, closed_url: str) -> None:
+    index = fake_index.with_config(abstain_threshold=0.0)
+    pieces = list(reply_stream(index, CLINICAL, llm=LLM(closed_url, "any", timeout=5)))
+    extractive = reply(index, CLINICAL)
+
+    assert len(pieces) == 1 and isinstance(pieces[0], Turn)
+    turn = pieces[0]
+    assert turn.mode == "answer" and turn.text == extractive.text and turn.evidence == extractive.evidence
+    assert "cannot reach" in turn.notes[-1] and "extractive" in turn.notes[-1]
+
+
+def test_reply_stream_without_llm_is_reply(fake_index: Index) -> None:
+    index = fake_index.with_config(abstain_threshold=0.0)
+    history = ["二类医疗器械注册有哪些补助？"]
+    assert list(reply_stream(index, "那三类呢？", history, k=3)) == [reply(index, "那三类呢？", history, k=3)]
+    assert list(reply_stream(index, CLINICAL)) == [reply(index, CLINICAL)]
+
+
+def test_reply_stream_reports_a_bad_question(fake_index: Index, closed_url: str) -> None:
+    pieces = list(reply_stream(fake_index, "   ", llm=LLM(closed_url, "any", timeout=5)))
+    assert pieces == [reply(fake_index, "   ")] and pieces[0].mode == "error"

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -18,78 +12,6 @@ from rag.cli import main
 from rag.generate import LLM, check_answer, generate_answer, split_reply, stream_answer
 
 QUESTION = "医疗器械临床试验费用能不能用创新券？"
-
-
-@dataclass
-class ChatScript:
-    """What the protocol fixture replies, and every request it received."""
-
-    reply: str = ""
-    status: int = 200
-    sse: bool = True
-    chunk_size: int = 7
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-
-
-@pytest.fixture()
-def chat_completions_protocol() -> Iterator[tuple[str, ChatScript]]:
-    """Protocol fixture: a local HTTP server speaking the OpenAI chat-completions protocol.
-
-    ``POST /v1/chat/completions`` answers ``script.reply``, as server-sent ``data:`` chunks when the
-    request says ``"stream": true`` (ending with ``data: [DONE]``), else as one JSON completion.
-    Yields the base URL (``http://127.0.0.1:PORT/v1``) and the script.
-    """
-    script = ChatScript()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            script.requests.append(body)
-            script.headers.append(dict(self.headers))
-            if self.path != "/v1/chat/completions" or script.status != 200:
-                self.send_response(404 if self.path != "/v1/chat/completions" else script.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
-                return
-            self.send_response(200)
-            if not (body.get("stream") and script.sse):
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                completion = {"choices": [{"index": 0, "message": {"role": "assistant", "content": script.reply},
-                                           "finish_reason": "stop"}]}
-                self.wfile.write(json.dumps(completion, ensure_ascii=False).encode())
-                return
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            text = script.reply
-            for start in range(0, len(text), script.chunk_size):
-                chunk = {"choices": [{"index": 0, "delta": {"content": text[start:start + script.chunk_size]}}]}
-                self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture()
-def closed_url() -> str:
-    """A local URL where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.fixture()

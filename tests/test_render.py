@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -112,6 +113,26 @@ def test_chat_messages_are_escaped() -> None:
         assert_inert(message)
     assert_inert(render.user_message(EVIL + "\n\n第二段"))
     assert render.user_message("a\nb\n\nc") == "<p>a<br>b</p><p>c</p>"
+
+
+def test_draft_message_escapes_and_keeps_the_text() -> None:
+    draft = render.draft_message("临床试验<script>alert(1)</script>\n费用 & [1]", "zh")
+    assert_inert(draft)
+    assert draft == ('<p class="rag-notice">正在生成…</p>'
+                     "<p>临床试验&lt;script&gt;alert(1)&lt;/script&gt;<br>费用 &amp; [1]</p>")
+    assert render.draft_message("<b>x</b>", "en").startswith('<p class="rag-notice">Writing…</p><p>&lt;b&gt;x')
+
+
+def test_chat_message_shows_the_notes_escaped() -> None:
+    hit = make_hit("临床试验费用纳入创新券范围。")
+    turn = Turn(question="q", query="q", mode="answer", text="临床试验费用纳入创新券范围。[1]",
+                evidence=(Evidence(1, hit, ((0, 14),)),),
+                notes=("the language model was not used: cannot reach http://x/<b>; showing the extractive answer",))
+    message = render.chat_message(turn, "en")
+    assert_inert(message)
+    assert ('<p class="rag-notice">Notes: the language model was not used: cannot reach http://x/&lt;b&gt;; '
+            "showing the extractive answer</p>") in message
+    assert "rag-notice" not in render.chat_message(replace(turn, notes=()), "en")
 
 
 def test_letter_view_highlights_the_cited_span(tmp_path: Path) -> None:
