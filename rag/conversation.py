@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -221,17 +221,6 @@ def make_filters(agency: str | None = None, year_from: int | str | None = None, 
     return filters or None
 
 
-def _answerer(index: Index) -> Callable[..., Any] | None:
-    """``index.ask`` when the answer module is installed, else None (the UI then shows passages)."""
-    try:
-        import rag.answer  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name in ("rag.answer", f"{__package__}.answer"):
-            return None
-        raise
-    return index.ask
-
-
 def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 5,
           filters: Filters | None = None, answer: bool = True) -> Turn:
     """Answer one chat message.
@@ -242,17 +231,15 @@ def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 
         history: earlier questions as searched (:meth:`Conversation.queries`), for follow-ups.
         k: passages to consider.
         filters: restrict to letters, an agency or dates.
-        answer: compose an answer when ``rag.answer`` is available; False shows the top passages.
+        answer: compose an answer (``index.ask``); False shows the top passages.
 
     Returns:
         The :class:`Turn`; a bad question gives ``mode="error"`` with the reason, never an exception.
     """
     query = contextualize(question, history)
     try:
-        ask = _answerer(index) if answer else None
-        if ask is not None:
-            result = ask(query, k=k, filters=filters)
-            return _from_answer(index, question, query, result)
+        if answer:
+            return _from_answer(index, question, query, index.ask(query, k=k, filters=filters))
         hits = index.search(query, k=k, filters=filters)
     except BadQuery as exc:
         return Turn(question=question, query=query, mode="error", text=str(exc))
