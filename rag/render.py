@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .answer import number_spans
 from .conversation import Evidence, Span, Turn
 from .ingest import Skipped
 from .parse import Letter
@@ -63,6 +64,7 @@ CSS = """
 .rag-meta span + span::before { content: " · "; }
 .rag-passage, .rag-letter-text { white-space: pre-wrap; word-break: break-word; margin: 0.3rem 0 0 0; }
 .rag-passage mark, .rag-letter-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-num { color: #b45309; font-weight: 600; }
 .rag-letter-text mark#cited-span { outline: 2px solid #f59e0b; }
 .rag-letter-head dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 0.8rem; margin: 0.4rem 0; }
 .rag-letter-head dt { color: var(--body-text-color-subdued, #666); }
@@ -111,26 +113,43 @@ def merge_spans(spans: Iterable[Span], start: int, end: int) -> list[Span]:
     return merged
 
 
-def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | None = None) -> str:
-    """Escape ``text`` and wrap the given spans in ``<mark>``.
+def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | None = None,
+              numbers: bool = False) -> str:
+    """Escape ``text`` and wrap the given spans in ``<mark>`` (and, optionally, numbers in a ``<span>``).
 
     Args:
         text: the passage (or whole letter).
         spans: ``(start, end)`` offsets in the same coordinates as ``offset`` (letter offsets for a hit).
         offset: the coordinate of ``text[0]`` (``hit.start`` for a passage, 0 for a letter).
         mark_id: id given to the first ``<mark>`` (to scroll it into view).
+        numbers: also wrap amounts, rates, counts and dates in ``<span class="rag-num">``.
 
     Returns:
         HTML with every character of ``text`` escaped.
     """
+    # citation markers such as [1] are not numbers of the letter
+    found = [(s, e) for s, e in number_spans(text) if not (text[s - 1:s] == "[" and text[e:e + 1] == "]")] \
+        if numbers else []
     out: list[str] = []
     position = 0
     for number, (s, e) in enumerate(merge_spans(((s - offset, e - offset) for s, e in spans), 0, len(text))):
         attrs = f' id="{escape(mark_id)}"' if mark_id and number == 0 else ""
-        out.append(escape(text[position:s]))
-        out.append(f"<mark{attrs}>{escape(text[s:e])}</mark>")
+        out.append(_escaped(text, position, s, found))
+        out.append(f"<mark{attrs}>{_escaped(text, s, e, found)}</mark>")
         position = e
-    out.append(escape(text[position:]))
+    out.append(_escaped(text, position, len(text), found))
+    return "".join(out)
+
+
+def _escaped(text: str, start: int, end: int, numbers: Sequence[Span]) -> str:
+    """``text[start:end]`` escaped, with the parts inside ``numbers`` wrapped in ``<span class="rag-num">``."""
+    out: list[str] = []
+    position = start
+    for s, e in merge_spans(numbers, start, end):
+        out.append(escape(text[position:s]))
+        out.append(f'<span class="rag-num">{escape(text[s:e])}</span>')
+        position = e
+    out.append(escape(text[position:end]))
     return "".join(out)
 
 
@@ -156,7 +175,7 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         parts.append(f"<p>{escape(turn.text or t(lang, 'empty'))}</p>")
         return "".join(parts)
     if turn.mode == "answer":
-        parts.append(_paragraphs(turn.text))
+        parts.append(_paragraphs(turn.text, numbers=True))
         cited = "; ".join("".join(f"[{item.n}]" for item in group) + f" {escape(group[0].hit.citation)}"
                           for group in group_by_passage(turn.evidence))
         parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
@@ -189,9 +208,9 @@ def user_message(question: str) -> str:
     return _paragraphs(question)
 
 
-def _paragraphs(text: str) -> str:
-    blocks = [b for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
-    return "".join("<p>" + escape(b.strip()).replace("\n", "<br>") + "</p>" for b in blocks)
+def _paragraphs(text: str, numbers: bool = False) -> str:
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    return "".join("<p>" + highlight(b, (), numbers=numbers).replace("\n", "<br>") + "</p>" for b in blocks)
 
 
 def _meta(hit: Any, lang: str) -> str:
@@ -253,7 +272,7 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
             f'<article class="rag-card{closest}" data-n="{numbers}">'
             f'<div class="rag-card-head">{buttons} {label}</div>'
             f"{_meta(hit, lang)}"
-            f'<div class="rag-passage">{highlight(hit.text, spans, hit.start)}</div>'
+            f'<div class="rag-passage">{highlight(hit.text, spans, hit.start, numbers=True)}</div>'
             "</article>")
     parts.append("</div>")
     return "".join(parts)

@@ -80,7 +80,7 @@ def test_evidence_cards_escape_letter_strings() -> None:
     cards = render.evidence_html(turn, 3, "en")
     assert_inert(cards)
     assert 'data-turn="3" data-n="1"' in cards
-    assert "<mark>&lt;script&gt;al</mark>ert(1)&lt;/script&gt;" in cards
+    assert '<mark>&lt;script&gt;al</mark>ert(<span class="rag-num">1</span>)&lt;/script&gt;' in cards
     assert "&lt;img src=x onerror=alert(2)&gt;" in cards
     assert "&lt;b&gt;文号&lt;/b&gt;" in cards and "&lt;i onclick=x()&gt;局&lt;/i&gt;" in cards
     # the highlighted part is exactly the first ten characters of the passage, escaped
@@ -205,3 +205,11 @@ def test_choices_and_facets(fake_index: Index) -> None:
     assert "慈溪市卫生健康局" in render.agencies(letters)
     labels = dict((v, k) for k, v in render.letter_choices(letters))
     assert labels["000_3530caffdd2f932b"] == "慈卫建〔2021〕15号 · 慈溪市卫生健康局 · 2021-06-30 · 000_3530caffdd2f932b"
+
+
+def test_numbers_in_answers_and_passages_are_emphasised_and_escaped():
+    html_ = render.highlight("按<b>给予30%补助，最高400万元。", [(10, 14)], offset=10, numbers=True)
+    assert '<span class="rag-num">30%</span>' in html_ and '<span class="rag-num">最高400万元</span>' in html_
+    assert "&lt;b&gt;" in html_ and html_.startswith("<mark>按&lt;b&gt;</mark>")
+    assert "rag-num" not in render.highlight("给予30%补助", [])
+    assert render.highlight("补助。[1]", [], numbers=True) == "补助。[1]"  # citation markers stay plain
