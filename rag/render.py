@@ -127,9 +127,7 @@ def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | 
     Returns:
         HTML with every character of ``text`` escaped.
     """
-    # citation markers such as [1] are not numbers of the letter
-    found = [(s, e) for s, e in number_spans(text) if not (text[s - 1:s] == "[" and text[e:e + 1] == "]")] \
-        if numbers else []
+    found = [(s, e) for s, e in number_spans(text) if _is_figure(text, s, e)] if numbers else []
     out: list[str] = []
     position = 0
     for number, (s, e) in enumerate(merge_spans(((s - offset, e - offset) for s, e in spans), 0, len(text))):
@@ -139,6 +137,15 @@ def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | 
         position = e
     out.append(_escaped(text, position, len(text), found))
     return "".join(out)
+
+
+def _is_figure(text: str, start: int, end: int) -> bool:
+    """A number worth pointing out: with a unit or sign (30%, 12家, 400万元, 2021年) or of three or more
+    digits; not a citation marker such as [1], nor a lone digit."""
+    if text[start - 1:start] == "[" and text[end:end + 1] == "]":
+        return False
+    span = text[start:end]
+    return not span.isdigit() or len(span) >= 3
 
 
 def _escaped(text: str, start: int, end: int, numbers: Sequence[Span]) -> str:
