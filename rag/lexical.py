@@ -40,6 +40,13 @@ def _stem(word: str) -> str:
     return word
 
 
+def _words(text: str) -> list[str]:
+    """English words as the glossary compares them: lower case, possessives dropped, hyphenated parts
+    split ("hearing-aid" meets "hearing aid"), curly apostrophes straightened ("Xi’an" meets "xi'an"), stemmed."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
+    return [_stem(w) for w in _ENGLISH.findall(_POSSESSIVE.sub("", text).replace("-", " "))]
+
+
 class Glossary:
     """English domain terms → Chinese renderings, matched longest phrase first.
 
@@ -49,12 +56,11 @@ class Glossary:
     """
 
     def __init__(self, entries: dict[str, list[str]]) -> None:
-        self._entries = {self._key(k): v for k, v in entries.items()}
+        self._entries: dict[str, list[str]] = {}
+        for phrase, renderings in entries.items():
+            merged = self._entries.setdefault(" ".join(_words(phrase)), [])
+            merged.extend(r for r in renderings if r not in merged)
         self._longest = max((k.count(" ") + 1 for k in self._entries), default=1)
-
-    @staticmethod
-    def _key(phrase: str) -> str:
-        return " ".join(_stem(w) for w in _ENGLISH.findall(phrase.lower()))
 
     @classmethod
     def load(cls, *paths: str | Path) -> Glossary:
@@ -83,8 +89,7 @@ class Glossary:
 
     def translate(self, text: str) -> list[str]:
         """Chinese renderings of the English terms in ``text``, longest phrases first, in order."""
-        text = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", text).lower())
-        words = [_stem(w) for w in _ENGLISH.findall(text)]
+        words = _words(text)
         out: list[str] = []
         i = 0
         while i < len(words):

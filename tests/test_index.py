@@ -165,3 +165,11 @@ def test_config_mismatch_on_build_is_refused(fake_index: Index, tmp_path: Path, 
     with pytest.raises(IndexLoadError, match="max_chunk_chars"):
         Index.build([tmp_path / "letters"], tmp_path / "index", encoder=FakeEncoder(),
                     config=Config(max_chunk_chars=100), analyzer=analyzer)
+
+
+def test_glossary_meets_hyphens_curly_apostrophes_and_possessives():
+    from rag.lexical import Glossary
+
+    glossary = Glossary({"hearing aid": ["助听器"], "xi'an": ["西安"], "zhejiang": ["浙江"], "high-tech": ["高新"]})
+    assert glossary.translate("Hearing-aid makers in Xi’an and Zhejiang's high tech parks") == [
+        "助听器", "西安", "浙江", "高新"]
