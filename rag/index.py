@@ -72,7 +72,11 @@ class _State:
     unit_chunk: np.ndarray  # dense row → chunk position
     dense: Any  # faiss.IndexFlatIP over L2-normalised rows
     lexical: LexicalIndex | None
-    chunk_letter: tuple[int, ...] = field(default=())
+    chunk_letter: tuple[int, ...] = field(default=())  # chunk position → position in ``ordered``
+    ordered: tuple[Letter, ...] = field(init=False)  # the letters in order, built once per snapshot
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ordered", tuple(self.letters.values()))
 
 
 class Index:
@@ -207,7 +211,7 @@ class Index:
     # ---- reading ------------------------------------------------------------------------
     @property
     def letters(self) -> list[Letter]:
-        return list(self._state.letters.values())
+        return list(self._state.ordered)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -283,13 +287,12 @@ class Index:
         fused = fuse(dense_rank, lexical_rank, method=config.fusion, rrf_k=config.rrf_k,
                      dense_weight=config.dense_weight, lexical_weight=config.lexical_weight,
                      dense_scores=dense_scores, lexical_scores=lexical_scores)
-        letters = list(state.letters.values())
         hits = []
         for rank, (position, score) in enumerate(fused[:k], start=1):
             chunk = state.chunks[position]
             dense = None if dense_scores is None or not np.isfinite(dense_scores[position]) else dense_scores[position]
             lexical = None if lexical_scores is None else lexical_scores[position]
-            hits.append(make_hit(chunk, letters[state.chunk_letter[position]], rank, score, dense, lexical))
+            hits.append(make_hit(chunk, state.ordered[state.chunk_letter[position]], rank, score, dense, lexical))
         timings["fusion"] = time.perf_counter() - t0
         return hits, timings
 
@@ -301,7 +304,7 @@ class Index:
 
     @staticmethod
     def _allowed(state: _State, filters: Filters) -> np.ndarray:
-        accepted = np.array([filters.accepts(letter) for letter in state.letters.values()], dtype=bool)
+        accepted = np.array([filters.accepts(letter) for letter in state.ordered], dtype=bool)
         return accepted[np.asarray(state.chunk_letter, dtype=np.int64)]
 
     @staticmethod
