@@ -11,7 +11,6 @@ Prints requests, errors (must be 0), throughput and p50/p95 latency per target; 
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import subprocess
@@ -23,6 +22,9 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .gold import load_gold
+from .systems import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GOLD = (ROOT / "eval" / "data" / "dev.jsonl",)
@@ -51,12 +53,8 @@ class LoadResult:
 
 
 def questions(gold: Sequence[Path]) -> list[str]:
-    out = []
-    for path in gold:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                out.append(json.loads(line)["question"])
-    return out
+    """The questions of gold files (read and checked by :func:`eval.gold.load_gold`)."""
+    return [q.question for q in load_gold(gold)]
 
 
 def hammer(target: str, clients: int, seconds: float, make_call: Callable[[int], Callable[[str], object]],
@@ -126,13 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-app", action="store_true", help="only the Python API target")
     args = parser.parse_args(argv)
 
-    from rag import Index
-
     asked = questions(args.gold or DEFAULT_GOLD)
-    if (args.index / "manifest.json").exists():
-        index = Index.load(args.index)
-    else:
-        index = Index.build([ROOT / "letters"], args.index)
+    index = open_index(args.index, [ROOT / "letters"])
     results = [hammer("api (index.ask)", args.clients, args.seconds,
                       lambda _n: (lambda q: index.ask(q, k=5)), asked)]
     if not args.no_app:
