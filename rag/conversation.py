@@ -254,13 +254,8 @@ def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k:
                  filters: Filters | None = None, llm: LLM | None = None) -> Iterator[str | Turn]:
     """:func:`reply`, streamed: with an ``llm``, the model's text deltas while it writes, then the :class:`Turn`.
 
-    Args:
-        index: the index to search.
-        question: what the user typed (Chinese or English).
-        history: earlier questions as searched (:meth:`Conversation.queries`), for follow-ups.
-        k: passages to consider.
-        filters: restrict to letters, an agency or dates.
-        llm: a chat endpoint for a generative answer; ``None`` yields just :func:`reply`'s turn.
+    Takes :func:`reply`'s arguments, plus ``llm``: a chat endpoint for a generative answer (``None``
+    yields just :func:`reply`'s turn).
 
     Yields:
         Draft text deltas (``str``), then exactly one :class:`Turn`, built from the checked answer (an

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from eval.load import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +54,6 @@ EVIL_LETTER = """测试市脚本安全局
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _has_cjk_font() -> bool:
     try:
         found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=20).stdout
@@ -77,7 +72,7 @@ def _chromium() -> str:
 @contextmanager
 def _serve_app(folder: Path, *extra: str) -> Iterator[dict[str, object]]:
     """`python app.py --index folder/index ... *extra` on a free loopback port, until the block ends."""
-    port = _free_port()
+    port = free_port()
     log = (folder / "app.log").open("w+", encoding="utf-8")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(folder / "gradio"),
            "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost"}
