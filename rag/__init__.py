@@ -8,9 +8,9 @@ from .index import BuildReport, Index
 from .ingest import Skipped
 from .parse import Letter, Section, parse_letter
 from .search import BadQuery, Filters, Hit
-from .store import IndexLoadError, IndexLocked
+from .store import IndexFolderError, IndexLoadError, IndexLocked
 
 __all__ = [
-    "BadQuery", "BuildReport", "Config", "Encoder", "Filters", "Hit", "Index", "IndexLoadError", "IndexLocked",
+    "BadQuery", "BuildReport", "Config", "Encoder", "Filters", "Hit", "Index", "IndexFolderError", "IndexLoadError", "IndexLocked",
     "Letter", "Section", "Skipped", "load_encoder", "parse_letter",
 ]

@@ -302,6 +302,12 @@ class Index:
 
         return answer(self, question, k=k, filters=filters, llm=llm)
 
+    def ask_stream(self, question: str, k: int = 8, filters: Filters | None = None, llm: Any = None) -> Any:
+        """:meth:`ask`, streamed: with an ``llm`` the model's text deltas, then always the final ``Answer``."""
+        from .answer import answer_stream
+
+        return answer_stream(self, question, k=k, filters=filters, llm=llm)
+
     @staticmethod
     def _allowed(state: _State, filters: Filters) -> np.ndarray:
         accepted = np.array([filters.accepts(letter) for letter in state.ordered], dtype=bool)

@@ -18,15 +18,18 @@ MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 
 
-class IndexError_(Exception):  # noqa: N801 - "IndexError" is a builtin
-    """Base for index problems; ``str()`` is a message for a person, naming the fix."""
+class IndexFolderError(Exception):
+    """Base for problems with an index folder; ``str()`` is a message for a person, naming the fix."""
 
 
-class IndexLoadError(IndexError_):
+IndexError_ = IndexFolderError  # old name, removed with the architecture change
+
+
+class IndexLoadError(IndexFolderError):
     """The index cannot be used (missing, corrupt, other format, other encoder)."""
 
 
-class IndexLocked(IndexError_):
+class IndexLocked(IndexFolderError):
     """Another build holds the index folder's lock."""
 
 
