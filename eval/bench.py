@@ -16,7 +16,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LETTERS = ROOT / "letters"
@@ -80,8 +83,7 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
 
     import psutil
 
-    from rag import Config, Index, load_encoder
-    from rag.lexical import Analyzer
+    from rag import Analyzer, Config, Index, load_encoder
 
     if faiss_threads is not None:
         import faiss
@@ -105,17 +107,7 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
     started = time.perf_counter()
     index = Index.load(index_dir, encoder=encoder, analyzer=analyzer)
     load_seconds = time.perf_counter() - started
-    for question in questions[:3]:  # warm caches
-        index.search(question, k=10)
-    samples: dict[str, list[float]] = {part: [] for part in PARTS}
-    for n in range(queries):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        _, parts = index.search_timed(questions[n % len(questions)], k=10)
-        samples["total"].append(time.perf_counter() - started)
-        samples["cpu"].append(time.process_time() - cpu_started)
-        samples["search"].append(parts["dense"] + parts["lexical"])
-        for part in ("encode", "fusion", "dense", "lexical"):
-            samples[part].append(parts[part])
+    samples = _time_queries(index, questions, queries)
     return {
         "letters": report.letters, "chunks": report.chunks, "vectors": vectors, "corpus_chars": corpus_chars,
         "chars_embedded": report.chars_embedded, "build_seconds": build_seconds,
@@ -126,6 +118,23 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
         "load_average": [load_before, _load_average()],
         "latency": {part: _percentiles(values) for part, values in samples.items()},
     }
+
+
+def _time_queries(index: Index, questions: Sequence[str], queries: int) -> dict[str, list[float]]:
+    """Seconds per query for each of :data:`PARTS`, over ``queries`` searches cycling through ``questions``."""
+    for question in questions[:3]:  # warm caches
+        index.search(question, k=10)
+    samples: dict[str, list[float]] = {part: [] for part in PARTS}
+    for n in range(queries):
+        parts: dict[str, float] = {}
+        started, cpu_started = time.perf_counter(), time.process_time()
+        index.search(questions[n % len(questions)], k=10, timings=parts)
+        samples["total"].append(time.perf_counter() - started)
+        samples["cpu"].append(time.process_time() - cpu_started)
+        samples["search"].append(parts["dense"] + parts["lexical"])
+        for part in ("encode", "fusion", "dense", "lexical"):
+            samples[part].append(parts[part])
+    return samples
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:

@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunk import split_sentences
-from rag.ingest import read_documents
-from rag.parse import CLOSING, PREAMBLE, Letter, parse_letter
+from rag import CLOSING, PREAMBLE, Letter, parse_letter, read_documents, split_sentences
 
 _DOC_NUMBER = re.compile(r"([〔\[［【(（]\s*)((?:19|20)\d{2})(\s*[〕\]］】)）]\s*第?\s*)(\d{1,6})(\s*号)")
 _PROPOSAL = re.compile(r"第(\s*)\d+(\s*)号(建议|提案|议案)")

@@ -140,8 +140,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; returns 0, or 2 on a bad gold file, index or option (the message says which)."""
     args = _parser().parse_args(argv)
-    from rag import IndexLoadError
-    from rag.store import IndexError_
+    from rag import IndexFolderError, IndexLoadError
 
     from .report import print_summary, write_reports
     from .systems import open_index
@@ -156,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model)
         systems, ablated = evaluate(index, questions, k=args.k, compare=args.compare, ablate=args.ablate,
                                     models=[args.model] if args.model else [])
-    except (GoldError, IndexLoadError, IndexError_, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (GoldError, IndexFolderError, IndexLoadError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.ablate and not args.model and index.config.model == "use-multilingual-v3":

@@ -1,16 +1,31 @@
-"""policy-rag: find and quote what Chinese government reply letters (答复函) say."""
+"""policy-rag: find and quote what Chinese government reply letters (答复函) say.
+
+The pipeline, in the order data flows: :mod:`~rag.ingest` (files → text) → :mod:`~rag.parse` (text → a
+letter with metadata and sections) → :mod:`~rag.chunk` (letter → chunks) → :mod:`~rag.embed` and
+:mod:`~rag.analyze` (chunks → vectors and tokens) → :mod:`~rag.stores` (letter, dense and lexical stores)
+→ :mod:`~rag.retrieve` (question → fused, filtered hits) → :mod:`~rag.answer` (hits → a cited answer).
+:class:`Index` runs it; :mod:`rag.cli` and :mod:`rag.ui` are its two programs.
+"""
 
 from __future__ import annotations
 
+from .analyze import Analyzer, Glossary
+from .answer import LLM, Answer, Citation, EndpointError, SupportItem, answer, answer_to_dict, format_answer
+from .chunk import Chunk, chunk_letter, split_sentences
 from .config import Config
 from .embed import Encoder, load_encoder
 from .index import BuildReport, Index
-from .ingest import Skipped
-from .parse import Letter, Section, parse_letter
-from .search import BadQuery, Filters, Hit
-from .store import IndexFolderError, IndexLoadError, IndexLocked
+from .ingest import Document, Skipped, read_document, read_documents
+from .parse import CLOSING, PREAMBLE, Letter, Section, parse_letter
+from .retrieve.filters import Filters
+from .retrieve.hits import Hit
+from .retrieve.query import BadQuery
+from .stores.disk import IndexFolderError, IndexLoadError, IndexLocked
 
 __all__ = [
-    "BadQuery", "BuildReport", "Config", "Encoder", "Filters", "Hit", "Index", "IndexFolderError", "IndexLoadError", "IndexLocked",
-    "Letter", "Section", "Skipped", "load_encoder", "parse_letter",
+    "CLOSING", "LLM", "PREAMBLE", "Analyzer", "Answer", "BadQuery", "BuildReport", "Chunk", "Citation", "Config",
+    "Document", "Encoder", "EndpointError", "Filters", "Glossary", "Hit", "Index", "IndexFolderError",
+    "IndexLoadError", "IndexLocked", "Letter", "Section", "Skipped", "SupportItem", "answer", "answer_to_dict",
+    "chunk_letter", "format_answer", "load_encoder", "parse_letter", "read_document", "read_documents",
+    "split_sentences",
 ]

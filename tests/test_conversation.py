@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from rag import Index
-from rag.conversation import (
+from rag import LLM, Filters, Index
+from rag.ui.conversation import (
+    CitedPassage,
     Conversation,
-    Evidence,
     Turn,
     cited_spans,
     contextualize,
@@ -19,8 +19,6 @@ from rag.conversation import (
     reply,
     reply_stream,
 )
-from rag.generate import LLM
-from rag.search import Filters
 
 ZH = "二类医疗器械注册有哪些补助？"
 EN = "what subsidies exist for Class II device registration"
@@ -92,7 +90,7 @@ def test_matching_sentences_and_cited_spans(fake_index: Index) -> None:
     spans = matching_sentences(hit, ["二类", "器械", "补助", "x"])
     assert spans and all(hit.start <= s < e <= hit.end for s, e in spans)
     assert matching_sentences(hit, ["二", "x", "zz"]) == ()  # single characters and short words are ignored
-    item = Evidence(1, hit, spans)
+    item = CitedPassage(1, hit, spans)
     passages = Turn(question="q", query="q", mode="passages", evidence=(item,))
     answer = replace(passages, mode="answer")
     assert cited_spans(passages, item, letter) == ((hit.start, hit.end),)

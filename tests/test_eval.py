@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from eval import answers
 from eval.gold import GoldError, Question, evidence_found, load_gold, normalize, validate_evidence
 from eval.metrics import METRICS, Judged, score_questions, summarize
 from eval.report import write_reports
@@ -232,3 +233,49 @@ def test_main_builds_a_missing_index_then_reuses_it(letters_dir: Path, tmp_path:
 
     assert main(args[:-1]) == 0
     assert f"index: {tmp_path / 'index'} (2 letters" in capsys.readouterr().out
+
+
+# ---- answers: abstention threshold and calibration ---------------------------------------------------
+
+def test_rethresholding_judges_as_asking_again_at_that_threshold_would(fake_index: Index) -> None:
+    questions = load_gold([DEV])
+    once = answers.evaluate(fake_index, questions, k=8, threshold=0.0)
+    confidences = sorted(o.confidence for o in once)
+    threshold = confidences[len(confidences) // 2]
+    judged = answers.rethreshold(once, threshold)
+    asked = fake_index.with_config(abstain_threshold=threshold)
+    for outcome in judged:
+        fresh = asked.ask(outcome.row.question, k=8)
+        assert (outcome.abstained, outcome.citations) == (fresh.abstained, fresh.citations), outcome.row.id
+        assert outcome.confidence == pytest.approx(fresh.confidence)
+    assert 0 < sum(o.abstained for o in judged) < len(judged)  # the threshold splits the questions
+    assert answers.report(fake_index, judged) == answers.report(
+        fake_index, answers.evaluate(fake_index, questions, k=8, threshold=threshold))
+
+
+def test_calibration_abstains_most_while_answering_enough_with_a_margin() -> None:
+    from types import SimpleNamespace
+
+    def outcome(confidence: float, answerable: bool) -> SimpleNamespace:
+        return SimpleNamespace(row=SimpleNamespace(answerable=answerable), confidence=confidence)
+
+    outcomes = [outcome(c, True) for c in (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99)]
+    outcomes += [outcome(c, False) for c in (0.1, 0.2, 0.3, 0.4, 0.695)]
+    assert answers.calibrate(outcomes, answer_rate=0.95, min_gap=0.02) == 0.45  # must answer all ten
+    # dropping one answerable question allows 0.6975, which catches one more but has no margin (0.695 | 0.7)
+    assert answers.calibrate(outcomes, answer_rate=0.9, min_gap=0.02) == 0.5975
+    assert answers.calibrate(outcomes, answer_rate=0.9, min_gap=0.0) == 0.6975
+
+
+@pytest.mark.slow
+def test_answers_main_reports_every_key_with_the_calibrated_threshold(
+        use_index: Index, capsys: pytest.CaptureFixture[str]) -> None:
+    assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--calibrate", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"threshold", "questions", "zh", "en", "all", "calibrated_threshold"}
+    assert result["threshold"] == result["calibrated_threshold"] and result["questions"] == 28
+    assert set(result["all"]) == {"answerable", "unanswerable", "evidence_in_answer", "all_evidence_in_answer",
+                                  "answer_rate", "abstention_recall", "abstention_precision", "citations",
+                                  "citation_validity"}
+    assert (result["all"]["answerable"], result["all"]["unanswerable"]) == (24, 4)
+    assert result["all"]["answer_rate"] >= 0.95 and result["all"]["citation_validity"] == 1.0

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from rag import Index
-from rag.answer import ABSTAIN_ZH, Answer, answer_from_hits, answer_stream
+from rag.answer import ABSTAIN_ZH, LLM, Answer
+from rag.answer.generative import check_answer, split_reply, stream_answer
 from rag.cli import main
-from rag.generate import LLM, check_answer, generate_answer, split_reply, stream_answer
 
 QUESTION = "医疗器械临床试验费用能不能用创新券？"
 
@@ -30,7 +30,7 @@ def test_invented_citation_is_flagged_and_its_sentence_dropped(answering_index: 
     hits = answering_index.search(QUESTION, k=3)
     script.reply = "可以，医疗器械临床试验费用纳入创新券范围，按规定给予30%补助[1]。此外还可获得100万元奖励[9]。"
 
-    answer = generate_answer(QUESTION, hits, LLM(url, "scripted"), encoder=answering_index.encoder)
+    answer = answering_index.ask(QUESTION, k=3, llm=LLM(url, "scripted"))
 
     assert answer.mode == "generative" and not answer.abstained
     assert answer.text == "可以，医疗器械临床试验费用纳入创新券范围，按规定给予30%补助。[1]"
@@ -63,7 +63,7 @@ def test_citations_are_renumbered_in_order_of_use_and_reused(answering_index: In
 
 def test_nothing_verifiable_falls_back_to_the_extractive_answer(answering_index: Index):
     hits = answering_index.search(QUESTION, k=3)
-    extractive = answer_from_hits(answering_index, QUESTION, hits)
+    extractive = answering_index.ask(QUESTION, k=3)
     answer = check_answer(QUESTION, "可以用[7]。没有问题。", hits, fallback=extractive)
     assert answer.mode == "extractive" and answer.text == extractive.text
     assert any("[7]" in note for note in answer.notes)
@@ -88,7 +88,7 @@ def test_request_carries_model_key_and_numbered_passages(answering_index: Index,
     hits = answering_index.search(QUESTION, k=2)
     script.reply = "临床试验费用纳入创新券范围[1]。"
 
-    generate_answer(QUESTION, hits, LLM(url, "qwen-test", api_key="sk-test"))
+    answering_index.ask(QUESTION, k=2, llm=LLM(url, "qwen-test", api_key="sk-test"))
 
     request = script.requests[0]
     assert request["model"] == "qwen-test" and request["stream"] is True
@@ -138,7 +138,7 @@ def test_model_saying_no_answer_abstains(answering_index: Index, chat_completion
 def test_weak_evidence_abstains_without_asking_the_model(fake_index: Index, chat_completions_protocol):
     url, script = chat_completions_protocol
     strict = fake_index.with_config(abstain_threshold=1.01)
-    pieces = list(answer_stream(strict, QUESTION, llm=LLM(url, "scripted")))
+    pieces = list(strict.ask_stream(QUESTION, llm=LLM(url, "scripted")))
     assert len(pieces) == 1 and pieces[0].abstained and script.requests == []
 
 

@@ -152,13 +152,15 @@ def test_bad_queries_raise_clear_errors(fake_index: Index):
 
 def test_manifest_records_build_facts(fake_index: Index, tmp_path: Path):
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["encoder"] == {"id": "fake-bigrams", "dim": 256, "normalized": True, "metric": "inner_product"}
     assert manifest["counts"]["letters"] == 2 and manifest["counts"]["chunks"] == len(fake_index.chunks)
     assert manifest["build_settings"]["chunking"] == "sections"
     assert set(manifest["letters"]) == {"000_3530caffdd2f932b", "004_dce9e1310b5c7813"}
     assert all(len(entry["sha256"]) == 64 for entry in manifest["letters"].values())
-    assert set(manifest["files"]) >= {"letters.jsonl", "chunks.jsonl", "dense.faiss", "dense_units.npy"}
+    assert set(manifest["files"]) >= {"letters.jsonl", "chunks.jsonl", "dense/dense.faiss", "lexical/tokens.jsonl"}
+    assert manifest["stores"]["dense"]["backend"] == "flat" and manifest["stores"]["lexical"]["backend"] == "bm25s"
+    assert manifest["stores"]["dense"]["vectors"] == manifest["counts"]["vectors"] > len(fake_index.chunks)
 
 
 def test_config_mismatch_on_build_is_refused(fake_index: Index, tmp_path: Path, analyzer):
@@ -168,7 +170,7 @@ def test_config_mismatch_on_build_is_refused(fake_index: Index, tmp_path: Path, 
 
 
 def test_glossary_meets_hyphens_curly_apostrophes_and_possessives():
-    from rag.lexical import Glossary
+    from rag import Glossary
 
     glossary = Glossary({"hearing aid": ["助听器"], "xi'an": ["西安"], "zhejiang": ["浙江"], "high-tech": ["高新"]})
     assert glossary.translate("Hearing-aid makers in Xi’an and Zhejiang's high tech parks") == [

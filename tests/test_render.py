@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from rag import Index, parse_letter, render
-from rag.conversation import Evidence, Turn
-from rag.search import Hit
+from rag import Hit, Index, parse_letter
+from rag.ui import render
+from rag.ui.conversation import CitedPassage, Turn
+from rag.ui.labels import t
+from rag.ui.markdown import escape_markdown, turn_markdown
 
 EVIL = ('<script>alert(1)</script><img src=x onerror=alert(2)> [点我](javascript:alert(3)) '
         '![图](http://example.com/x.png) <a href="http://evil">链接</a> ${alert(4)} {{constructor}} "\'&')
 
-# Every tag and attribute render.py itself writes; anything else came from a letter or a user.
+# Every tag and attribute rag/ui/render.py itself writes; anything else came from a letter or a user.
 ALLOWED_TAGS = {"p", "br", "mark", "div", "span", "article", "button", "dl", "dt", "dd", "h3", "table", "thead",
                 "tbody", "tr", "th", "td", "ul", "li", "strong"}
 ALLOWED_ATTRS = {"class", "id", "title", "type", "data-n", "data-turn", "data-letter"}
@@ -76,7 +78,7 @@ def test_highlight_escapes_inside_and_outside_marks_and_sets_one_id() -> None:
 def test_evidence_cards_escape_letter_strings() -> None:
     hit = make_hit(EVIL + "。二类医疗器械给予专项支持。", start=50, doc_number="<b>文号</b>",
                    agency="<i onclick=x()>局</i>", citation="<script>c</script> · 一", section="[a](javascript:x)")
-    turn = Turn(question=EVIL, query=EVIL, mode="passages", evidence=(Evidence(1, hit, ((50, 60),)),))
+    turn = Turn(question=EVIL, query=EVIL, mode="passages", evidence=(CitedPassage(1, hit, ((50, 60),)),))
     cards = render.evidence_html(turn, 3, "en")
     assert_inert(cards)
     assert 'data-turn="3" data-n="1"' in cards
@@ -92,14 +94,14 @@ def test_quotes_of_one_passage_share_a_card() -> None:
     text = "甲句。乙句。丙句。"
     one, other = make_hit(text, start=10), make_hit("丁句。", start=40, chunk_id="000#2", citation="另一处 · 二")
     turn = Turn(question="q", query="q", mode="answer", text="甲 [1] 丙 [2] 丁 [3]", evidence=(
-        Evidence(1, one, ((10, 13),)), Evidence(2, one, ((16, 19),)), Evidence(3, other, ((40, 43),))))
+        CitedPassage(1, one, ((10, 13),)), CitedPassage(2, one, ((16, 19),)), CitedPassage(3, other, ((40, 43),))))
     cards = render.evidence_html(turn, 0, "zh")
     assert cards.count("<article") == 2
     first = cards[cards.index("<article"):cards.index("</article>")]
     assert 'data-n="1 2"' in first and ">[1]</button>" in first and ">[2]</button>" in first
     assert re.findall(r"<mark>(.*?)</mark>", first) == ["甲句。", "丙句。"]
     assert "[1][2] 慈卫建〔2021〕15号 · 一（二）; [3] 另一处 · 二" in render.chat_message(turn, "zh")
-    markdown = render.turn_markdown(turn, "zh")
+    markdown = turn_markdown(turn, "zh")
     assert "### \\[1\\] \\[2\\] 慈卫建〔2021〕15号 · 一（二）\n" in markdown
     assert "> **甲句。**乙句。**丙句。**" in markdown
 
@@ -108,7 +110,7 @@ def test_chat_messages_are_escaped() -> None:
     hit = make_hit("经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持；")
     for mode, text in (("answer", EVIL + " [1]"), ("passages", ""), ("abstained", EVIL), ("error", EVIL),
                        ("empty", "")):
-        turn = Turn(question=EVIL, query=EVIL + "?", mode=mode, text=text, evidence=(Evidence(1, hit),))
+        turn = Turn(question=EVIL, query=EVIL + "?", mode=mode, text=text, evidence=(CitedPassage(1, hit),))
         message = render.chat_message(turn, "zh")
         assert_inert(message)
     assert_inert(render.user_message(EVIL + "\n\n第二段"))
@@ -126,7 +128,7 @@ def test_draft_message_escapes_and_keeps_the_text() -> None:
 def test_chat_message_shows_the_notes_escaped() -> None:
     hit = make_hit("临床试验费用纳入创新券范围。")
     turn = Turn(question="q", query="q", mode="answer", text="临床试验费用纳入创新券范围。[1]",
-                evidence=(Evidence(1, hit, ((0, 14),)),),
+                evidence=(CitedPassage(1, hit, ((0, 14),)),),
                 notes=("the language model was not used: cannot reach http://x/<b>; showing the extractive answer",))
     message = render.chat_message(turn, "en")
     assert_inert(message)
@@ -153,7 +155,7 @@ def test_letter_view_highlights_the_cited_span(tmp_path: Path) -> None:
 
 def test_letter_view_without_letter_is_a_notice() -> None:
     assert "rag-notice" in render.letter_html(None, lang="en")
-    assert render.t("en", "no_letter") in render.letter_html(None, lang="en")
+    assert t("en", "no_letter") in render.letter_html(None, lang="en")
 
 
 def test_library_table_and_reports_escape(tmp_path: Path) -> None:
@@ -171,8 +173,8 @@ def test_library_table_and_reports_escape(tmp_path: Path) -> None:
 def test_markdown_export_keeps_links_and_html_inert() -> None:
     hit = make_hit("前文。" + EVIL + "。后文。", start=10)
     turn = Turn(question=EVIL, query=EVIL, mode="answer", text="回答 [1]", confidence=0.8,
-                evidence=(Evidence(1, hit, ((13, 13 + len(EVIL)),)),))
-    markdown = render.turn_markdown(turn, "zh", when="2024-01-01")
+                evidence=(CitedPassage(1, hit, ((13, 13 + len(EVIL)),)),))
+    markdown = turn_markdown(turn, "zh", when="2024-01-01")
     assert "](" not in markdown.replace("\\](", "")  # no live link or image syntax
     assert "<script>" not in markdown and "<img" not in markdown and "<a " not in markdown
     assert "\\[点我\\]\\(javascript:alert\\(3\\)\\)" in markdown
@@ -182,11 +184,11 @@ def test_markdown_export_keeps_links_and_html_inert() -> None:
 
 
 def test_escape_markdown_round_trip_characters() -> None:
-    assert render.escape_markdown("a*b_c[d](e)<f>") == "a\\*b\\_c\\[d\\]\\(e\\)&lt;f&gt;"
+    assert escape_markdown("a*b_c[d](e)<f>") == "a\\*b\\_c\\[d\\]\\(e\\)&lt;f&gt;"
 
 
 def test_cards_from_a_real_search(fake_index: Index) -> None:
-    from rag.conversation import reply
+    from rag.ui.conversation import reply
 
     turn = reply(fake_index, "二类医疗器械注册补助", k=3, answer=False)
     assert turn.mode == "passages" and [e.n for e in turn.evidence] == [1, 2, 3]

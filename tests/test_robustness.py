@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from rag import BadQuery, Config, Filters, Index, IndexLoadError, IndexLocked
-from rag.store import _manifest_checksum
+from rag.stores.disk import _manifest_checksum
 
 from .conftest import LETTER_000, LETTER_004, ROOT, FakeEncoder
 
@@ -168,8 +168,8 @@ def test_damaged_index_is_refused_with_the_rebuild_command(fake_index: Index, tm
     directory = tmp_path / "index"
     generation = _generation(directory)
     if fault == "truncate-faiss":
-        data = (generation / "dense.faiss").read_bytes()
-        (generation / "dense.faiss").write_bytes(data[: len(data) // 2])
+        data = (generation / "dense" / "dense.faiss").read_bytes()
+        (generation / "dense" / "dense.faiss").write_bytes(data[: len(data) // 2])
     elif fault == "edit-manifest":
         text = (directory / "manifest.json").read_text(encoding="utf-8")
         (directory / "manifest.json").write_text(text.replace('"dim": 256', '"dim": 512'), encoding="utf-8")
@@ -184,7 +184,7 @@ def test_damaged_index_is_refused_with_the_rebuild_command(fake_index: Index, tm
         (generation / "chunks.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
 
         def reseal(manifest):
-            from rag.store import sha256_file
+            from rag.stores.disk import sha256_file
 
             path = generation / "chunks.jsonl"
             manifest["files"]["chunks.jsonl"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}

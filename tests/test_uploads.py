@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.uploads import discard, safe_filename, store_uploads
+from rag.ui.uploads import discard, safe_filename, store_uploads
 
 LETTER = "慈溪市卫生健康局\n关于测试的答复\n张三代表：\n　　一、给予专项支持。\n"
 

@@ -1,4 +1,4 @@
-"""The index on disk: manifest, checksummed data files in a generation folder, atomic swaps, a build lock."""
+"""The index folder on disk: manifest, checksummed data files in a generation folder, atomic swaps, a build lock."""
 
 from __future__ import annotations
 
@@ -13,16 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: stores in their own folders, chunks keyed by integer ids
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 
 
 class IndexFolderError(Exception):
     """Base for problems with an index folder; ``str()`` is a message for a person, naming the fix."""
-
-
-IndexError_ = IndexFolderError  # old name, removed with the architecture change
 
 
 class IndexLoadError(IndexFolderError):

@@ -1,14 +1,12 @@
-"""Lexical side: Chinese word segmentation, English→Chinese glossary expansion, and a BM25 index (bm25s)."""
+"""Text → lexical tokens: Chinese word segmentation (jieba), English words, English→Chinese glossary expansion."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
+from typing import Protocol
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*|[\u3400-\u9fff]+")
 _ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
@@ -147,46 +145,14 @@ class Analyzer:
         return list(dict.fromkeys(tokens))
 
 
-class LexicalIndex:
-    """BM25 over pre-tokenised chunks (bm25s, sparse matrices; saved as .npy + JSON, no pickle)."""
-
-    def __init__(self, model) -> None:  # noqa: ANN001 - a bm25s.BM25
-        self._model = model
-        self._vocab = model.vocab_dict
-
-    @classmethod
-    def build(cls, corpus_tokens: Sequence[list[str]]) -> LexicalIndex:
-        import bm25s
-
-        model = bm25s.BM25()
-        # an empty document still needs one token for bm25s; "" is its reserved empty token
-        model.index([t or [""] for t in corpus_tokens], show_progress=False)
-        return cls(model)
+class TermStatistics(Protocol):
+    """How common words are among the indexed chunks (a lexical store answers this from its vocabulary)."""
 
     @property
-    def size(self) -> int:
-        return int(self._model.scores["num_docs"])
+    def documents(self) -> int:
+        """How many documents (chunks) the counts are over."""
+        ...
 
     def document_frequency(self, token: str) -> int:
-        """How many documents contain ``token`` (0 when it is not in the vocabulary)."""
-        token_id = self._vocab.get(token)
-        if token_id is None:
-            return 0
-        indptr = self._model.scores["indptr"]
-        return int(indptr[token_id + 1] - indptr[token_id]) if token_id + 1 < len(indptr) else 0
-
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for these query tokens (unknown tokens are ignored)."""
-        ids = [self._vocab[t] for t in tokens if t and t in self._vocab]
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._model.get_scores(ids), dtype=np.float32)
-
-    def save(self, directory: Path) -> None:
-        self._model.save(str(directory), show_progress=False)
-
-    @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(directory), load_corpus=False))
+        """How many documents contain ``token``."""
+        ...

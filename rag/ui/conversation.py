@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from .chunk import split_sentences
-from .parse import Letter
-from .search import BadQuery, Filters, Hit
+from rag import BadQuery, Filters, Hit, Letter
+from rag.chunk import split_sentences
 
 if TYPE_CHECKING:
-    from .generate import LLM
-    from .index import Index
+    from rag import LLM, Answer, Index, SupportItem
 
 Span = tuple[int, int]
 
@@ -61,6 +59,7 @@ def _substitute(previous: str, core: str) -> str | None:
     A part plays the role when it has the same length and agrees with ``core`` in at least half its
     positions without being identical: "二类" for "三类", "Class II" for "Class III".
     """
+    matches: list[re.Match[str]] = []
     if _CJK.search(core) and not _WORDS.search(core):
         units, sequence, joiner = list(core), list(previous), ""
     elif not _CJK.search(core):
@@ -143,7 +142,7 @@ def matching_sentences(hit: Hit, terms: Sequence[str], most: int = 3) -> tuple[S
 
 
 @dataclass(frozen=True)
-class Evidence:
+class CitedPassage:
     """A numbered passage shown with a reply; ``spans`` (letter offsets) are highlighted."""
 
     n: int
@@ -164,12 +163,12 @@ class Turn:
     query: str
     mode: str
     text: str = ""
-    evidence: tuple[Evidence, ...] = ()
-    confidence: Any = None
-    support: tuple[Any, ...] = ()
+    evidence: tuple[CitedPassage, ...] = ()
+    confidence: float | None = None
+    support: tuple[SupportItem, ...] = ()
     notes: tuple[str, ...] = ()
 
-    def evidence_for(self, n: int) -> Evidence:
+    def evidence_for(self, n: int) -> CitedPassage:
         """The evidence numbered ``n``. Raises ``KeyError`` naming the number."""
         for item in self.evidence:
             if item.n == n:
@@ -184,13 +183,15 @@ class Conversation:
     turns: tuple[Turn, ...] = field(default=())
 
     def queries(self) -> list[str]:
+        """The questions as searched, oldest first (the history for :func:`contextualize`)."""
         return [t.query for t in self.turns if t.mode != "error"]
 
     def with_turn(self, turn: Turn) -> Conversation:
+        """This conversation with ``turn`` added at the end."""
         return Conversation((*self.turns, turn))
 
 
-def cited_spans(turn: Turn, item: Evidence, letter: Letter) -> tuple[Span, ...]:
+def cited_spans(turn: Turn, item: CitedPassage, letter: Letter) -> tuple[Span, ...]:
     """Where a citation sits in ``letter`` as it is now: the quote for an answer, else the whole passage.
 
     The letter may have been updated since the reply; the passage is then looked up again, and
@@ -221,7 +222,7 @@ def make_filters(agency: str | None = None, year_from: int | str | None = None, 
     return filters or None
 
 
-def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 5,
+def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int | None = None,
           filters: Filters | None = None, answer: bool = True) -> Turn:
     """Answer one chat message.
 
@@ -229,7 +230,7 @@ def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 
         index: the index to search.
         question: what the user typed (Chinese or English).
         history: earlier questions as searched (:meth:`Conversation.queries`), for follow-ups.
-        k: passages to consider.
+        k: passages to consider (default: ``index.config.answer_passages``, as ``index.ask``).
         filters: restrict to letters, an agency or dates.
         answer: compose an answer (``index.ask``); False shows the top passages.
 
@@ -240,17 +241,17 @@ def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int = 
     try:
         if answer:
             return _from_answer(index, question, query, index.ask(query, k=k, filters=filters))
-        hits = index.search(query, k=k, filters=filters)
+        hits = index.search(query, k=index.config.answer_passages if k is None else k, filters=filters)
     except BadQuery as exc:
         return Turn(question=question, query=query, mode="error", text=str(exc))
     if not hits:
         return Turn(question=question, query=query, mode="empty")
     terms = index.analyzer.query_tokens(query)
-    evidence = tuple(Evidence(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
+    evidence = tuple(CitedPassage(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
     return Turn(question=question, query=query, mode="passages", evidence=evidence)
 
 
-def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k: int = 5,
+def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k: int | None = None,
                  filters: Filters | None = None, llm: LLM | None = None) -> Iterator[str | Turn]:
     """:func:`reply`, streamed: with an ``llm``, the model's text deltas while it writes, then the :class:`Turn`.
 
@@ -264,34 +265,33 @@ def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k:
     if llm is None:
         yield reply(index, question, history, k=k, filters=filters)
         return
-    from .answer import Answer, answer_stream
-
     query = contextualize(question, history)
     final: Answer | None = None
     try:
-        for piece in answer_stream(index, query, k=k, filters=filters, llm=llm):
-            if isinstance(piece, Answer):
-                final = piece
-            else:
+        for piece in index.ask_stream(query, k=k, filters=filters, llm=llm):
+            if isinstance(piece, str):
                 yield piece
+            else:
+                final = piece
     except BadQuery as exc:
         yield Turn(question=question, query=query, mode="error", text=str(exc))
         return
-    assert final is not None  # answer_stream always ends with an Answer
+    if final is None:
+        raise RuntimeError("index.ask_stream ended without an Answer")
     yield _from_answer(index, question, query, final)
 
 
-def _from_answer(index: Index, question: str, query: str, answer: Any) -> Turn:
-    common = {"question": question, "query": query, "text": answer.text or "", "confidence": answer.confidence,
-              "support": tuple(answer.support or ()), "notes": tuple(str(n) for n in (answer.notes or ()))}
+def _from_answer(index: Index, question: str, query: str, answer: Answer) -> Turn:
+    """The turn that shows ``answer``: its citations, or the closest passages when it has none."""
+    turn = Turn(question=question, query=query, mode="answer", text=answer.text or "", confidence=answer.confidence,
+                support=tuple(answer.support or ()), notes=tuple(str(n) for n in (answer.notes or ())))
     if answer.abstained or not answer.citations:
         terms = index.analyzer.query_tokens(query)
         hits = list(answer.hits or ())
-        evidence = tuple(Evidence(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
-        return Turn(mode="abstained" if hits or answer.abstained else "empty", evidence=evidence, **common)
-    evidence = tuple(Evidence(c.n, c.hit, ((c.start, c.end),)) for c in answer.citations)
-    return Turn(mode="answer", evidence=evidence, **common)
+        evidence = tuple(CitedPassage(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
+        return replace(turn, mode="abstained" if hits or answer.abstained else "empty", evidence=evidence)
+    return replace(turn, evidence=tuple(CitedPassage(c.n, c.hit, ((c.start, c.end),)) for c in answer.citations))
 
 
-__all__ = ["Conversation", "Evidence", "Turn", "cited_spans", "contextualize", "is_follow_up", "make_filters",
+__all__ = ["CitedPassage", "Conversation", "Turn", "cited_spans", "contextualize", "is_follow_up", "make_filters",
            "matching_sentences", "reply", "reply_stream"]

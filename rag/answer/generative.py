@@ -9,21 +9,17 @@ reply with nothing left after checking) falls back to the extractive answer with
 
 Streaming, for a UI::
 
-    from rag.answer import answer_from_hits
-    from rag.generate import LLM, stream_answer
+    from rag import LLM
 
-    hits = index.search(question, k=8)
-    extractive = answer_from_hits(index, question, hits)
-    for piece in stream_answer(question, hits, LLM("http://localhost:11434/v1", "qwen2.5"),
-                               fallback=extractive, encoder=index.encoder):
+    for piece in index.ask_stream(question, k=8, llm=LLM("http://localhost:11434/v1", "qwen2.5")):
         if isinstance(piece, str):
             draft += piece            # unchecked text as the model writes it: show it as a draft
         else:
             final = piece             # the checked Answer, always the last item: replace the draft
 
-``stream_answer`` needs no index: only the question, the hits, the endpoint and optionally the
+:func:`stream_answer` needs no index: only the question, the hits, the endpoint and optionally the
 extractive answer to fall back on and an encoder to pick the quoted sentences (without one, quotes
-are picked by shared characters and numbers). :func:`rag.answer.answer_stream` wraps it for an index.
+are picked by shared characters and numbers). :func:`rag.answer.answer_stream` calls it.
 The HTTP client is the standard library's ``urllib``; streaming reads server-sent ``data:`` lines.
 """
 
@@ -39,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .answer import ABSTAIN_EN, ABSTAIN_ZH, Answer, Citation, SupportItem, question_language
-from .chunk import split_sentences
-from .search import Hit
+from ..chunk import split_sentences
+from ..retrieve.hits import Hit
+from .types import ABSTAIN_EN, ABSTAIN_ZH, Answer, Citation, SupportItem, question_language
 
 if TYPE_CHECKING:
-    from .embed import Encoder
+    from ..embed import Encoder
 
 NO_ANSWER = "NO_ANSWER"
 _MARKERS = re.compile(r"\[\s*(\d+(?:\s*[,，、;]\s*\d+)*)\s*\]")
@@ -178,17 +174,6 @@ def stream_answer(question: str, hits: Sequence[Hit], llm: LLM, fallback: Answer
                                                    "showing the extractive answer")
         return
     yield check_answer(question, "".join(parts), hits, fallback=fallback, encoder=encoder)
-
-
-def generate_answer(question: str, hits: Sequence[Hit], llm: LLM, fallback: Answer | None = None,
-                    encoder: Encoder | None = None) -> Answer:
-    """:func:`stream_answer` without the deltas: the checked answer (or the fallback)."""
-    final: Answer | None = None
-    for piece in stream_answer(question, hits, llm, fallback=fallback, encoder=encoder):
-        if isinstance(piece, Answer):
-            final = piece
-    assert final is not None  # stream_answer always ends with an Answer
-    return final
 
 
 def check_answer(question: str, text: str, hits: Sequence[Hit], fallback: Answer | None = None,

@@ -1,4 +1,4 @@
-"""Render replies, cited passages, letters and the library as HTML and Markdown, escaping every outside string."""
+"""Render replies, cited passages, letters and the library as HTML, escaping every string from a letter or a user."""
 
 from __future__ import annotations
 
@@ -6,99 +6,22 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .answer import number_spans
-from .conversation import Evidence, Span, Turn
-from .ingest import Skipped
-from .parse import Letter
+from rag.answer import number_spans
 
-LANGUAGES = ("zh", "en")
+from .conversation import CitedPassage, Span, Turn
+from .labels import t
+
+if TYPE_CHECKING:
+    from rag import BuildReport, Hit, Letter, Skipped
+
 MARK_ID = "cited-span"
-
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "doc_number": "文号", "agency": "机关", "date": "日期", "section": "章节", "title": "标题",
-        "addressee": "收件人", "signer": "签发人", "session": "会议", "proposal_number": "建议/提案号",
-        "kind": "类型", "contact": "联系人", "file": "文件", "letter_id": "编号",
-        "open": "查看原文", "passages": "没有生成回答，以下是与问题最相关的段落：",
-        "abstained": "没有找到能回答这个问题的内容。最接近的段落（不是答案）：",
-        "closest": "最接近的段落，但不是答案", "cited": "引用", "empty": "没有找到相关段落。请换个问法或放宽筛选条件。",
-        "searched_as": "按此检索：", "confidence": "可信度", "support": "支持措施", "what": "内容", "amount": "金额",
-        "cap": "上限", "condition": "条件", "source": "出处", "notes": "说明", "no_letter": "请点击引用查看原文。",
-        "no_evidence": "提问后，引用的段落会显示在这里。", "letters_empty": "文库里还没有信件。",
-        "added": "已添加", "updated": "已更新", "unchanged": "未改变", "duplicates": "重复（已收录）",
-        "rejected": "未收录", "removed": "已移除", "summary": "文库：{letters} 封信，{chunks} 个段落",
-        "question": "问题", "answer": "回答", "citations": "引用", "exported": "导出时间", "passage": "段落",
-        "error": "无法检索：", "writing": "正在生成…",
-    },
-    "en": {
-        "doc_number": "Document No.", "agency": "Agency", "date": "Date", "section": "Section", "title": "Title",
-        "addressee": "Addressee", "signer": "Signed by", "session": "Session", "proposal_number": "Proposal No.",
-        "kind": "Kind", "contact": "Contact", "file": "File", "letter_id": "ID",
-        "open": "Open letter", "passages": "No answer was composed; these passages match the question best:",
-        "abstained": "The letters do not answer this. Closest passages (not an answer):",
-        "closest": "Closest, but not an answer", "cited": "Cited", "empty":
-            "No passage matched. Try other words or widen the filters.",
-        "searched_as": "Searched as: ", "confidence": "Confidence", "support": "Support measures", "what": "What",
-        "amount": "Amount", "cap": "Cap", "condition": "Condition", "source": "Source", "notes": "Notes",
-        "no_letter": "Click a citation to open the letter.", "no_evidence": "Cited passages appear here.",
-        "letters_empty": "No letters in the library yet.", "added": "Added", "updated": "Updated",
-        "unchanged": "Unchanged", "duplicates": "Duplicate (already indexed)", "rejected": "Not indexed",
-        "removed": "Removed", "summary": "Library: {letters} letters, {chunks} passages", "question": "Question",
-        "answer": "Answer", "citations": "Citations", "exported": "Exported", "passage": "Passage",
-        "error": "Cannot search: ", "writing": "Writing…",
-    },
-}
-
-CSS = """
-.rag-cards, .rag-letter, .rag-table, .rag-report { font-size: 0.95rem; line-height: 1.6; }
-.rag-card { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 0.6rem 0.8rem;
-  margin: 0 0 0.6rem 0; background: var(--background-fill-secondary, #fafafa); }
-.rag-card.rag-closest { border-style: dashed; opacity: 0.9; }
-.rag-cite { font-weight: 600; cursor: pointer; border: none; background: none; padding: 0; text-align: left;
-  color: var(--link-text-color, #2563eb); font-size: 1rem; }
-.rag-cite:hover { text-decoration: underline; }
-.rag-cite + .rag-cite { margin-left: 0.25rem; }
-.rag-meta { color: var(--body-text-color-subdued, #666); font-size: 0.85rem; margin: 0.2rem 0; }
-.rag-meta span + span::before { content: " · "; }
-.rag-passage, .rag-letter-text { white-space: pre-wrap; word-break: break-word; margin: 0.3rem 0 0 0; }
-.rag-passage mark, .rag-letter-text mark { background: #fde68a; color: inherit; padding: 0 1px; }
-.rag-num { color: #b45309; font-weight: 600; }
-.rag-letter-text mark#cited-span { outline: 2px solid #f59e0b; }
-.rag-letter-head dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 0.8rem; margin: 0.4rem 0; }
-.rag-letter-head dt { color: var(--body-text-color-subdued, #666); }
-.rag-letter-head dd { margin: 0; }
-.rag-letter-text { max-height: 60vh; overflow-y: auto; border-top: 1px solid var(--border-color-primary, #ddd);
-  padding-top: 0.5rem; }
-.rag-table table { width: 100%; border-collapse: collapse; }
-.rag-table th, .rag-table td { border-bottom: 1px solid var(--border-color-primary, #ddd); padding: 0.3rem 0.5rem;
-  text-align: left; vertical-align: top; }
-.rag-notice { color: var(--body-text-color-subdued, #666); }
-.rag-support table { border-collapse: collapse; margin: 0.3rem 0 0.6rem 0; }
-.rag-support th, .rag-support td { border: 1px solid var(--border-color-primary, #ddd); padding: 0.2rem 0.4rem; }
-.rag-report ul { margin: 0.2rem 0 0.4rem 1.2rem; }
-.rag-report .rag-bad { color: #b91c1c; }
-"""
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
-
-
-def t(lang: str, key: str) -> str:
-    """The interface text ``key`` in ``lang`` (``zh`` or ``en``; anything else falls back to ``zh``)."""
-    return TEXT.get(lang, TEXT["zh"])[key]
 
 
 def escape(text: object) -> str:
     """HTML-escape anything for text or attribute context (``None`` becomes an empty string)."""
     return "" if text is None else html.escape(str(text), quote=True)
-
-
-def escape_markdown(text: object) -> str:
-    """Text that Markdown shows literally: no links, images, HTML, emphasis or code."""
-    if text is None:
-        return ""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def merge_spans(spans: Iterable[Span], start: int, end: int) -> list[Span]:
@@ -160,7 +83,7 @@ def _escaped(text: str, start: int, end: int, numbers: Sequence[Span]) -> str:
     return "".join(out)
 
 
-def _first_sentence(item: Evidence, limit: int = 80) -> str:
+def _first_sentence(item: CitedPassage, limit: int = 80) -> str:
     hit = item.hit
     if item.spans:
         s, e = item.spans[0]
@@ -220,17 +143,16 @@ def _paragraphs(text: str, numbers: bool = False) -> str:
     return "".join("<p>" + highlight(b, (), numbers=numbers).replace("\n", "<br>") + "</p>" for b in blocks)
 
 
-def _meta(hit: Any, lang: str) -> str:
+def _meta(hit: Hit, lang: str) -> str:
     fields = [(t(lang, "doc_number"), hit.doc_number), (t(lang, "agency"), hit.agency), (t(lang, "date"), hit.date),
               (t(lang, "section"), hit.section)]
     spans = "".join(f'<span title="{escape(label)}">{escape(value)}</span>' for label, value in fields if value)
     return f'<div class="rag-meta">{spans}</div>'
 
 
-def _confidence(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.0%}" if 0.0 <= value <= 1.0 else f"{value:.2f}"
-    return str(value)
+def _confidence(value: float) -> str:
+    """A share as a percentage (0.8 → 80%); a score outside 0..1 as a plain number."""
+    return f"{value:.0%}" if 0.0 <= value <= 1.0 else f"{value:.2f}"
 
 
 def _support_table(turn: Turn, lang: str) -> str:
@@ -290,9 +212,9 @@ def _cite_button(turn_number: int, n: int, text: str, lang: str, css: str = "rag
             f'title="{escape(t(lang, "open"))}">{escape(text)}</button>')
 
 
-def group_by_passage(evidence: Sequence[Evidence]) -> list[list[Evidence]]:
-    """Evidence grouped by passage, in order of first citation: several quotes of one passage share a card."""
-    groups: dict[str, list[Evidence]] = {}
+def group_by_passage(evidence: Sequence[CitedPassage]) -> list[list[CitedPassage]]:
+    """CitedPassage grouped by passage, in order of first citation: several quotes of one passage share a card."""
+    groups: dict[str, list[CitedPassage]] = {}
     for item in evidence:
         groups.setdefault(item.hit.chunk_id, []).append(item)
     return list(groups.values())
@@ -330,10 +252,11 @@ def letters_table_html(letters: Sequence[Letter], lang: str = "zh") -> str:
 
 
 def library_summary(letters: int, chunks: int, lang: str = "zh") -> str:
+    """The library's size ("Library: 2 letters, 40 passages"), escaped."""
     return escape(t(lang, "summary").format(letters=letters, chunks=chunks))
 
 
-def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lang: str = "zh",
+def upload_report_html(report: BuildReport | None, rejected: Sequence[Skipped] = (), lang: str = "zh",
                        names: dict[str, str] | None = None, titles: dict[str, str] | None = None) -> str:
     """What an upload did: letters added/updated/unchanged/duplicated, and every rejected file with its reason.
 
@@ -370,72 +293,10 @@ def upload_report_html(report: Any | None, rejected: Sequence[Skipped] = (), lan
 
 
 def removal_html(removed: Sequence[str], letters: int, chunks: int, lang: str = "zh") -> str:
+    """What a removal did: the removed letter ids, then the library's new size."""
     items = "".join(f"<li>{escape(r)}</li>" for r in removed)
     return (f'<div class="rag-report"><strong>{escape(t(lang, "removed"))}</strong><ul>{items}</ul>'
             f"<p>{library_summary(letters, chunks, lang)}</p></div>")
-
-
-def turn_markdown(turn: Turn, lang: str = "zh", when: str = "") -> str:
-    """A reply and its citations as a Markdown document (letter and user text escaped, so links stay text)."""
-    lines = [f"# {escape_markdown(turn.question)}", ""]
-    if turn.query != turn.question:
-        lines += [f"_{escape_markdown(t(lang, 'searched_as'))}{escape_markdown(turn.query)}_", ""]
-    if when:
-        lines += [f"{escape_markdown(t(lang, 'exported'))}: {escape_markdown(when)}", ""]
-    lines += [f"## {escape_markdown(t(lang, 'answer'))}", ""]
-    if turn.mode == "answer":
-        lines += [escape_markdown(turn.text), ""]
-    elif turn.mode == "error":
-        lines += [escape_markdown(t(lang, "error") + turn.text), ""]
-    elif turn.mode == "empty":
-        lines += [escape_markdown(turn.text or t(lang, "empty")), ""]
-    else:
-        if turn.text:
-            lines += [escape_markdown(turn.text), ""]
-        lines += [escape_markdown(t(lang, "abstained" if turn.mode == "abstained" else "passages")), ""]
-    if turn.support:
-        columns = ("what", "amount", "cap", "condition", "agency")
-        lines += [f"### {escape_markdown(t(lang, 'support'))}", "",
-                  "| " + " | ".join(escape_markdown(t(lang, c)) for c in columns) + " | "
-                  + escape_markdown(t(lang, "source")) + " |",
-                  "|" + "---|" * (len(columns) + 1)]
-        for item in turn.support:
-            cells = [escape_markdown(getattr(item, c, None) or "").replace("\n", " ") for c in columns]
-            n = getattr(item, "citation_n", None)
-            lines.append("| " + " | ".join(cells) + f" | {'[' + str(n) + ']' if n is not None else ''} |")
-        lines.append("")
-    if turn.evidence:
-        lines += [f"## {escape_markdown(t(lang, 'citations'))}", ""]
-    for group in group_by_passage(turn.evidence):
-        hit = group[0].hit
-        numbers = " ".join(f"\\[{item.n}\\]" for item in group)
-        lines += [f"### {numbers} {escape_markdown(hit.citation)}", ""]
-        for key, value in (("doc_number", hit.doc_number), ("title", hit.title), ("agency", hit.agency),
-                           ("date", hit.date), ("section", hit.section), ("file", Path(hit.path).name)):
-            if value:
-                lines.append(f"- {escape_markdown(t(lang, key))}: {escape_markdown(value)}")
-        lines.append("")
-        quoted = _markdown_highlight(hit.text, [span for item in group for span in item.spans], hit.start)
-        lines += ["> " + line if line else ">" for line in quoted.split("\n")]
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _markdown_highlight(text: str, spans: Iterable[Span], offset: int) -> str:
-    out: list[str] = []
-    position = 0
-    for s, e in merge_spans(((s - offset, e - offset) for s, e in spans), 0, len(text)):
-        out.append(escape_markdown(text[position:s]))
-        segment = text[s:e]
-        inner = segment.strip()
-        if inner:  # Markdown emphasis may not start or end with a blank
-            left, right = segment[:len(segment) - len(segment.lstrip())], segment[len(segment.rstrip()):]
-            out.append(f"{escape_markdown(left)}**{escape_markdown(inner)}**{escape_markdown(right)}")
-        else:
-            out.append(escape_markdown(segment))
-        position = e
-    out.append(escape_markdown(text[position:]))
-    return "".join(out)
 
 
 def letter_choices(letters: Sequence[Letter]) -> list[tuple[str, str]]:
@@ -446,13 +307,15 @@ def letter_choices(letters: Sequence[Letter]) -> list[tuple[str, str]]:
 
 
 def agencies(letters: Sequence[Letter]) -> list[str]:
+    """The letters' agencies, sorted, for the agency filter."""
     return sorted({letter.agency for letter in letters if letter.agency})
 
 
 def years(letters: Sequence[Letter]) -> list[str]:
+    """The years the letters are dated, sorted, for the year filters."""
     return sorted({letter.date[:4] for letter in letters if letter.date and letter.date[:4].isdigit()})
 
 
-__all__ = ["CSS", "LANGUAGES", "MARK_ID", "TEXT", "agencies", "chat_message", "escape", "escape_markdown",
-           "evidence_html", "group_by_passage", "highlight", "letter_choices", "letter_html", "letters_table_html",
-           "merge_spans", "removal_html", "t", "turn_markdown", "upload_report_html", "user_message", "years"]
+__all__ = ["MARK_ID", "agencies", "chat_message", "draft_message", "escape", "evidence_html", "group_by_passage",
+           "highlight", "letter_choices", "letter_html", "letters_table_html", "library_summary", "merge_spans",
+           "removal_html", "upload_report_html", "user_message", "years"]

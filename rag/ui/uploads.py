@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ingest import SUPPORTED_SUFFIXES, Skipped, UnreadableFile, read_document
+from rag.ingest import SUPPORTED_SUFFIXES, Skipped, UnreadableFile, read_document
 
 FOLDER = "uploads"
 _MAX_STEM = 100

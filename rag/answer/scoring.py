@@ -1,0 +1,145 @@
+"""Scoring the sentences of retrieved passages against a question, and how strongly they answer it.
+
+Each sentence is scored by its dense similarity to the question, the share of the question's terms it
+holds (rarer terms weigh more) and whether it carries the kind of figure asked for. The evidence
+confidence mixes the best similarity with how much of the question the answering letter mentions at all:
+a question about a city, product or scheme that letter never names is not answered by it, however
+similar the wording. Every weight is a named setting in :class:`rag.Config`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..analyze import Analyzer, TermStatistics
+from ..chunk import split_sentences
+from ..config import Config
+from ..embed import Encoder
+from ..parse import Letter
+from ..retrieve.hits import Hit
+from .figures import EXACT_CUES, wanted_figures
+from .terms import Term, fold, question_terms
+from .types import question_language
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Acknowledgements and courtesy: they restate the question, never answer it.
+_BOILERPLATE = re.compile(r"收悉|答复如下|回复如下|函告如下|感谢您|感谢你|您提出的|你提出的|提出的《|办理情况征询")
+# A sentence opening with these continues the one before it and inherits some of its relevance.
+_CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a retrieved passage, with the scores that ranked it."""
+
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    dense: float
+    overlap: float
+    cue: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SentenceEvidence:
+    """The scored sentences of the retrieved passages, best first, and how well they cover the question."""
+
+    question: str
+    language: str
+    hits: tuple[Hit, ...]
+    sentences: tuple[Sentence, ...] = ()  # best first
+    coverage: float = 0.0  # weighted share of the question's terms found in the best sentences' letter
+    confidence: float = 0.0
+    terms: tuple[Term, ...] = field(default=(), repr=False)
+
+
+def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
+                    statistics: TermStatistics, letters: Mapping[str, Letter], config: Config) -> SentenceEvidence:
+    """Split the hits into sentences and score each against the question.
+
+    Args:
+        question: the question as searched.
+        hits: the retrieved passages, best first.
+        encoder: embeds the question and the sentences.
+        analyzer: segments the question (and translates English terms through the glossary).
+        statistics: document frequencies of words among the indexed chunks, to weigh question terms.
+        letters: the letters by id (a question term found anywhere in the answering letter counts).
+        config: the scoring and confidence weights.
+    """
+    language = question_language(question)
+    hits = tuple(hits)
+    terms = question_terms(question, analyzer, statistics) if hits else ()
+    candidates = _candidates(hits)
+    if not candidates:
+        return SentenceEvidence(question, language, hits, terms=terms)
+    vectors = encoder.encode_passages([text for *_, text in candidates])
+    query = encoder.encode_queries([question])[0]
+    similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
+    sentences = _scored(question, candidates, similarities, terms, config)
+    total = sum(t.weight for t in terms) or 1.0
+    # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
+    leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
+    coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
+                   for text in leading.values()) if terms else 0.0
+    confidence = evidence_confidence(max(s.dense for s in sentences), coverage, sentences[0].overlap, config)
+    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms)
+
+
+def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
+    """Each distinct sentence of the hits that holds Chinese text or a figure: (hit, start, end, text)."""
+    candidates: list[tuple[Hit, int, int, str]] = []
+    seen: set[tuple[str, int, int]] = set()
+    for hit in hits:
+        for start, end in split_sentences(hit.text, hit.start):
+            key = (hit.letter_id, start, end)
+            text = hit.text[start - hit.start:end - hit.start]
+            if key in seen or not _CJK.search(text) and not any(c.isdigit() for c in text):
+                continue
+            seen.add(key)
+            candidates.append((hit, start, end, text))
+    return candidates
+
+
+def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], similarities: Sequence[float],
+            terms: Sequence[Term], config: Config) -> list[Sentence]:
+    """The candidates scored (see the module docstring), best first."""
+    wanted = wanted_figures(question)
+    cue_weight = config.exact_cue_weight if wanted and wanted[0] in EXACT_CUES else config.cue_weight
+    total = sum(t.weight for t in terms) or 1.0
+    sentences: list[Sentence] = []
+    previous: Sentence | None = None
+    for (hit, start, end, text), similarity in zip(candidates, similarities, strict=True):
+        folded = fold(text)
+        context = fold(" ".join(x for x in (hit.section, hit.title, hit.agency, hit.doc_number) if x))
+        # a term in the passage's heading or letter's title still ties the sentence to the question, less so
+        overlap = sum(t.weight * (1.0 if any(f in folded for f in t.forms) else
+                                  config.heading_term_share if any(f in context for f in t.forms) else 0.0)
+                      for t in terms) / total
+        if previous is not None and previous.hit is hit and _CONTINUES.match(text):
+            overlap = max(overlap, config.continuation_share * previous.overlap)
+        cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
+        penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) else 0.0
+        if len(_CJK.findall(text)) < config.fragment_chars and not cue:
+            penalty += config.fragment_penalty  # a heading or a fragment
+        score = (similarity + config.overlap_weight * overlap + cue_weight * cue
+                 + config.rank_bonus / (1 + hit.rank) - penalty)
+        previous = Sentence(hit, start, end, text, float(similarity), overlap, cue, float(score))
+        sentences.append(previous)
+    return sorted(sentences, key=lambda s: -s.score)
+
+
+def evidence_confidence(dense: float, coverage: float, overlap: float, config: Config) -> float:
+    """Evidence strength in [0, 1] from the best sentence similarity, the share of the question the
+    answering letter mentions and the share the best sentence mentions; 1 at ``confidence_full_similarity``
+    with the whole question found in both (weights calibrated with the threshold, see eval/answers.py)."""
+    full = (config.confidence_dense_weight * config.confidence_full_similarity
+            + config.confidence_coverage_weight + config.confidence_overlap_weight)
+    raw = (config.confidence_dense_weight * dense + config.confidence_coverage_weight * coverage
+           + config.confidence_overlap_weight * overlap) / full
+    return float(min(1.0, max(0.0, raw)))

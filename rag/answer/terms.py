@@ -1,0 +1,96 @@
+"""A question's content terms, as Chinese forms weighted by how rare they are among the indexed chunks."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..analyze import EN_STOPWORDS, Analyzer, TermStatistics
+from .types import question_language
+
+_EN_WORD = re.compile(r"[a-z]+\d+[a-z\d]*|\d+(?:\.\d+)?%?|[a-z]+")
+# Interrogatives and filler that a question adds but no answer repeats.
+_ZH_QUESTION_WORDS = re.compile(
+    r"多少|多大|多快|多久|多长|多高|几[个家项张所次期年位名条批类款种人户月天]?|哪[一些几个家里年位所条批类种儿天]*|"
+    r"什么时候|什么样|什么|怎么样|怎么|怎样|如何|为什么|是否|有没有|能不能|可不可以|能否|吗|呢|吧|现在|目前|大概|大约|"
+    r"接下来|请问|分别|具体|打算|需要|才能|拿到|各有"
+)
+# Verbs a question is phrased with ("想", "叫", "做"), left after segmentation.
+_ZH_QUESTION_TOKENS = frozenset("想 要 叫 做 能 会 后 让 给 用 来 去 搞 弄 算 有".split())
+_EN_QUESTION_WORDS = frozenset(
+    "which what who when where why how much many does did do is are was were can could will would should there "
+    "any kind sort type way large big long often far fast".split()
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A question term: present in a text when any of its Chinese ``forms`` is."""
+
+    forms: tuple[str, ...]
+    weight: float
+
+
+def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics) -> tuple[Term, ...]:
+    """The content terms of a question, as Chinese forms weighted by rarity (IDF) across the index.
+
+    A form's document frequency is that of its rarest word in ``statistics`` (the lexical store's
+    vocabulary), so the cost does not grow with the corpus.
+
+    Chinese questions give their words (interrogatives removed); English ones give, per content word,
+    its glossary renderings, so "subsidies" is found as 补助 or 补贴. English words the glossary does
+    not know cannot be checked against Chinese text and are left out; numbers are kept as written.
+    """
+    lowered = unicodedata.normalize("NFKC", question).lower()
+    forms: list[tuple[str, ...]]
+    if question_language(question) == "zh":
+        forms = [(token,) for token in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered))
+                 if token not in _ZH_QUESTION_TOKENS]
+    else:
+        forms = _english_forms(lowered, analyzer)
+    terms: dict[tuple[str, ...], Term] = {}
+    n = statistics.documents
+    for group in forms:
+        if not group or group in terms:
+            continue
+        df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
+        terms[group] = Term(group, math.log(1 + (n - df + 0.5) / (df + 0.5)))
+    return tuple(terms.values())
+
+
+def _english_forms(lowered: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
+    """Per content word of an English question, the Chinese renderings of it and of phrases it is part of."""
+    words = _EN_WORD.findall(lowered)
+    glossary = analyzer.glossary
+    single = [set(glossary.translate(w)) for w in words]
+    # renderings of a span that none of its shorter spans yields belong to a phrase entry ("class ii")
+    spans: dict[tuple[int, int], set[str]] = {(i, i + 1): own for i, own in enumerate(single)}
+    phrase_forms: list[set[str]] = [set() for _ in words]
+    for size in (2, 3, 4):
+        for i in range(len(words) - size + 1):
+            inner: set[str] = set().union(*(spans[(a, b)] for a in range(i, i + size)
+                                            for b in range(a + 1, i + size + 1) if (a, b) != (i, i + size)))
+            spans[(i, i + size)] = set(glossary.translate(" ".join(words[i:i + size])))
+            for j in range(i, i + size):
+                phrase_forms[j] |= spans[(i, i + size)] - inner
+    forms: list[tuple[str, ...]] = []
+    for word, own, phrase in zip(words, single, phrase_forms, strict=True):
+        if any(c.isdigit() for c in word):
+            forms.append((word,))
+        elif word not in EN_STOPWORDS and word not in _EN_QUESTION_WORDS and (own or phrase):
+            forms.append(tuple(sorted({fold(f) for f in own | phrase})))
+    return forms
+
+
+def _document_frequency(text: str, analyzer: Analyzer, statistics: TermStatistics) -> int:
+    """About how many chunks contain ``text``: the smallest chunk count among its words."""
+    tokens = analyzer.tokens(text, search_mode=False)
+    return min((statistics.document_frequency(t) for t in tokens), default=0)
+
+
+def fold(text: str) -> str:
+    """Text compared for containment: NFKC, blanks removed, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+

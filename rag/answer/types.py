@@ -1,0 +1,98 @@
+"""What an answer is: the answer text, its citations (exact quotes at letter offsets) and a support table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..retrieve.hits import Hit
+
+ABSTAIN_ZH = "现有答复函未涉及该问题。"
+ABSTAIN_EN = "The indexed letters do not address this."
+LEAD_EN = "The reply letters say (quoted in the original Chinese):"
+CLOSEST_ZH = "最接近的段落（但并未回答该问题）："
+CLOSEST_EN = "Closest passages, but not an answer:"
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One quoted sentence: ``quote == letter.text[start:end]``, inside ``hit.start..hit.end``.
+
+    Attributes:
+        n: the number shown as ``[n]`` in the answer text.
+        hit: the passage the sentence comes from.
+        quote: the exact sentence.
+        start: offset of the sentence in the letter's text.
+        end: offset just past the sentence.
+    """
+
+    n: int
+    hit: Hit
+    quote: str
+    start: int
+    end: int
+
+    @property
+    def letter_id(self) -> str:
+        return self.hit.letter_id
+
+    @property
+    def citation(self) -> str:
+        return self.hit.citation
+
+
+@dataclass(frozen=True)
+class SupportItem:
+    """One support measure found in the letters (a row of the support table); any field may be ``None``.
+
+    Attributes:
+        what: what is supported (the measure and its object).
+        amount: the amount or rate (``30%``, ``不超过8%``, ``50万元``).
+        cap: the ceiling (``最高400万``).
+        condition: who qualifies or on what terms.
+        agency: the department granting it, or the letter's agency.
+        citation_n: the :class:`Citation` (its ``n``) quoting the sentence.
+    """
+
+    what: str | None
+    amount: str | None
+    cap: str | None
+    condition: str | None
+    agency: str | None
+    citation_n: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question.
+
+    ``text`` carries ``[n]`` markers that refer to ``citations``; when ``abstained`` it says so plainly
+    and ``hits`` are the closest passages, shown as "closest, but not an answer".
+
+    Example:
+        >>> answer.text
+        '经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持；[1]'
+        >>> answer.citations[0].quote == index.letter(answer.citations[0].letter_id).text[
+        ...     answer.citations[0].start:answer.citations[0].end]
+        True
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    confidence: float
+    abstained: bool
+    hits: tuple[Hit, ...]
+    support: tuple[SupportItem, ...] = ()
+    notes: tuple[str, ...] = ()
+    mode: str = "extractive"
+    language: str = "zh"
+
+
+
+def question_language(question: str) -> str:
+    """``zh`` when the question is written in Chinese (any CJK character), else ``en``."""
+    return "zh" if _CJK.search(question) else "en"
+

@@ -1,0 +1,66 @@
+"""Parse a reply letter's text into header metadata (:mod:`.header`) and a numbered section tree (:mod:`.sections`).
+
+A letter in a header layout not seen before is taught here: a new label, title pattern or signature
+form goes in :mod:`.header`; a new heading style in :mod:`.sections`.
+"""
+
+from __future__ import annotations
+
+from .header import (
+    addressee,
+    addressee_index,
+    agency,
+    contact,
+    doc_number,
+    labelled_fields,
+    letter_date,
+    signer,
+    split_lines,
+    title_fields,
+)
+from .letter import CLOSING, PREAMBLE, Letter, Section
+from .sections import find_headings, section_tree
+
+
+def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "") -> Letter:
+    """Parse a letter's text. Never raises on odd input: unknown fields stay ``None``.
+
+    Args:
+        text: the letter text (line ends already normalised).
+        letter_id: stable id for the letter.
+        path: the file it came from.
+        sha256: the text's content hash.
+
+    Returns:
+        The :class:`Letter`, whose sections cover the whole text in order.
+    """
+    lines = split_lines(text)
+    headings = find_headings(lines)
+    body_start = addressee_index(lines, headings[0][0] if headings else None)
+    header_end = body_start if body_start is not None else (
+        headings[0][0] if headings else min(len(lines), 12))
+    header = lines[:header_end + 1] if body_start is not None else lines[:header_end]
+    labelled = labelled_fields(lines[: max(header_end, 1) + 8])
+
+    title, kind, session, number = title_fields(header, labelled)
+    return Letter(
+        letter_id=letter_id,
+        path=path,
+        text=text,
+        sha256=sha256,
+        title=title,
+        doc_number=doc_number(header, labelled),
+        agency=agency(lines, header, labelled, title),
+        date=letter_date(lines, labelled),
+        addressee=addressee(lines[body_start].text) if body_start is not None else None,
+        session=session,
+        proposal_number=number,
+        kind=kind,
+        signer=signer(text),
+        contact=contact(text),
+        sections=section_tree(text, lines, headings),
+        paths=(path,) if path else (),
+    )
+
+
+__all__ = ["CLOSING", "PREAMBLE", "Letter", "Section", "parse_letter"]

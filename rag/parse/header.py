@@ -1,0 +1,230 @@
+"""A letter's header and signature block: title, document number, agency, date, addressee, signer, contact.
+
+Reads the layouts seen so far: a red-header letter (agency, 文号, title, addressee line ending in ：), a
+government web page (labels such as 发布机构, 成文日期, 索引号, sometimes as table cells), and a signature
+block (agency above the date) at the end. A field that is not there is ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fffA-Za-z]{1,12}\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,6}\s*号"
+)
+_ORG_SUFFIX = re.compile(
+    r"(?:局|委|厅|部|委员会|人民政府|政府|办公室|办公厅|办|中心|署|院|会|处|所|分局|街道办事处|管委会|公司)$"
+)
+_DATE_NUM = re.compile(r"((?:19|20)\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
+_DATE_CN = re.compile(r"([〇○零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日")
+_TITLE_WORDS = re.compile(r"(?:答复|复函|回复|会办意见|办理情况|答复函)")
+_KIND = re.compile(r"(建议|提案|议案)")
+_SESSION = re.compile(
+    r"([\u4e00-\u9fff]{0,12}?(?:人大|政协|人民代表大会|政治协商会议)[\u4e00-\u9fff\d]{0,20}?会议)"
+)
+_NUMBER = re.compile(r"第\s*([\d\-－]+)\s*号\s*(?:建议|提案|议案)?")
+_LABEL_WORDS = ("索引号", "发布机构", "文号", "名称", "成文日期", "发文日期", "发布日期", "生成日期",
+                "日期", "来源", "主题分类", "组配分类", "公开类型", "公开属性", "公开期限", "是否同意公开",
+                "办理结果", "浏览次数", "发布时间", "字体")
+_STOPWORD_ADDRESSEE = ("日期", "来源", "发布", "索引", "文号", "名称", "分类", "主题", "时间", "联系", "抄送", "签发")
+
+
+@dataclass(frozen=True)
+class Line:
+    start: int  # offset of the first non-blank character
+    end: int  # offset just past the last non-blank character
+    text: str
+
+
+def split_lines(text: str) -> list[Line]:
+    out = []
+    pos = 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            out.append(Line(pos + lead, pos + lead + len(stripped), stripped))
+        pos += len(raw) + 1
+    return out
+
+
+
+def addressee_index(lines: list[Line], first_heading: int | None) -> int | None:
+    """The line greeting the addressee ("尊敬的…代表：") before the first numbered heading, if any."""
+    limit = min(len(lines), 30, first_heading if first_heading is not None else 30)
+    for i in range(limit):
+        text = lines[i].text
+        if len(text) <= 40 and text[-1] in ":：" and not any(w in text for w in _STOPWORD_ADDRESSEE):
+            if "|" not in text and not _DOC_NUMBER.search(text):
+                return i
+    return None
+
+
+def addressee(line: str) -> str | None:
+    name = line.rstrip(":： ").removeprefix("尊敬的").strip()
+    for greeting in ("您好", "你好", "同志们"):
+        name = name.removesuffix(greeting)
+    return name.strip(" ，,") or None
+
+
+def _label_pattern(label: str) -> re.Pattern[str]:
+    spaced = r"\s*".join(map(re.escape, label))
+    return re.compile(rf"{spaced}\s*[:：]\s*\|?\s*([^|\n]*?)\s*(?:\||\n|$|\s{{2,}}|\s(?=\S+\s*[:：]))")
+
+
+_LABEL_PATTERNS = {label: _label_pattern(label) for label in _LABEL_WORDS}
+
+
+def labelled_fields(lines: list[Line]) -> dict[str, str]:
+    """Values of web-page metadata labels such as ``发布机构: 市发展改革委`` or table cells."""
+    text = "\n".join(line.text for line in lines) + "\n"
+    out: dict[str, str] = {}
+    for label, pattern in _LABEL_PATTERNS.items():
+        for match in pattern.finditer(text):
+            before = text[match.start() - 1] if match.start() else "\n"
+            if before in "成发生布" and label in ("日期", "名称"):
+                continue  # "日期" inside "成文日期" etc. is handled by the longer label
+            value = match.group(1).strip(" |")
+            if value and not any(value.startswith(w) for w in _LABEL_WORDS):
+                out.setdefault(label, value)
+                break
+    return out
+
+
+def title_fields(
+    header: list[Line], labelled: dict[str, str]
+) -> tuple[str | None, str | None, str | None, str | None]:
+    title = labelled.get("名称")
+    if title is None:
+        for i, line in enumerate(header):
+            text = line.text
+            if _TITLE_WORDS.search(text) and (_KIND.search(text) or "第" in text) and len(text) <= 80:
+                previous = header[i - 1].text if i else ""
+                if (previous.startswith(("对", "关于")) and not text.startswith(("对", "关于"))
+                        and not previous.endswith(("：", ":", "。")) and len(previous) <= 40):
+                    text = previous + text
+                title = text
+                break
+    if title is None:
+        return None, None, None, None
+    title = re.sub(r"\s+", "", title) if re.search(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]", title) else title
+    kind = _KIND.search(title)
+    # the replying agency often leads the title ("XX局关于对…会议"): look after it
+    session = _SESSION.search(re.sub(r"^.*?(?:关于对|关于|对)", "", title, count=1))
+    number = _NUMBER.search(title)
+    return (
+        title,
+        kind.group(1) if kind else None,
+        session.group(1) if session else None,
+        number.group(1) if number else None,
+    )
+
+
+def doc_number(header: list[Line], labelled: dict[str, str]) -> str | None:
+    candidates = [labelled.get("文号") or ""] + [line.text for line in header]
+    for text in candidates:
+        match = _DOC_NUMBER.search(text)
+        if match and "《" not in text[: match.start()]:
+            return re.sub(r"\s+", "", match.group(0)).removeprefix("文号")
+    return None
+
+
+def is_org(text: str) -> bool:
+    return 2 < len(text) <= 30 and bool(_ORG_SUFFIX.search(text)) and not re.search(r"[，。；：:,]", text)
+
+
+def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], title: str | None) -> str | None:
+    """The replying agency: named before 关于 in the title, else the signature, else page labels."""
+    if title:
+        match = re.match(r"(.{2,30}?)(?:关于|对)", title)
+        if match and is_org(match.group(1)):
+            return match.group(1)
+    signature = _signature_org(lines)
+    if signature:
+        return signature
+    if header and is_org(header[0].text):
+        return header[0].text
+    for label in ("发布机构", "来源"):
+        value = (labelled.get(label) or "").split()
+        if value and is_org(value[0]):
+            return value[0]
+    return None
+
+
+def _signature_org(lines: list[Line]) -> str | None:
+    """The organisation named on the line just above the closing date."""
+    for i in range(len(lines) - 1, max(len(lines) - 15, 0), -1):
+        if standalone_date(lines[i].text) and i > 0:
+            candidate = re.sub(r"\s+", "", lines[i - 1].text)
+            if is_org(candidate):
+                return candidate
+    return None
+
+
+def standalone_date(text: str) -> str | None:
+    compact = re.sub(r"\s+", "", text)
+    match = _DATE_NUM.fullmatch(compact)
+    if match:
+        return _iso(*match.groups())
+    match = _DATE_CN.fullmatch(compact)
+    if match:
+        return _iso(*(_cn_number(g) for g in match.groups()))
+    return None
+
+
+def _cn_number(text: str) -> str:
+    digits = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"○": "0", "零": "0"}
+    if len(text) == 4:
+        return "".join(digits.get(c, c) for c in text)
+    if text == "十":
+        return "10"
+    if text.startswith("十"):
+        return "1" + digits[text[1]]
+    if text.endswith("十"):
+        return digits[text[0]] + "0"
+    if "十" in text:
+        return digits[text[0]] + digits[text[2]]
+    return digits.get(text, text)
+
+
+def _iso(year: str, month: str, day: str) -> str | None:
+    y, m, d = int(year), int(month), int(day)
+    if 1 <= m <= 12 and 1 <= d <= 31:
+        return f"{y:04d}-{m:02d}-{d:02d}"
+    return None
+
+
+def letter_date(lines: list[Line], labelled: dict[str, str]) -> str | None:
+    """The letter's own date: a labelled 成文日期, else the signature date, else a page date."""
+    return (
+        _labelled_date(labelled, ("成文日期",))
+        or next(filter(None, (standalone_date(line.text) for line in reversed(lines[-15:]))), None)
+        or _labelled_date(labelled, ("发文日期", "日期", "生成日期", "发布日期", "发布时间"))
+    )
+
+
+def _labelled_date(labelled: dict[str, str], labels: tuple[str, ...]) -> str | None:
+    for label in labels:
+        match = _DATE_NUM.search(labelled.get(label) or "")
+        if match:
+            return _iso(*match.groups())
+    return None
+
+
+def signer(text: str) -> str | None:
+    match = re.search(r"(?:签\s*发\s*人|领导签发|签\s*发)\s*[:：]\s*([^\s:：|]{2,12})", text)
+    return match.group(1) if match else None
+
+
+def contact(text: str) -> str | None:
+    match = re.search(r"联\s*系\s*人(?:及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*([^\n]+)", text)
+    if not match:
+        phone = re.search(r"联系电话\s*[:：]\s*([\d\-－ ()（）]{5,})", text)
+        return phone.group(1).strip() if phone else None
+    contact = match.group(1).strip()
+    phone = re.search(r"联系电话\s*[:：]\s*([\d\-－ ()（）]{5,})", text[match.end():match.end() + 200])
+    if phone and phone.group(1).strip() not in contact:
+        contact = f"{contact} {phone.group(1).strip()}"
+    return contact
+

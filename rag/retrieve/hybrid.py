@@ -1,0 +1,70 @@
+"""Hybrid search over the stores: the dense and the lexical candidates of a question, fused into hits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+
+from ..analyze import Analyzer
+from ..config import Config
+from ..embed import Encoder
+from ..stores import Stores
+from .filters import Filters
+from .fusion import fuse
+from .hits import Hit, make_hit
+from .query import check_k, clean_question
+
+TIMED_PARTS = ("encode", "dense", "lexical", "fusion")
+
+
+def search(question: str, k: int, filters: Filters | None, *, stores: Stores, encoder: Encoder, analyzer: Analyzer,
+           config: Config, timings: MutableMapping[str, float] | None = None) -> list[Hit]:
+    """The ``k`` best passages for a question (see :meth:`rag.Index.search`).
+
+    Args:
+        question: free text, Chinese or English.
+        k: number of hits.
+        filters: restrict to letters, an agency or a date range.
+        stores: the snapshot to search.
+        encoder: embeds the question for the dense side.
+        analyzer: turns the question into lexical tokens (with glossary expansion for English).
+        config: ``fusion``, its weights, ``k_candidates`` and ``max_question_chars``.
+        timings: when given, filled with the seconds spent in each of :data:`TIMED_PARTS`.
+
+    Raises:
+        BadQuery: empty question or ``k < 1``.
+    """
+    check_k(k)
+    text, _ = clean_question(question, config.max_question_chars)
+    clock = timings if timings is not None else {}
+    clock.update(dict.fromkeys(TIMED_PARTS, 0.0))
+    letters = stores.letters
+    allowed = letters.allowed(filters) if filters else None
+    if not len(letters) or (allowed is not None and not len(allowed)):
+        return []
+    depth = max(k, config.k_candidates)
+    dense: list[tuple[int, float]] = []
+    if config.fusion != "lexical":
+        started = time.perf_counter()
+        query = encoder.encode_queries([text])[0]
+        encoded = time.perf_counter()
+        ids, scores = stores.dense.search(query, depth, allowed)
+        dense = list(zip(ids.tolist(), scores.tolist(), strict=True))
+        clock["encode"], clock["dense"] = encoded - started, time.perf_counter() - encoded
+    lexical: list[tuple[int, float]] = []
+    if config.fusion != "dense":
+        started = time.perf_counter()
+        ids, scores = stores.lexical.search(analyzer.query_tokens(text), depth, allowed)
+        lexical = list(zip(ids.tolist(), scores.tolist(), strict=True))
+        clock["lexical"] = time.perf_counter() - started
+    started = time.perf_counter()
+    fused = fuse(dense, lexical, method=config.fusion, rrf_k=config.rrf_k, dense_weight=config.dense_weight,
+                 lexical_weight=config.lexical_weight)
+    dense_of, lexical_of = dict(dense), dict(lexical)
+    hits = []
+    for rank, (key, score) in enumerate(fused[:k], start=1):
+        chunk = letters.chunk(key)
+        hits.append(make_hit(chunk, letters.letters[chunk.letter_id], rank, score, dense_of.get(key),
+                             lexical_of.get(key)))
+    clock["fusion"] = time.perf_counter() - started
+    return hits

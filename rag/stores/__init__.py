@@ -1,0 +1,116 @@
+"""Where an index keeps its data: the letter store, a dense store and a lexical store, chosen by name here.
+
+To add a dense backend (an IVF index, a vector database), write a module with a class that implements
+:class:`~rag.stores.base.DenseStore`, with ``__init__(dim)`` and a classmethod ``load(folder, dim)``, and add
+one line to :data:`DENSE_BACKENDS`; ``Config(dense="name")`` (``rag build --dense name``) then selects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .base import DenseStore, LexicalStore, Stats
+from .dense_flat import FlatDenseStore
+from .letters import LetterStore
+from .lexical_bm25 import BM25Store
+
+
+class DenseBackend(Protocol):
+    """A dense store class: made empty for a dimension, or loaded from a folder."""
+
+    def __call__(self, dim: int) -> DenseStore: ...
+
+    def load(self, folder: Path, dim: int) -> DenseStore: ...
+
+
+class LexicalBackend(Protocol):
+    """A lexical store class: made empty, or loaded from a folder."""
+
+    def __call__(self) -> LexicalStore: ...
+
+    def load(self, folder: Path) -> LexicalStore: ...
+
+
+DENSE_BACKENDS: dict[str, DenseBackend] = {
+    "flat": FlatDenseStore,
+}
+LEXICAL_BACKENDS: dict[str, LexicalBackend] = {
+    "bm25s": BM25Store,
+}
+DENSE_FOLDER = "dense"
+LEXICAL_FOLDER = "lexical"
+
+
+def dense_backend(name: str) -> DenseBackend:
+    """The dense store class registered as ``name``.
+
+    Raises:
+        ValueError: no such backend (the message lists the known ones).
+    """
+    try:
+        return DENSE_BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown dense store {name!r}; known: {', '.join(sorted(DENSE_BACKENDS))}") from None
+
+
+def lexical_backend(name: str) -> LexicalBackend:
+    """The lexical store class registered as ``name`` (ValueError naming the known ones otherwise)."""
+    try:
+        return LEXICAL_BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown lexical store {name!r}; known: {', '.join(sorted(LEXICAL_BACKENDS))}") from None
+
+
+@dataclass(frozen=True)
+class Stores:
+    """One consistent snapshot of an index's data: searches read one, updates build the next.
+
+    Attributes:
+        letters: letters and chunks by id.
+        dense: chunk vectors (and sentence vectors) under the chunks' ids.
+        lexical: chunk tokens under the chunks' ids.
+        dense_backend: the name the dense store is registered under.
+        lexical_backend: the name the lexical store is registered under.
+    """
+
+    letters: LetterStore
+    dense: DenseStore
+    lexical: LexicalStore
+    dense_backend: str = "flat"
+    lexical_backend: str = "bm25s"
+
+    @classmethod
+    def empty(cls, dim: int, dense: str = "flat", lexical: str = "bm25s") -> Stores:
+        return cls(LetterStore(), dense_backend(dense)(dim), lexical_backend(lexical)(), dense, lexical)
+
+    def save(self, folder: Path) -> None:
+        """Write every store into ``folder`` (a fresh generation folder)."""
+        self.letters.save(folder)
+        for name, store in ((DENSE_FOLDER, self.dense), (LEXICAL_FOLDER, self.lexical)):
+            (folder / name).mkdir()
+            store.save(folder / name)
+
+    @classmethod
+    def load(cls, folder: Path, dim: int, dense: str, lexical: str) -> Stores:
+        return cls(LetterStore.load(folder), dense_backend(dense).load(folder / DENSE_FOLDER, dim),
+                   lexical_backend(lexical).load(folder / LEXICAL_FOLDER), dense, lexical)
+
+    def stats(self) -> dict[str, Stats]:
+        return {"letters": self.letters.stats(), "dense": {**self.dense.stats(), "backend": self.dense_backend},
+                "lexical": {**self.lexical.stats(), "backend": self.lexical_backend}}
+
+    def problems(self) -> list[str]:
+        """Why the stores disagree with each other (empty when every chunk id is in all three)."""
+        keys = sorted(self.letters.chunks)
+        problems = []
+        if self.dense.ids().tolist() != keys:
+            problems.append("the dense store's ids differ from the chunks'")
+        if self.lexical.ids().tolist() != keys:
+            problems.append("the lexical store's ids differ from the chunks'")
+        return problems
+
+
+__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore", "LetterStore",
+           "LexicalStore", "Stores", "dense_backend", "lexical_backend"]

@@ -1,0 +1,118 @@
+"""What the index needs from a store: a dense (vector) store and a lexical (token) store, as small protocols.
+
+Both keep rows under integer ids chosen by the caller (the index uses one id per chunk). A dense store may
+hold several vectors under one id (a chunk and each of its sentences); a search returns each id once, with
+its best score. A new backend is one module implementing a protocol, plus one line in
+:data:`rag.stores.DENSE_BACKENDS` or :data:`rag.stores.LEXICAL_BACKENDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+Ids = np.ndarray  # int64 ids, one dimension
+Stats = dict[str, int | float | str]
+
+
+@runtime_checkable
+class DenseStore(Protocol):
+    """Unit vectors under integer ids, searched by inner product.
+
+    Every method that changes the store changes only this object: :meth:`copy` gives an independent one,
+    so an index can update a copy while searches keep reading the original.
+    """
+
+    dim: int
+
+    def __len__(self) -> int:
+        """Number of vectors held (several may share an id)."""
+        ...
+
+    def add(self, ids: Ids, vectors: np.ndarray) -> None:
+        """Add ``vectors`` (``(len(ids), dim)`` float32, unit rows) under ``ids`` (repeats allowed)."""
+        ...
+
+    def remove(self, ids: Ids) -> None:
+        """Remove every vector held under any of ``ids`` (unknown ids are ignored)."""
+        ...
+
+    def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
+        """The ``k`` best distinct ids for one query vector, best first, with their best scores.
+
+        Args:
+            query: ``(dim,)`` float32, unit length.
+            k: how many distinct ids to return at most.
+            allowed: search only these ids (``None``: all).
+        """
+        ...
+
+    def ids(self) -> Ids:
+        """The distinct ids held, sorted."""
+        ...
+
+    def copy(self) -> DenseStore:
+        """An independent copy."""
+        ...
+
+    def save(self, folder: Path) -> None:
+        """Write the store's files into ``folder`` (which exists and is empty)."""
+        ...
+
+    def stats(self) -> Stats:
+        """Counts and parameters for the manifest and benchmarks (``vectors`` at least)."""
+        ...
+
+
+@runtime_checkable
+class LexicalStore(Protocol):
+    """Token lists under integer ids, ranked by a lexical score (BM25); also the corpus's term statistics."""
+
+    def __len__(self) -> int:
+        """Number of documents (ids) held."""
+        ...
+
+    @property
+    def documents(self) -> int:
+        """Number of documents held (what term statistics are counted over)."""
+        ...
+
+    def add(self, ids: Ids, tokens: Sequence[Sequence[str]]) -> None:
+        """Add one token list per id (ids not yet held)."""
+        ...
+
+    def remove(self, ids: Ids) -> None:
+        """Remove these ids (unknown ids are ignored)."""
+        ...
+
+    def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
+        """The ``k`` best ids with a positive score for these query tokens, best first, with their scores."""
+        ...
+
+    def document_frequency(self, token: str) -> int:
+        """How many documents contain ``token``."""
+        ...
+
+    def ids(self) -> Ids:
+        """The ids held, sorted."""
+        ...
+
+    def copy(self) -> LexicalStore:
+        """An independent copy."""
+        ...
+
+    def save(self, folder: Path) -> None:
+        """Write the store's files into ``folder`` (which exists and is empty)."""
+        ...
+
+    def stats(self) -> Stats:
+        """Counts for the manifest (``documents`` at least)."""
+        ...
+
+
+def as_ids(ids: Sequence[int] | np.ndarray) -> Ids:
+    """Ids as a contiguous int64 array."""
+    return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))

@@ -1,0 +1,107 @@
+"""An index folder's contents: the stores of one snapshot written as a generation, with the manifest that names it."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..embed import Encoder, model_name
+from . import Stores
+from .disk import IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
+
+
+def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: Encoder,
+                  sources: Sequence[str]) -> str:
+    """Write ``stores`` as a new generation of ``directory`` and switch the manifest to it; return its name."""
+    chunk_counts = Counter(chunk.letter_id for chunk in stores.letters.chunks.values())
+    manifest = {
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "sources": list(sources),
+        "encoder": {"id": encoder.id, "dim": encoder.dim, "normalized": True, "metric": "inner_product"},
+        "config": config.to_dict(),
+        "build_settings": config.build_settings(),
+        "counts": {"letters": len(stores.letters.letters), "chunks": len(stores.letters),
+                   "vectors": len(stores.dense)},
+        "stores": stores.stats(),
+        "letters": {lid: {"sha256": letter.sha256, "paths": list(letter.paths), "chunks": chunk_counts[lid]}
+                    for lid, letter in stores.letters.letters.items()},
+    }
+    return write_generation(directory, stores.save, manifest)
+
+
+def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
+    """The manifest and the verified generation folder, retried once if a writer swaps generations meanwhile.
+
+    Raises:
+        IndexLoadError: missing, corrupt, half-written or of another format.
+    """
+    for attempt in range(2):
+        manifest = read_manifest(directory)
+        try:
+            return manifest, verify_files(directory, manifest)
+        except IndexLoadError:
+            if attempt or read_manifest(directory).get("generation") == manifest.get("generation"):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def reload_if_changed(directory: Path, generation: str, dim: int) -> tuple[Stores, str, tuple[str, ...]] | None:
+    """The stores, generation and sources in ``directory`` if another writer replaced ``generation``, else None."""
+    if read_manifest(directory).get("generation") == generation:
+        return None
+    manifest, folder = open_snapshot(directory)
+    return (load_snapshot(directory, manifest, folder, dim), str(manifest.get("generation")),
+            tuple(manifest.get("sources", ())))
+
+
+def stored_config(directory: Path, manifest: dict[str, Any]) -> Config:
+    """The configuration the index was built with, as written in its manifest."""
+    return Config.from_dict(manifest.get("config", {}))
+
+
+def check_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder) -> None:
+    """Refuse an encoder other than the one the index was built with, naming the rebuild command."""
+    stored = manifest.get("encoder", {})
+    if encoder.id != stored.get("id") or encoder.dim != stored.get("dim"):
+        raise IndexLoadError(
+            f"{directory} was built with encoder {stored.get('id')!r} (dim {stored.get('dim')}), "
+            f"but the encoder given is {encoder.id!r} (dim {encoder.dim}). Query it with the same model, "
+            f"or rebuild it: {rebuild_hint(directory, manifest.get('sources', []), model_name(encoder.id))}")
+
+
+def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Config) -> None:
+    """Refuse an index built with other chunking, encoder or stores than ``wanted``, naming the rebuild command."""
+    stored = stored_config(directory, manifest).build_settings()
+    asked = wanted.build_settings()
+    if asked != stored:
+        diff = ", ".join(f"{k}: index {v!r}, asked {asked[k]!r}" for k, v in stored.items() if asked[k] != v)
+        raise IndexLoadError(f"{directory} was built with other settings ({diff}). "
+                             f"Rebuild it: {rebuild_hint(directory, manifest.get('sources', []), wanted.model)}")
+
+
+def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, dim: int) -> Stores:
+    """Read the stores of a verified generation and check they agree with each other and the manifest.
+
+    Raises:
+        IndexLoadError: unreadable or inconsistent, with the rebuild command.
+    """
+    config = stored_config(directory, manifest)
+    hint = rebuild_hint(directory, manifest.get("sources", []), config.model)
+    try:
+        stores = Stores.load(generation, dim, config.dense, config.lexical)
+    except IndexLoadError:
+        raise
+    except Exception as exc:  # any unreadable piece means the same thing to the user
+        raise IndexLoadError(f"{directory} is corrupt ({exc.__class__.__name__}: {exc}). Rebuild: {hint}") from exc
+    counts = manifest.get("counts", {})
+    found = (len(stores.letters.letters), len(stores.letters), len(stores.dense))
+    problems = stores.problems()
+    if found != (counts.get("letters"), counts.get("chunks"), counts.get("vectors")) or problems:
+        raise IndexLoadError(f"{directory} is inconsistent: its letters, chunks and vectors do not agree "
+                             f"with each other or the manifest ({'; '.join(problems) or 'counts differ'}). "
+                             f"Rebuild: {hint}")
+    return stores

@@ -1,0 +1,158 @@
+"""policy-rag web UI: ask the reply letters in Chinese or English, open cited letters, manage the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from rag.config import DEFAULT_MODEL, Config
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from rag import LLM, Index
+
+BUNDLED_LETTERS = Path(__file__).resolve().parents[2] / "letters"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line of ``python app.py`` (``--help`` lists it)."""
+    parser = argparse.ArgumentParser(prog="app.py", description="policy-rag web UI (Gradio).")
+    parser.add_argument("--index", default="index", metavar="DIR",
+                        help="index folder; built from --letters (default: the bundled letters) if missing")
+    parser.add_argument("--letters", nargs="+", metavar="DIR", help="letter folders or files to index at start")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help=f"embedding model for a new index (default: {DEFAULT_MODEL}, bundled); "
+                             "an existing index is queried with its own")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="interface language (default: zh)")
+    parser.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
+                        help="largest letter file accepted (default: 20)")
+    parser.add_argument("--llm-url", metavar="URL",
+                        help="an OpenAI-compatible endpoint (e.g. http://localhost:11434/v1): answers are written "
+                             "by the model, streamed in, and every sentence's citation is checked")
+    parser.add_argument("--llm-model", metavar="M", help="the model the endpoint serves (needed with --llm-url)")
+    parser.add_argument("--llm-key-env", metavar="VAR", default="OPENAI_API_KEY",
+                        help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    args = parser.parse_args(argv)
+    if bool(args.llm_url) != bool(args.llm_model):
+        parser.error("a generative answer needs both --llm-url and --llm-model")
+    return args
+
+
+def open_index(args: argparse.Namespace, config: Config) -> Index:
+    """Load the index in ``args.index`` (adding ``--letters``), or build it, with progress on the terminal.
+
+    Raises:
+        IndexFolderError: the index cannot be loaded or built (corrupt, other settings, locked).
+    """
+    from rag import Index
+
+    from .uploads import FOLDER
+
+    directory = Path(args.index)
+    tty = sys.stderr.isatty()
+    report = _progress_printer(quiet=tty)  # a terminal shows the progress bar instead
+    if (directory / "manifest.json").exists() and not args.rebuild:
+        print(f"Loading the index in {directory} …", file=sys.stderr, flush=True)
+        index = Index.load(directory, config=config, expect=config if args.model else None)
+        if args.letters:
+            index.add(args.letters, progress=tty, on_progress=report)
+            print(index.report.summary(), file=sys.stderr)
+        return index
+    sources = [str(p) for p in (args.letters or [BUNDLED_LETTERS])]
+    if args.rebuild and (directory / FOLDER).is_dir():
+        sources.append(str(directory / FOLDER))
+    print(f"Building the index in {directory} from {', '.join(sources)} …", file=sys.stderr, flush=True)
+    index = Index.build(sources, directory, config=config, rebuild=args.rebuild, progress=tty, on_progress=report)
+    print(index.report.summary(), file=sys.stderr, flush=True)
+    for skipped in index.report.skipped:
+        print(f"  skipped {skipped}", file=sys.stderr)
+    return index
+
+
+def _progress_printer(quiet: bool) -> Callable[[int, int], None]:
+    """A progress callback that prints one line per tenth of the passages embedded (nothing when ``quiet``)."""
+    last = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        percent = 100 * done // max(total, 1)
+        if not quiet and percent // 10 != last:
+            last = percent // 10
+            print(f"  embedding passages: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
+
+    return report
+
+
+def build_ui(index: Index, *, exports: Path, lang: str = "zh", llm: LLM | None = None) -> gr.Blocks:
+    """The Gradio app over ``index``.
+
+    Args:
+        index: the index to search and to manage from the Library tab.
+        exports: a folder for Markdown downloads.
+        lang: the interface language at start (``zh`` or ``en``).
+        llm: a language model that writes the answers, streamed into the chat and then replaced by the
+            checked answer (or the extractive one, with a note, when it cannot be reached); None for
+            extractive answers.
+    """
+    import gradio as gr
+
+    from .events import Events
+    from .layout import build_layout
+
+    with gr.Blocks(title="policy-rag", analytics_enabled=False) as demo:
+        layout = build_layout(index, lang)
+        Events(index, layout, exports=exports, llm=llm).wire(demo)
+    return cast("gr.Blocks", demo)
+
+
+def stylesheet() -> str:
+    """The UI's CSS (``rag/ui/style.css``)."""
+    return files("rag.ui").joinpath("style.css").read_text(encoding="utf-8")
+
+
+def app_config(args: argparse.Namespace) -> Config:
+    """The app's configuration from its flags: the same defaults the CLI and the Python API use."""
+    return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the web UI; returns the exit code (2 when the index cannot be opened)."""
+    args = parse_args(argv)
+    from rag import IndexFolderError
+    from rag.stores.dense_flat import single_threaded_search
+
+    single_threaded_search()
+    config = app_config(args)
+    try:
+        index = open_index(args, config)
+    except IndexFolderError as exc:
+        print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
+        return 2
+    llm = None
+    if args.llm_url:
+        from rag import LLM
+
+        llm = LLM(args.llm_url, args.llm_model, api_key=os.environ.get(args.llm_key_env) or None,
+                  timeout=config.llm_timeout)
+    import gradio as gr
+
+    with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
+        demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
+        demo.queue(default_concurrency_limit=4)
+        demo.launch(server_name=args.host, server_port=args.port, css=stylesheet(), theme=gr.themes.Soft(),
+                    allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),
+                    footer_links=[], ssr_mode=False, show_error=True)
+    return 0
+
+
+__all__ = ["app_config", "build_ui", "main", "open_index", "parse_args"]

@@ -1,0 +1,217 @@
+"""What the page does: asking, choosing a reply, opening a citation, clearing, uploading, removing, relabelling.
+
+Every handler returns ``{component: new value or gr.update(...)}``; components left out keep their value.
+Gradio injects event data and progress by the parameters' types, which it reads with
+``typing.get_type_hints``: every name in a handler's signature must exist here at run time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from rag import Index, IndexFolderError, Skipped
+
+from . import render
+from .conversation import Conversation, Turn, make_filters, reply, reply_stream
+from .labels import t
+from .layout import Layout
+from .markdown import turn_markdown
+from .panels import Updates, no_change
+from .panels.chat import messages
+from .panels.letter import Opened, letter_view
+from .uploads import FOLDER, discard, store_uploads
+
+if TYPE_CHECKING:
+    from rag import LLM
+
+_TRACKER = gr.Progress()  # Gradio finds the progress tracker by this default; it reports per event
+
+
+class Events:
+    """The handlers of one app, over one index; per-session data arrives in ``gr.State`` inputs.
+
+    Args:
+        index: the index to search and to add letters to.
+        layout: the page's components.
+        exports: a folder for Markdown downloads.
+        llm: a language model to write the answers (streamed in), or None for extractive answers.
+    """
+
+    def __init__(self, index: Index, layout: Layout, *, exports: Path, llm: LLM | None = None) -> None:
+        self.index = index
+        self.layout = layout
+        self.exports = exports
+        self.llm = llm
+        self.uploads = Path(index.directory or exports) / FOLDER
+
+    def wire(self, demo: gr.Blocks) -> None:
+        """Attach the handlers to the events of ``demo``, the ``gr.Blocks`` the layout was built in."""
+        page, chat, filters = self.layout, self.layout.chat, self.layout.filters
+        ask_inputs = [chat.question, page.conversation, filters.k, filters.agency, filters.year_from,
+                      filters.year_to, filters.letters, page.language]
+        ask_outputs = [chat.chatbot, page.conversation, page.selected, page.evidence.cards, chat.download,
+                       chat.question]
+        respond = self.ask if self.llm is None else self.ask_streaming  # Gradio streams a generator's outputs
+        chat.send.click(respond, ask_inputs, ask_outputs)
+        chat.question.submit(respond, ask_inputs, ask_outputs)
+        for chip in chat.chips:
+            chip.click(lambda text: text, chip, chat.question, queue=False).then(respond, ask_inputs, ask_outputs)
+        chat.chatbot.select(self.choose, [page.conversation, page.language],
+                            [page.selected, page.evidence.cards, chat.download])
+        page.evidence.cards.click(self.open_citation, [page.conversation, page.language],
+                                  [page.letter.view, page.opened])
+        chat.clear.click(self.clear, page.language, [chat.chatbot, page.conversation, page.selected,
+                                                     page.evidence.cards, page.letter.view, page.opened, chat.download])
+        # the components that depend on the library, and on the language: what these handlers may update
+        refreshed = list(page.refresh(self.index, "zh"))
+        relabelled = list(page.relabel("zh", self.index, Conversation(), -1, None))
+        library = page.library
+        library.files.upload(self.upload, [library.files, page.language],
+                             [library.report, library.files, *refreshed], concurrency_limit=1)
+        library.remove.click(self.remove, [library.doomed, page.language], [library.report, *refreshed],
+                             concurrency_limit=1)
+        page.language.change(self.relabel, [page.language, page.conversation, page.selected, page.opened],
+                             relabelled)
+        demo.load(self.refresh, page.language, refreshed)
+
+    # ---- asking -------------------------------------------------------------------------
+    def ask(self, question: str, conversation: Conversation, k: float, agency: str | None, year_from: str | None,
+            year_to: str | None, letters: list[str] | None, language: str) -> Updates:
+        """Answer ``question`` in the conversation (nothing happens for a blank one)."""
+        if not (question or "").strip():
+            return no_change()
+        filters = make_filters(agency, year_from, year_to, letters or ())
+        turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
+        return self._answered(conversation, turn, language)
+
+    def ask_streaming(self, question: str, conversation: Conversation, k: float, agency: str | None,
+                      year_from: str | None, year_to: str | None, letters: list[str] | None,
+                      language: str) -> Iterator[Updates]:
+        """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it."""
+        if not (question or "").strip():
+            yield no_change()
+            return
+        filters = make_filters(agency, year_from, year_to, letters or ())
+        chatbot = self.layout.chat.chatbot
+        earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
+        draft = ""
+        for piece in reply_stream(self.index, question, conversation.queries(), k=int(k), filters=filters,
+                                  llm=self.llm):
+            if isinstance(piece, str):
+                draft += piece
+                bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
+                yield {chatbot: [*earlier, bubble]}
+            else:
+                yield self._answered(conversation, piece, language)
+
+    def _answered(self, conversation: Conversation, turn: Turn, language: str) -> Updates:
+        """A finished reply: in the chat, the conversation and the cards, ready to download; the box emptied."""
+        conversation = conversation.with_turn(turn)
+        number = len(conversation.turns) - 1
+        page = self.layout
+        return {page.chat.chatbot: messages(conversation, language), page.conversation: conversation,
+                page.selected: number, page.evidence.cards: render.evidence_html(turn, number, language),
+                page.chat.download: self._export(turn, number, language), page.chat.question: ""}
+
+    def _export(self, turn: Turn | None, number: int, language: str) -> dict[str, object]:
+        """The download button, offering ``turn`` as a Markdown file (disabled without a turn)."""
+        if turn is None:
+            return gr.update(value=None, interactive=False)
+        folder = self.exports / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / f"policy-rag-answer-{number + 1}.md"
+        path.write_text(turn_markdown(turn, language, when=time.strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
+        return gr.update(value=str(path), interactive=True)
+
+    # ---- the evidence and the letter ----------------------------------------------------
+    def choose(self, conversation: Conversation, language: str, event: gr.SelectData) -> Updates:
+        """Show the cards of the reply clicked in the chat."""
+        position = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        number = int(position) // 2
+        if not 0 <= number < len(conversation.turns):
+            return no_change()
+        turn = conversation.turns[number]
+        page = self.layout
+        return {page.selected: number, page.evidence.cards: render.evidence_html(turn, number, language),
+                page.chat.download: self._export(turn, number, language)}
+
+    def open_citation(self, conversation: Conversation, language: str, event: gr.EventData) -> Updates:
+        """Open the letter of the citation clicked in the cards (the event carries its turn and number)."""
+        try:
+            opened = (int(event.turn), int(event.n))
+            conversation.turns[opened[0]].evidence_for(opened[1])
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+            return no_change()
+        page = self.layout
+        return {page.letter.view: letter_view(self.index, conversation, opened, language), page.opened: opened}
+
+    def clear(self, language: str) -> Updates:
+        """Start a new conversation."""
+        page = self.layout
+        return {page.chat.chatbot: [], page.conversation: Conversation(), page.selected: -1,
+                page.evidence.cards: render.evidence_html(None, lang=language),
+                page.letter.view: render.letter_html(None, lang=language), page.opened: None,
+                page.chat.download: self._export(None, 0, language)}
+
+    # ---- the library --------------------------------------------------------------------
+    def upload(self, files: list[str] | None, language: str, progress: gr.Progress = _TRACKER) -> Updates:
+        """Keep the readable files among ``files`` and index them; report what happened to each."""
+        library = self.layout.library
+        if not files:
+            return self.refresh(language)
+        stored, refused = store_uploads(files, self.uploads, max_bytes=self.index.config.max_file_bytes)
+        report = None
+        if stored:
+            text = t(language, "uploading")
+            progress(0.0, desc=text)
+            try:
+                report = self.index.add([str(u.path) for u in stored],
+                                        on_progress=lambda done, total: progress(done / max(total, 1), desc=text))
+            except IndexFolderError as exc:
+                discard([u.path for u in stored if not _indexed(self.index, u.path)], self.uploads)
+                refused.extend(Skipped(u.name, str(exc)) for u in stored)
+                stored = []
+            else:
+                discard([s.path for s in report.skipped], self.uploads)
+        names = {str(u.path): u.name for u in stored}
+        titles = {letter.letter_id: letter.display_name for letter in self.index.letters}
+        html = render.upload_report_html(report, refused, language, names, titles)
+        return {library.report: html, library.files: None, **self.refresh(language)}
+
+    def remove(self, letter_id: str | None, language: str) -> Updates:
+        """Remove a letter from the index, and its file if it was uploaded."""
+        report = self.layout.library.report
+        if not letter_id:
+            notice = f'<p class="rag-notice">{render.escape(t(language, "nothing_removed"))}</p>'
+            return {report: notice, **self.refresh(language)}
+        try:
+            letter = self.index.letter(letter_id)
+            removed = self.index.remove([letter_id])
+        except (KeyError, IndexFolderError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            return {report: f'<p class="rag-bad">{render.escape(message)}</p>', **self.refresh(language)}
+        discard(letter.paths, self.uploads)
+        done = render.removal_html(removed, len(self.index.letters), len(self.index), language)
+        return {report: done, **self.refresh(language)}
+
+    def refresh(self, language: str) -> Updates:
+        """The filters' choices and the library's views, for the letters indexed now."""
+        return self.layout.refresh(self.index, language)
+
+    def relabel(self, language: str, conversation: Conversation, selected: int, opened: Opened | None) -> Updates:
+        """The page in another language."""
+        return self.layout.relabel(language, self.index, conversation, selected, opened)
+
+
+def _indexed(index: Index, path: Path) -> bool:
+    target = str(path)
+    return any(target in letter.paths for letter in index.letters)
+
+
+__all__ = ["Events"]

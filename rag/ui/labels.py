@@ -1,0 +1,101 @@
+"""Every string of the web UI's interface, in Chinese and English, side by side."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+# key: (中文, English). One row per string, so a label cannot exist in one language only.
+_ROWS: dict[str, tuple[str, str]] = {
+    # the page and its controls
+    "heading": ("## policy-rag · 答复函问答\n用中文或英文提问，回答附带可点击的引用；点击引用查看原文。",
+                "## policy-rag · Ask the reply letters\nAsk in Chinese or English; answers cite the letters. "
+                "Click a citation to open the letter."),
+    "ask_tab": ("提问", "Ask"),
+    "library_tab": ("文库", "Library"),
+    "chat": ("对话", "Conversation"),
+    "question": ("问题", "Question"),
+    "placeholder": ("例如：二类医疗器械注册有哪些补助？（可追问：那三类呢？）",
+                    "e.g. what subsidies exist for Class II device registration? (then: what about Class III?)"),
+    "send": ("发送", "Send"),
+    "examples": ("示例问题（点击即问）：", "Example questions (click to ask):"),
+    "export": ("导出 Markdown", "Download as Markdown"),
+    "clear": ("清空对话", "Clear conversation"),
+    "settings": ("筛选与设置", "Filters and settings"),
+    "year_from": ("起始年份", "From year"),
+    "year_to": ("截止年份", "To year"),
+    "letters": ("只在这些信件中检索", "Only these letters"),
+    "k": ("段落数", "Passages"),
+    "upload": ("上传信件（.txt .md .docx .pdf .html）", "Upload letters (.txt .md .docx .pdf .html)"),
+    "remove_pick": ("要移除的信件", "Letter to remove"),
+    "remove": ("移除信件", "Remove letter"),
+    "uploading": ("正在建立索引", "Indexing"),
+    "nothing_removed": ("请先选择要移除的信件。", "Choose a letter to remove first."),
+    "stale": ("这封信已从文库中移除。", "This letter was removed from the library."),
+    # a letter's metadata
+    "doc_number": ("文号", "Document No."),
+    "agency": ("机关", "Agency"),
+    "date": ("日期", "Date"),
+    "section": ("章节", "Section"),
+    "title": ("标题", "Title"),
+    "addressee": ("收件人", "Addressee"),
+    "signer": ("签发人", "Signed by"),
+    "session": ("会议", "Session"),
+    "proposal_number": ("建议/提案号", "Proposal No."),
+    "kind": ("类型", "Kind"),
+    "contact": ("联系人", "Contact"),
+    "file": ("文件", "File"),
+    "letter_id": ("编号", "ID"),
+    # replies and cited passages
+    "open": ("查看原文", "Open letter"),
+    "passages": ("没有生成回答，以下是与问题最相关的段落：",
+                 "No answer was composed; these passages match the question best:"),
+    "abstained": ("没有找到能回答这个问题的内容。最接近的段落（不是答案）：",
+                  "The letters do not answer this. Closest passages (not an answer):"),
+    "closest": ("最接近的段落，但不是答案", "Closest, but not an answer"),
+    "cited": ("引用", "Cited"),
+    "empty": ("没有找到相关段落。请换个问法或放宽筛选条件。",
+              "No passage matched. Try other words or widen the filters."),
+    "searched_as": ("按此检索：", "Searched as: "),
+    "confidence": ("可信度", "Confidence"),
+    "support": ("支持措施", "Support measures"),
+    "what": ("内容", "What"),
+    "amount": ("金额", "Amount"),
+    "cap": ("上限", "Cap"),
+    "condition": ("条件", "Condition"),
+    "source": ("出处", "Source"),
+    "notes": ("说明", "Notes"),
+    "no_letter": ("请点击引用查看原文。", "Click a citation to open the letter."),
+    "no_evidence": ("提问后，引用的段落会显示在这里。", "Cited passages appear here."),
+    "error": ("无法检索：", "Cannot search: "),
+    "writing": ("正在生成…", "Writing…"),
+    # the library
+    "letters_empty": ("文库里还没有信件。", "No letters in the library yet."),
+    "added": ("已添加", "Added"),
+    "updated": ("已更新", "Updated"),
+    "unchanged": ("未改变", "Unchanged"),
+    "duplicates": ("重复（已收录）", "Duplicate (already indexed)"),
+    "rejected": ("未收录", "Not indexed"),
+    "removed": ("已移除", "Removed"),
+    "summary": ("文库：{letters} 封信，{chunks} 个段落", "Library: {letters} letters, {chunks} passages"),
+    # the Markdown export
+    "answer": ("回答", "Answer"),
+    "citations": ("引用", "Citations"),
+    "exported": ("导出时间", "Exported"),
+    "passage": ("段落", "Passage"),
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    language: {key: row[column] for key, row in _ROWS.items()} for column, language in enumerate(LANGUAGES)
+}
+
+
+def t(lang: str, key: str) -> str:
+    """The interface text ``key`` in ``lang`` (``zh`` or ``en``; anything else falls back to ``zh``).
+
+    Raises:
+        KeyError: ``key`` is not in the table.
+    """
+    return LABELS.get(lang, LABELS["zh"])[key]
+
+
+__all__ = ["LABELS", "LANGUAGES", "t"]

@@ -1,0 +1,41 @@
+"""The evidence panel: the cited passages of the selected reply, as cards whose citations open the letter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .. import render
+from ..conversation import Conversation
+from . import Updates
+
+# Clicks on a citation button inside the cards send its (turn, number) back to Python.
+CITE_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.rag-cite');
+  if (!button || !element.contains(button)) return;
+  trigger('click', {turn: Number(button.dataset.turn), n: Number(button.dataset.n)});
+});
+"""
+
+
+@dataclass(frozen=True)
+class EvidencePanel:
+    """The cards of one reply (``cards.click`` carries the clicked citation's turn and number)."""
+
+    cards: gr.HTML
+
+    def relabel(self, language: str, conversation: Conversation, selected: int) -> Updates:
+        """The cards of reply number ``selected`` (none when out of range) in ``language``."""
+        turn = conversation.turns[selected] if 0 <= selected < len(conversation.turns) else None
+        return {self.cards: render.evidence_html(turn, selected, language)}
+
+
+def build_evidence_panel(lang: str) -> EvidencePanel:
+    """Create the evidence panel's component in the current layout."""
+    cards = gr.HTML(render.evidence_html(None, lang=lang), elem_id="evidence", js_on_load=CITE_JS, max_height=520)
+    return EvidencePanel(cards)
+
+
+__all__ = ["CITE_JS", "EvidencePanel", "build_evidence_panel"]

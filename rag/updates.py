@@ -1,0 +1,185 @@
+"""Updates: given the indexed letters and the documents just read, what is new, changed, duplicate or gone.
+
+Planning is a pure step (no embedding, no stores): :func:`plan_update` and :func:`plan_removal` parse
+what must be parsed and say which letters the stores must drop and which they must embed.
+:func:`apply_plan` then carries a plan out on copies of the stores, so searches keep reading the old ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .analyze import Analyzer
+from .chunk import Chunk, Splitter, chunk_letter
+from .config import Config
+from .embed import Encoder, ProgressFn, dense_units, embed_passages
+from .ingest import Document, Skipped
+from .parse import Letter, parse_letter
+from .stores import Stores
+from .stores.base import as_ids
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What an update does.
+
+    Attributes:
+        letters: every letter after the update, in order (records of kept letters may carry new paths).
+        fresh: the letters to chunk and embed (new ones and changed ones).
+        retire: ids whose chunks leave the stores (removed letters, and changed ones before re-embedding).
+        added: ids of new letters.
+        updated: ids of letters whose file changed (re-parsed under the same id).
+        unchanged: ids of letters whose file was read again with the same content.
+        duplicates: ``(path, letter id)``: a file whose text is already indexed under that letter.
+        removed: ids no longer in the index.
+    """
+
+    letters: dict[str, Letter]
+    fresh: tuple[Letter, ...] = ()
+    retire: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    duplicates: tuple[tuple[str, str], ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *,
+                replace_all: bool = False) -> UpdatePlan:
+    """Plan adding ``documents`` to the ``existing`` letters.
+
+    A file already indexed with the same content is unchanged; with other content, its letter is
+    re-parsed under the same id. A file whose text is already indexed under another path becomes a
+    second path of that letter. ``replace_all`` drops every letter not backed by one of ``documents``.
+
+    Example:
+        >>> plan = plan_update({}, [Document("/letters/a.txt", "一、…", "3fa9…", "utf-8")])
+        >>> plan.added
+        ('a',)
+    """
+    letters = {} if replace_all else dict(existing)
+    by_path = {p: lid for lid, letter in letters.items() for p in letter.paths}
+    by_hash = {letter.sha256: lid for lid, letter in letters.items()}
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    duplicates: list[tuple[str, str]] = []
+    fresh: list[Letter] = []
+    for document in documents:
+        path = os.path.abspath(document.path)
+        old_id = by_path.get(path)
+        if old_id is not None and old_id in letters and letters[old_id].sha256 == document.sha256:
+            unchanged.append(old_id)
+            continue
+        if old_id is not None and old_id in letters:  # the file changed: it no longer backs the old letter
+            letters[old_id] = replace(letters[old_id], paths=tuple(p for p in letters[old_id].paths if p != path))
+            if not letters[old_id].paths:
+                del letters[old_id]
+        same = by_hash.get(document.sha256)
+        if same is not None and same in letters:
+            letters[same] = replace(letters[same], paths=tuple(dict.fromkeys([*letters[same].paths, path])))
+            by_path[path] = same
+            duplicates.append((path, same))
+            continue
+        letter_id = choose_letter_id(path, document.sha256, taken=letters.keys(), prefer=old_id)
+        letter = parse_letter(document.text, letter_id=letter_id, path=path, sha256=document.sha256)
+        letters[letter_id] = letter
+        by_hash[letter.sha256] = letter_id
+        by_path[path] = letter_id
+        fresh.append(letter)
+        (updated if old_id is not None else added).append(letter_id)
+    fresh_ids = {letter.letter_id for letter in fresh}
+    return UpdatePlan(
+        letters=letters, fresh=tuple(fresh),
+        retire=tuple(lid for lid in existing if lid not in letters or lid in fresh_ids),
+        added=tuple(added), updated=tuple(updated), unchanged=tuple(dict.fromkeys(unchanged)),
+        duplicates=tuple(duplicates), removed=tuple(lid for lid in existing if lid not in letters),
+    )
+
+
+def plan_removal(existing: Mapping[str, Letter], names: Sequence[str]) -> UpdatePlan:
+    """Plan removing letters named by id, file path or file name.
+
+    Raises:
+        KeyError: a name matches no letter (nothing is planned then).
+    """
+    targets: list[str] = []
+    for name in names:
+        found = [lid for lid, letter in existing.items()
+                 if name == lid or os.path.abspath(name) in letter.paths
+                 or any(Path(p).name == name for p in letter.paths)]
+        if not found:
+            raise KeyError(f"no letter {name!r} in the index (give a letter id, path or file name)")
+        targets.extend(found)
+    gone = tuple(dict.fromkeys(targets))
+    return UpdatePlan(letters={lid: letter for lid, letter in existing.items() if lid not in gone},
+                      retire=gone, removed=gone)
+
+
+def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Encoder, analyzer: Analyzer,
+               splitter: Splitter | None = None, progress: bool = False,
+               on_progress: ProgressFn | None = None) -> tuple[Stores, int]:
+    """The next snapshot: retired chunks dropped, fresh letters chunked, embedded and added, on copies.
+
+    Returns:
+        The new stores and the number of characters embedded.
+    """
+    next_id = stores.letters.next_id
+    chunks: dict[int, Chunk] = {}
+    texts: list[str] = []
+    owners: list[int] = []
+    for letter in plan.fresh:
+        for chunk in chunk_letter(letter, config, splitter):
+            units = dense_units(letter, chunk, config)
+            texts.extend(units)
+            owners.extend([next_id] * len(units))
+            chunks[next_id] = chunk
+            next_id += 1
+    vectors = embed_passages(encoder, texts, progress, on_progress)
+    retired = stores.letters.chunk_ids(plan.retire)
+    dense, lexical = stores.dense.copy(), stores.lexical.copy()
+    dense.remove(retired)
+    lexical.remove(retired)
+    dense.add(as_ids(owners), vectors)
+    lexical.add(as_ids(list(chunks)), [analyzer.tokens(c.text) for c in chunks.values()])
+    letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=chunks)
+    return Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), sum(map(len, texts))
+
+
+def choose_letter_id(path: str, sha256: str, taken: Collection[str], prefer: str | None = None) -> str:
+    """A letter's id: the one it had (``prefer``), else its file name's stem, made unique with its hash."""
+    stem = Path(path).stem or "letter"
+    letter_id = prefer if prefer and prefer not in taken else stem
+    if letter_id in taken:
+        letter_id = f"{stem}-{sha256[:8]}"
+    return letter_id
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build or update did."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    duplicates: tuple[tuple[str, str], ...] = ()  # (path, letter id it duplicates)
+    removed: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    new_chunks: int = 0
+    letters: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    chars_embedded: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{self.letters} letters, {self.chunks} chunks in the index",
+                 f"added {len(self.added)}", f"updated {len(self.updated)}", f"unchanged {len(self.unchanged)}"]
+        if self.duplicates:
+            parts.append(f"duplicates {len(self.duplicates)}")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)}")
+        parts.append(f"skipped {len(self.skipped)}")
+        return "; ".join(parts) + f" ({self.seconds:.1f} s)"

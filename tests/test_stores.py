@@ -1,0 +1,149 @@
+"""The stores behind their protocols: the FAISS flat and BM25 stores, and a second dense backend plugged in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Config, Index
+from rag.stores import DENSE_BACKENDS, BM25Store, DenseStore, FlatDenseStore, LexicalStore, dense_backend
+from rag.stores.base import Ids, Stats, as_ids
+
+
+class NumpyDenseStore:
+    """A second dense backend, written here against the protocol only: a brute-force numpy scan."""
+
+    backend = "numpy"
+
+    def __init__(self, dim: int, ids: np.ndarray | None = None, vectors: np.ndarray | None = None) -> None:
+        self.dim = dim
+        self._ids = ids if ids is not None else as_ids([])
+        self._vectors = vectors if vectors is not None else np.zeros((0, dim), np.float32)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, ids: Ids, vectors: np.ndarray) -> None:
+        self._ids = np.concatenate([self._ids, as_ids(ids)])
+        self._vectors = np.concatenate([self._vectors, np.asarray(vectors, np.float32)])
+
+    def remove(self, ids: Ids) -> None:
+        keep = ~np.isin(self._ids, as_ids(ids))
+        self._ids, self._vectors = self._ids[keep], self._vectors[keep]
+
+    def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
+        scores = self._vectors @ np.asarray(query, np.float32)
+        if allowed is not None:
+            scores = np.where(np.isin(self._ids, allowed), scores, -np.inf)
+        best: dict[int, float] = {}
+        for row in np.argsort(-scores, kind="stable"):
+            if np.isfinite(scores[row]) and int(self._ids[row]) not in best:
+                best[int(self._ids[row])] = float(scores[row])
+            if len(best) >= k:
+                break
+        return as_ids(list(best)), np.asarray(list(best.values()), np.float32)
+
+    def ids(self) -> Ids:
+        return np.unique(self._ids)
+
+    def copy(self) -> NumpyDenseStore:
+        return NumpyDenseStore(self.dim, self._ids.copy(), self._vectors.copy())
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "ids.npy", self._ids, allow_pickle=False)
+        np.save(folder / "vectors.npy", self._vectors, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, dim: int) -> NumpyDenseStore:
+        return cls(dim, np.load(folder / "ids.npy", allow_pickle=False),
+                   np.load(folder / "vectors.npy", allow_pickle=False))
+
+    def stats(self) -> Stats:
+        return {"backend": self.backend, "vectors": len(self)}
+
+
+def unit_rows(count: int, dim: int = 8, seed: int = 0) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(count, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=[FlatDenseStore, NumpyDenseStore], ids=["flat", "numpy"])
+def dense(request: pytest.FixtureRequest) -> DenseStore:
+    store = request.param(8)
+    vectors = unit_rows(6)
+    store.add(as_ids([10, 10, 11, 12, 12, 12]), vectors)
+    return store
+
+
+def test_dense_store_returns_each_id_once_with_its_best_score(dense: DenseStore):
+    vectors = unit_rows(6)
+    ids, scores = dense.search(vectors[4], k=5)
+    assert ids[0] == 12 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert sorted(ids.tolist()) == [10, 11, 12] and list(scores) == sorted(scores, reverse=True)
+    expected_10 = max(float(vectors[0] @ vectors[4]), float(vectors[1] @ vectors[4]))
+    assert scores[ids.tolist().index(10)] == pytest.approx(expected_10, abs=1e-5)
+    assert len(dense.search(vectors[4], k=2)[0]) == 2
+
+
+def test_dense_store_filters_removes_copies_and_saves(dense: DenseStore, tmp_path: Path):
+    vectors = unit_rows(6)
+    assert dense.search(vectors[4], k=5, allowed=as_ids([10, 11]))[0].tolist() in ([10, 11], [11, 10])
+    assert isinstance(dense, DenseStore) and len(dense) == 6 and dense.ids().tolist() == [10, 11, 12]
+    twin = dense.copy()
+    twin.remove(as_ids([12, 99]))
+    assert twin.ids().tolist() == [10, 11] and len(twin) == 3 and dense.ids().tolist() == [10, 11, 12]
+    dense.save(tmp_path)
+    loaded = type(dense).load(tmp_path, 8)  # type: ignore[attr-defined]
+    assert loaded.ids().tolist() == [10, 11, 12]
+    assert loaded.search(vectors[2], k=3)[0].tolist() == dense.search(vectors[2], k=3)[0].tolist()
+
+
+def test_flat_store_looks_deeper_when_one_id_holds_many_vectors():
+    store = FlatDenseStore(8)
+    crowd = np.tile(unit_rows(1), (40, 1))  # 40 identical vectors under one id crowd out the rest
+    store.add(as_ids([1] * 40 + [2, 3]), np.concatenate([crowd, unit_rows(2, seed=1)]))
+    ids, _ = store.search(crowd[0], k=3)
+    assert ids.tolist()[0] == 1 and sorted(ids.tolist()) == [1, 2, 3]
+
+
+def test_bm25_store_ranks_filters_counts_and_round_trips(tmp_path: Path):
+    store = BM25Store()
+    store.add(as_ids([5, 6, 7]), [["医疗器械", "补助", "补助"], ["养老", "补助"], ["养老", "服务"]])
+    assert isinstance(store, LexicalStore) and store.documents == 3
+    assert store.search(["补助"], k=5)[0].tolist() == [5, 6]
+    assert store.search(["补助"], k=5, allowed=as_ids([6, 7]))[0].tolist() == [6]
+    assert store.search(["不存在"], k=5)[0].tolist() == []
+    assert store.document_frequency("养老") == 2 and store.document_frequency("不存在") == 0
+    twin = store.copy()
+    twin.remove(as_ids([6]))
+    assert twin.search(["养老"], k=5)[0].tolist() == [7] and store.search(["养老"], k=5)[0].tolist() in ([6, 7], [7, 6])
+    store.save(tmp_path)
+    loaded = BM25Store.load(tmp_path)
+    assert loaded.ids().tolist() == [5, 6, 7]
+    assert loaded.search(["补助"], k=5)[0].tolist() == [5, 6]
+
+
+def test_unknown_dense_backend_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown dense store 'ivf-nope'; known: flat"):
+        dense_backend("ivf-nope")
+
+
+def test_a_second_dense_backend_plugs_in_through_the_protocol(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                              analyzer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(DENSE_BACKENDS, "numpy", NumpyDenseStore)
+    question = "what subsidies exist for Class II device registration"
+    flat = Index.build([letters_dir], None, config=Config(), encoder=fake_encoder, analyzer=analyzer)
+    built = Index.build([letters_dir], tmp_path / "numpy-index", config=Config(dense="numpy"), encoder=fake_encoder,
+                        analyzer=analyzer)
+
+    manifest = json.loads((tmp_path / "numpy-index" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["stores"]["dense"]["backend"] == "numpy" and manifest["build_settings"]["dense"] == "numpy"
+    expected = [(h.chunk_id, round(h.score, 4)) for h in flat.search(question, k=5)]
+    assert [(h.chunk_id, round(h.score, 4)) for h in built.search(question, k=5)] == expected
+    loaded = Index.load(tmp_path / "numpy-index", encoder=fake_encoder, analyzer=analyzer)
+    assert [(h.chunk_id, round(h.score, 4)) for h in loaded.search(question, k=5)] == expected
+    assert loaded.remove(["004_dce9e1310b5c7813"]) == ("004_dce9e1310b5c7813",)
+    assert {h.letter_id for h in loaded.search(question, k=10)} == {"000_3530caffdd2f932b"}

@@ -1,0 +1,121 @@
+"""The web UI's assembly without a browser: flags, panels, handlers and relabelling (the browser tests drive it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import Index
+from rag.ui.app import parse_args
+from rag.ui.conversation import Conversation
+from rag.ui.labels import LABELS
+
+ROOT = Path(__file__).resolve().parents[1]
+ZH = "二类医疗器械注册有哪些补助？"
+CIXI = "慈卫建〔2021〕15号"
+
+gr = pytest.importorskip("gradio")
+
+
+def test_rendering_and_chat_logic_do_not_import_gradio() -> None:
+    code = ("import sys, rag.ui, rag.ui.render, rag.ui.markdown, rag.ui.conversation, rag.ui.uploads, "
+            "rag.ui.labels, rag.ui.app; print('gradio' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_parse_args_keeps_every_flag() -> None:
+    args = parse_args(["--index", "idx", "--letters", "a", "b", "--host", "0.0.0.0", "--port", "8000", "--model",
+                       "m", "--rebuild", "--lang", "en", "--max-upload-mb", "2.5", "--llm-url", "http://x/v1",
+                       "--llm-model", "q", "--llm-key-env", "KEY"])
+    assert vars(args) == {"index": "idx", "letters": ["a", "b"], "host": "0.0.0.0", "port": 8000, "model": "m",
+                          "rebuild": True, "lang": "en", "max_upload_mb": 2.5, "llm_url": "http://x/v1",
+                          "llm_model": "q", "llm_key_env": "KEY"}
+    defaults = parse_args([])
+    assert (defaults.index, defaults.port, defaults.lang, defaults.llm_key_env) == ("index", 7860, "zh",
+                                                                                   "OPENAI_API_KEY")
+    with pytest.raises(SystemExit):
+        parse_args(["--llm-url", "http://x/v1"])
+
+
+@pytest.fixture()
+def page(fake_index: Index, tmp_path: Path) -> Iterator[tuple[object, object, object]]:
+    """The app's blocks, layout and handlers over the fake index."""
+    from rag.ui.events import Events
+    from rag.ui.layout import build_layout
+
+    with gr.Blocks() as demo:
+        layout = build_layout(fake_index, "zh")
+        events = Events(fake_index, layout, exports=tmp_path)
+        events.wire(demo)
+    yield demo, layout, events
+
+
+def _listener(demo: object, fn: object) -> object:
+    (found,) = [block_fn for block_fn in demo.fns.values() if block_fn.fn == fn]
+    return found
+
+
+def test_ask_keeps_its_api_and_fills_every_output(page: tuple[object, object, object]) -> None:
+    demo, layout, events = page
+    asking = [block_fn for block_fn in demo.fns.values() if block_fn.api_name == "ask"]
+    assert len(asking) == 1  # eval/load.py calls /ask with (question, k, agency, from, to, letters, language)
+    chat, filters = layout.chat, layout.filters
+    assert asking[0].inputs == [chat.question, layout.conversation, filters.k, filters.agency, filters.year_from,
+                                filters.year_to, filters.letters, layout.language]
+    updates = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")
+    assert set(updates) == set(asking[0].outputs)
+    conversation = updates[layout.conversation]
+    assert [turn.question for turn in conversation.turns] == [ZH] and updates[layout.selected] == 0
+    assert updates[chat.question] == "" and CIXI in updates[layout.evidence.cards]
+    markdown = Path(updates[chat.download]["value"]).read_text(encoding="utf-8")
+    assert markdown.startswith(f"# {ZH}\n")
+    assert events.ask("  ", Conversation(), 3, None, None, None, [], "zh") == gr.skip()
+
+
+def test_relabel_switches_every_label_and_the_views(page: tuple[object, object, object]) -> None:
+    demo, layout, events = page
+    conversation = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.conversation]
+    updates = events.relabel("en", conversation, 0, (0, 1))
+    assert set(updates) == set(_listener(demo, events.relabel).outputs)
+    english = set(LABELS["en"].values())
+    for component, update in updates.items():
+        if isinstance(update, dict) and ("label" in update or "value" in update and isinstance(update["value"], str)):
+            assert update.get("label", update.get("value")) in english, component
+    assert updates[layout.chat.send] == gr.update(value="Send")
+    assert updates[layout.ask_tab] == gr.update(label="Ask")
+    assert 'title="Agency"' in updates[layout.evidence.cards]
+    assert "Addressee" in updates[layout.letter.view] and 'id="cited-span"' in updates[layout.letter.view]
+    assert "Library: 2 letters" in updates[layout.library.summary]
+    assert updates[layout.chat.chatbot]["value"][0]["content"] == f"<p>{ZH}</p>"
+
+
+def test_citation_click_opens_the_letter_and_a_bad_one_does_nothing(page: tuple[object, object, object]) -> None:
+    demo, layout, events = page
+    conversation = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.conversation]
+    opened = events.open_citation(conversation, "zh", gr.EventData(None, {"turn": 0, "n": 1}))
+    assert opened[layout.opened] == (0, 1) and '<mark id="cited-span">' in opened[layout.letter.view]
+    assert events.open_citation(conversation, "zh", gr.EventData(None, {"turn": 5, "n": 1})) == gr.skip()
+    chosen = events.choose(conversation, "en", gr.SelectData(None, {"index": [1, 0], "value": ""}))
+    assert chosen[layout.selected] == 0 and "rag-card" in chosen[layout.evidence.cards]
+
+
+def test_gradio_sees_the_event_data_and_progress_parameters(page: tuple[object, object, object]) -> None:
+    _, _, events = page
+    assert typing.get_type_hints(events.choose)["event"] is gr.SelectData
+    assert typing.get_type_hints(events.open_citation)["event"] is gr.EventData
+    assert typing.get_type_hints(events.upload)["progress"] is gr.Progress
+
+
+def test_remove_without_a_choice_says_so(page: tuple[object, object, object]) -> None:
+    _, layout, events = page
+    updates = events.remove(None, "en")
+    assert updates[layout.library.report] == '<p class="rag-notice">Choose a letter to remove first.</p>'
+    assert set(updates) == {layout.library.report, layout.filters.agency, layout.filters.year_from,
+                            layout.filters.year_to, layout.filters.letters, layout.library.doomed,
+                            layout.library.table, layout.library.summary}
