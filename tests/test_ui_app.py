@@ -119,3 +119,12 @@ def test_remove_without_a_choice_says_so(page: tuple[object, object, object]) ->
     assert set(updates) == {layout.library.report, layout.filters.agency, layout.filters.year_from,
                             layout.filters.year_to, layout.filters.letters, layout.library.doomed,
                             layout.library.table, layout.library.summary}
+
+
+def test_without_gradio_the_app_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # what an install without the 'ui' extra looks like
+    from rag.ui.app import main
+
+    assert main(["--index", str(tmp_path / "index")]) == 2
+    assert "pip install 'policy-rag[ui]'" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()  # refused before building anything

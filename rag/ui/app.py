@@ -120,6 +120,15 @@ def stylesheet() -> str:
     return files("rag.ui").joinpath("style.css").read_text(encoding="utf-8")
 
 
+def gradio_installed() -> bool:
+    """Whether Gradio can be imported (it is the optional ``ui`` extra)."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def app_config(args: argparse.Namespace) -> Config:
     """The app's configuration from its flags: the same defaults the CLI and the Python API use."""
     return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
@@ -128,6 +137,10 @@ def app_config(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the web UI; returns the exit code (2 when the index cannot be opened)."""
     args = parse_args(argv)
+    if not gradio_installed():
+        print("error: the web UI needs Gradio, in the 'ui' extra: pip install 'policy-rag[ui]' "
+              "(or `make run`, which installs it)", file=sys.stderr)
+        return 2
     from rag import IndexFolderError
     from rag.stores.dense_flat import single_threaded_search
 
