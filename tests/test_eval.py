@@ -166,6 +166,22 @@ def test_the_shared_gold_files_are_valid() -> None:
     assert sum(not q.answerable for q in questions) == 20
 
 
+def test_the_frozen_test_split_is_large_mixed_and_found_in_the_shared_letters(shared_letters: Path) -> None:
+    data = ROOT / "eval" / "data"
+    # Loading it with dev and extra also proves its ids are new: a repeated id is a GoldError.
+    questions = [q for q in load_gold([DEV, data / "extra.jsonl", data / "test.jsonl"])
+                 if q.source.endswith("test.jsonl")]
+    assert len(questions) >= 80
+    assert sum(q.lang == "en" for q in questions) >= 0.4 * len(questions)
+    assert sum(not q.answerable for q in questions) >= 0.2 * len(questions)
+    letters = {path.name: path.read_text(encoding="utf-8") for path in sorted(shared_letters.glob("*.txt"))}
+    validate_evidence(questions, letters.values())
+    answerable = [q for q in questions if q.answerable]
+    assert all(q.letter in letters and len(evidence_found(letters[q.letter], q.evidence)) == len(q.evidence)
+               for q in answerable)
+    assert len({q.letter for q in answerable}) == len(letters)
+
+
 # ---- systems and reports ---------------------------------------------------------------------------
 
 def test_model_labels_are_short() -> None:
