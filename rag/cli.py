@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
     build.add_argument("--dense", default="flat", metavar="BACKEND",
-                       help="dense store for a new index (default: flat, exact FAISS); see rag.stores.DENSE_BACKENDS")
+                       help="dense store for a new index: flat (exact FAISS scan, the default) or ivf (FAISS "
+                            "inverted lists: approximate, for large corpora); see rag.stores.DENSE_BACKENDS")
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")

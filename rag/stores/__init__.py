@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .base import DenseStore, LexicalStore, Stats
 from .dense_flat import FlatDenseStore
+from .dense_ivf import IVFDenseStore
 from .letters import LetterStore
 from .lexical_bm25 import BM25Store
 
@@ -35,6 +36,7 @@ class LexicalBackend(Protocol):
 
 DENSE_BACKENDS: dict[str, DenseBackend] = {
     "flat": FlatDenseStore,
+    "ivf": IVFDenseStore,
 }
 LEXICAL_BACKENDS: dict[str, LexicalBackend] = {
     "bm25s": BM25Store,
@@ -112,5 +114,5 @@ class Stores:
         return problems
 
 
-__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore", "LetterStore",
-           "LexicalStore", "Stores", "dense_backend", "lexical_backend"]
+__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore", "IVFDenseStore",
+           "LetterStore", "LexicalStore", "Stores", "dense_backend", "lexical_backend"]

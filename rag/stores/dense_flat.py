@@ -58,7 +58,7 @@ class FlatDenseStore:
             if want <= 0:
                 return as_ids([]), np.zeros(0, np.float32)
             scores, ids = self._index.search(vector, want, params=params)
-            found_ids, found_scores = _best_per_id(ids[0], scores[0], k)
+            found_ids, found_scores = best_per_id(ids[0], scores[0], k)
             # too few distinct ids while more vectors remain: several ids had many vectors; look deeper
             if len(found_ids) >= k or want >= available or (ids[0] < 0).any():
                 return found_ids, found_scores
@@ -94,7 +94,7 @@ class FlatDenseStore:
         return {"backend": self.backend, "vectors": len(self), "dim": self.dim, "bytes": len(self) * self.dim * 4}
 
 
-def _best_per_id(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[Ids, np.ndarray]:
+def best_per_id(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[Ids, np.ndarray]:
     """The first (best) score of each id, in order, at most ``k`` ids; FAISS pads with id -1."""
     seen: dict[int, float] = {}
     for raw_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
