@@ -156,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=8, help="passages read per question (default 8, as index.ask)")
     parser.add_argument("--threshold", type=float, help="abstention threshold (default: the index's config)")
     parser.add_argument("--calibrate", action="store_true",
-                        help=f"pick the threshold that answers ≥ {ANSWER_RATE_TARGET:.0%} of answerable questions "
-                             "and abstains on the most unanswerable ones; report with it")
+                        help=f"pick the threshold that answers ≥ {ANSWER_RATE_TARGET * 100:.0f}%% of answerable "
+                             "questions and abstains on the most unanswerable ones; report with it")
     parser.add_argument("--show", action="store_true", help="print every question's outcome")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)

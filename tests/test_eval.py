@@ -295,3 +295,14 @@ def test_answers_main_reports_every_key_with_the_calibrated_threshold(
                                   "citation_validity"}
     assert (result["all"]["answerable"], result["all"]["unanswerable"]) == (24, 4)
     assert result["all"]["answer_rate"] >= 0.95 and result["all"]["citation_validity"] == 1.0
+
+
+@pytest.mark.parametrize("module", ["eval.answers", "eval.retrieval", "eval.bench", "eval.load"])
+def test_every_eval_script_prints_its_help(module: str):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
