@@ -138,11 +138,16 @@ def _time_queries(index: Index, questions: Sequence[str], queries: int) -> dict[
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:
+    return _in_fresh_process_call(measure, *args)
+
+
+def _in_fresh_process_call(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``function(*args)`` in a new process, so that its memory figures are its own."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(measure, *args).result()
+        return pool.submit(function, *args).result()
 
 
 def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequence[str], queries: int,
@@ -269,12 +274,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--faiss-threads", type=int, metavar="N",
                         help="OpenMP threads for FAISS (default: one per core, FAISS's own choice)")
     parser.add_argument("--keep", action="store_true", help="keep the grown corpora and indexes")
+    parser.add_argument("--search-scale", type=int, metavar="N",
+                        help="instead: build an index of about N chunks (real letters grown, real tokens, vectors "
+                             "from real sentence vectors) and measure search, memory, recall and adding a letter")
+    parser.add_argument("--dense", default="flat", metavar="BACKEND", help="with --search-scale: the dense store")
+    parser.add_argument("--json", action="store_true", help="with --search-scale: the last line is one JSON object")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns 0, or 2 on a bad option or input."""
     args = _parser().parse_args(argv)
+    if args.search_scale is not None:
+        return _search_scale(args)
     scales = args.scales or (QUICK_SCALES if args.quick else FULL_SCALES)
     queries = args.queries or (30 if args.quick else 200)
     out = Path(args.out)
@@ -302,6 +314,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table_text(rows))
     print(f"\nwrote {out / 'bench.json'}, {out / 'bench.md'}, {out / 'latency.png'}")
+    return 0
+
+
+def _search_scale(args: argparse.Namespace) -> int:
+    """``--search-scale N``: one index of about N chunks, measured (see :mod:`eval.scale`)."""
+    from .gold import load_gold
+    from .scale import measure as measure_scale
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    letters = Path(args.letters[0]) if args.letters else ROOT.parent / "shared" / "letters"
+    gold = [ROOT / "eval" / "data" / name for name in ("dev.jsonl", "extra.jsonl")]
+    try:
+        if args.search_scale < 1:
+            raise ValueError("--search-scale must be at least 1")
+        questions = [q.question for q in load_gold([str(p) for p in gold])]
+        row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
+                            model=args.model, log=lambda text: print(text, file=sys.stderr))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for key in ("chunks", "vectors", "dense_index", "build_s", "peak_rss_mib", "rss_after_load_mib", "load_s",
+                "disk_mib", "p50_ms", "p95_ms", "recall_at_10_vs_exact", "add_letter_s"):
+        if not args.json:
+            print(f"{key:24} {row[key]:.3f}" if isinstance(row[key], float) else f"{key:24} {row[key]}")
+    if args.json:
+        print(json.dumps(row))
+    if not args.keep:
+        for name in ("scale-corpus", f"scale-{args.dense}", "scale-exact"):
+            shutil.rmtree(out / name, ignore_errors=True)
     return 0
 
 

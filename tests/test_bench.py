@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.bench import main
@@ -63,3 +64,32 @@ def test_quick_bench_writes_its_table_and_chart(letters_dir: Path, tmp_path: Pat
     assert not (out / "corpus-2x").exists() and not (out / "index-2x").exists()
     printed = capsys.readouterr().out
     assert "total p50/p95 ms" in printed and "chunks/s" in printed
+
+
+SCALE_KEYS = {"chunks", "vectors", "dense_index", "build_s", "peak_rss_mib", "rss_after_load_mib", "load_s",
+              "disk_mib", "p50_ms", "p95_ms", "recall_at_10_vs_exact", "add_letter_s"}
+
+
+@pytest.mark.slow
+def test_search_scale_quick_variant_prints_the_contract_keys(shared_letters: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scale"
+    assert main(["--search-scale", "400", "--dense", "ivf", "--json", "--out", str(out),
+                 "--letters", str(shared_letters)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert SCALE_KEYS <= row.keys()
+    assert row["dense_index"] == "ivf" and row["dense_stats"]["backend"] == "ivf" and row["dense_stats"]["nlist"] > 1
+    assert 200 <= row["chunks"] <= 800 and row["vectors"] > row["chunks"]  # a chunk's vector plus its sentences'
+    assert 0.0 <= row["recall_at_10_vs_exact"] <= 1.0 and row["p50_ms"] <= row["p95_ms"]
+    assert not (out / "scale-corpus").exists() and not (out / "scale-ivf").exists()
+
+
+def test_stand_in_encoder_builds_passages_from_real_sentence_vectors(fake_encoder) -> None:
+    from eval.scale import MixtureEncoder
+
+    encoder = MixtureEncoder(fake_encoder, ["对企业给予补助。", "新增床位500张。"])
+    both = encoder.encode_passages(["对企业给予补助。新增床位500张。", "对企业给予补助。新增床位500张。"])
+    assert np.allclose(both[0], both[1]) and np.isclose(np.linalg.norm(both[0]), 1.0, atol=1e-5)
+    subsidy = fake_encoder.encode_passages(["对企业给予补助。"])[0]
+    assert float(encoder.encode_passages(["对企业给予补助。"])[0] @ subsidy) > 0.8  # near its real vector
+    assert np.allclose(encoder.encode_queries(["补助"]), fake_encoder.encode_queries(["补助"]))

@@ -1,0 +1,148 @@
+"""Search at scale: ``python -m eval.bench --search-scale N [--dense flat|ivf] [--json]``.
+
+Builds an index of about N chunks through the real :class:`rag.Index` code paths: a corpus grown from
+real letters (:mod:`eval.corpus`), real jieba tokens, and a stand-in encoder whose passage vectors are
+built from real USE vectors of the real sentences each passage is made of, plus noise (so the dense space
+keeps the clusters and density of real data, at a fraction of the cost of embedding N passages).
+Questions (``dev.jsonl`` + ``extra.jsonl``) are encoded by the real model.
+
+Each step runs in a fresh process, so memory figures are its own: the build (``build_s``,
+``peak_rss_mib``), then loading and querying (``load_s``, ``rss_after_load_mib``, ``p50_ms``/``p95_ms``
+end to end, ``recall_at_10_vs_exact`` against the same pipeline over an exact dense store, and
+``add_letter_s``: one new letter added and saved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import Config, Encoder, Index, load_encoder, read_documents, split_sentences
+
+MIB = 1024 * 1024
+CHUNKS_PER_LETTER = 5.1  # measured on corpora grown from the 28 shared letters
+NOISE = 0.35  # share of a passage vector that is noise: near-copies of a sentence land at cosine ≈ 0.94
+
+
+class MixtureEncoder:
+    """Passages → the mean of the real vectors of the sentences they hold, plus noise; questions → the real model.
+
+    Deterministic: the same text always gets the same vector. A sentence not seen in the real letters
+    (a synthetic heading, say) gets a real sentence's vector picked by its hash.
+    """
+
+    def __init__(self, real: Encoder, sentences: Sequence[str]) -> None:
+        self.id = f"mixture:{real.id}"
+        self.dim = real.dim
+        self._real = real
+        self._known = {text: n for n, text in enumerate(dict.fromkeys(sentences))}
+        self._pool = real.encode_passages(list(self._known))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._real.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return np.stack([self._vector(text) for text in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def _vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+        rng = np.random.default_rng(seed)
+        rows = [self._known.get(text[s:e], seed % len(self._pool)) for s, e in split_sentences(text)] or [0]
+        mean = self._pool[rows].mean(axis=0)
+        noise = rng.normal(size=self.dim).astype(np.float32)
+        vector = (1 - NOISE) * mean / np.linalg.norm(mean) + NOISE * noise / np.linalg.norm(noise)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def real_sentences(letters: Path) -> list[str]:
+    """Every sentence of the real letters (the stand-in encoder's vocabulary of real vectors)."""
+    documents, _ = read_documents([letters])
+    return [d.text[s:e] for d in documents for s, e in split_sentences(d.text)]
+
+
+def build(corpus: str, index_dir: str, letters: str, dense: str, model: str) -> dict[str, Any]:
+    """Build the index in ``index_dir`` from ``corpus`` (run in a fresh process)."""
+    from .bench import _peak_rss
+
+    encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
+    started = time.perf_counter()
+    index = Index.build([corpus], index_dir, config=Config(dense=dense), encoder=encoder)
+    return {"build_s": time.perf_counter() - started, "peak_rss_mib": _peak_rss() / MIB, "chunks": len(index),
+            "letters": len(index.letters), "chars": sum(len(letter.text) for letter in index.letters)}
+
+
+def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequence[str], new_letter: str,
+          model: str) -> dict[str, Any]:
+    """Load the index, time the questions, compare with the exact twin, add one letter (run in a fresh process)."""
+    from .bench import _folder_bytes, _peak_rss
+
+    encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
+    import psutil
+
+    started = time.perf_counter()
+    index = Index.load(index_dir, encoder=encoder)
+    row: dict[str, Any] = {"load_s": time.perf_counter() - started,
+                           "rss_after_load_mib": psutil.Process().memory_info().rss / MIB}
+    seconds, tops = [], []
+    for question in [*questions[:3], *questions]:  # the first three warm up
+        started = time.perf_counter()
+        hits = index.search(question, k=10)
+        seconds.append(time.perf_counter() - started)
+        tops.append([h.chunk_id for h in hits])
+    seconds, tops = seconds[3:], tops[3:]
+    row.update(p50_ms=float(np.percentile(seconds, 50) * 1000), p95_ms=float(np.percentile(seconds, 95) * 1000))
+    if exact_dir is not None:
+        exact = Index.load(exact_dir, encoder=encoder, analyzer=index.analyzer)
+        overlap = [len(set(top) & {h.chunk_id for h in exact.search(q, k=10)}) / max(len(top), 1)
+                   for q, top in zip(questions, tops, strict=True)]
+        row["recall_at_10_vs_exact"] = float(np.mean(overlap))
+    else:
+        row["recall_at_10_vs_exact"] = 1.0  # the index is the exact one
+    started = time.perf_counter()
+    index.add([new_letter])
+    row["add_letter_s"] = time.perf_counter() - started
+    row["disk_mib"] = _folder_bytes(Path(index_dir)) / MIB
+    row["peak_rss_query_mib"] = _peak_rss() / MIB
+    return row
+
+
+def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str], out: Path, model: str,
+            log: Any = print) -> dict[str, Any]:
+    """Grow a corpus of about ``chunks`` chunks, build it with ``dense`` (and an exact twin), load and query it."""
+    from .bench import _in_fresh_process_call
+    from .corpus import grow_corpus, synthesize
+
+    real = len(read_documents([letters])[0])
+    factor = max(1, round(chunks / CHUNKS_PER_LETTER / real))
+    corpus, index_dir, exact_dir = out / "scale-corpus", out / f"scale-{dense}", out / "scale-exact"
+    files = grow_corpus([letters], factor, corpus)
+    new_letter = out / "scale-new-letter.txt"
+    documents, _ = read_documents([letters])
+    from rag import parse_letter
+
+    parsed = [parse_letter(d.text, letter_id=Path(d.path).stem, path=d.path) for d in documents]
+    new_letter.write_text(synthesize(parsed, 1, seed=99, first_serial=990_000)[0], encoding="utf-8")
+    for folder in (index_dir, exact_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    log(f"{len(files)} letters; building with dense={dense} in a fresh process")
+    row: dict[str, Any] = {"dense_index": dense, **_in_fresh_process_call(build, str(corpus), str(index_dir),
+                                                                          str(letters), dense, model)}
+    log(f"  {row['chunks']} chunks in {row['build_s']:.0f} s, peak {row['peak_rss_mib']:.0f} MiB")
+    if dense != "flat":
+        log("building the exact twin (dense=flat) for recall")
+        _in_fresh_process_call(build, str(corpus), str(exact_dir), str(letters), "flat", model)
+    import json
+
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    row["vectors"] = manifest["counts"]["vectors"]
+    row["dense_stats"] = manifest["stores"]["dense"]
+    log("loading and querying in a fresh process")
+    row.update(_in_fresh_process_call(query, str(index_dir), str(exact_dir) if dense != "flat" else None,
+                                      str(letters), list(questions), str(new_letter), model))
+    return row
