@@ -43,6 +43,7 @@ _ROWS: dict[str, tuple[str, str]] = {
     "proposal_number": ("建议/提案号", "Proposal No."),
     "kind": ("类型", "Kind"),
     "contact": ("联系人", "Contact"),
+    "phone": ("联系电话", "Phone"),
     "file": ("文件", "File"),
     "letter_id": ("编号", "ID"),
     # replies and cited passages

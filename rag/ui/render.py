@@ -221,7 +221,7 @@ def group_by_passage(evidence: Sequence[CitedPassage]) -> list[list[CitedPassage
 
 
 _LETTER_FIELDS = ("title", "doc_number", "agency", "addressee", "date", "signer", "session", "proposal_number",
-                  "kind", "contact")
+                  "kind", "contact", "phone")
 
 
 def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "zh", caption: str = "") -> str:
