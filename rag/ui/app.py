@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexFolderError as exc:
         print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
         return 2
+    except FileNotFoundError as exc:  # a --letters path that does not exist
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     llm = None
     if args.llm_url:
         from rag import LLM
