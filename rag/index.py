@@ -13,7 +13,7 @@ from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
 from .chunk import Chunk, Splitter
 from .config import Config
-from .embed import Encoder, ProgressFn, load_encoder, model_name
+from .embed import Encoder, LazyEncoder, ProgressFn, load_encoder, model_name
 from .ingest import read_documents
 from .parse import Letter
 from .retrieve.filters import Filters
@@ -106,8 +106,8 @@ class Index:
 
         Args:
             directory: the index folder.
-            encoder: the encoder to query with; by default the one named in the manifest is loaded.
-            analyzer: the lexical analyzer (default: jieba + the bundled glossary).
+            encoder: the encoder to query with; by default the one named in the manifest, loaded on first use.
+            analyzer: the lexical analyzer (default: jieba + the bundled glossary, loaded on first use).
             config: search and answer settings (default: :class:`Config`'s); its build settings
                 (chunking, encoder, stores) are ignored: they always come from the index.
             expect: build settings the caller requires; an index built otherwise is refused.
@@ -120,7 +120,10 @@ class Index:
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
-        encoder = encoder or load_encoder(built.model)
+        if encoder is None:  # loaded when a search, an answer or new letters need it, not to list or remove
+            stored = manifest.get("encoder", {})
+            encoder = LazyEncoder(built.model, str(stored.get("id")), int(stored.get("dim") or 0),
+                                  check=lambda loaded: check_encoder(directory, manifest, loaded))
         check_encoder(directory, manifest, encoder)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
@@ -213,9 +216,15 @@ class Index:
 
         Returns:
             The :class:`BuildReport`, also kept as ``index.report``.
+
+        Raises:
+            FileNotFoundError: a path does not exist (checked before anything is read or written).
         """
         started = time.perf_counter()
         sources = [str(p) for p in paths]
+        missing = [source for source in sources if not Path(source).exists()]
+        if missing:  # a mistyped path is an error, not an empty index
+            raise FileNotFoundError(f"no such file or folder: {', '.join(missing)} (nothing was indexed)")
         documents, skipped = read_documents(sources, max_bytes=self.config.max_file_bytes)
         with self._write_lock, self._folder_lock():
             plan = plan_update(self._fresh_stores().letters.letters, documents, replace_all=replace_all)

@@ -37,8 +37,9 @@ def assert_citations_verified(index: Index, answer: Answer) -> None:
         assert (citation.start, citation.end) in split_sentences(citation.hit.text, citation.hit.start)
     numbers = [c.n for c in answer.citations]
     assert numbers == list(range(1, len(numbers) + 1))
-    for n in map(int, re.findall(r"\[(\d+)\]", answer.text)):
-        assert n in numbers
+    shown = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert sorted(set(shown)) == numbers  # every citation is in the text, none is made up
+    assert {item.citation_n for item in answer.support} <= set(shown)
 
 
 def squash(text: str) -> str:
@@ -221,3 +222,19 @@ def test_cli_ask_prints_the_answer_and_its_sources(use_index: Index, capsys):
 
 def test_default_threshold_is_the_calibrated_one():
     assert 0.0 < Config().abstain_threshold < 1.0
+
+
+@pytest.mark.parametrize(("question", "language"), [
+    ("Can innovation vouchers (创新券) pay for clinical trials of medical devices?", "en"),
+    ("What does 慈卫建〔2021〕15号 say about clinical trials?", "en"),
+    ("医疗器械临床试验费用能不能用创新券？", "zh"),
+    ("二类 device 注册有哪些补助？", "zh"),
+])
+def test_cli_answer_is_labelled_in_the_question_language(fake_index: Index, question: str, language: str):
+    answer = fake_index.with_config(abstain_threshold=0.0).ask(question)
+    printed = format_answer(answer)
+    assert answer.language == language
+    if language == "en":
+        assert printed.startswith(LEAD_EN) and "(confidence " in printed and "置信度" not in printed
+    else:
+        assert "（置信度 " in printed and "confidence" not in printed and "extractive" not in printed

@@ -284,7 +284,9 @@ def test_upload_a_letter_then_find_it_and_remove_it(session: Session, app: dict[
     assert "tool.exe: unsupported file type '.exe'" in report
     assert re.search(r"huge\.txt: too large", report)
     assert "blank.md: empty file" in report
-    assert "3 封信" in report or "3 letters" in report  # the two bundled letters are still there
+    summary = session.page.locator("#library-summary").inner_text()
+    assert "3 封信" in summary or "3 letters" in summary  # the two bundled letters are still there
+    assert "封信" not in report and "letters," not in report  # the library's size is shown once, not again here
     uploads = Path(str(app["index"])) / "uploads"
     stored = sorted(p.name for p in uploads.iterdir())
     assert len(stored) == 1 and "/" not in stored[0] and not stored[0].startswith(".")
@@ -296,7 +298,8 @@ def test_upload_a_letter_then_find_it_and_remove_it(session: Session, app: dict[
     assert "巴南交通发〔2020〕188号" in session.cards()[0]
 
     result = session.remove(letter_id)
-    assert letter_id in result and ("2 封信" in result or "2 letters" in result)
+    assert letter_id in result
+    session.page.locator("#library-summary", has_text=re.compile("2 封信|2 letters")).wait_for()
     assert list(uploads.iterdir()) == []
     session.to_ask_tab()
     session.ask("麻天公路能不能开通公交车？")
@@ -427,3 +430,124 @@ def test_llm_answer_streams_in_then_shows_the_checked_answer(app: dict[str, obje
         finally:
             session.close()
     assert script.requests[0]["model"] == "scripted" and script.requests[0]["stream"] is True
+
+
+CLINICAL = "医疗器械临床试验费用能不能用创新券？"
+HEBEI = "河北省如何支持高端医疗器械研发？"
+
+
+def _in_viewport(locator: object) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000
+
+
+def test_cards_come_first_and_show_without_inner_scrolling(session: Session) -> None:
+    session.ask(CLINICAL)
+    evidence = session.page.locator("#evidence")
+    first = evidence.locator("article.rag-card").first
+    assert _in_viewport(first.locator(".rag-card-head")) and _in_viewport(first.locator("mark").first)
+    # no element of the panel scrolls on its own: the cards are not clipped
+    clipped = evidence.evaluate("""e => [e, ...e.querySelectorAll('*')].filter(x =>
+        x.scrollHeight > x.clientHeight + 1 && getComputedStyle(x).overflowY.match(/auto|scroll|hidden/)).length""")
+    assert clipped == 0
+    table = evidence.locator("details.rag-support")
+    assert table.count() == 1 and table.get_attribute("open") is None  # folded, below the cards
+    order = evidence.evaluate(
+        "e => [...e.querySelectorAll('article.rag-card, details.rag-support')].map(x => x.tagName)")
+    assert order[-1] == "DETAILS" and order.count("DETAILS") == 1
+    table.locator("summary").click()
+    for row in table.locator("tbody tr").all():  # a row says how much, up to what or for whom
+        cells = row.locator("td").all_inner_texts()
+        assert any(cell.strip() for cell in cells[1:4]), cells
+
+
+def test_numbers_agree_between_answer_table_and_cards(session: Session) -> None:
+    session.ask(CLINICAL)
+    bubble = session.page.locator('#chat [data-testid="bot"]').last.inner_text()
+    answer, footer = bubble.rsplit("引用", 1)
+    in_text = set(re.findall(r"\[(\d+)\]", answer))
+    in_footer = set(re.findall(r"\[(\d+)\]", footer))
+    evidence = session.page.locator("#evidence")
+    on_cards = {b.get_attribute("data-n") for b in evidence.locator(".rag-card-head button.rag-cite").all()}
+    in_table = set(re.findall(r"\[(\d+)\]", " ".join(evidence.locator("details.rag-support td").all_text_contents())))
+    assert in_text and in_text == in_footer == on_cards
+    assert in_table and in_table <= in_text
+
+
+def test_clicking_a_citation_again_brings_the_span_back(session: Session) -> None:
+    from playwright.sync_api import expect
+
+    session.ask(CLASS_II_ZH)
+    session.open_citation(CIXI)
+    mark = session.page.locator("#letter mark#cited-span")
+    expect(mark).to_be_in_viewport()
+    session.page.evaluate("""() => { window.scrollTo(0, 0);
+        document.querySelector('#letter .rag-letter-text').scrollTop = 0; }""")
+    session.page.wait_for_timeout(200)
+    expect(mark).not_to_be_in_viewport()
+    session.page.locator("#evidence article.rag-card", has_text=CIXI).first.locator("button.rag-cite").first.click()
+    expect(mark).to_be_in_viewport()
+
+
+def test_the_letter_follows_a_new_reply(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    session.open_citation(CIXI)
+    assert session.page.locator("#letter .rag-letter").get_attribute("data-letter") == "000_3530caffdd2f932b"
+    session.ask(HEBEI)
+    letter = session.page.locator('#letter .rag-letter[data-opened^="1:"]')
+    letter.wait_for()
+    first_card = session.page.locator("#evidence article.rag-card").first.inner_text()
+    assert "冀工信承字" in first_card and letter.get_attribute("data-letter") == "004_dce9e1310b5c7813"
+    assert letter.locator("mark#cited-span").count() == 1
+
+
+def test_an_off_topic_english_question_is_declined_in_english(session: Session) -> None:
+    session.ask("What is the VAT rate on imported MRI scanners?")
+    bot = session.page.locator('#chat [data-testid="bot"]').last
+    text = bot.inner_text()
+    assert text.startswith("The indexed letters do not address this.")
+    assert not CJK.search(text)  # the Chinese interface does not switch the reply's language
+    closest = bot.locator("details")
+    assert closest.count() == 1 and closest.get_attribute("open") is None
+    assert len(bot.locator("p").all()) == 1  # one short message; the closest passages folded under it
+
+
+def test_small_details_of_the_page(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    assert session.page.locator('#chat [data-testid="block-label"]').count() == 0  # no label over the messages
+    card = session.page.locator("#evidence article.rag-card", has_text=CIXI).first
+    numbers = card.locator(".rag-num").all_inner_texts()
+    assert "2021" not in numbers and "15" not in numbers  # 慈卫建〔2021〕15号 is a name, not an amount
+    session.page.get_by_text("English", exact=True).click()
+    session.page.locator("#send", has_text="Send").wait_for()
+    fits = session.page.locator("#question textarea").evaluate("""box => {
+        const style = getComputedStyle(box), ruler = document.createElement('span');
+        ruler.style.cssText = 'position:absolute;display:inline-block;white-space:pre;font:' + style.font;
+        ruler.textContent = box.placeholder;
+        document.body.appendChild(ruler);
+        const width = ruler.getBoundingClientRect().width; ruler.remove();
+        return width <= box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    }""")
+    assert fits  # the English placeholder is not cut off
+
+
+def test_only_the_session_heartbeat_stays_open(app: dict[str, object], browser: object) -> None:
+    """Why `networkidle` never comes: Gradio keeps one request open per session, its heartbeat
+    (`/gradio_api/heartbeat/<session>`), to free the session's state when the tab closes. Nothing else may hang."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    pending: dict[int, str] = {}
+    page.on("request", lambda r: pending.__setitem__(id(r), r.url))
+    page.on("requestfinished", lambda r: pending.pop(id(r), None))
+    page.on("requestfailed", lambda r: pending.pop(id(r), None))
+    try:
+        page.goto(str(app["url"]))
+        page.locator("#question textarea").wait_for()
+        page.locator("#question textarea").fill(CLASS_II_ZH)
+        page.locator("#send").click()
+        page.locator('#evidence [data-turn="0"]').first.wait_for()
+        page.wait_for_timeout(3000)
+        hanging = sorted(pending.values())
+        assert len(hanging) == 1 and re.search(r"/gradio_api/heartbeat/\w+$", hanging[0]), hanging
+    finally:
+        context.close()

@@ -78,3 +78,66 @@ def test_long_question_gets_a_truncation_note(built: Path, capsys):
     captured = capsys.readouterr()
     assert "note: the question is 100,000 characters; only the first 2,000 are used" in captured.err
     assert len(json.loads(captured.out)) == 1
+
+
+def test_build_of_a_missing_path_is_an_error_and_writes_nothing(tmp_path: Path, letters_dir: Path, capsys):
+    index = tmp_path / "idx2"
+    assert main(["build", str(tmp_path / "nonexistent"), "--index", str(index), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no such file or folder: ") and str(tmp_path / "nonexistent") in err
+    assert not index.exists()
+    # one missing path among good ones is the same error; an existing index is left as it was
+    assert main(["build", str(letters_dir), "--index", str(index), "--quiet"]) == 0
+    manifest = (index / "manifest.json").read_bytes()
+    assert main(["build", str(letters_dir), str(tmp_path / "typo"), "--index", str(index), "--quiet"]) == 2
+    assert (index / "manifest.json").read_bytes() == manifest
+
+
+# Lists the letters in-process, then says which heavy parts were loaded: the model's weights, jieba's dictionary.
+_LIST_THEN_REPORT = """
+import sys
+from rag.cli import main
+from rag.index import Index
+main(["letters", "--index", sys.argv[1]])
+index = Index.load(sys.argv[1])
+index.letters
+index.remove([index.letters[0].letter_id])
+print("LOADED", index.encoder.loaded, index.analyzer.loaded, "jieba" in sys.modules)
+"""
+
+
+def test_letters_and_remove_load_no_model_and_no_segmenter(built: Path, tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "index"
+    shutil.copytree(built, copy)
+    run = subprocess.run([sys.executable, "-c", _LIST_THEN_REPORT, str(copy)], capture_output=True, text=True,
+                         check=True)
+    assert "慈卫建〔2021〕15号" in run.stdout
+    assert run.stdout.splitlines()[-1] == "LOADED False False False"
+    from rag.index import Index
+
+    reloaded = Index.load(copy)
+    assert len(reloaded.letters) == 1
+    assert reloaded.search("临床试验费用能不能用创新券", k=1)  # a search loads both on demand
+    assert reloaded.encoder.loaded and reloaded.analyzer.loaded
+
+
+def test_search_prints_the_section_once_and_no_blank_lines(built: Path, capsys):
+    assert main(["search", "临床试验费用能不能用创新券", "--index", str(built), "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "[1] 慈卫建〔2021〕15号  (2.000)  慈溪市卫生健康局  2021-06-30"
+    assert lines[1] == "    一、引导产业链发展，鼓励企业创新研发 › （二）加大培育支持"
+    assert out.count("一（二）") == 0 and all(line.strip() for line in lines)
+
+
+def test_letters_falls_back_to_the_file_name(tmp_path: Path, capsys):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "x010.txt").write_text("尊敬的耿美玲委员:\n您提出的建议已收悉,现将办理情况回复如下:\n一、强化规划引领\n"
+                                     "将健康事业纳入规划。\n", encoding="utf-8")
+    assert main(["build", str(folder), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["letters", "--index", str(tmp_path / "ix")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split("\t")[1:] == ["-", "-", "-", "(x010.txt)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -33,7 +34,8 @@ def test_invented_citation_is_flagged_and_its_sentence_dropped(answering_index: 
     answer = answering_index.ask(QUESTION, k=3, llm=LLM(url, "scripted"))
 
     assert answer.mode == "generative" and not answer.abstained
-    assert answer.text == "可以，医疗器械临床试验费用纳入创新券范围，按规定给予30%补助。[1]"
+    # the model's sentence, then the support table's other sentences (quoted so their numbers are visible)
+    assert answer.text.split("\n")[0] == "可以，医疗器械临床试验费用纳入创新券范围，按规定给予30%补助。[1]"
     assert "100万元" not in answer.text
     assert len(answer.notes) == 1 and "[9]" in answer.notes[0] and "does not exist" in answer.notes[0]
     assert answer.citations[0].hit == hits[0]
@@ -121,10 +123,12 @@ def test_index_ask_with_llm_is_generative_and_keeps_the_support_table(answering_
     script.reply = "临床试验费用可纳入创新券范围，补助30%[1]。"
     answer = answering_index.ask("慈溪对医疗器械临床试验有什么补助？", llm=LLM(url, "scripted"))
 
-    assert answer.mode == "generative" and answer.text.endswith("[1]")
+    assert answer.mode == "generative" and answer.text.startswith("临床试验费用可纳入创新券范围，补助30%。[1]\n")
     assert answer.support
     numbers = {c.n for c in answer.citations}
     assert all(item.citation_n in numbers for item in answer.support)
+    shown = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert shown == numbers  # the table's citations are quoted in the text too
     assert_quotes_real(answering_index, answer)
 
 
@@ -164,7 +168,8 @@ def test_cli_ask_with_llm_reads_the_key_from_the_named_variable(use_index: Index
     assert main(["ask", QUESTION, "--index", str(use_index.directory), "--json", "--llm-url", url,
                  "--llm-model", "scripted", "--llm-key-env", "MY_LLM_KEY"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["mode"] == "generative" and data["text"] == "临床试验费用纳入创新券范围，给予30%补助。[1]"
+    assert data["mode"] == "generative"
+    assert data["text"].split("\n")[0] == "临床试验费用纳入创新券范围，给予30%补助。[1]"
     assert script.headers[0]["Authorization"] == "Bearer sk-from-env"
     first = data["citations"][0]
     assert use_index.letter(first["letter_id"]).text[first["start"]:first["end"]] == first["quote"]

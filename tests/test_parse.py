@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from rag.ingest import read_document
 from rag.parse import CLOSING, PREAMBLE, parse_letter
 
@@ -26,7 +30,8 @@ def test_cixi_letter_metadata():
         "proposal_number": "276",
         "kind": "建议",
         "signer": "史国建",
-        "contact": "孙恺 63990807",
+        "contact": "孙恺",
+        "phone": "63990807",
     }
 
 
@@ -63,7 +68,8 @@ def test_hebei_letter_metadata_half_width_punctuation():
         "proposal_number": "0315",
         "kind": "提案",
         "signer": "董继华",
-        "contact": "梁 沛 0311-87801895",
+        "contact": "梁沛",
+        "phone": "0311-87801895",
     }
 
 
@@ -121,3 +127,16 @@ def test_chinese_numeral_signature_date():
     text = "某某代表：\n一、情况\n内容很多。\n某市民政局\n二〇二一年六月三十日\n"
     assert parse_letter(text, letter_id="d").date == "2021-06-30"
     assert parse_letter(text, letter_id="d").agency == "某市民政局"
+
+
+@pytest.mark.parametrize(("name", "contact", "phone"), [
+    ("x032", "王浪", "66223882"),  # （联系人:王浪,联系电话:66223882）: no stray bracket
+    ("x018", "邢启明", "68724305"),  # （此件主动公开;联系人:邢启明,电话:68724305）
+    ("x034", "刘熠", "3303606"),  # the phone before the name
+    ("x016", "季琪昕", "59176609"),  # 联系人姓名:季琪昕 联系电话:59176609
+])
+def test_contact_name_and_phone_are_separate_fields(shared_letters: Path, name: str, contact: str, phone: str):
+    text = (shared_letters / f"{name}.txt").read_text(encoding="utf-8")
+    letter = parse_letter(text, letter_id=name)
+    assert (letter.contact, letter.phone) == (contact, phone)
+    assert letter.metadata()["phone"] == phone

@@ -21,8 +21,8 @@ EVIL = ('<script>alert(1)</script><img src=x onerror=alert(2)> [点我](javascri
 
 # Every tag and attribute rag/ui/render.py itself writes; anything else came from a letter or a user.
 ALLOWED_TAGS = {"p", "br", "mark", "div", "span", "article", "button", "dl", "dt", "dd", "h3", "table", "thead",
-                "tbody", "tr", "th", "td", "ul", "li", "strong"}
-ALLOWED_ATTRS = {"class", "id", "title", "type", "data-n", "data-turn", "data-letter"}
+                "tbody", "tr", "th", "td", "ul", "li", "strong", "details", "summary"}
+ALLOWED_ATTRS = {"class", "id", "title", "type", "data-n", "data-turn", "data-letter", "data-opened", "data-follow"}
 
 
 class _Tags(HTMLParser):
@@ -215,3 +215,8 @@ def test_numbers_in_answers_and_passages_are_emphasised_and_escaped():
     assert "&lt;b&gt;" in html_ and html_.startswith("<mark>按&lt;b&gt;</mark>")
     assert "rag-num" not in render.highlight("给予30%补助", [])
     assert render.highlight("补助。[1]", [], numbers=True) == "补助。[1]"  # citation markers stay plain
+
+
+def test_digits_of_document_numbers_and_names_are_not_marked_as_amounts():
+    html = render.highlight("慈卫建〔2021〕15号，第0315号提案，民企100强，投入300万元，补助30%。", (), numbers=True)
+    assert re.findall(r'<span class="rag-num">([^<]*)</span>', html) == ["300万元", "30%"]

@@ -8,15 +8,21 @@ a table of :class:`~rag.answer.types.SupportItem`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .figures import SUPPORT_QUESTION
-from .scoring import SentenceEvidence
-from .support import support_table
-from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation, SupportItem
+from .scoring import Sentence, SentenceEvidence
+from .support import support_rows
+from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8) -> Answer:
-    """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention."""
+    """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
+
+    The sentences behind support-table rows are quoted too, after the answer's own, so every citation
+    number appears in the text.
+    """
     zh = evidence.language == "zh"
     if not evidence.sentences or evidence.confidence < threshold:
         return Answer(evidence.question, ABSTAIN_ZH if zh else ABSTAIN_EN, (), evidence.confidence, True,
@@ -24,25 +30,33 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
                       notes=("no passage matched",) if not evidence.hits else ())
     best = evidence.sentences[0].score
     chosen = [s for s in evidence.sentences if s.score >= keep_ratio * best][:max_sentences]
+    rows = support_rows(evidence.sentences, chosen, max_support) if SUPPORT_QUESTION.search(evidence.question) else []
     letter_rank: dict[str, int] = {}
     for sentence in chosen:
         letter_rank.setdefault(sentence.hit.letter_id, len(letter_rank))
-    chosen.sort(key=lambda s: (letter_rank[s.hit.letter_id], s.start))
+    answering = sorted(chosen, key=lambda s: (letter_rank[s.hit.letter_id], s.start))
+    answered = {_key(s) for s in chosen}
+    extra = sorted({_key(s): s for s, _ in rows if _key(s) not in answered}.values(),
+                   key=lambda s: (letter_rank[s.hit.letter_id], s.start))
     citations: list[Citation] = []
     paragraphs: list[str] = []
-    current: str | None = None
-    for sentence in chosen:
-        citation = Citation(len(citations) + 1, sentence.hit, sentence.text, sentence.start, sentence.end)
-        citations.append(citation)
-        piece = f"{sentence.text}[{citation.n}]"
-        if sentence.hit.letter_id == current:
-            paragraphs[-1] += piece
-        else:
-            paragraphs.append(piece)
-            current = sentence.hit.letter_id
-    support: tuple[SupportItem, ...] = ()
-    if SUPPORT_QUESTION.search(evidence.question):
-        support, citations = support_table(evidence.sentences, citations, max_support)
+    for group in (answering, extra):  # the support table's other sentences follow the answer, in their own paragraph
+        current: str | None = None
+        for sentence in group:
+            citation = Citation(len(citations) + 1, sentence.hit, sentence.text, sentence.start, sentence.end)
+            citations.append(citation)
+            piece = f"{sentence.text}[{citation.n}]"
+            if sentence.hit.letter_id == current:
+                paragraphs[-1] += piece
+            else:
+                paragraphs.append(piece)
+                current = sentence.hit.letter_id
+    numbers = {(c.hit.letter_id, c.start, c.end): c.n for c in citations}
+    support = tuple(replace(item, citation_n=numbers[_key(sentence)]) for sentence, item in rows)
     text = "\n".join(paragraphs) if zh else "\n".join([LEAD_EN, *paragraphs])
     return Answer(evidence.question, text, tuple(citations), evidence.confidence, False, evidence.hits,
-                  support=support, language=evidence.language)
+                  support=tuple(sorted(support, key=lambda item: item.citation_n)), language=evidence.language)
+
+
+def _key(sentence: Sentence) -> tuple[str, int, int]:
+    return sentence.hit.letter_id, sentence.start, sentence.end

@@ -224,8 +224,11 @@ def check_answer(question: str, text: str, hits: Sequence[Hit], fallback: Answer
                 citations.append(citation)
             markers.append(f"[{citation.n}]")
         pieces.append(claim + "".join(markers))
+    shown = len(citations)
     support, citations = _carry_support(fallback, citations)
     joined = "".join(pieces) if language == "zh" else " ".join(pieces)
+    if len(citations) > shown:  # the support table's other sentences, quoted so every number is in the text
+        joined += "\n" + "".join(f"{c.quote}[{c.n}]" for c in citations[shown:])
     confidence = fallback.confidence if fallback is not None else 1.0
     return Answer(question, joined, tuple(citations), confidence, False, hits, support=support,
                   notes=tuple(notes), mode="generative", language=language)

@@ -50,7 +50,8 @@ def format_answer(answer: Answer) -> str:
         for s in answer.support:
             cells = [s.what or "-", s.amount or "-", s.cap or "-", s.condition or "-", s.agency or "-"]
             lines.append(f"  [{s.citation_n}] " + " | ".join(cells))
-    lines += [f"({'置信度' if zh else 'confidence'} {answer.confidence:.2f}, {answer.mode})"]
+    mode = {"extractive": "摘录", "generative": "生成"}.get(answer.mode, answer.mode) if zh else answer.mode
+    lines += [f"（置信度 {answer.confidence:.2f}，{mode}）" if zh else f"(confidence {answer.confidence:.2f}, {mode})"]
     lines += [f"note: {note}" for note in answer.notes]
     return "\n".join(lines).strip()
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from .figures import SUPPORT_WORD
 from .scoring import Sentence
-from .types import Citation, SupportItem
+from .types import SupportItem
 
 _CAP = re.compile(r"(?:最高|最多|上限为?|封顶|不超过)\s*(?:\d+(?:[.,]\d+)*\s*(?:%|％|万亿|亿|万|千)?\s*元?)")
 _CAP_FIRM = re.compile(r"(?:最高|最多|上限为?|封顶)\s*\d+(?:[.,]\d+)*\s*(?:%|％|万亿|亿|万|千)?\s*元?")
@@ -23,34 +23,29 @@ _CLAUSE = re.compile(r"[^，,：:；;。！？!?]+")
 _LEADING_FILLER = re.compile(r"^(?:同时|此外|另外|并且|并|还|明确|积极|其中|目前|今年|近年来|下一步)[，,]?")
 
 
-def support_table(sentences: Sequence[Sentence], citations: list[Citation],
-                  limit: int = 8) -> tuple[tuple[SupportItem, ...], list[Citation]]:
+def support_rows(sentences: Sequence[Sentence], quoted: Sequence[Sentence],
+                 limit: int = 8) -> list[tuple[Sentence, SupportItem]]:
     """Support measures (what, amount or rate, cap, condition, agency) in the passages the answer quotes.
 
-    ``sentences`` are the scored sentences of the retrieved passages.
-
-    Every sentence naming a subsidy, reward, voucher or support in a cited passage becomes a row, as long
-    as it shares a term with the question; sentences already quoted keep their citation, others are cited
-    after them.
+    Every sentence of a quoted passage (``quoted``: the sentences the answer quotes) that names a subsidy,
+    reward, voucher or support and shares a term with the question becomes a row, as long as it says how
+    much, up to what or for whom: a bare "给予支持" is not worth a row. The caller quotes each row's
+    sentence in the answer and numbers the rows' ``citation_n`` (0 here).
 
     Returns:
-        The items and the citations extended with the new ones.
+        ``(sentence, item)`` pairs in reading order, at most ``limit``.
     """
-    citations = list(citations)
-    passages = {c.hit.chunk_id for c in citations}
-    items: list[SupportItem] = []
+    passages = {s.hit.chunk_id for s in quoted}
+    rows: list[tuple[Sentence, SupportItem]] = []
     for sentence in sorted(sentences, key=lambda s: (s.hit.letter_id, s.start)):
-        if len(items) >= limit:
+        if len(rows) >= limit:
             break
         if sentence.hit.chunk_id not in passages or sentence.overlap <= 0 or not SUPPORT_WORD.search(sentence.text):
             continue
-        cited = next((c for c in citations if (c.hit.letter_id, c.start, c.end) ==
-                      (sentence.hit.letter_id, sentence.start, sentence.end)), None)
-        if cited is None:
-            cited = Citation(len(citations) + 1, sentence.hit, sentence.text, sentence.start, sentence.end)
-            citations.append(cited)
-        items.append(support_item(sentence.text, sentence.hit.agency, cited.n))
-    return tuple(sorted(items, key=lambda item: item.citation_n)), citations
+        item = support_item(sentence.text, sentence.hit.agency, 0)
+        if item.amount or item.cap or item.condition:
+            rows.append((sentence, item))
+    return rows
 
 
 def support_item(sentence: str, letter_agency: str | None, citation_n: int) -> SupportItem:

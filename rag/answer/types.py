@@ -14,6 +14,7 @@ CLOSEST_ZH = "最接近的段落（但并未回答该问题）："
 CLOSEST_EN = "Closest passages, but not an answer:"
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,15 @@ class Answer:
 
 
 def question_language(question: str) -> str:
-    """``zh`` when the question is written in Chinese (any CJK character), else ``en``."""
-    return "zh" if _CJK.search(question) else "en"
+    """``zh`` when the question is written in Chinese, else ``en``.
+
+    An English question may name a Chinese term or document ("Can 创新券 pay for clinical trials?"): it is
+    Chinese when its Chinese characters, about two to a word, outnumber its English words.
+
+    Example:
+        >>> question_language("Can 创新券 pay for clinical trials?"), question_language("二类 device 补助？")
+        ('en', 'zh')
+    """
+    chinese = len(_CJK.findall(question))
+    return "zh" if chinese and chinese >= 2 * len(_LATIN_WORD.findall(question)) else "en"
 

@@ -43,6 +43,7 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
     labelled = labelled_fields(lines[: max(header_end, 1) + 8])
 
     title, kind, session, number = title_fields(header, labelled)
+    contact_name, phone = contact(text)
     return Letter(
         letter_id=letter_id,
         path=path,
@@ -57,7 +58,8 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
         proposal_number=number,
         kind=kind,
         signer=signer(text),
-        contact=contact(text),
+        contact=contact_name,
+        phone=phone,
         sections=section_tree(text, lines, headings),
         paths=(path,) if path else (),
     )

@@ -217,14 +217,31 @@ def signer(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def contact(text: str) -> str | None:
-    match = re.search(r"联\s*系\s*人(?:及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*([^\n]+)", text)
-    if not match:
-        phone = re.search(r"联系电话\s*[:：]\s*([\d\-－ ()（）]{5,})", text)
-        return phone.group(1).strip() if phone else None
-    contact = match.group(1).strip()
-    phone = re.search(r"联系电话\s*[:：]\s*([\d\-－ ()（）]{5,})", text[match.end():match.end() + 200])
-    if phone and phone.group(1).strip() not in contact:
-        contact = f"{contact} {phone.group(1).strip()}"
-    return contact
+_CONTACT_LABEL = re.compile(r"联\s*系\s*人(?:姓名|及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*")
+_NAME = re.compile(r"[\u4e00-\u9fff](?:[ \u3000]?[\u4e00-\u9fff]){1,4}")
+_PHONE_LABEL = re.compile(r"(?:联系电话|联系方式|电话|手机)\s*[:：]\s*")
+_PHONE = re.compile(r"(?:[(（]\d{3,4}[)）]\s*)?\d[\d\-－]{4,}\d")
+_NOT_NAME = re.compile(r"联系|电话|手机|地址|邮编|邮政")
+
+
+def contact(text: str) -> tuple[str | None, str | None]:
+    """The contact person's name and phone number from the signature block, each ``None`` when not stated.
+
+    Handles one line or two (``联系人：孙恺`` / ``联系电话：63990807``), both on one line in either order
+    (``（联系人:王浪,联系电话:66223882）``), and a name followed by its number (``梁 沛 0311-87801895``; the
+    space that pads a two-character name is dropped).
+    """
+    label = _CONTACT_LABEL.search(text)
+    name = None
+    if label:
+        found = _NAME.match(text, label.end())
+        if found:
+            name = re.sub(r"[ \u3000]", "", _NOT_NAME.split(found.group())[0])
+            name = name if len(name) >= 2 else None
+    near = text[max(label.start() - 80, 0):label.end() + 200] if label else text
+    phone = next((m for m in (_PHONE.match(near, p.end()) for p in _PHONE_LABEL.finditer(near)) if m), None)
+    if phone is None and label:  # "联系人及电话：梁 沛 0311-87801895"
+        line = text[label.end():].split("\n", 1)[0]
+        phone = _PHONE.search(line)
+    return name, phone.group().strip() if phone else None
 

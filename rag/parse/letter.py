@@ -35,7 +35,8 @@ class Section:
 class Letter:
     """A parsed reply letter: its full text, header metadata and section tree.
 
-    Any field the letter does not state is ``None``.
+    Any field the letter does not state is ``None``. ``contact`` is the contact person's name and ``phone``
+    their number, as the signature block gives them.
     """
 
     letter_id: str
@@ -52,6 +53,7 @@ class Letter:
     kind: str | None = None
     signer: str | None = None
     contact: str | None = None
+    phone: str | None = None
     sections: tuple[Section, ...] = ()
     paths: tuple[str, ...] = field(default=())
 
@@ -62,5 +64,5 @@ class Letter:
     def metadata(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in (
             "letter_id", "path", "title", "doc_number", "agency", "date", "addressee", "session",
-            "proposal_number", "kind", "signer", "contact")}
+            "proposal_number", "kind", "signer", "contact", "phone")}
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..embed import Encoder, model_name
+from ..embed import EncoderIdentity, model_name
 from . import Stores
 from .disk import IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
 
 
-def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: Encoder,
+def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
                   sources: Sequence[str]) -> str:
     """Write ``stores`` as a new generation of ``directory`` and switch the manifest to it; return its name."""
     chunk_counts = Counter(chunk.letter_id for chunk in stores.letters.chunks.values())
@@ -63,7 +63,7 @@ def stored_config(directory: Path, manifest: dict[str, Any]) -> Config:
     return Config.from_dict(manifest.get("config", {}))
 
 
-def check_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder) -> None:
+def check_encoder(directory: Path, manifest: dict[str, Any], encoder: EncoderIdentity) -> None:
     """Refuse an encoder other than the one the index was built with, naming the rebuild command."""
     stored = manifest.get("encoder", {})
     if encoder.id != stored.get("id") or encoder.dim != stored.get("dim"):

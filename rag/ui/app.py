@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -134,6 +135,11 @@ def app_config(args: argparse.Namespace) -> Config:
     return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
 
 
+def _warm_up(index: Index) -> None:
+    index.encoder.encode_queries(["预热"])
+    index.analyzer.tokens("预热")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the web UI; returns the exit code (2 when the index cannot be opened)."""
     args = parse_args(argv)
@@ -151,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexFolderError as exc:
         print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
         return 2
+    except FileNotFoundError as exc:  # a --letters path that does not exist
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     llm = None
     if args.llm_url:
         from rag import LLM
@@ -159,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   timeout=config.llm_timeout)
     import gradio as gr
 
+    # the model and jieba load on first use; load them while the page starts, not on the first question
+    threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
         demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
         demo.queue(default_concurrency_limit=4)

@@ -167,6 +167,7 @@ class Turn:
     confidence: float | None = None
     support: tuple[SupportItem, ...] = ()
     notes: tuple[str, ...] = ()
+    language: str = ""  # the question's ("zh" or "en"): the reply's own words follow it, not the interface
 
     def evidence_for(self, n: int) -> CitedPassage:
         """The evidence numbered ``n``. Raises ``KeyError`` naming the number."""
@@ -284,7 +285,8 @@ def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k:
 def _from_answer(index: Index, question: str, query: str, answer: Answer) -> Turn:
     """The turn that shows ``answer``: its citations, or the closest passages when it has none."""
     turn = Turn(question=question, query=query, mode="answer", text=answer.text or "", confidence=answer.confidence,
-                support=tuple(answer.support or ()), notes=tuple(str(n) for n in (answer.notes or ())))
+                support=tuple(answer.support or ()), notes=tuple(str(n) for n in (answer.notes or ())),
+                language=answer.language)
     if answer.abstained or not answer.citations:
         terms = index.analyzer.query_tokens(query)
         hits = list(answer.hits or ())

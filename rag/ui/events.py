@@ -56,14 +56,14 @@ class Events:
         ask_inputs = [chat.question, page.conversation, filters.k, filters.agency, filters.year_from,
                       filters.year_to, filters.letters, page.language]
         ask_outputs = [chat.chatbot, page.conversation, page.selected, page.evidence.cards, chat.download,
-                       chat.question]
+                       chat.question, page.letter.view, page.opened]
         respond = self.ask if self.llm is None else self.ask_streaming  # Gradio streams a generator's outputs
         chat.send.click(respond, ask_inputs, ask_outputs)
         chat.question.submit(respond, ask_inputs, ask_outputs)
         for chip in chat.chips:
             chip.click(lambda text: text, chip, chat.question, queue=False).then(respond, ask_inputs, ask_outputs)
         chat.chatbot.select(self.choose, [page.conversation, page.language],
-                            [page.selected, page.evidence.cards, chat.download])
+                            [page.selected, page.evidence.cards, chat.download, page.letter.view, page.opened])
         page.evidence.cards.click(self.open_citation, [page.conversation, page.language],
                                   [page.letter.view, page.opened])
         chat.clear.click(self.clear, page.language, [chat.chatbot, page.conversation, page.selected,
@@ -117,7 +117,16 @@ class Events:
         page = self.layout
         return {page.chat.chatbot: messages(conversation, language), page.conversation: conversation,
                 page.selected: number, page.evidence.cards: render.evidence_html(turn, number, language),
-                page.chat.download: self._export(turn, number, language), page.chat.question: ""}
+                page.chat.download: self._export(turn, number, language), page.chat.question: "",
+                **self._follow(conversation, number, language)}
+
+    def _follow(self, conversation: Conversation, number: int, language: str) -> Updates:
+        """The letter view for reply ``number``: the letter of its first citation (an answer's), else none."""
+        turn = conversation.turns[number]
+        opened = (number, turn.evidence[0].n) if turn.mode == "answer" and turn.evidence else None
+        page = self.layout
+        return {page.letter.view: letter_view(self.index, conversation, opened, language, follow=True),
+                page.opened: opened}
 
     def _export(self, turn: Turn | None, number: int, language: str) -> dict[str, object]:
         """The download button, offering ``turn`` as a Markdown file (disabled without a turn)."""
@@ -139,7 +148,8 @@ class Events:
         turn = conversation.turns[number]
         page = self.layout
         return {page.selected: number, page.evidence.cards: render.evidence_html(turn, number, language),
-                page.chat.download: self._export(turn, number, language)}
+                page.chat.download: self._export(turn, number, language),
+                **self._follow(conversation, number, language)}
 
     def open_citation(self, conversation: Conversation, language: str, event: gr.EventData) -> Updates:
         """Open the letter of the citation clicked in the cards (the event carries its turn and number)."""
@@ -197,7 +207,7 @@ class Events:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             return {report: f'<p class="rag-bad">{render.escape(message)}</p>', **self.refresh(language)}
         discard(letter.paths, self.uploads)
-        done = render.removal_html(removed, len(self.index.letters), len(self.index), language)
+        done = render.removal_html(removed, language)
         return {report: done, **self.refresh(language)}
 
     def refresh(self, language: str) -> Updates:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rag import BuildReport, Hit, Letter, Skipped
 
 MARK_ID = "cited-span"
+_NAME_PART = re.compile(r"[\u3400-\u9fff〕\]]")  # after bare digits: a name or number, not a unit (units are matched)
 
 
 def escape(text: object) -> str:
@@ -64,10 +65,12 @@ def highlight(text: str, spans: Iterable[Span], offset: int = 0, mark_id: str | 
 
 def _is_figure(text: str, start: int, end: int) -> bool:
     """A number worth pointing out: with a unit or sign (30%, 12家, 400万元, 2021年) or of three or more
-    digits; not a citation marker such as [1], nor a lone digit."""
+    digits; not a citation marker such as [1], a lone digit, nor digits inside a document number or a name."""
     if text[start - 1:start] == "[" and text[end:end + 1] == "]":
         return False
     span = text[start:end]
+    if span.isdigit() and (text[start - 1:start] in ("〔", "[", "第") or _NAME_PART.match(text[end:end + 1])):
+        return False  # a document number (〔2021〕15号), a proposal number (第0315号), a name (民企100强)
     return not span.isdigit() or len(span) >= 3
 
 
@@ -95,7 +98,12 @@ def _first_sentence(item: CitedPassage, limit: int = 80) -> str:
 
 
 def chat_message(turn: Turn, lang: str = "zh") -> str:
-    """The assistant's chat bubble as HTML: the answer with [n] markers (or the passage list), all escaped."""
+    """The assistant's chat bubble as HTML: the answer with [n] markers (or the passage list), all escaped.
+
+    The bubble's own words are in the question's language (``turn.language``), whatever the interface's.
+    A decline is one short sentence with the closest passages' citations folded away under it.
+    """
+    lang = turn.language or lang
     parts: list[str] = []
     if turn.query != turn.question and turn.mode != "error":
         parts.append(f'<p class="rag-notice">{escape(t(lang, "searched_as"))}{escape(turn.query)}</p>')
@@ -111,9 +119,13 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
         parts.append(_notes(turn, lang))
         return "".join(parts)
-    if turn.mode == "abstained" and turn.text:
-        parts.append(_paragraphs(turn.text))
-    parts.append(f"<p>{escape(t(lang, 'abstained' if turn.mode == 'abstained' else 'passages'))}</p>")
+    if turn.mode == "abstained":
+        parts.append(f"<p>{escape(turn.text or t(lang, 'declined'))}</p>")
+        items = "".join(f"<li>[{item.n}] {escape(item.hit.citation)}</li>" for item in turn.evidence)
+        parts.append(f'<details class="rag-closest-list"><summary>{escape(t(lang, "closest_list"))} '
+                     f"({len(turn.evidence)})</summary><ul>{items}</ul></details>")
+        return "".join(parts)
+    parts.append(f"<p>{escape(t(lang, 'passages'))}</p>")
     lines = [f"[{item.n}] {escape(item.hit.citation)}: {escape(_first_sentence(item))}" for item in turn.evidence]
     parts.append("<p>" + "<br>".join(lines) + "</p>")
     parts.append(_notes(turn, lang))
@@ -165,15 +177,15 @@ def _support_table(turn: Turn, lang: str) -> str:
         cells = "".join(f"<td>{escape(getattr(item, c, None))}</td>" for c in columns)
         n = getattr(item, "citation_n", None)
         rows.append(f"<tr>{cells}<td>{escape(f'[{n}]' if n is not None else '')}</td></tr>")
-    return (f'<div class="rag-support"><strong>{escape(t(lang, "support"))}</strong>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+    return (f'<details class="rag-support"><summary>{escape(t(lang, "support"))} ({len(rows)})</summary>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></details>")
 
 
 def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> str:
     """The cited passages of a reply as cards; each card's citation button opens the letter.
 
     The buttons carry ``data-turn`` and ``data-n`` (numbers only), which the UI sends back to
-    look the evidence up on the server.
+    look the evidence up on the server. A support table (subsidy questions) follows the cards, folded.
     """
     if turn is None or not turn.evidence:
         message = t(lang, "no_evidence") if turn is None or turn.mode != "empty" else t(lang, "empty")
@@ -186,7 +198,6 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
         head.append(f"<span>{escape(t(lang, 'closest'))}</span>")
     if head:
         parts.append(f'<div class="rag-meta">{"".join(head)}</div>')
-    parts.append(_support_table(turn, lang))
     if turn.notes:
         notes = "".join(f"<li>{escape(n)}</li>" for n in turn.notes)
         parts.append(f'<div class="rag-notice">{escape(t(lang, "notes"))}<ul>{notes}</ul></div>')
@@ -203,6 +214,7 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
             f"{_meta(hit, lang)}"
             f'<div class="rag-passage">{highlight(hit.text, spans, hit.start, numbers=True)}</div>'
             "</article>")
+    parts.append(_support_table(turn, lang))  # after the cards, folded: the cards are the evidence
     parts.append("</div>")
     return "".join(parts)
 
@@ -221,18 +233,26 @@ def group_by_passage(evidence: Sequence[CitedPassage]) -> list[list[CitedPassage
 
 
 _LETTER_FIELDS = ("title", "doc_number", "agency", "addressee", "date", "signer", "session", "proposal_number",
-                  "kind", "contact")
+                  "kind", "contact", "phone")
 
 
-def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "zh", caption: str = "") -> str:
-    """A whole letter: its metadata, then its text with ``spans`` highlighted (the first one has id ``cited-span``)."""
+def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "zh", caption: str = "",
+                opened: tuple[int, int] | None = None, follow: bool = False) -> str:
+    """A whole letter: its metadata, then its text with ``spans`` highlighted (the first one has id ``cited-span``).
+
+    ``opened`` (turn, citation number) is written as ``data-opened="turn:n"``, so opening the same span
+    for another reply changes the HTML (and scrolls again); ``follow`` marks a letter opened for a new
+    reply rather than by a click.
+    """
     if letter is None:
         return f'<div class="rag-letter"><p class="rag-notice">{escape(t(lang, "no_letter"))}</p></div>'
     rows = [(t(lang, name), getattr(letter, name)) for name in _LETTER_FIELDS]
     rows.append((t(lang, "file"), Path(letter.path).name))
     details = "".join(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in rows if value)
     heading = escape(caption or letter.title or letter.display_name)
-    return (f'<div class="rag-letter" data-letter="{escape(letter.letter_id)}">'
+    marks = f' data-opened="{int(opened[0])}:{int(opened[1])}"' if opened is not None else ""
+    marks += " data-follow" if follow else ""
+    return (f'<div class="rag-letter" data-letter="{escape(letter.letter_id)}"{marks}>'
             f'<div class="rag-letter-head"><h3>{heading}</h3><dl>{details}</dl></div>'
             f'<div class="rag-letter-text">{highlight(letter.text, spans, 0, mark_id=MARK_ID)}</div></div>')
 
@@ -258,7 +278,8 @@ def library_summary(letters: int, chunks: int, lang: str = "zh") -> str:
 
 def upload_report_html(report: BuildReport | None, rejected: Sequence[Skipped] = (), lang: str = "zh",
                        names: dict[str, str] | None = None, titles: dict[str, str] | None = None) -> str:
-    """What an upload did: letters added/updated/unchanged/duplicated, and every rejected file with its reason.
+    """What an upload did: letters added/updated/unchanged/duplicated, and every rejected file with its reason
+    (the library's new size is shown once, above the upload box).
 
     Args:
         report: the :class:`~rag.index.BuildReport` of ``index.add`` (None when nothing reached the index).
@@ -287,16 +308,13 @@ def upload_report_html(report: BuildReport | None, rejected: Sequence[Skipped] =
         block("duplicates", [f"{names.get(path, Path(path).name)} = {same}" for path, same in report.duplicates])
     refused = [*rejected, *(report.skipped if report is not None else ())]
     block("rejected", [f"{names.get(s.path, Path(s.path).name)}: {s.reason}" for s in refused], bad=True)
-    if report is not None:
-        sections.append(f"<p>{library_summary(report.letters, report.chunks, lang)}</p>")
     return f'<div class="rag-report">{"".join(sections)}</div>'
 
 
-def removal_html(removed: Sequence[str], letters: int, chunks: int, lang: str = "zh") -> str:
-    """What a removal did: the removed letter ids, then the library's new size."""
+def removal_html(removed: Sequence[str], lang: str = "zh") -> str:
+    """What a removal did: the removed letter ids (the library's size is shown once, above the upload box)."""
     items = "".join(f"<li>{escape(r)}</li>" for r in removed)
-    return (f'<div class="rag-report"><strong>{escape(t(lang, "removed"))}</strong><ul>{items}</ul>'
-            f"<p>{library_summary(letters, chunks, lang)}</p></div>")
+    return f'<div class="rag-report"><strong>{escape(t(lang, "removed"))}</strong><ul>{items}</ul></div>'
 
 
 def letter_choices(letters: Sequence[Letter]) -> list[tuple[str, str]]:

@@ -47,7 +47,8 @@ class ChatPanel:
 
 def build_chat_panel(lang: str) -> ChatPanel:
     """Create the chat panel's components in the current layout."""
-    chatbot = gr.Chatbot(label=t(lang, "chat"), elem_id="chat", height=480, render_markdown=False,
+    # no floating label: it covered the first message once the chat scrolled
+    chatbot = gr.Chatbot(label=t(lang, "chat"), show_label=False, elem_id="chat", height=480, render_markdown=False,
                          latex_delimiters=[], feedback_options=None, buttons=["copy"],
                          group_consecutive_messages=False)
     with gr.Row():

@@ -11,10 +11,15 @@ from ..conversation import Conversation
 from . import Updates
 
 # Clicks on a citation button inside the cards send its (turn, number) back to Python.
+# The letter of that citation may be on show already (clicked before): then its value will not change and
+# the letter view's watcher not fire, so bring the span back into view here.
 CITE_JS = """
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.rag-cite');
   if (!button || !element.contains(button)) return;
+  const opened = `${Number(button.dataset.turn)}:${Number(button.dataset.n)}`;
+  const shown = document.querySelector(`#letter .rag-letter[data-opened="${opened}"] #cited-span`);
+  if (shown) shown.scrollIntoView({block: 'center', behavior: 'instant'});
   trigger('click', {turn: Number(button.dataset.turn), n: Number(button.dataset.n)});
 });
 """
@@ -34,7 +39,8 @@ class EvidencePanel:
 
 def build_evidence_panel(lang: str) -> EvidencePanel:
     """Create the evidence panel's component in the current layout."""
-    cards = gr.HTML(render.evidence_html(None, lang=lang), elem_id="evidence", js_on_load=CITE_JS, max_height=520)
+    # no height limit: the cards must show without scrolling an inner panel
+    cards = gr.HTML(render.evidence_html(None, lang=lang), elem_id="evidence", js_on_load=CITE_JS)
     return EvidencePanel(cards)
 
 

@@ -14,10 +14,18 @@ from ..labels import t
 from . import Updates
 
 # When a letter opens, bring the cited span into view.
+# A letter opened by a click is brought into view (the page scrolls to it); one that follows a new reply
+# (data-follow) only scrolls its own text box to the span, leaving the page where the reader is.
 SCROLL_JS = """
 const reveal = () => {
   const mark = element.querySelector('#cited-span');
-  if (mark) mark.scrollIntoView({block: 'center', behavior: 'instant'});
+  if (!mark) return;
+  const box = mark.closest('.rag-letter-text');
+  if (element.querySelector('.rag-letter[data-follow]')) {
+    if (box) box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+  } else {
+    mark.scrollIntoView({block: 'center', behavior: 'instant'});
+  }
 };
 watch('value', reveal);
 reveal();
@@ -42,8 +50,11 @@ def build_letter_panel(lang: str) -> LetterPanel:
     return LetterPanel(gr.HTML(render.letter_html(None, lang=lang), elem_id="letter", js_on_load=SCROLL_JS))
 
 
-def letter_view(index: Index, conversation: Conversation, opened: Opened | None, language: str) -> str:
+def letter_view(index: Index, conversation: Conversation, opened: Opened | None, language: str,
+                follow: bool = False) -> str:
     """The letter that citation ``opened`` of ``conversation`` cites, as the index holds it now (HTML).
+
+    ``follow``: opened for a new reply rather than by a click (the page is not scrolled to it).
 
     Raises:
         IndexError, KeyError: ``opened`` names no citation of the conversation.
@@ -57,7 +68,8 @@ def letter_view(index: Index, conversation: Conversation, opened: Opened | None,
     except KeyError:
         return f'<p class="rag-notice">{render.escape(t(language, "stale"))}</p>'
     caption = f"[{item.n}] {item.hit.citation}"
-    return render.letter_html(letter, cited_spans(turn, item, letter), language, caption=caption)
+    return render.letter_html(letter, cited_spans(turn, item, letter), language, caption=caption, opened=opened,
+                              follow=follow)
 
 
 __all__ = ["SCROLL_JS", "LetterPanel", "Opened", "build_letter_panel", "letter_view"]
