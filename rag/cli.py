@@ -194,8 +194,8 @@ def _search(args: argparse.Namespace) -> int:
     from .retrieve.query import BadQuery
 
     questions = _questions(args)
+    filters = _filters(args)  # bad dates are refused before the index is loaded
     index = Index.load(args.index)
-    filters = _filters(args)
     failed = 0
     for query in questions:
         try:
@@ -230,8 +230,8 @@ def _ask(args: argparse.Namespace) -> int:
     from .retrieve.query import BadQuery
 
     questions = _questions(args)
+    filters = _filters(args)  # bad dates are refused before the index is loaded
     index = Index.load(args.index)
-    filters = _filters(args)
     llm = _llm(args, index.config)
     failed = 0
     for query in questions:
