@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL, Config
+from .ingest import printable
 
 if TYPE_CHECKING:
+    from .answer import LLM
     from .parse import Letter
     from .retrieve.filters import Filters
     from .retrieve.hits import Hit
@@ -44,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm-model", metavar="M", help="the model the endpoint serves")
     ask.add_argument("--llm-key-env", metavar="VAR",
                      help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    ask.add_argument("--llm-timeout", type=float, metavar="SECONDS",
+                     help=f"seconds the model may take for its whole reply before the extractive answer is shown "
+                          f"instead (default: {Config().llm_timeout:g})")
     ask.add_argument("--stream", action="store_true", help="print the model's draft while it writes, then the "
                                                           "checked answer")
 
@@ -83,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except (IndexFolderError, BadQuery, KeyError, ValueError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {printable(str(message))}", file=sys.stderr)
         return 2
 
 
@@ -99,11 +105,11 @@ def _build(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         print(report.summary())
-        print(f"  embedded {report.chars_embedded:,} characters; index: {Path(args.index).resolve()}")
+        print(f"  embedded {report.chars_embedded:,} characters; index: {printable(str(Path(args.index).resolve()))}")
         for skipped in report.skipped:
-            print(f"  skipped {skipped}")
+            print(f"  skipped {printable(str(skipped))}")
         for path, same in report.duplicates:
-            print(f"  duplicate {path} = letter {same}")
+            print(f"  duplicate {printable(path)} = letter {printable(same)}")
     return 0
 
 
@@ -113,51 +119,110 @@ def _filters(args: argparse.Namespace) -> Filters:
     return Filters(letters=tuple(args.letter), agency=args.agency, date_from=args.date_from, date_to=args.date_to)
 
 
-def _questions(args: argparse.Namespace) -> list[tuple[Any, str]]:
+@dataclass(frozen=True)
+class _Query:
+    """One question of a run: its id (``None`` for a single question), the text, or why it cannot be asked."""
+
+    qid: Any
+    question: str = ""
+    error: str | None = None
+
+
+def _questions(args: argparse.Namespace) -> list[_Query]:
     if args.queries and args.question:
         raise ValueError("give a QUESTION or --queries FILE, not both")
     if args.queries:
-        out = []
-        for number, line in enumerate(Path(args.queries).read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                out.append((row["id"], row["question"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{args.queries} line {number}: expected {{\"id\", \"question\"}} ({exc})") from exc
-        return out
+        lines = Path(args.queries).read_text(encoding="utf-8").splitlines()
+        return [_query_line(args.queries, number, line) for number, line in enumerate(lines, start=1)
+                if line.strip()]
     if args.question is None:
         raise ValueError("give a QUESTION or --queries FILE.jsonl")
-    return [(None, args.question)]
+    return [_Query(None, args.question)]
+
+
+def _query_line(source: str, number: int, line: str) -> _Query:
+    """A ``--queries`` line as a question, or as an error for its id (the batch goes on past it)."""
+    where = f"{source} line {number}"
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        return _Query(f"line {number}", error=f"{where}: not JSON ({exc})")
+    if not isinstance(row, dict) or "id" not in row or "question" not in row:
+        return _Query(f"line {number}", error=f"{where}: expected {{\"id\", \"question\"}}")
+    qid, question = row["id"], row["question"]
+    if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not _encodable(str(qid)):
+        return _Query(f"line {number}", error=f"{where}: the id must be text or a whole number")
+    if not isinstance(question, str):
+        return _Query(qid, error=f"{where}: the question must be text, not {type(question).__name__}")
+    if not _encodable(question):
+        return _Query(qid, error=f"{where}: the question is not valid Unicode (a lone surrogate)")
+    return _Query(qid, question)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _note_truncation(question: str, limit: int) -> None:
     if len(question) > limit:
-        print(f"note: the question is {len(question):,} characters; only the first {limit:,} are used",
-              file=sys.stderr)
+        print(f"note: the question is {len(question):,} characters; only the first {limit:,} are used "
+              "(Config.max_question_chars)", file=sys.stderr)
+
+
+def _failed(query: _Query, message: str, as_json: bool) -> None:
+    """One line for a question that could not be asked: JSON with its id on stdout, or ``error:`` on stderr."""
+    if as_json:
+        print(json.dumps({"id": query.qid, "error": message}, ensure_ascii=False))
+    else:
+        label = f" ({printable(str(query.qid))})" if query.qid is not None else ""
+        print(f"error{label}: {printable(message)}", file=sys.stderr)
+
+
+def _safe(text: str) -> str:
+    """Letter or user text for the terminal: each line through :func:`~rag.ingest.printable`."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _headline(query: _Query, limit: int) -> str:
+    shown = query.question[:limit] + ("…" if len(query.question) > limit else "")
+    return f"## {printable(str(query.qid))}: {printable(shown)}"
 
 
 def _search(args: argparse.Namespace) -> int:
     from .index import Index
+    from .retrieve.query import BadQuery
 
     questions = _questions(args)
+    filters = _filters(args)  # bad dates are refused before the index is loaded
     index = Index.load(args.index)
-    filters = _filters(args)
-    for qid, question in questions:
-        _note_truncation(question, index.config.max_question_chars)
-        hits = index.search(question, k=args.k, filters=filters)
+    failed = 0
+    for query in questions:
+        try:
+            if query.error is not None:
+                raise BadQuery(query.error)
+            _note_truncation(query.question, index.config.max_question_chars)
+            hits = index.search(query.question, k=args.k, filters=filters)
+        except BadQuery as exc:
+            if not args.queries:
+                raise
+            failed += 1
+            _failed(query, str(exc), args.json)
+            continue
         if args.json:
             rows = [h.to_dict() for h in hits]
-            print(json.dumps(rows if args.queries is None else {"id": qid, "hits": rows}, ensure_ascii=False))
+            print(json.dumps(rows if args.queries is None else {"id": query.qid, "hits": rows}, ensure_ascii=False))
             continue
         if args.queries:
-            print(f"## {qid}: {question}")
+            print(_headline(query, index.config.max_question_chars))
         if not hits:
             print("no passages found")
         for hit in hits:
             print(format_hit(hit))
-    return 0
+    return 2 if failed else 0
 
 
 def format_hit(hit: Hit) -> str:
@@ -170,48 +235,69 @@ def format_hit(hit: Hit) -> str:
     head = f"[{hit.rank}] {name}  ({hit.score:.3f}){f'  {who}' if who else ''}"
     lines = [head, f"    {hit.section}"] if hit.section else [head]
     lines += [f"    {line.strip()}" for line in hit.text.splitlines() if line.strip()]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def _ask(args: argparse.Namespace) -> int:
-    import os
-
-    from .answer import LLM, Answer, answer_to_dict, format_answer
+    from .answer import Answer, answer_to_dict, format_answer
     from .index import Index
+    from .retrieve.query import BadQuery
 
     questions = _questions(args)
+    filters = _filters(args)  # bad dates are refused before the index is loaded
     index = Index.load(args.index)
-    filters = _filters(args)
-    config = index.config
-    url, model = args.llm_url or config.llm_url, args.llm_model or config.llm_model
-    llm = None
-    if url or model:
-        if not (url and model):
-            raise ValueError("a generative answer needs both --llm-url and --llm-model")
-        key_env = args.llm_key_env or config.llm_key_env
-        llm = LLM(url, model, api_key=os.environ.get(key_env) or None, timeout=config.llm_timeout)
-    for qid, question in questions:
+    llm = _llm(args, index.config)
+    failed = 0
+    for query in questions:
         if args.queries and not args.json:
-            print(f"## {qid}: {question}")
+            print(_headline(query, index.config.max_question_chars))
         final: Answer | None = None
         drafted = False
-        for piece in index.ask_stream(question, k=args.k, filters=filters, llm=llm):
-            if isinstance(piece, Answer):
-                final = piece
-            elif args.stream and not args.json:
-                print(piece, end="", flush=True)
-                drafted = True
+        try:
+            if query.error is not None:
+                raise BadQuery(query.error)
+            _note_truncation(query.question, index.config.max_question_chars)
+            for piece in index.ask_stream(query.question, k=args.k, filters=filters, llm=llm):
+                if isinstance(piece, Answer):
+                    final = piece
+                elif args.stream and not args.json:
+                    print(_safe(piece), end="", flush=True)
+                    drafted = True
+        except BadQuery as exc:
+            if not args.queries:
+                raise
+            failed += 1
+            _failed(query, str(exc), args.json)
+            continue
         assert final is not None
         if args.json:
             data = answer_to_dict(final)
-            print(json.dumps(data if args.queries is None else {"id": qid, "answer": data}, ensure_ascii=False))
+            print(json.dumps(data if args.queries is None else {"id": query.qid, "answer": data}, ensure_ascii=False))
             continue
         if drafted:
             print("\n--- checked answer ---")
-        print(format_answer(final))
+        print(_safe(format_answer(final)))
         if args.queries:
             print()
-    return 0
+    return 2 if failed else 0
+
+
+def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
+    """The endpoint named by the flags (or the config), with the config's deadline and reply caps."""
+    import os
+
+    from .answer import LLM
+
+    url, model = args.llm_url or config.llm_url, args.llm_model or config.llm_model
+    if not (url or model):
+        return None
+    if not (url and model):
+        raise ValueError("a generative answer needs both --llm-url and --llm-model")
+    timeout = config.llm_timeout if args.llm_timeout is None else args.llm_timeout
+    if not timeout > 0:
+        raise ValueError(f"--llm-timeout must be a number of seconds above 0, not {args.llm_timeout}")
+    key_env = args.llm_key_env or config.llm_key_env
+    return LLM.from_config(url, model, config.with_(llm_timeout=timeout), api_key=os.environ.get(key_env) or None)
 
 
 def _letters(args: argparse.Namespace) -> int:
@@ -230,7 +316,8 @@ def _letters(args: argparse.Namespace) -> int:
 def letter_row(letter: Letter) -> str:
     """A letter as one tab-separated line: id, document number, agency, date, and its title, or else its file."""
     name = letter.title or f"({Path(letter.path).name})"
-    return "\t".join([letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.date or "-", name])
+    fields = [letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.date or "-", name]
+    return "\t".join(printable(field) for field in fields)
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -238,7 +325,7 @@ def _remove(args: argparse.Namespace) -> int:
 
     index = Index.load(args.index)
     removed = index.remove(args.letters)
-    print(f"removed {', '.join(removed)}; {len(index.letters)} letters remain")
+    print(f"removed {', '.join(map(printable, removed))}; {len(index.letters)} letters remain")
     return 0
 
 

@@ -14,11 +14,12 @@ from .answer import Answer, answer_stream, final_answer
 from .chunk import Chunk, Splitter
 from .config import Config
 from .embed import Encoder, LazyEncoder, ProgressFn, load_encoder, model_name
-from .ingest import read_documents
+from .ingest import Document, Skipped
 from .parse import Letter
 from .retrieve.filters import Filters
 from .retrieve.hits import Hit
 from .retrieve.hybrid import search
+from .retrieve.query import clean_question
 from .stores import Stores
 from .stores.disk import build_lock
 from .stores.snapshot import (
@@ -29,7 +30,7 @@ from .stores.snapshot import (
     reload_if_changed,
     save_snapshot,
 )
-from .updates import BuildReport, apply_plan, plan_removal, plan_update
+from .updates import BuildReport, NothingToIndex, apply_plan, chunk_plan, plan_removal, plan_update, read_sources
 
 if TYPE_CHECKING:
     from .answer.generative import LLM
@@ -85,10 +86,13 @@ class Index:
             IndexLoadError: ``directory`` holds an index built with another encoder or settings
                 (pass ``rebuild=True``) or a corrupt one.
             IndexLocked: another build is writing ``directory``.
+            NothingToIndex: no letter could be read from ``paths`` (nothing is changed or created).
         """
         config = config or Config()
         if encoder is not None:
             config = config.with_(model=model_name(encoder.id))
+        sources = [str(p) for p in paths]
+        read = read_sources(sources, config)  # before anything is loaded, locked or written
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config)
             index._splitter = splitter
@@ -96,7 +100,7 @@ class Index:
             encoder = encoder or load_encoder(config.model)
             index = cls(config=config.with_(model=model_name(encoder.id)), encoder=encoder,
                         analyzer=analyzer or Analyzer(), directory=directory, splitter=splitter)
-        index.add(paths, progress=progress, on_progress=on_progress, replace_all=rebuild)
+        index._add_read(sources, read, progress=progress, on_progress=on_progress, replace_all=rebuild)
         return index
 
     @classmethod
@@ -195,6 +199,7 @@ class Index:
         """:meth:`ask`, streamed: with an ``llm``, the model's text deltas first; always a final :class:`Answer`."""
         stores = self._stores  # one snapshot for the search and the answer
         k = self.config.answer_passages if k is None else k
+        question, _ = clean_question(question, self.config.max_question_chars)  # once, for every stage
         hits = search(question, k, filters, stores=stores, encoder=self.encoder, analyzer=self.analyzer,
                       config=self.config)
         return answer_stream(question, hits, encoder=self.encoder, analyzer=self.analyzer,
@@ -219,23 +224,29 @@ class Index:
 
         Raises:
             FileNotFoundError: a path does not exist (checked before anything is read or written).
+            NothingToIndex: ``paths`` were given but no letter could be read (nothing is changed).
         """
-        started = time.perf_counter()
         sources = [str(p) for p in paths]
-        missing = [source for source in sources if not Path(source).exists()]
-        if missing:  # a mistyped path is an error, not an empty index
-            raise FileNotFoundError(f"no such file or folder: {', '.join(missing)} (nothing was indexed)")
-        documents, skipped = read_documents(sources, max_bytes=self.config.max_file_bytes)
+        return self._add_read(sources, read_sources(sources, self.config), progress=progress,
+                              on_progress=on_progress, replace_all=replace_all)
+
+    def _add_read(self, sources: list[str], read: tuple[list[Document], list[Skipped]], *, progress: bool,
+                  on_progress: ProgressFn | None, replace_all: bool) -> BuildReport:
+        """:meth:`add` once the files are read: plan, chunk, embed, save."""
+        started = time.perf_counter()
+        documents, skipped = read
         with self._write_lock, self._folder_lock():
-            plan = plan_update(self._fresh_stores().letters.letters, documents, replace_all=replace_all)
+            existing = self._fresh_stores().letters.letters
+            plan = plan_update(existing, documents, replace_all=replace_all)
+            plan, chunked, oversized = chunk_plan(plan, existing, config=self.config, splitter=self._splitter)
             stores, chars = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder,
-                                       analyzer=self.analyzer, splitter=self._splitter, progress=progress,
+                                       analyzer=self.analyzer, chunked=chunked, progress=progress,
                                        on_progress=on_progress)
             self._commit(stores, sources if replace_all or not self.sources else [*self.sources, *sources])
         fresh_ids = {letter.letter_id for letter in plan.fresh}
         self.report = BuildReport(
             added=plan.added, updated=plan.updated, unchanged=plan.unchanged, duplicates=plan.duplicates,
-            removed=plan.removed, skipped=tuple(skipped),
+            removed=plan.removed, skipped=(*skipped, *oversized),
             new_chunks=sum(1 for c in stores.letters.chunks.values() if c.letter_id in fresh_ids),
             letters=len(stores.letters.letters), chunks=len(stores.letters),
             seconds=time.perf_counter() - started, chars_embedded=chars)
@@ -286,4 +297,4 @@ class Index:
         self._stores = stores
 
 
-__all__ = ["BuildReport", "Index"]
+__all__ = ["BuildReport", "Index", "NothingToIndex"]

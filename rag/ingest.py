@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .archive import ArchiveTooLarge, check_zip
+from .config import Config
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -55,16 +61,12 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
     """Expand files and folders (recursively, sorted) into candidate letter files.
 
     Unsupported suffixes found inside folders are ignored silently (folders hold other files);
-    an unsupported file named explicitly is reported as skipped.
+    an unsupported file named explicitly is reported as skipped, and so is a folder that cannot be read.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.name.startswith("."):
-                    continue
-                if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield child
+            yield from _walk(path)
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield path
@@ -75,14 +77,27 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
             yield Skipped(str(path), "no such file or folder")
 
 
-def read_documents(
-    paths: Iterable[str | Path], max_bytes: int = 20_000_000
-) -> tuple[list[Document], list[Skipped]]:
+def _walk(folder: Path) -> Iterator[Path | Skipped]:
+    """The supported, visible files under ``folder`` in sorted order; unreadable subfolders as skipped."""
+    errors: list[OSError] = []
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder, onerror=errors.append):
+        dirs.sort()
+        found.extend(Path(root, name) for name in names
+                     if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES)
+    for error in errors:
+        yield Skipped(str(error.filename), f"cannot read folder: {error.strerror or error}")
+    yield from (p for p in sorted(found) if p.is_file())
+
+
+def read_documents(paths: Iterable[str | Path], max_bytes: int | None = None, *,
+                   config: Config | None = None) -> tuple[list[Document], list[Skipped]]:
     """Read every letter under ``paths``.
 
     Args:
         paths: files or folders.
-        max_bytes: files larger than this are skipped (a reply letter is a few kB).
+        max_bytes: files larger than this are skipped (default ``config.max_file_bytes``).
+        config: the input limits (sizes, decompressed sizes, characters); default :class:`Config`'s.
 
     Returns:
         The readable documents and the skipped files with their reasons.
@@ -94,7 +109,7 @@ def read_documents(
             skipped.append(item)
             continue
         try:
-            documents.append(read_document(item, max_bytes=max_bytes))
+            documents.append(read_document(item, max_bytes=max_bytes, config=config))
         except UnreadableFile as exc:
             skipped.append(Skipped(str(item), str(exc)))
         except OSError as exc:
@@ -102,12 +117,19 @@ def read_documents(
     return documents, skipped
 
 
-def read_document(path: str | Path, max_bytes: int = 20_000_000) -> Document:
+def read_document(path: str | Path, max_bytes: int | None = None, *, config: Config | None = None) -> Document:
     """Read one file into a :class:`Document`.
 
+    Args:
+        path: the file.
+        max_bytes: the largest file read (default ``config.max_file_bytes``).
+        config: the input limits; default :class:`Config`'s.
+
     Raises:
-        UnreadableFile: empty, binary, undecodable, corrupt, too large or without a text layer.
+        UnreadableFile: empty, binary, undecodable, corrupt, over a limit or without a text layer.
     """
+    config = config or Config()
+    max_bytes = config.max_file_bytes if max_bytes is None else max_bytes
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
@@ -119,9 +141,9 @@ def read_document(path: str | Path, max_bytes: int = 20_000_000) -> Document:
         raise UnreadableFile("empty file (whitespace only)")
     suffix = path.suffix.lower()
     if suffix == ".docx":
-        text, encoding = _read_docx(data), "docx"
+        text, encoding = _read_docx(data, config), "docx"
     elif suffix == ".pdf":
-        text, encoding = _read_pdf(data), "pdf"
+        text, encoding = _read_pdf(data, config), "pdf"
     elif suffix in HTML_SUFFIXES:
         raw, encoding = decode_bytes(data)
         text = html_to_text(raw)
@@ -131,7 +153,20 @@ def read_document(path: str | Path, max_bytes: int = 20_000_000) -> Document:
     if not text.strip():
         raise UnreadableFile("empty file (whitespace only)" if suffix not in {".pdf", ".docx"} else
                              "no text layer: needs OCR" if suffix == ".pdf" else "no text in the document")
+    if len(text) > config.max_letter_chars:
+        raise UnreadableFile(f"too long for one letter ({len(text):,} characters; the limit is "
+                             f"{config.max_letter_chars:,}: raise Config.max_letter_chars to index it)")
     return Document(str(path), text, hashlib.sha256(text.encode("utf-8")).hexdigest(), encoding)
+
+
+def printable(text: str) -> str:
+    """Text from a file name or a letter made safe to print on one terminal line.
+
+    Control and format characters (newlines, ANSI escape sequences, bidirectional overrides, lone
+    surrogates) are shown as Python escapes, so a crafted name cannot forge or recolour output lines.
+    """
+    return "".join(c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
 def normalize_newlines(text: str) -> str:
@@ -194,13 +229,19 @@ def sniff_binary(data: bytes) -> str | None:
     return None
 
 
-def _read_docx(data: bytes) -> str:
+def _read_docx(data: bytes, config: Config) -> str:
     try:
         import docx
     except ImportError as exc:  # pragma: no cover - part of the default install
         raise UnreadableFile("reading .docx needs python-docx (pip install python-docx)") from exc
     try:
+        # every member is inflated incrementally under the caps first: python-docx reads whole members
+        archive = check_zip(data, max_bytes=config.max_archive_bytes, max_entries=config.max_archive_entries,
+                            kind=".docx")
+        archive.close()
         document = docx.Document(io.BytesIO(data))
+    except ArchiveTooLarge as exc:
+        raise UnreadableFile(str(exc)) from exc
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UnreadableFile(f"corrupt or truncated .docx ({exc.__class__.__name__})") from exc
     except Exception as exc:  # python-docx raises assorted lxml/opc errors on damaged files
@@ -212,15 +253,35 @@ def _read_docx(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def _read_pdf(data: bytes) -> str:
+def _read_pdf(data: bytes, config: Config) -> str:
     try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf import PdfReader, apply_configuration
+        from pypdf.errors import LimitReachedError, PdfReadError
     except ImportError as exc:  # pragma: no cover - part of the default install
         raise UnreadableFile("reading .pdf needs pypdf (pip install pypdf)") from exc
+    cap = config.max_archive_bytes
+    over = (f"its streams inflate to more than {cap / 1e6:,.0f} MB (a decompression bomb?); "
+            f"the limit is Config.max_archive_bytes = {cap:,}")
+    # pypdf caps each stream; the content streams of all pages together are capped here, before text extraction
+    limits: dict[str, Any] = {name: cap for name in (
+        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+        "array_based_stream_maximum_output_length", "maximum_declared_stream_length", "brotli_maximum_output_length")}
+    pages: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        with apply_configuration(**limits):
+            reader = PdfReader(io.BytesIO(data))
+            if len(reader.pages) > config.max_archive_entries:
+                raise UnreadableFile(f"PDF has {len(reader.pages):,} pages; the limit is "
+                                     f"{config.max_archive_entries:,} (Config.max_archive_entries)")
+            inflated = 0
+            for page in reader.pages:
+                contents = page.get_contents()
+                inflated += len(contents.get_data()) if contents is not None else 0
+                if inflated > cap:
+                    raise UnreadableFile(over)
+                pages.append(page.extract_text() or "")
+    except LimitReachedError as exc:
+        raise UnreadableFile(over) from exc
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise UnreadableFile(f"corrupt PDF ({exc.__class__.__name__})") from exc
     text = "\n".join(pages)

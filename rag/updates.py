@@ -16,10 +16,36 @@ from .analyze import Analyzer
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
 from .embed import Encoder, ProgressFn, dense_units, embed_passages
-from .ingest import Document, Skipped
+from .ingest import Document, Skipped, printable, read_documents
 from .parse import Letter, parse_letter
 from .stores import Stores
 from .stores.base import as_ids
+from .stores.disk import IndexFolderError
+
+
+class NothingToIndex(IndexFolderError):
+    """A build or update was given files and folders, and not one letter in them could be read."""
+
+
+def read_sources(sources: Sequence[str], config: Config) -> tuple[list[Document], list[Skipped]]:
+    """The readable documents and the skipped files of ``sources``, under ``config``'s input limits.
+
+    Raises:
+        FileNotFoundError: a source does not exist.
+        NothingToIndex: ``sources`` is not empty and no document could be read from it: a mistyped
+            path must never turn into an empty index or a rebuild that drops every letter.
+    """
+    missing = [source for source in sources if not Path(source).exists()]
+    if missing:  # a mistyped path is an error, not an empty index or a rebuild without it
+        raise FileNotFoundError(f"no such file or folder: {', '.join(printable(m) for m in missing)} "
+                                "(nothing was indexed)")
+    documents, skipped = read_documents(sources, config=config)
+    if sources and not documents:
+        reasons = "; ".join(printable(str(s)) for s in skipped[:5]) or "no letter files found"
+        more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
+        raise NothingToIndex(f"no letter could be read from {', '.join(printable(s) for s in sources)}: "
+                             f"{reasons}{more}. Nothing was changed.")
+    return documents, skipped
 
 
 @dataclass(frozen=True)
@@ -119,10 +145,44 @@ def plan_removal(existing: Mapping[str, Letter], names: Sequence[str]) -> Update
                       retire=gone, removed=gone)
 
 
+def chunk_plan(plan: UpdatePlan, existing: Mapping[str, Letter], *, config: Config,
+               splitter: Splitter | None = None) -> tuple[UpdatePlan, dict[str, list[Chunk]], tuple[Skipped, ...]]:
+    """Chunk the plan's fresh letters; a letter over ``config.max_letter_chunks`` is left out, with the reason.
+
+    A left-out new letter is not added; a left-out changed letter keeps its indexed version.
+
+    Returns:
+        The plan without the left-out letters, the chunks of each fresh letter by id, and the skipped files.
+    """
+    chunked: dict[str, list[Chunk]] = {}
+    dropped: dict[str, tuple[Letter, int]] = {}
+    for letter in plan.fresh:
+        chunks = chunk_letter(letter, config, splitter)
+        if len(chunks) > config.max_letter_chunks:
+            dropped[letter.letter_id] = (letter, len(chunks))
+        else:
+            chunked[letter.letter_id] = chunks
+    if not dropped:
+        return plan, chunked, ()
+    skipped = tuple(Skipped(path, f"too many passages for one letter ({count:,} chunks; the limit is "
+                                  f"{config.max_letter_chunks:,}: raise Config.max_letter_chunks to index it)")
+                    for letter, count in dropped.values() for path in letter.paths)
+    letters = {lid: letter for lid, letter in plan.letters.items() if lid not in dropped}
+    letters.update({lid: existing[lid] for lid in dropped if lid in existing})
+    kept_back = {lid for lid in dropped if lid in existing}
+    return replace(plan, letters=letters, fresh=tuple(x for x in plan.fresh if x.letter_id not in dropped),
+                   retire=tuple(lid for lid in plan.retire if lid not in kept_back),
+                   added=tuple(lid for lid in plan.added if lid not in dropped),
+                   updated=tuple(lid for lid in plan.updated if lid not in dropped),
+                   duplicates=tuple(d for d in plan.duplicates if d[1] not in dropped)), chunked, skipped
+
+
 def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Encoder, analyzer: Analyzer,
-               splitter: Splitter | None = None, progress: bool = False,
-               on_progress: ProgressFn | None = None) -> tuple[Stores, int]:
+               splitter: Splitter | None = None, chunked: Mapping[str, Sequence[Chunk]] | None = None,
+               progress: bool = False, on_progress: ProgressFn | None = None) -> tuple[Stores, int]:
     """The next snapshot: retired chunks dropped, fresh letters chunked, embedded and added, on copies.
+
+    ``chunked`` gives the fresh letters' chunks when :func:`chunk_plan` already made them.
 
     Returns:
         The new stores and the number of characters embedded.
@@ -132,7 +192,8 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     texts: list[str] = []
     owners: list[int] = []
     for letter in plan.fresh:
-        for chunk in chunk_letter(letter, config, splitter):
+        made = chunked[letter.letter_id] if chunked is not None else chunk_letter(letter, config, splitter)
+        for chunk in made:
             units = dense_units(letter, chunk, config)
             texts.extend(units)
             owners.extend([next_id] * len(units))

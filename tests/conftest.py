@@ -103,6 +103,8 @@ class ChatScript:
     sse: bool = True
     chunk_size: int = 7
     delay: float = 0.0  # seconds before each streamed chunk, so a browser can see the draft grow
+    slow_when: str = ""  # when set, ``delay`` applies only to requests whose question contains this text
+    raw: bytes | None = None  # sent as the whole JSON body instead of a completion (a garbage endpoint)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -113,6 +115,8 @@ def chat_completions_protocol() -> Iterator[tuple[str, ChatScript]]:
 
     ``POST /v1/chat/completions`` answers ``script.reply``, as server-sent ``data:`` chunks when the
     request says ``"stream": true`` (ending with ``data: [DONE]``), else as one JSON completion.
+    Hostile endpoints: ``delay`` trickles the chunks (only for questions containing ``slow_when`` when
+    set), a huge ``reply`` floods, ``raw`` answers garbage JSON.
     Yields the base URL (``http://127.0.0.1:PORT/v1``) and the script.
     """
     script = ChatScript()
@@ -129,6 +133,11 @@ def chat_completions_protocol() -> Iterator[tuple[str, ChatScript]]:
                 self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
                 return
             self.send_response(200)
+            if script.raw is not None:
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(script.raw)
+                return
             if not (body.get("stream") and script.sse):
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -139,12 +148,16 @@ def chat_completions_protocol() -> Iterator[tuple[str, ChatScript]]:
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             text = script.reply
-            for start in range(0, len(text), script.chunk_size):
-                time.sleep(script.delay)
-                chunk = {"choices": [{"index": 0, "delta": {"content": text[start:start + script.chunk_size]}}]}
-                self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+            slow = not script.slow_when or script.slow_when in body["messages"][-1]["content"]
+            try:
+                for start in range(0, len(text), script.chunk_size):
+                    time.sleep(script.delay if slow else 0.0)
+                    chunk = {"choices": [{"index": 0, "delta": {"content": text[start:start + script.chunk_size]}}]}
+                    self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading: a deadline or a size cap
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -82,7 +82,8 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     if extractive.abstained:
         yield replace(extractive, notes=(*extractive.notes, "the evidence is too weak to ask the language model"))
         return
-    yield from stream_answer(question, hits, llm, fallback=extractive, encoder=encoder)
+    yield from stream_answer(question, hits, llm, fallback=extractive, encoder=encoder, analyzer=analyzer,
+                             min_support=config.min_citation_support)
 
 
 __all__ = ["ABSTAIN_EN", "ABSTAIN_ZH", "CLOSEST_EN", "CLOSEST_ZH", "LEAD_EN", "LLM", "Answer", "Citation",

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from ..analyze import EN_STOPWORDS, Analyzer, TermStatistics
 from .types import question_language
 
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3})")
 _EN_WORD = re.compile(r"[a-z]+\d+[a-z\d]*|\d+(?:\.\d+)?%?|[a-z]+")
 # Interrogatives and filler that a question adds but no answer repeats.
 _ZH_QUESTION_WORDS = re.compile(
@@ -60,6 +63,31 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
     return tuple(terms.values())
 
 
+def claim_terms(text: str, analyzer: Analyzer | None = None) -> tuple[tuple[str, ...], ...]:
+    """The content terms of a sentence to check against the passage it cites, each as its Chinese forms.
+
+    Chinese text gives its words of two or more characters (single characters are mostly particles);
+    English text gives the glossary renderings of its content words, as for a question. Numbers are
+    left out: :func:`claim_numbers` checks them exactly. Without an analyzer, the terms are the
+    character bigrams of the Chinese runs.
+    """
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    if analyzer is None:
+        return tuple(dict.fromkeys((a + b,) for run in _CJK_RUN.findall(lowered)
+                                   for a, b in zip(run, run[1:], strict=False)))
+    if question_language(text) == "zh":
+        forms: list[tuple[str, ...]] = [(token,) for token in analyzer.tokens(lowered, search_mode=False)
+                                        if len(token) >= 2 and not any(c.isdigit() for c in token)]
+    else:
+        forms = [group for group in _english_forms(lowered, analyzer) if not any(c.isdigit() for c in group[0])]
+    return tuple(dict.fromkeys(forms))
+
+
+def claim_numbers(text: str) -> tuple[str, ...]:
+    """The numbers a sentence states (thousands separators removed): each must be in the cited text."""
+    return tuple(dict.fromkeys(_NUMBER.findall(_THOUSANDS.sub("", unicodedata.normalize("NFKC", text)))))
+
+
 def _english_forms(lowered: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
     """Per content word of an English question, the Chinese renderings of it and of phrases it is part of."""
     words = _EN_WORD.findall(lowered)
@@ -93,4 +121,9 @@ def _document_frequency(text: str, analyzer: Analyzer, statistics: TermStatistic
 def fold(text: str) -> str:
     """Text compared for containment: NFKC, blanks removed, lower case."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def fold_figures(text: str) -> str:
+    """:func:`fold`, with thousands separators removed too, so "1,000" and "1000" compare equal."""
+    return _THOUSANDS.sub("", fold(text))
 

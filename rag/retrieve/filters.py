@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from ..parse import Letter
+from .query import BadQuery
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,11 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
 
+    def __post_init__(self) -> None:
+        for name, value in (("from", self.date_from), ("to", self.date_to)):
+            if value is not None and not _is_date(value):
+                raise BadQuery(f"the {name} date {value!r} is not a date: expected YYYY-MM-DD, e.g. 2021-06-30")
+
     def __bool__(self) -> bool:
         return bool(self.letters or self.agency or self.date_from or self.date_to)
 
@@ -39,3 +49,14 @@ class Filters:
             if self.date_to and letter.date > self.date_to:
                 return False
         return True
+
+
+def _is_date(value: object) -> bool:
+    """``value`` is a real calendar date written YYYY-MM-DD (so letters' ISO dates compare correctly)."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -43,9 +43,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-model", metavar="M", help="the model the endpoint serves (needed with --llm-url)")
     parser.add_argument("--llm-key-env", metavar="VAR", default="OPENAI_API_KEY",
                         help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    parser.add_argument("--llm-timeout", type=float, default=Config().llm_timeout, metavar="SECONDS",
+                        help="seconds the model may take for its whole reply before the extractive answer is shown "
+                             f"instead (default: {Config().llm_timeout:g})")
     args = parser.parse_args(argv)
     if bool(args.llm_url) != bool(args.llm_model):
         parser.error("a generative answer needs both --llm-url and --llm-model")
+    if not args.llm_timeout > 0:
+        parser.error("--llm-timeout must be a number of seconds above 0")
     return args
 
 
@@ -132,7 +137,8 @@ def gradio_installed() -> bool:
 
 def app_config(args: argparse.Namespace) -> Config:
     """The app's configuration from its flags: the same defaults the CLI and the Python API use."""
-    return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000))
+    return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000),
+                  llm_timeout=args.llm_timeout)
 
 
 def _warm_up(index: Index) -> None:
@@ -164,15 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.llm_url:
         from rag import LLM
 
-        llm = LLM(args.llm_url, args.llm_model, api_key=os.environ.get(args.llm_key_env) or None,
-                  timeout=config.llm_timeout)
+        llm = LLM.from_config(args.llm_url, args.llm_model, config, api_key=os.environ.get(args.llm_key_env) or None)
     import gradio as gr
 
     # the model and jieba load on first use; load them while the page starts, not on the first question
     threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
         demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
-        demo.queue(default_concurrency_limit=4)
+        # questions run on app_workers workers, at most max_asks_per_client of them for one client (Events)
+        demo.queue(default_concurrency_limit=config.app_workers, max_size=config.max_queued_events)
         demo.launch(server_name=args.host, server_port=args.port, css=stylesheet(), theme=gr.themes.Soft(),
                     allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),
                     footer_links=[], ssr_mode=False, show_error=True)

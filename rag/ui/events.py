@@ -7,15 +7,19 @@ Gradio injects event data and progress by the parameters' types, which it reads 
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from rag import Index, IndexFolderError, Skipped
+from rag import Index, IndexFolderError, IndexLocked, Skipped
 
 from . import render
 from .conversation import Conversation, Turn, make_filters, reply, reply_stream
@@ -49,6 +53,7 @@ class Events:
         self.exports = exports
         self.llm = llm
         self.uploads = Path(index.directory or exports) / FOLDER
+        self.clients = ClientSlots(index.config.max_asks_per_client)
 
     def wire(self, demo: gr.Blocks) -> None:
         """Attach the handlers to the events of ``demo``, the ``gr.Blocks`` the layout was built in."""
@@ -82,33 +87,57 @@ class Events:
 
     # ---- asking -------------------------------------------------------------------------
     def ask(self, question: str, conversation: Conversation, k: float, agency: str | None, year_from: str | None,
-            year_to: str | None, letters: list[str] | None, language: str) -> Updates:
+            year_to: str | None, letters: list[str] | None, language: str,
+            request: gr.Request | None = None) -> Updates:
         """Answer ``question`` in the conversation (nothing happens for a blank one)."""
         if not (question or "").strip():
             return no_change()
-        filters = make_filters(agency, year_from, year_to, letters or ())
-        turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
-        return self._answered(conversation, turn, language)
+        question, notes = self._clipped(question)
+        with self.clients.slot(_client(request)) as admitted:
+            if not admitted:
+                return self._answered(conversation, self._busy(question), language)
+            filters = make_filters(agency, year_from, year_to, letters or ())
+            turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
+        return self._answered(conversation, replace(turn, notes=(*notes, *turn.notes)), language)
 
     def ask_streaming(self, question: str, conversation: Conversation, k: float, agency: str | None,
                       year_from: str | None, year_to: str | None, letters: list[str] | None,
-                      language: str) -> Iterator[Updates]:
+                      language: str, request: gr.Request | None = None) -> Iterator[Updates]:
         """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it."""
         if not (question or "").strip():
             yield no_change()
             return
-        filters = make_filters(agency, year_from, year_to, letters or ())
-        chatbot = self.layout.chat.chatbot
-        earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
-        draft = ""
-        for piece in reply_stream(self.index, question, conversation.queries(), k=int(k), filters=filters,
-                                  llm=self.llm):
-            if isinstance(piece, str):
-                draft += piece
-                bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
-                yield {chatbot: [*earlier, bubble]}
-            else:
-                yield self._answered(conversation, piece, language)
+        question, notes = self._clipped(question)
+        with self.clients.slot(_client(request)) as admitted:
+            if not admitted:
+                yield self._answered(conversation, self._busy(question), language)
+                return
+            filters = make_filters(agency, year_from, year_to, letters or ())
+            chatbot = self.layout.chat.chatbot
+            earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
+            draft = ""
+            for piece in reply_stream(self.index, question, conversation.queries(), k=int(k), filters=filters,
+                                      llm=self.llm):
+                if isinstance(piece, str):
+                    draft += piece
+                    bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
+                    yield {chatbot: [*earlier, bubble]}
+                else:
+                    yield self._answered(conversation, replace(piece, notes=(*notes, *piece.notes)), language)
+
+    def _clipped(self, question: str) -> tuple[str, tuple[str, ...]]:
+        """The question cut to ``max_question_chars`` here, on the server: the textbox's limit binds only browsers."""
+        limit = self.index.config.max_question_chars
+        if len(question) <= limit:
+            return question, ()
+        return question[:limit], (f"the question is {len(question):,} characters; only the first {limit:,} were "
+                                  "used (Config.max_question_chars)",)
+
+    def _busy(self, question: str) -> Turn:
+        most = self.clients.most
+        return Turn(question=question, query=question, mode="error",
+                    text=f"this browser already has {most} question{'s' if most > 1 else ''} being answered; ask "
+                         f"again when {'they are' if most > 1 else 'it is'} done (Config.max_asks_per_client)")
 
     def _answered(self, conversation: Conversation, turn: Turn, language: str) -> Updates:
         """A finished reply: in the chat, the conversation and the cards, ready to download; the box emptied."""
@@ -175,7 +204,8 @@ class Events:
         library = self.layout.library
         if not files:
             return self.refresh(language)
-        stored, refused = store_uploads(files, self.uploads, max_bytes=self.index.config.max_file_bytes)
+        stored, refused = store_uploads(files, self.uploads, max_bytes=self.index.config.max_file_bytes,
+                                        config=self.index.config)
         report = None
         if stored:
             text = t(language, "uploading")
@@ -185,7 +215,7 @@ class Events:
                                         on_progress=lambda done, total: progress(done / max(total, 1), desc=text))
             except IndexFolderError as exc:
                 discard([u.path for u in stored if not _indexed(self.index, u.path)], self.uploads)
-                refused.extend(Skipped(u.name, str(exc)) for u in stored)
+                refused.extend(Skipped(u.name, _plain_reason(exc)) for u in stored)
                 stored = []
             else:
                 discard([s.path for s in report.skipped], self.uploads)
@@ -219,9 +249,57 @@ class Events:
         return self.layout.relabel(language, self.index, conversation, selected, opened)
 
 
+def _client(request: gr.Request | None) -> str | None:
+    """Who asks: Gradio's session (one per browser tab or API client); None outside a request."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def _plain_reason(error: IndexFolderError) -> str:
+    """Why an upload could not be indexed, for the person uploading: no server paths (they go to the log)."""
+    print(f"upload not indexed: {error}", file=sys.stderr)
+    if isinstance(error, IndexLocked):
+        return "the library is being updated by another upload or build; try again in a moment"
+    return "the library could not be updated (the server log has the details); the file was not kept"
+
+
+class ClientSlots:
+    """How many questions each client has running; one client cannot hold more than ``most`` at once.
+
+    Gradio's queue limits how many events run at once, not who runs them: without this, one client
+    sending several slow questions (a trickling model endpoint) would fill every worker and starve
+    everyone else. A question over the limit is answered at once with a notice and frees its worker.
+    """
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._running: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, client: str | None) -> Iterator[bool]:
+        """Hold one of ``client``'s slots while the block runs; yields False (holding none) when all are taken."""
+        if client is None:
+            yield True
+            return
+        with self._lock:
+            if self._running.get(client, 0) >= self.most:
+                admitted = False
+            else:
+                self._running[client] = self._running.get(client, 0) + 1
+                admitted = True
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self._lock:
+                    self._running[client] -= 1
+                    if not self._running[client]:
+                        del self._running[client]
+
+
 def _indexed(index: Index, path: Path) -> bool:
     target = str(path)
     return any(target in letter.paths for letter in index.letters)
 
 
-__all__ = ["Events"]
+__all__ = ["ClientSlots", "Events"]

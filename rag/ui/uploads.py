@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import Config
 from rag.ingest import SUPPORTED_SUFFIXES, Skipped, UnreadableFile, read_document
 
 FOLDER = "uploads"
@@ -49,8 +50,8 @@ def safe_filename(name: str, default: str = "letter") -> str:
     return f"{stem}.{suffix.lower()}" if suffix else stem
 
 
-def store_uploads(files: Iterable[str | Path], folder: str | Path,
-                  max_bytes: int = 20_000_000) -> tuple[list[Upload], list[Skipped]]:
+def store_uploads(files: Iterable[str | Path], folder: str | Path, max_bytes: int = 20_000_000,
+                  config: Config | None = None) -> tuple[list[Upload], list[Skipped]]:
     """Check uploaded files and copy the good ones into ``folder`` under sanitised names.
 
     A file is refused (with the reason) when its type is not supported, it is too large, or it
@@ -61,6 +62,7 @@ def store_uploads(files: Iterable[str | Path], folder: str | Path,
         files: the uploaded files (their own names are the names the user chose).
         folder: where to keep them (``<index>/uploads``); created if missing.
         max_bytes: the size limit per file.
+        config: the other input limits (decompressed size, characters), as :func:`rag.ingest.read_document`.
 
     Returns:
         The stored uploads and the refused files (``Skipped.path`` is the uploaded name).
@@ -82,7 +84,7 @@ def store_uploads(files: Iterable[str | Path], folder: str | Path,
             size = source.stat().st_size
             if size > max_bytes:
                 raise UnreadableFile(f"too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
-            read_document(source, max_bytes=max_bytes)
+            read_document(source, max_bytes=max_bytes, config=config)
         except UnreadableFile as exc:
             refused.append(Skipped(name, str(exc)))
             continue
