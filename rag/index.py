@@ -13,7 +13,7 @@ from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
 from .chunk import Chunk, Splitter
 from .config import Config
-from .embed import Encoder, LazyEncoder, ProgressFn, load_encoder, model_name
+from .embed import Encoder, ProgressFn, load_encoder, model_name
 from .ingest import Document, Skipped
 from .parse import Letter
 from .retrieve.filters import Filters
@@ -24,7 +24,7 @@ from .stores import Stores
 from .stores.disk import build_lock
 from .stores.snapshot import (
     check_build_settings,
-    check_encoder,
+    checked_encoder,
     load_snapshot,
     open_snapshot,
     reload_if_changed,
@@ -60,7 +60,6 @@ class Index:
         self._write_lock = threading.Lock()
         self._generation: str | None = None  # the on-disk generation our stores match
 
-    # ---- construction -------------------------------------------------------------------
     @classmethod
     def build(cls, paths: Iterable[str | Path], directory: str | Path | None = None, *,
               config: Config | None = None, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
@@ -124,11 +123,7 @@ class Index:
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
-        if encoder is None:  # loaded when a search, an answer or new letters need it, not to list or remove
-            stored = manifest.get("encoder", {})
-            encoder = LazyEncoder(built.model, str(stored.get("id")), int(stored.get("dim") or 0),
-                                  check=lambda loaded: check_encoder(directory, manifest, loaded))
-        check_encoder(directory, manifest, encoder)
+        encoder = checked_encoder(directory, manifest, encoder)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
                     stores=load_snapshot(directory, manifest, generation, encoder.dim))
@@ -143,7 +138,6 @@ class Index:
         return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=self._stores,
                      sources=self.sources)
 
-    # ---- reading ------------------------------------------------------------------------
     @property
     def letters(self) -> list[Letter]:
         return list(self._stores.letters.letters.values())
@@ -205,7 +199,6 @@ class Index:
         return answer_stream(question, hits, encoder=self.encoder, analyzer=self.analyzer,
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
 
-    # ---- updates ------------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path], *, progress: bool = False, on_progress: ProgressFn | None = None,
             replace_all: bool = False) -> BuildReport:
         """Add or update letters from files and folders; unchanged letters are not re-embedded.
@@ -243,13 +236,8 @@ class Index:
                                        analyzer=self.analyzer, chunked=chunked, progress=progress,
                                        on_progress=on_progress)
             self._commit(stores, sources if replace_all or not self.sources else [*self.sources, *sources])
-        fresh_ids = {letter.letter_id for letter in plan.fresh}
-        self.report = BuildReport(
-            added=plan.added, updated=plan.updated, unchanged=plan.unchanged, duplicates=plan.duplicates,
-            removed=plan.removed, skipped=(*skipped, *oversized),
-            new_chunks=sum(1 for c in stores.letters.chunks.values() if c.letter_id in fresh_ids),
-            letters=len(stores.letters.letters), chunks=len(stores.letters),
-            seconds=time.perf_counter() - started, chars_embedded=chars)
+        self.report = BuildReport.of(plan, stores, [*skipped, *oversized], seconds=time.perf_counter() - started,
+                                     chars_embedded=chars)
         return self.report
 
     def remove(self, letters: Iterable[str]) -> tuple[str, ...]:
@@ -277,7 +265,6 @@ class Index:
             self._generation = generation
         return target
 
-    # ---- internals ----------------------------------------------------------------------
     def _folder_lock(self) -> AbstractContextManager[None]:
         return build_lock(self.directory) if self.directory is not None else nullcontext()
 

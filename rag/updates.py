@@ -244,3 +244,14 @@ class BuildReport:
             parts.append(f"removed {len(self.removed)}")
         parts.append(f"skipped {len(self.skipped)}")
         return "; ".join(parts) + f" ({self.seconds:.1f} s)"
+
+    @classmethod
+    def of(cls, plan: UpdatePlan, stores: Stores, skipped: Sequence[Skipped], *, seconds: float,
+           chars_embedded: int) -> BuildReport:
+        """The report of ``plan`` carried out into ``stores``."""
+        fresh = {letter.letter_id for letter in plan.fresh}
+        return cls(added=plan.added, updated=plan.updated, unchanged=plan.unchanged, duplicates=plan.duplicates,
+                   removed=plan.removed, skipped=tuple(skipped),
+                   new_chunks=sum(1 for c in stores.letters.chunks.values() if c.letter_id in fresh),
+                   letters=len(stores.letters.letters), chunks=len(stores.letters), seconds=seconds,
+                   chars_embedded=chars_embedded)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..embed import EncoderIdentity, model_name
+from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
 from .disk import IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
 
@@ -71,6 +71,20 @@ def check_encoder(directory: Path, manifest: dict[str, Any], encoder: EncoderIde
             f"{directory} was built with encoder {stored.get('id')!r} (dim {stored.get('dim')}), "
             f"but the encoder given is {encoder.id!r} (dim {encoder.dim}). Query it with the same model, "
             f"or rebuild it: {rebuild_hint(directory, manifest.get('sources', []), model_name(encoder.id))}")
+
+
+def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None) -> Encoder:
+    """``encoder`` checked against the index's, or (``None``) the index's own, loaded on first use.
+
+    Listing or removing letters then needs no model; a search, an answer or new letters load it.
+    """
+    if encoder is None:
+        stored = manifest.get("encoder", {})
+        encoder = LazyEncoder(stored_config(directory, manifest).model, str(stored.get("id")),
+                              int(stored.get("dim") or 0), check=lambda loaded: check_encoder(directory, manifest,
+                                                                                              loaded))
+    check_encoder(directory, manifest, encoder)
+    return encoder
 
 
 def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Config) -> None:
