@@ -128,3 +128,24 @@ def test_without_gradio_the_app_names_the_extra_to_install(monkeypatch: pytest.M
     assert main(["--index", str(tmp_path / "index")]) == 2
     assert "pip install 'policy-rag[ui]'" in capsys.readouterr().err
     assert not (tmp_path / "index").exists()  # refused before building anything
+
+
+def test_library_errors_show_no_server_paths(page: tuple[object, object, object], fake_index: Index,
+                                             letters_dir: Path, tmp_path: Path) -> None:
+    from rag.stores.disk import build_lock
+
+    _, layout, events = page
+    upload = tmp_path / "new-letter.txt"
+    upload.write_text((letters_dir / "000_3530caffdd2f932b.txt").read_text(encoding="utf-8") + "\n补充。",
+                      encoding="utf-8")
+    directory = fake_index.directory
+    assert directory is not None
+    with build_lock(directory):  # another build holds the library
+        uploaded = str(events.upload([str(upload)], "en", progress=lambda *a, **k: None)[layout.library.report])
+        removed = str(events.remove("004_dce9e1310b5c7813", "en")[layout.library.report])
+    for html in (uploaded, removed):
+        assert "being updated by another upload or build" in html
+        assert str(directory) not in html and ".build.lock" not in html and "manifest.json" not in html
+    assert "new-letter.txt" in uploaded  # the user's own file name, with the reason
+    assert not list((directory / "uploads").glob("new-letter*"))  # not kept when it was not indexed
+    assert len(fake_index.letters) == 2

@@ -233,8 +233,11 @@ class Events:
         try:
             letter = self.index.letter(letter_id)
             removed = self.index.remove([letter_id])
-        except (KeyError, IndexFolderError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        except KeyError as exc:
+            return {report: f'<p class="rag-bad">{render.escape(exc.args[0] if exc.args else exc)}</p>',
+                    **self.refresh(language)}
+        except IndexFolderError as exc:
+            message = _plain_reason(exc)
             return {report: f'<p class="rag-bad">{render.escape(message)}</p>', **self.refresh(language)}
         discard(letter.paths, self.uploads)
         done = render.removal_html(removed, language)
@@ -255,11 +258,11 @@ def _client(request: gr.Request | None) -> str | None:
 
 
 def _plain_reason(error: IndexFolderError) -> str:
-    """Why an upload could not be indexed, for the person uploading: no server paths (they go to the log)."""
-    print(f"upload not indexed: {error}", file=sys.stderr)
+    """Why the library could not be changed, for the person using it: no server paths (they go to the log)."""
+    print(f"library not changed: {error}", file=sys.stderr)
     if isinstance(error, IndexLocked):
         return "the library is being updated by another upload or build; try again in a moment"
-    return "the library could not be updated (the server log has the details); the file was not kept"
+    return "the library could not be updated (the server log has the details); nothing was changed"
 
 
 class ClientSlots:
