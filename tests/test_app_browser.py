@@ -170,7 +170,9 @@ class Session:
         """Upload files in the library tab; returns the report's text."""
         self.page.get_by_role("tab", name=re.compile("文库|Library")).click()
         before = self.page.locator("#upload-report").inner_text()
-        self.page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
+        with self.page.expect_file_chooser() as chooser:  # as a person does: click the button, pick files
+            self.page.locator("#upload").click()
+        chooser.value.set_files([str(p) for p in paths])
         report = self.page.locator("#upload-report .rag-report")
         report.wait_for()
         if before:
@@ -482,7 +484,7 @@ def test_clicking_a_citation_again_brings_the_span_back(session: Session) -> Non
     mark = session.page.locator("#letter mark#cited-span")
     expect(mark).to_be_in_viewport()
     session.page.evaluate("""() => { window.scrollTo(0, 0);
-        document.querySelector('#letter .rag-letter-text').scrollTop = 0; }""")
+        document.querySelector('#letter .rag-letter').scrollTop = 0; }""")
     session.page.wait_for_timeout(200)
     expect(mark).not_to_be_in_viewport()
     session.page.locator("#evidence article.rag-card", has_text=CIXI).first.locator("button.rag-cite").first.click()
@@ -551,3 +553,35 @@ def test_only_the_session_heartbeat_stays_open(app: dict[str, object], browser: 
         assert len(hanging) == 1 and re.search(r"/gradio_api/heartbeat/\w+$", hanging[0]), hanging
     finally:
         context.close()
+
+
+def test_the_upload_control_speaks_the_interface_language(session: Session) -> None:
+    session.page.get_by_role("tab", name="文库").click()
+    upload = session.page.locator("#upload")
+    upload.wait_for()
+    assert "上传信件" in upload.inner_text()
+    assert "Drop File Here" not in session.page.locator("#library-tab").inner_text()  # Gradio's own English
+    session.page.get_by_text("English", exact=True).click()
+    session.page.locator("#upload", has_text="Upload letters").wait_for()
+    assert "上传信件" not in session.page.locator("#library-tab").inner_text()
+
+
+def test_the_letter_header_scrolls_away_with_the_text(session: Session) -> None:
+    """Scrolling through a letter moves its metadata header out of the way instead of keeping it pinned."""
+    session.ask(CLASS_II_ZH)
+    session.open_citation(CIXI)
+    session.page.locator("#letter mark#cited-span").wait_for()
+    header_in_view = session.page.evaluate("""() => {
+        const mark = document.querySelector('#letter #cited-span');
+        let box = mark.parentElement;  // the letter's own scroll box
+        while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
+        document.querySelector('#letter').scrollIntoView({block: 'start', behavior: 'instant'});
+        box.scrollTop = box.scrollHeight;  // read on to the end of the letter
+        const header = document.querySelector('#letter .rag-letter-head');
+        const head = header.getBoundingClientRect();
+        const x = head.left + head.width / 2, y = Math.max(head.top, 0) + 5;
+        if (head.bottom <= 0 || y >= innerHeight) return false;
+        const seen = document.elementFromPoint(x, y);  // what a reader sees where the header was
+        return seen !== null && header.contains(seen);
+    }""")
+    assert not header_in_view

@@ -15,12 +15,12 @@ from . import Updates
 
 # When a letter opens, bring the cited span into view.
 # A letter opened by a click is brought into view (the page scrolls to it); one that follows a new reply
-# (data-follow) only scrolls its own text box to the span, leaving the page where the reader is.
+# (data-follow) only scrolls its own box to the span, leaving the page where the reader is.
 SCROLL_JS = """
 const reveal = () => {
   const mark = element.querySelector('#cited-span');
   if (!mark) return;
-  const box = mark.closest('.rag-letter-text');
+  const box = mark.closest('.rag-letter');
   if (element.querySelector('.rag-letter[data-follow]')) {
     if (box) box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
   } else {

@@ -15,10 +15,10 @@ from . import Updates
 
 @dataclass(frozen=True)
 class LibraryPanel:
-    """The library's size, the upload box and its report, the removal picker, the table of letters."""
+    """The library's size, the upload button and its report, the removal picker, the table of letters."""
 
     summary: gr.HTML
-    files: gr.File
+    files: gr.UploadButton
     report: gr.HTML
     doomed: gr.Dropdown
     remove: gr.Button
@@ -48,7 +48,10 @@ def build_library_panel(lang: str, index: Index) -> LibraryPanel:
     """Create the library panel's components in the current layout."""
     letters = index.letters
     summary = gr.HTML(summary_html(index, lang), elem_id="library-summary", js_on_load=None)
-    files = gr.File(file_count="multiple", type="filepath", label=t(lang, "upload"), elem_id="upload")
+    # a button whose text is ours in both languages (a gr.File drop zone shows Gradio's own "Drop File Here",
+    # in the browser's language rather than the interface's)
+    files = gr.UploadButton(t(lang, "upload"), file_count="multiple", type="filepath", elem_id="upload",
+                            variant="secondary")
     report = gr.HTML("", elem_id="upload-report", js_on_load=None)
     with gr.Row():
         doomed = gr.Dropdown(render.letter_choices(letters), value=None, label=t(lang, "remove_pick"),
