@@ -127,6 +127,7 @@ class MilvusDenseStore:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         client = connect(uri, place.token)
         if client.has_collection(place.collection):
+            client.load_collection(place.collection)
             _check_dim(client, place.collection, dim)
             newest = _newest_generation(client, place.collection)
         else:
