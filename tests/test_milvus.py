@@ -223,3 +223,23 @@ def test_a_lite_file_open_in_another_process_is_a_clear_error(letters_dir: Path,
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_rebuild_into_the_same_collection_hides_then_drops_the_old_rows(letters_dir: Path, tmp_path: Path,
+                                                                          fake_encoder, analyzer):
+    index_dir, config = tmp_path / "index", Config(dense="milvus")
+    Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+    old = {r["pk"] for r in raw_rows(index_dir)}
+    only = letters_dir / "004_dce9e1310b5c7813.txt"
+    rebuilt = Index.build([only], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer, rebuild=True)
+    fresh = Index.build([only], None, encoder=fake_encoder, analyzer=analyzer)
+    assert results(rebuilt) == results(fresh) and old <= {r["pk"] for r in raw_rows(index_dir)}  # hidden, kept
+    reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(reloaded) == results(fresh)
+    reloaded.remove(["004_dce9e1310b5c7813"])  # the next write drops the rows from before the rebuild
+    assert not old & {r["pk"] for r in raw_rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
+
+
+def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir: Path):
+    with pytest.raises(StoreUnavailable, match="a Milvus Lite store lives in the index folder"):
+        Index.build([letters_dir], None, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
