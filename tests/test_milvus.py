@@ -58,8 +58,9 @@ if stage == "embedding":
     encoder.encode_passages = lambda texts, batch_size=64: stall(stage)
 else:
     add = MilvusDenseStore.add
-    def add_then_stall(self, ids, vectors):  # every row written, the commit not yet
-        add(self, ids, vectors)
+    def add_then_stall(self, ids, vectors):  # "inserting": half the rows written; "inserted": all, not committed
+        upto = len(ids) // 2 if stage == "inserting" else len(ids)
+        add(self, ids[:upto], vectors[:upto])
         stall(stage)
     MilvusDenseStore.add = add_then_stall
 Index.build([letters], index_dir, config=Config(dense="milvus"), encoder=encoder, analyzer=Analyzer())
@@ -83,7 +84,7 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path) -> None:
             child.wait()
 
 
-@pytest.mark.parametrize("stage", ["embedding", "inserting"])
+@pytest.mark.parametrize("stage", ["embedding", "inserting", "inserted"])
 def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cleans_up(
         stage: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
     index_dir = tmp_path / "index"
@@ -102,7 +103,7 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         (letters_dir / path.name).unlink()
 
     left = raw_rows(index_dir)
-    if stage == "inserting":  # the kill hit the window: unsaved rows and retirements are in the collection
+    if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
         assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
     else:
         assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
@@ -200,6 +201,8 @@ def test_credentials_are_never_written(letters_dir: Path, tmp_path: Path, fake_e
                  "--milvus-uri", "http://root:pw@localhost:19530"]) == 2
     assert "must not hold a password" in capsys.readouterr().err
     assert not (tmp_path / "server").exists()
+    with pytest.raises(StoreUnavailable, match="must not hold a password"):
+        MilvusDenseStore.create(4, Place(uri="http://root:pw@localhost:19530"))
 
 
 def test_a_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -17,6 +17,7 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -122,6 +123,9 @@ class MilvusDenseStore:
         if place.uri is None and place.directory is None:
             raise StoreUnavailable("a Milvus Lite store lives in the index folder: give the index a directory, "
                                    "or a server with --milvus-uri")
+        if place.uri and urlparse(place.uri).password:
+            raise StoreUnavailable("the Milvus URI must not hold a password (the index records its URI): "
+                                   "pass the credentials as the store token")
         uri = place.uri or str(Path(place.directory or ".").resolve() / LITE_FILE)
         if place.uri is None:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
