@@ -246,3 +246,17 @@ def test_a_rebuild_into_the_same_collection_hides_then_drops_the_old_rows(letter
 def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir: Path):
     with pytest.raises(StoreUnavailable, match="a Milvus Lite store lives in the index folder"):
         Index.build([letters_dir], None, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+
+
+def test_the_web_app_opens_a_milvus_index(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+    from rag.ui.app import app_config, open_index, parse_args
+
+    Index.build([letters_dir], tmp_path / "index", config=Config(dense="milvus"), encoder=fake_encoder,
+                analyzer=analyzer)
+    expected = results(Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer))
+    release_all_lite()
+    args = parse_args(["--index", str(tmp_path / "index")])
+    opened = open_index(args, app_config(args))
+    assert opened.config.dense == "milvus" and len(opened) == len(Index.load(tmp_path / "index"))
+    opened.encoder, opened.analyzer = fake_encoder, analyzer  # the test's encoder instead of the bundled model
+    assert results(opened) == expected
