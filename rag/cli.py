@@ -15,6 +15,7 @@ from .ingest import printable
 
 if TYPE_CHECKING:
     from .answer import LLM
+    from .index import Index
     from .parse import Letter
     from .retrieve.filters import Filters
     from .retrieve.hits import Hit
@@ -32,7 +33,17 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
     build.add_argument("--dense", default="flat", metavar="BACKEND",
                        help="dense store for a new index: flat (exact FAISS scan, the default) or ivf (FAISS "
-                            "inverted lists: approximate, for large corpora); see rag.stores.DENSE_BACKENDS")
+                            "inverted lists: approximate, for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
+    build.add_argument("--store", choices=["local", "milvus"], default="local",
+                       help="where the vectors live: local (FAISS files in the index folder, the default) or milvus "
+                            "(Milvus Lite in DIR/milvus.db, or the server given by --milvus-uri)")
+    build.add_argument("--milvus-uri", metavar="URI", help="a Milvus server, e.g. http://host:19530 "
+                       "(default: Milvus Lite, embedded, in DIR/milvus.db)")
+    build.add_argument("--collection", default=Config().milvus_collection, metavar="NAME",
+                       help="the Milvus collection, one per index (default: %(default)s)")
+    build.add_argument("--milvus-token-env", default=Config().milvus_token_env, metavar="VAR",
+                       help="environment variable holding the Milvus server's token (default: %(default)s); "
+                            "its name is recorded in the index, its value never is")
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -96,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
-    index = Index.build(args.paths, args.index, config=Config(model=args.model, dense=args.dense), rebuild=args.rebuild,
-                        progress=not args.quiet and sys.stderr.isatty())
+    index = Index.build(args.paths, args.index, config=_build_config(args), rebuild=args.rebuild,
+                        progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env))
     report = index.report
     if args.json:
         data = {**{k: v for k, v in report.__dict__.items() if k != "skipped"},
@@ -111,6 +122,39 @@ def _build(args: argparse.Namespace) -> int:
         for path, same in report.duplicates:
             print(f"  duplicate {printable(path)} = letter {printable(same)}")
     return 0
+
+
+def _build_config(args: argparse.Namespace) -> Config:
+    """The build settings the flags ask for (``--store milvus`` is the dense store ``milvus``)."""
+    from urllib.parse import urlparse
+
+    milvus = args.store == "milvus" or args.dense == "milvus"
+    if args.milvus_uri and not milvus:
+        raise ValueError("--milvus-uri needs --store milvus")
+    if args.milvus_uri and urlparse(args.milvus_uri).password:
+        raise ValueError("--milvus-uri must not hold a password (it would be written to the index's manifest): "
+                         "put the credentials in an environment variable named by --milvus-token-env")
+    if not milvus:
+        return Config(model=args.model, dense=args.dense)
+    return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
+                  milvus_token_env=args.milvus_token_env)
+
+
+def _token(variable: str | None) -> str | None:
+    """A store server's credentials, from the environment variable the flags or the index name."""
+    import os
+
+    return (os.environ.get(variable) or None) if variable else None
+
+
+def _load(directory: str) -> Index:
+    """The index in ``directory``, with its store server's credentials if it has a server."""
+    from .index import Index
+    from .stores.snapshot import token_variable
+
+    path = Path(directory)
+    variable = token_variable(path) if (path / "manifest.json").exists() else None
+    return Index.load(directory, store_token=_token(variable))
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -193,12 +237,11 @@ def _headline(query: _Query, limit: int) -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .index import Index
     from .retrieve.query import BadQuery
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = Index.load(args.index)
+    index = _load(args.index)
     failed = 0
     for query in questions:
         try:
@@ -240,12 +283,11 @@ def format_hit(hit: Hit) -> str:
 
 def _ask(args: argparse.Namespace) -> int:
     from .answer import Answer, answer_to_dict, format_answer
-    from .index import Index
     from .retrieve.query import BadQuery
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = Index.load(args.index)
+    index = _load(args.index)
     llm = _llm(args, index.config)
     failed = 0
     for query in questions:
@@ -301,9 +343,8 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 
 def _letters(args: argparse.Namespace) -> int:
-    from .index import Index
 
-    index = Index.load(args.index)
+    index = _load(args.index)
     rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -321,9 +362,8 @@ def letter_row(letter: Letter) -> str:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from .index import Index
 
-    index = Index.load(args.index)
+    index = _load(args.index)
     removed = index.remove(args.letters)
     print(f"removed {', '.join(map(printable, removed))}; {len(index.letters)} letters remain")
     return 0

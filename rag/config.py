@@ -34,6 +34,11 @@ class Config:
     # Stores: the dense backend (a name in rag.stores.DENSE_BACKENDS) and the lexical one (LEXICAL_BACKENDS).
     dense: str = "flat"
     lexical: str = "bm25s"
+    # With dense="milvus": a server (http://host:19530; None: Milvus Lite in the index folder's milvus.db), the
+    # collection (one per index), and the environment variable the CLI and the app read the server's token from.
+    milvus_uri: str | None = None
+    milvus_collection: str = "policy_rag"
+    milvus_token_env: str = "MILVUS_TOKEN"
     # Ingest: every file is bounded before it is parsed, chunked or embedded
     max_file_bytes: int = 20_000_000  # bytes of one file on disk (or upload)
     max_archive_bytes: int = 50_000_000  # bytes a .docx (any zip) or a PDF's content streams may inflate to
@@ -115,6 +120,8 @@ class Config:
             "sentence_vectors": self.sentence_vectors,
             "dense": self.dense,
             "lexical": self.lexical,
+            "milvus_uri": self.milvus_uri,
+            "milvus_collection": self.milvus_collection,
         }
 
     def search_settings(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .stores.snapshot import (
     open_snapshot,
     reload_if_changed,
     save_snapshot,
+    store_place,
 )
 from .updates import BuildReport, NothingToIndex, apply_plan, chunk_plan, plan_removal, plan_update, read_sources
 
@@ -48,7 +49,7 @@ class Index:
 
     def __init__(self, *, config: Config, encoder: Encoder, analyzer: Analyzer, stores: Stores | None = None,
                  directory: str | Path | None = None, splitter: Splitter | None = None,
-                 sources: Sequence[str] = ()) -> None:
+                 sources: Sequence[str] = (), store_token: str | None = None) -> None:
         self.config = config
         self.encoder = encoder
         self.analyzer = analyzer
@@ -56,7 +57,9 @@ class Index:
         self.sources: tuple[str, ...] = tuple(sources)
         self.report = BuildReport()
         self._splitter = splitter
-        self._stores = stores or Stores.empty(encoder.dim, config.dense, config.lexical)
+        self._store_token = store_token  # a store server's credentials: kept in memory only
+        self._stores = stores or Stores.empty(encoder.dim, config.dense, config.lexical,
+                                              store_place(self.directory, config, store_token))
         self._write_lock = threading.Lock()
         self._generation: str | None = None  # the on-disk generation our stores match
 
@@ -64,7 +67,7 @@ class Index:
     def build(cls, paths: Iterable[str | Path], directory: str | Path | None = None, *,
               config: Config | None = None, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
               splitter: Splitter | None = None, rebuild: bool = False, progress: bool = False,
-              on_progress: ProgressFn | None = None) -> Index:
+              on_progress: ProgressFn | None = None, store_token: str | None = None) -> Index:
         """Build an index from letter files and folders, or update the one in ``directory``.
 
         Args:
@@ -77,6 +80,7 @@ class Index:
             rebuild: ignore an existing index in ``directory`` and build from scratch.
             progress: show a progress bar while embedding.
             on_progress: called with (done, total) passages while embedding.
+            store_token: credentials for a store server (``Config.milvus_uri``); never written to disk.
 
         Returns:
             The index; ``index.report`` says what was added, skipped or left unchanged.
@@ -93,18 +97,20 @@ class Index:
         sources = [str(p) for p in paths]
         read = read_sources(sources, config)  # before anything is loaded, locked or written
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
-            index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config)
+            index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
+                             store_token=store_token)
             index._splitter = splitter
         else:
             encoder = encoder or load_encoder(config.model)
             index = cls(config=config.with_(model=model_name(encoder.id)), encoder=encoder,
-                        analyzer=analyzer or Analyzer(), directory=directory, splitter=splitter)
+                        analyzer=analyzer or Analyzer(), directory=directory, splitter=splitter,
+                        store_token=store_token)
         index._add_read(sources, read, progress=progress, on_progress=on_progress, replace_all=rebuild)
         return index
 
     @classmethod
     def load(cls, directory: str | Path, *, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
-             config: Config | None = None, expect: Config | None = None) -> Index:
+             config: Config | None = None, expect: Config | None = None, store_token: str | None = None) -> Index:
         """Load a saved index, checking it is whole and matches the encoder.
 
         Args:
@@ -114,6 +120,8 @@ class Index:
             config: search and answer settings (default: :class:`Config`'s); its build settings
                 (chunking, encoder, stores) are ignored: they always come from the index.
             expect: build settings the caller requires; an index built otherwise is refused.
+            store_token: credentials for the index's store server, if it has one (see
+                :func:`~rag.stores.snapshot.token_variable`).
 
         Raises:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
@@ -126,7 +134,8 @@ class Index:
         encoder = checked_encoder(directory, manifest, encoder)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
-                    stores=load_snapshot(directory, manifest, generation, encoder.dim))
+                    stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),
+                    store_token=store_token)
         index._generation = manifest.get("generation")
         return index
 
@@ -136,7 +145,7 @@ class Index:
         if config.build_settings() != self.config.build_settings():
             raise ValueError("build settings (chunking, encoder, stores) cannot change on a built index; rebuild it")
         return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=self._stores,
-                     sources=self.sources)
+                     sources=self.sources, store_token=self._store_token)
 
     @property
     def letters(self) -> list[Letter]:
@@ -271,7 +280,7 @@ class Index:
     def _fresh_stores(self) -> Stores:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
-            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim)
+            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token)
             if changed is not None:
                 self._stores, self._generation, self.sources = changed
         return self._stores

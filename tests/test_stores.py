@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rag import Config, Index
+from rag import Config, Filters, Index
 from rag.stores import (
     DENSE_BACKENDS,
     BM25Store,
@@ -16,9 +17,13 @@ from rag.stores import (
     FlatDenseStore,
     IVFDenseStore,
     LexicalStore,
+    MilvusDenseStore,
+    Place,
     dense_backend,
 )
 from rag.stores.base import Ids, Stats, as_ids
+
+from .milvus_helpers import release_all_lite
 
 
 class NumpyDenseStore:
@@ -78,12 +83,20 @@ def unit_rows(count: int, dim: int = 8, seed: int = 0) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, NumpyDenseStore], ids=["flat", "ivf", "numpy"])
-def dense(request: pytest.FixtureRequest) -> DenseStore:
-    store = request.param(8)
+def milvus_lite(dim: int, folder: Path) -> MilvusDenseStore:
+    return MilvusDenseStore.create(dim, Place(directory=folder))
+
+
+@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, NumpyDenseStore, milvus_lite],
+                ids=["flat", "ivf", "numpy", "milvus"])
+def dense(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DenseStore]:
+    lite = request.param is milvus_lite
+    store = milvus_lite(8, tmp_path_factory.mktemp("milvus")) if lite else request.param(8)
     vectors = unit_rows(6)
     store.add(as_ids([10, 10, 11, 12, 12, 12]), vectors)
-    return store
+    yield store
+    if lite:
+        release_all_lite()
 
 
 def test_dense_store_returns_each_id_once_with_its_best_score(dense: DenseStore):
@@ -104,7 +117,7 @@ def test_dense_store_filters_removes_copies_and_saves(dense: DenseStore, tmp_pat
     twin.remove(as_ids([12, 99]))
     assert twin.ids().tolist() == [10, 11] and len(twin) == 3 and dense.ids().tolist() == [10, 11, 12]
     dense.save(tmp_path)
-    loaded = type(dense).load(tmp_path, 8)  # type: ignore[attr-defined]
+    loaded = type(dense).load(tmp_path, 8)  # type: ignore[attr-defined]  # (a saved Milvus store is committed)
     assert loaded.ids().tolist() == [10, 11, 12]
     assert loaded.search(vectors[2], k=3)[0].tolist() == dense.search(vectors[2], k=3)[0].tolist()
 
@@ -191,23 +204,32 @@ def test_ivf_store_widens_its_search_rather_than_drop_results():
     assert len(store.search(vectors[0], k=5000)[0]) == 4000  # more than it holds: every id, once
 
 
-def test_ivf_index_updated_in_place_matches_a_fresh_build(letters_dir: Path, shared_letters: Path, tmp_path: Path,
-                                                          fake_encoder, analyzer):
+# (backend, the backend of the fresh in-memory build it must equal): Milvus's FLAT index is exact, like FAISS's
+@pytest.mark.parametrize(("backend", "reference"), [("ivf", "ivf"), ("milvus", "flat")])
+def test_index_updated_in_place_matches_a_fresh_build(backend: str, reference: str, letters_dir: Path,
+                                                      shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
     import shutil
 
     extra = sorted(shared_letters.glob("x0*.txt"))[:6]
     for path in extra:
         shutil.copy(path, letters_dir / path.name)
-    config = Config(dense="ivf")
-    fresh = Index.build([letters_dir], None, config=config, encoder=fake_encoder, analyzer=analyzer)
-    grown = Index.build([letters_dir / "000_3530caffdd2f932b.txt"], tmp_path / "ivf", config=config,
+    fresh = Index.build([letters_dir], None, config=Config(dense=reference), encoder=fake_encoder, analyzer=analyzer)
+    grown = Index.build([letters_dir / "000_3530caffdd2f932b.txt"], tmp_path / backend, config=Config(dense=backend),
                         encoder=fake_encoder, analyzer=analyzer)
-    grown.add([letters_dir])
+    assert grown.add([letters_dir]).added and not grown.add([letters_dir]).added  # the second add is a no-op
     grown.remove([extra[0].name])
     fresh.remove([extra[0].name])
-    question = "what subsidies exist for Class II device registration"
-    expected = [(h.chunk_id, round(h.score, 4)) for h in fresh.search(question, k=10)]
-    assert [(h.chunk_id, round(h.score, 4)) for h in grown.search(question, k=10)] == expected
-    reloaded = Index.load(tmp_path / "ivf", encoder=fake_encoder, analyzer=analyzer)
-    assert [(h.chunk_id, round(h.score, 4)) for h in reloaded.search(question, k=10)] == expected
-    assert json.loads((tmp_path / "ivf" / "manifest.json").read_text())["stores"]["dense"]["backend"] == "ivf"
+    filters = Filters(agency="卫生")
+    for question in ("what subsidies exist for Class II device registration", "养老服务补贴标准"):
+        expected = [(h.chunk_id, round(h.score, 4)) for h in fresh.search(question, k=10)]
+        assert [(h.chunk_id, round(h.score, 4)) for h in grown.search(question, k=10)] == expected
+        reloaded = Index.load(tmp_path / backend, encoder=fake_encoder, analyzer=analyzer)
+        assert [(h.chunk_id, round(h.score, 4)) for h in reloaded.search(question, k=10)] == expected
+        narrowed = [(h.chunk_id, round(h.score, 4)) for h in fresh.search(question, k=5, filters=filters)]
+        assert narrowed and [(h.chunk_id, round(h.score, 4))
+                             for h in reloaded.search(question, k=5, filters=filters)] == narrowed
+        assert {h.letter_id for h in reloaded.search(question, k=40)} == {lt.letter_id for lt in fresh.letters}
+    manifest = json.loads((tmp_path / backend / "manifest.json").read_text())
+    assert manifest["stores"]["dense"]["backend"] == backend == manifest["build_settings"]["dense"]
+    assert manifest["counts"]["vectors"] == len(fresh._stores.dense)
+    release_all_lite()

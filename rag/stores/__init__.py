@@ -3,6 +3,8 @@
 To add a dense backend (an IVF index, a vector database), write a module with a class that implements
 :class:`~rag.stores.base.DenseStore`, with ``__init__(dim)`` and a classmethod ``load(folder, dim)``, and add
 one line to :data:`DENSE_BACKENDS`; ``Config(dense="name")`` (``rag build --dense name``) then selects it.
+A backend whose data lives outside the generation folder (a database: Milvus) also needs to know where: it
+implements :class:`PlacedDenseBackend` instead and goes in :data:`PLACED_DENSE_BACKENDS`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .base import DenseStore, LexicalStore, Stats
+from .base import DenseStore, LexicalStore, Place, Stats
 from .dense_flat import FlatDenseStore
 from .dense_ivf import IVFDenseStore
+from .dense_milvus import MilvusDenseStore
 from .letters import LetterStore
 from .lexical_bm25 import BM25Store
 
@@ -24,6 +27,18 @@ class DenseBackend(Protocol):
     def __call__(self, dim: int) -> DenseStore: ...
 
     def load(self, folder: Path, dim: int) -> DenseStore: ...
+
+
+class PlacedDenseBackend(Protocol):
+    """A dense store class keeping its rows in a database: made for a :class:`Place`, or loaded with one.
+
+    The generation folder then holds only what names the rows (``load`` reads it); the place adds what is
+    never written there: the index folder an embedded database lives in, and credentials.
+    """
+
+    def create(self, dim: int, place: Place) -> DenseStore: ...
+
+    def load(self, folder: Path, dim: int, place: Place | None = None) -> DenseStore: ...
 
 
 class LexicalBackend(Protocol):
@@ -37,6 +52,9 @@ class LexicalBackend(Protocol):
 DENSE_BACKENDS: dict[str, DenseBackend] = {
     "flat": FlatDenseStore,
     "ivf": IVFDenseStore,
+}
+PLACED_DENSE_BACKENDS: dict[str, PlacedDenseBackend] = {
+    "milvus": MilvusDenseStore,  # pymilvus is imported only when one is made or loaded
 }
 LEXICAL_BACKENDS: dict[str, LexicalBackend] = {
     "bm25s": BM25Store,
@@ -54,7 +72,22 @@ def dense_backend(name: str) -> DenseBackend:
     try:
         return DENSE_BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown dense store {name!r}; known: {', '.join(sorted(DENSE_BACKENDS))}") from None
+        known = ", ".join(sorted([*DENSE_BACKENDS, *PLACED_DENSE_BACKENDS]))
+        raise ValueError(f"unknown dense store {name!r}; known: {known}") from None
+
+
+def new_dense(name: str, dim: int, place: Place | None = None) -> DenseStore:
+    """An empty dense store of backend ``name`` (a placed one at ``place``)."""
+    if name in PLACED_DENSE_BACKENDS:
+        return PLACED_DENSE_BACKENDS[name].create(dim, place or Place())
+    return dense_backend(name)(dim)
+
+
+def load_dense(name: str, folder: Path, dim: int, place: Place | None = None) -> DenseStore:
+    """The dense store of backend ``name`` saved in ``folder``."""
+    if name in PLACED_DENSE_BACKENDS:
+        return PLACED_DENSE_BACKENDS[name].load(folder, dim, place)
+    return dense_backend(name).load(folder, dim)
 
 
 def lexical_backend(name: str) -> LexicalBackend:
@@ -84,8 +117,8 @@ class Stores:
     lexical_backend: str = "bm25s"
 
     @classmethod
-    def empty(cls, dim: int, dense: str = "flat", lexical: str = "bm25s") -> Stores:
-        return cls(LetterStore(), dense_backend(dense)(dim), lexical_backend(lexical)(), dense, lexical)
+    def empty(cls, dim: int, dense: str = "flat", lexical: str = "bm25s", place: Place | None = None) -> Stores:
+        return cls(LetterStore(), new_dense(dense, dim, place), lexical_backend(lexical)(), dense, lexical)
 
     def save(self, folder: Path) -> None:
         """Write every store into ``folder`` (a fresh generation folder)."""
@@ -95,8 +128,8 @@ class Stores:
             store.save(folder / name)
 
     @classmethod
-    def load(cls, folder: Path, dim: int, dense: str, lexical: str) -> Stores:
-        return cls(LetterStore.load(folder), dense_backend(dense).load(folder / DENSE_FOLDER, dim),
+    def load(cls, folder: Path, dim: int, dense: str, lexical: str, place: Place | None = None) -> Stores:
+        return cls(LetterStore.load(folder), load_dense(dense, folder / DENSE_FOLDER, dim, place),
                    lexical_backend(lexical).load(folder / LEXICAL_FOLDER), dense, lexical)
 
     def stats(self) -> dict[str, Stats]:
@@ -114,5 +147,6 @@ class Stores:
         return problems
 
 
-__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore", "IVFDenseStore",
-           "LetterStore", "LexicalStore", "Stores", "dense_backend", "lexical_backend"]
+__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "PLACED_DENSE_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore",
+           "IVFDenseStore", "LetterStore", "LexicalStore", "MilvusDenseStore", "Place", "Stores", "dense_backend",
+           "lexical_backend", "load_dense", "new_dense"]

@@ -9,10 +9,13 @@ its best score. A new backend is one module implementing a protocol, plus one li
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from .disk import IndexFolderError
 
 Ids = np.ndarray  # int64 ids, one dimension
 Stats = dict[str, int | float | str]
@@ -111,6 +114,27 @@ class LexicalStore(Protocol):
     def stats(self) -> Stats:
         """Counts for the manifest (``documents`` at least)."""
         ...
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a store that keeps its data outside the generation folder (a database) finds it.
+
+    Attributes:
+        directory: the index folder (``None``: an index in memory).
+        uri: a server (``http://host:19530``); ``None``: an embedded file in the index folder.
+        collection: the collection (table) name; one per index.
+        token: the server's credentials; never written anywhere (not part of ``repr`` either).
+    """
+
+    directory: Path | None = None
+    uri: str | None = None
+    collection: str = "policy_rag"
+    token: str | None = field(default=None, repr=False)
+
+
+class StoreUnavailable(IndexFolderError):
+    """A store's database cannot be used: its client package is missing, or it cannot be reached."""
 
 
 def as_ids(ids: Sequence[int] | np.ndarray) -> Ids:

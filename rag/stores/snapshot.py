@@ -11,7 +11,8 @@ from typing import Any
 from ..config import Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
-from .disk import IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
+from .base import Place
+from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
 
 
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
@@ -49,12 +50,13 @@ def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def reload_if_changed(directory: Path, generation: str, dim: int) -> tuple[Stores, str, tuple[str, ...]] | None:
+def reload_if_changed(directory: Path, generation: str, dim: int,
+                      token: str | None = None) -> tuple[Stores, str, tuple[str, ...]] | None:
     """The stores, generation and sources in ``directory`` if another writer replaced ``generation``, else None."""
     if read_manifest(directory).get("generation") == generation:
         return None
     manifest, folder = open_snapshot(directory)
-    return (load_snapshot(directory, manifest, folder, dim), str(manifest.get("generation")),
+    return (load_snapshot(directory, manifest, folder, dim, token), str(manifest.get("generation")),
             tuple(manifest.get("sources", ())))
 
 
@@ -97,7 +99,22 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
                              f"Rebuild it: {rebuild_hint(directory, manifest.get('sources', []), wanted.model)}")
 
 
-def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, dim: int) -> Stores:
+def store_place(directory: Path | None, config: Config, token: str | None = None) -> Place:
+    """Where a database-backed store of an index built with ``config`` keeps its rows."""
+    return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token)
+
+
+def token_variable(directory: Path) -> str | None:
+    """The environment variable naming the credentials of ``directory``'s store server (None: it needs none).
+
+    The CLI and the app read it; the variable's name is in the manifest, its value never is.
+    """
+    config = stored_config(directory, read_manifest(directory))
+    return config.milvus_token_env if config.dense == "milvus" and config.milvus_uri else None
+
+
+def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, dim: int,
+                  token: str | None = None) -> Stores:
     """Read the stores of a verified generation and check they agree with each other and the manifest.
 
     Raises:
@@ -106,8 +123,8 @@ def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, d
     config = stored_config(directory, manifest)
     hint = rebuild_hint(directory, manifest.get("sources", []), config.model)
     try:
-        stores = Stores.load(generation, dim, config.dense, config.lexical)
-    except IndexLoadError:
+        stores = Stores.load(generation, dim, config.dense, config.lexical, store_place(directory, config, token))
+    except IndexFolderError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise IndexLoadError(f"{directory} is corrupt ({exc.__class__.__name__}: {exc}). Rebuild: {hint}") from exc

@@ -69,7 +69,8 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     report = _progress_printer(quiet=tty)  # a terminal shows the progress bar instead
     if (directory / "manifest.json").exists() and not args.rebuild:
         print(f"Loading the index in {directory} …", file=sys.stderr, flush=True)
-        index = Index.load(directory, config=config, expect=config if args.model else None)
+        index = Index.load(directory, config=config, expect=config if args.model else None,
+                           store_token=_store_token(directory))
         if args.letters:
             index.add(args.letters, progress=tty, on_progress=report)
             print(index.report.summary(), file=sys.stderr)
@@ -83,6 +84,14 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     for skipped in index.report.skipped:
         print(f"  skipped {skipped}", file=sys.stderr)
     return index
+
+
+def _store_token(directory: Path) -> str | None:
+    """The index's store server credentials, from the environment variable its manifest names (if any)."""
+    from rag.stores.snapshot import token_variable
+
+    variable = token_variable(directory)
+    return (os.environ.get(variable) or None) if variable else None
 
 
 def _progress_printer(quiet: bool) -> Callable[[int, int], None]:

@@ -1,0 +1,295 @@
+"""Dense search in Milvus, through one ``pymilvus`` client: Milvus Lite (a local file) or a Milvus server.
+
+A remote collection cannot be copied, so the copy-on-write of :class:`~rag.stores.base.DenseStore` is done with
+generations. Every row carries ``born``, the generation that added it, and ``retired``, the one that removed it
+(0: still there). A store object reads one generation ``g``: the rows with ``low <= born <= g`` and not retired
+by ``g``. :meth:`MilvusDenseStore.copy` returns a view that writes generation ``g + 1`` (new rows are born
+there, removed rows are marked retired there), which readers of ``g`` do not see. ``save`` writes
+``milvus.json`` (where the collection is, and ``low`` and ``g``) into the generation folder, so the index
+manifest's atomic switch is also the commit of the Milvus rows. A build killed before that switch leaves rows of
+a generation no manifest names: invisible to readers, and removed by the next writer's :meth:`copy` of the
+committed store (which also deletes rows retired by a committed generation, and rows from before a rebuild).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .base import Ids, Place, Stats, StoreUnavailable, as_ids
+
+SETTINGS_FILE = "milvus.json"
+LITE_FILE = "milvus.db"
+BATCH = 1_000  # rows per insert/upsert, ids per "in [...]" filter
+MAX_TOPK = 16_384  # Milvus's largest limit for one search
+_SHIFT = 32  # a row's primary key: its generation in the high bits, its place in the generation below
+
+
+def _pymilvus() -> Any:
+    try:
+        import pymilvus
+    except ImportError as exc:
+        raise StoreUnavailable("the milvus store needs the [milvus] extra: pip install 'policy-rag[milvus]' "
+                               "(pymilvus and milvus-lite)") from exc
+    return pymilvus
+
+
+def connect(uri: str, token: str | None = None) -> Any:
+    """A ``MilvusClient`` for ``uri`` (a server URL, or a Milvus Lite ``.db`` path).
+
+    Raises:
+        StoreUnavailable: pymilvus is missing, or the server or file cannot be opened.
+    """
+    pymilvus = _pymilvus()
+    if uri.endswith(".db"):
+        try:
+            import milvus_lite  # noqa: F401
+        except ImportError as exc:
+            raise StoreUnavailable("a local Milvus store needs milvus-lite: pip install 'policy-rag[milvus]'") from exc
+    _quiet_iterator_warning()
+    try:
+        return pymilvus.MilvusClient(uri=uri, token=token or "")
+    except Exception as exc:
+        where = f"the Milvus Lite file {uri}" if uri.endswith(".db") else f"the Milvus server at {uri}"
+        hint = (" (Milvus Lite serves one process at a time: is the index open in another process, such as the "
+                "web app? Stop it, or use a Milvus server with --milvus-uri)") if uri.endswith(".db") else ""
+        raise StoreUnavailable(f"cannot open {where}: {exc.__class__.__name__}{hint}") from exc
+
+
+class _DropMvccWarning(logging.Filter):
+    """Milvus Lite has no server-side session timestamp, so every query iterator warns; the fallback is fine."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+def _quiet_iterator_warning() -> None:
+    logger = logging.getLogger("pymilvus.client.iterator.query_iterator")
+    if not any(isinstance(f, _DropMvccWarning) for f in logger.filters):
+        logger.addFilter(_DropMvccWarning())
+
+
+def release_lite(path: Path) -> None:
+    """Stop this process's embedded Milvus Lite server for ``path`` and release its file lock (tests, tools)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(path))
+
+
+class MilvusDenseStore:
+    """Vectors in a Milvus collection, read at one generation; updates go into the next one.
+
+    A store read from an index (or just saved) is committed and read-only: :meth:`copy` gives the writable view
+    of the next generation. A view is writable until it is copied or saved. Writers must hold the index's build
+    lock, as :class:`~rag.index.Index` does.
+
+    Example:
+        >>> store = MilvusDenseStore.create(4, Place(directory=Path("index")))  # index/milvus.db
+        >>> view = store.copy()
+        >>> view.add(as_ids([7, 7]), np.eye(4, dtype=np.float32)[:2])
+        >>> view.search(np.eye(4, dtype=np.float32)[1], k=5)[0].tolist(), store.ids().tolist()
+        ([7], [])
+    """
+
+    backend = "milvus"
+
+    def __init__(self, dim: int, client: Any, collection: str, location: str, *, lite: bool, low: int,
+                 generation: int, committed: bool) -> None:
+        self.dim = dim
+        self.collection = collection
+        self.low = low
+        self.generation = generation
+        self._client = client
+        self._location = location  # a server's URL, or the Lite file's absolute path
+        self._lite = lite
+        self._committed = committed
+        self._writable = not committed
+        self._added = 0
+
+    # ---- opening -------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, dim: int, place: Place) -> MilvusDenseStore:
+        """An empty store over ``place``'s collection (made if missing; rows already in it stay hidden).
+
+        Raises:
+            StoreUnavailable: no index folder for a Lite file, pymilvus missing, or Milvus unreachable.
+        """
+        if place.uri is None and place.directory is None:
+            raise StoreUnavailable("a Milvus Lite store lives in the index folder: give the index a directory, "
+                                   "or a server with --milvus-uri")
+        if place.uri and urlparse(place.uri).password:
+            raise StoreUnavailable("the Milvus URI must not hold a password (the index records its URI): "
+                                   "pass the credentials as the store token")
+        uri = place.uri or str(Path(place.directory or ".").resolve() / LITE_FILE)
+        if place.uri is None:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        client = connect(uri, place.token)
+        if client.has_collection(place.collection):
+            client.load_collection(place.collection)
+            _check_dim(client, place.collection, dim)
+            newest = _newest_generation(client, place.collection)
+        else:
+            _create_collection(client, place.collection, dim)
+            newest = 0
+        # nothing is born at newest + 1 yet: the store starts empty, and writable
+        return cls(dim, client, place.collection, uri, lite=place.uri is None, low=newest + 1,
+                   generation=newest + 1, committed=False)
+
+    @classmethod
+    def load(cls, folder: Path, dim: int, place: Place | None = None) -> MilvusDenseStore:
+        """The committed store a generation folder names (``folder/milvus.json``), read-only."""
+        settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        if settings.get("dim") != dim:
+            raise ValueError(f"{folder / SETTINGS_FILE} holds {settings.get('dim')}-d vectors, not {dim}-d")
+        recorded = settings.get("uri")
+        directory = folder.resolve().parent.parent  # DIR/gen-…/dense
+        uri = recorded or str(directory / LITE_FILE)
+        if recorded is None and not Path(uri).exists():
+            raise ValueError(f"the Milvus Lite file {uri} is missing")
+        client = connect(uri, place.token if place is not None else None)
+        if not client.has_collection(settings["collection"]):
+            raise ValueError(f"the Milvus collection {settings['collection']!r} at {uri} is missing")
+        client.load_collection(settings["collection"])
+        return cls(dim, client, settings["collection"], uri, lite=uri.endswith(".db"), low=int(settings["low"]),
+                   generation=int(settings["generation"]), committed=True)
+
+    # ---- the protocol --------------------------------------------------------------------------------
+
+    def _visible(self) -> str:
+        g = self.generation
+        return f"born >= {self.low} and born <= {g} and (retired == 0 or retired > {g})"
+
+    def __len__(self) -> int:
+        rows = self._client.query(self.collection, filter=self._visible(), output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def add(self, ids: Ids, vectors: np.ndarray) -> None:
+        self._check_writable()
+        ids = as_ids(ids)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        for start in range(0, len(ids), BATCH):
+            rows = [{"pk": (self.generation << _SHIFT) + self._added + i, "chunk": int(chunk),
+                     "born": self.generation, "retired": 0, "vector": vector.tolist()}
+                    for i, (chunk, vector) in enumerate(zip(ids[start:start + BATCH], vectors[start:start + BATCH],
+                                                            strict=True))]
+            self._client.insert(self.collection, rows)
+            self._added += len(rows)
+
+    def remove(self, ids: Ids) -> None:
+        self._check_writable()
+        ids = as_ids(ids)
+        for start in range(0, len(ids), BATCH):
+            wanted = f"({self._visible()}) and chunk in {ids[start:start + BATCH].tolist()}"
+            rows = self._client.query(self.collection, filter=wanted,
+                                      output_fields=["pk", "chunk", "born", "retired", "vector"])
+            ours = [row["pk"] for row in rows if row["born"] == self.generation]
+            if ours:  # added by this uncommitted view: nobody else can see them
+                self._client.delete(self.collection, ids=ours)
+            older = [{**row, "retired": self.generation} for row in rows if row["born"] != self.generation]
+            for at in range(0, len(older), BATCH):
+                self._client.upsert(self.collection, older[at:at + BATCH])
+
+    def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
+        expression = self._visible()
+        if allowed is not None:
+            allowed = as_ids(allowed)
+            if not len(allowed):
+                return as_ids([]), np.zeros(0, np.float32)
+            expression += f" and chunk in {allowed.tolist()}"
+        if k < 1:
+            return as_ids([]), np.zeros(0, np.float32)
+        found = self._client.search(self.collection, data=[np.asarray(query, np.float32).reshape(-1).tolist()],
+                                    limit=min(k, MAX_TOPK), filter=expression, output_fields=["chunk"],
+                                    group_by_field="chunk", search_params={"metric_type": "IP"})
+        best: dict[int, float] = {}
+        for hit in found[0]:
+            best.setdefault(int(hit["entity"]["chunk"]), float(hit["distance"]))
+        return as_ids(list(best)), np.asarray(list(best.values()), dtype=np.float32)
+
+    def ids(self) -> Ids:
+        chunks = [row["chunk"] for row in _all_rows(self._client, self.collection, self._visible(), ["chunk"])]
+        return np.unique(as_ids(chunks))
+
+    def copy(self) -> MilvusDenseStore:
+        """The writable view of the next generation (a committed store first clears what killed writers left)."""
+        if self._committed:
+            self._clean_up()
+        self._writable = False  # its rows are now the copy's starting point
+        return MilvusDenseStore(self.dim, self._client, self.collection, self._location, lite=self._lite,
+                                low=self.low, generation=self.generation + 1, committed=False)
+
+    def save(self, folder: Path) -> None:
+        """Commit: record the collection and generation in ``folder`` (the manifest switch makes it current)."""
+        self._client.flush(self.collection)
+        uri: str | None = self._location
+        if self._lite and folder.resolve().parent.parent == Path(self._location).parent:
+            uri = None  # the Lite file beside the manifest: the index folder can be moved
+        settings = {"uri": uri, "collection": self.collection, "low": self.low, "generation": self.generation,
+                    "dim": self.dim}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+        self._committed, self._writable = True, False
+
+    def stats(self) -> Stats:
+        return {"backend": self.backend, "vectors": len(self), "dim": self.dim, "collection": self.collection,
+                "uri": LITE_FILE if self._lite else self._location, "generation": self.generation, "low": self.low}
+
+    # ---- generations ---------------------------------------------------------------------------------
+
+    def _clean_up(self) -> None:
+        """Drop rows no committed reader needs: a killed build's, retired ones, those from before a rebuild."""
+        g = self.generation
+        self._client.delete(self.collection, filter=f"born > {g} or born < {self.low} or "
+                                                    f"(retired > 0 and retired <= {g})")
+        revived = [{**row, "retired": 0} for row in _all_rows(self._client, self.collection, f"retired > {g}",
+                                                               ["pk", "chunk", "born", "retired", "vector"])]
+        for start in range(0, len(revived), BATCH):  # retired by a build that never committed
+            self._client.upsert(self.collection, revived[start:start + BATCH])
+
+    def _check_writable(self) -> None:
+        if not self._writable:
+            raise RuntimeError("this Milvus store is read-only (committed, or already copied): write to .copy()")
+
+
+def _create_collection(client: Any, name: str, dim: int) -> None:
+    pymilvus = _pymilvus()
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("pk", pymilvus.DataType.INT64, is_primary=True)
+    schema.add_field("chunk", pymilvus.DataType.INT64)
+    schema.add_field("born", pymilvus.DataType.INT64)
+    schema.add_field("retired", pymilvus.DataType.INT64)
+    schema.add_field("vector", pymilvus.DataType.FLOAT_VECTOR, dim=dim)
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # exact, as the FAISS flat store
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+
+
+def _check_dim(client: Any, name: str, dim: int) -> None:
+    for field in client.describe_collection(name).get("fields", []):
+        if field.get("name") == "vector" and int(field.get("params", {}).get("dim", dim)) != dim:
+            raise ValueError(f"the Milvus collection {name!r} holds {field['params']['dim']}-d vectors, not {dim}-d: "
+                             "use another --collection")
+
+
+def _newest_generation(client: Any, name: str) -> int:
+    """The highest generation any row was born or retired in (a scan, done only when a rebuild starts)."""
+    newest = 0
+    for row in _all_rows(client, name, "born >= 0", ["born", "retired"]):
+        newest = max(newest, int(row["born"]), int(row["retired"]))
+    return newest
+
+
+def _all_rows(client: Any, name: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
+    iterator = client.query_iterator(name, batch_size=BATCH * 4, filter=expression, output_fields=fields)
+    rows: list[dict[str, Any]] = []
+    try:
+        while batch := iterator.next():
+            rows.extend(batch)
+    finally:
+        iterator.close()
+    return rows

@@ -1,0 +1,22 @@
+"""Helpers for the Milvus Lite tests: an embedded server holds its file's lock until this process releases it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rag.stores.dense_milvus import LITE_FILE, connect
+
+
+def release_all_lite() -> None:
+    """Stop every embedded Milvus Lite server of this process (releasing the files' locks)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_all()
+
+
+def raw_rows(index_dir: Path, collection: str = "policy_rag") -> list[dict[str, Any]]:
+    """Every row physically in an index's Milvus Lite collection, whatever generation it belongs to."""
+    client = connect(str(index_dir.resolve() / LITE_FILE))
+    client.load_collection(collection)
+    return list(client.query(collection, filter="pk >= 0", output_fields=["pk", "chunk", "born", "retired"]))
