@@ -49,6 +49,11 @@ class Config:
     lexical_weight: float = 1.0
     k_candidates: int = 100
     max_question_chars: int = 2000
+    # English words the glossary lacks reach the lexical side through CC-CEDICT (rag.analyze.Bridge): each word's
+    # Chinese candidates found in the index (at most bridge_candidates, weighted by IDF over their senses) share
+    # this weight, against 1 for every question and glossary token. 0 turns the bridge off.
+    bridge_weight: float = 0.5
+    bridge_candidates: int = 3
     # Answering
     # below this evidence confidence the answer abstains; calibrated by `python -m eval.answers --calibrate`
     # together with the sentence-scoring and confidence weights below (change one, recalibrate)

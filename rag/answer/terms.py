@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ..analyze import EN_STOPWORDS, Analyzer, TermStatistics
+from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, TermStatistics
 from .types import question_language
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -22,10 +22,6 @@ _ZH_QUESTION_WORDS = re.compile(
 )
 # Verbs a question is phrased with ("想", "叫", "做"), left after segmentation.
 _ZH_QUESTION_TOKENS = frozenset("想 要 叫 做 能 会 后 让 给 用 来 去 搞 弄 算 有".split())
-_EN_QUESTION_WORDS = frozenset(
-    "which what who when where why how much many does did do is are was were can could will would should there "
-    "any kind sort type way large big long often far fast".split()
-)
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ def _english_forms(lowered: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
     for word, own, phrase in zip(words, single, phrase_forms, strict=True):
         if any(c.isdigit() for c in word):
             forms.append((word,))
-        elif word not in EN_STOPWORDS and word not in _EN_QUESTION_WORDS and (own or phrase):
+        elif word not in EN_STOPWORDS and word not in EN_QUESTION_WORDS and (own or phrase):
             forms.append(tuple(sorted({fold(f) for f in own | phrase})))
     return forms
 
