@@ -59,6 +59,28 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
     return tuple(terms.values())
 
 
+def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int) -> float:
+    """The share of a question's content words that no indexed chunk contains, in any of their Chinese forms.
+
+    Chinese questions count their words (interrogatives and numbers left out); English ones their words
+    with glossary renderings, and with ``bridge_candidates`` > 0 the words the bridge (CC-CEDICT) knows: a
+    bridged word is absent when none of its translations is in the index. Words neither knows are not
+    counted either way. "What is the capital of France?": 法国 is in no reply letter, so one word in two.
+    """
+    lowered = unicodedata.normalize("NFKC", question).lower()
+    absent: list[bool]
+    if question_language(question) == "zh":
+        words = [t for t in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered), search_mode=False)
+                 if t not in _ZH_QUESTION_TOKENS and not any(c.isdigit() for c in t)]
+        absent = [statistics.document_frequency(t) == 0 for t in words]
+    else:
+        groups = [g for g in _english_forms(lowered, analyzer) if not any(c.isdigit() for c in g[0])]
+        absent = [all(_document_frequency(f, analyzer, statistics) == 0 for f in g) for g in groups]
+        if bridge_candidates > 0:
+            absent += [not found.candidates for found in analyzer.bridged(question, statistics, bridge_candidates)]
+    return sum(absent) / len(absent) if absent else 0.0
+
+
 def claim_terms(text: str, analyzer: Analyzer | None = None) -> tuple[tuple[str, ...], ...]:
     """The content terms of a sentence to check against the passage it cites, each as its Chinese forms.
 
