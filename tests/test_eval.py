@@ -324,3 +324,17 @@ def test_the_absent_word_cut_spares_every_answerable_question_and_the_threshold_
     judged = answers.rethreshold(outcomes, threshold, cut)
     assert [o.abstained for o in judged] == [False] * 4 + [True] * 3
     assert [o.abstained for o in answers.rethreshold(outcomes, threshold, 1.0)][4:] == [True, False, False]
+
+
+@pytest.mark.slow
+def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--ablate", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    ablations = result["ablations"]
+    assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off",
+                               "bridge off (retrieval and absent words)", "bridge and absent-word gate off"]
+    assert ablations["all on"]["all"] == result["all"]
+    declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}
+    assert declined["confidence threshold off"] < declined["all on"]  # the threshold does real work on dev
+    assert ablations["confidence threshold off"]["all"]["answer_rate"] >= ablations["all on"]["all"]["answer_rate"]
