@@ -3,16 +3,18 @@
 Usage::
 
     python -m eval.answers --gold eval/data/dev.jsonl --gold eval/data/extra.jsonl --letters ../shared/letters
-    python -m eval.answers ... --calibrate      # also print the abstention threshold to store in Config
+    python -m eval.answers ... --calibrate      # also print the abstention settings to store in Config
+    python -m eval.answers ... --ablate         # also each abstention feature and the bridge turned off
 
 Gold files are read and validated by :mod:`eval.gold`. An answerable question is covered when one of
 its evidence strings appears in the answer text (both NFKC-normalised, all whitespace removed); an
 abstention on it counts as not covered.
 
-Each question is asked once, with the abstention threshold at 0 (so the answer is composed whenever
-a usable sentence exists, and its confidence is the evidence confidence). A threshold ``t`` then
-abstains exactly where that confidence is below ``t``, so every threshold is evaluated, and the
-calibrated one chosen, without asking again.
+Each question is asked once, with the abstention threshold at 0 and the absent-word gate off (so the
+answer is composed whenever a usable sentence exists, and carries its evidence confidence and the share
+of its words in no indexed passage). A threshold ``t`` and a cut ``a`` then abstain exactly where the
+confidence is below ``t`` or that share is above ``a``, so every pair is evaluated, and the calibrated
+one chosen, without asking again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .gold import Question, load_gold, normalize, validate_evidence
 
 ANSWER_RATE_TARGET = 0.95
 MIN_GAP = 0.02
+ABSENT_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Outcome:
     row: Question
     answer: Answer
     threshold: float = 0.0
+    max_absent_share: float = 1.0
 
     @property
     def confidence(self) -> float:
@@ -48,7 +52,12 @@ class Outcome:
 
     @property
     def abstained(self) -> bool:
-        return self.answer.abstained or self.answer.confidence < self.threshold
+        return self.answer.abstained or self.answer.confidence < self.threshold or self.gated
+
+    @property
+    def gated(self) -> bool:
+        """Whether the absent-word gate abstains on it, whatever its confidence."""
+        return self.answer.absent_share > self.max_absent_share
 
     @property
     def citations(self) -> tuple[Citation, ...]:
@@ -85,15 +94,32 @@ def citation_problems(index: Index, answer: Answer, citations: Sequence[Citation
     return problems
 
 
-def evaluate(index: Index, rows: list[Question], k: int, threshold: float) -> list[Outcome]:
-    """Ask every question once (threshold 0) and judge the answers as ``threshold`` would have them."""
-    unthresholded = index.with_config(abstain_threshold=0.0)
-    return [Outcome(row, unthresholded.ask(row.question, k=k), threshold) for row in rows]
+def evaluate(index: Index, rows: list[Question], k: int, threshold: float,
+             max_absent_share: float = 1.0) -> list[Outcome]:
+    """Ask every question once (threshold 0, no absent-word gate) and judge the answers as ``threshold`` and
+    ``max_absent_share`` would have them."""
+    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0)
+    return [Outcome(row, ungated.ask(row.question, k=k), threshold, max_absent_share) for row in rows]
 
 
-def rethreshold(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
-    """The same answers judged at another abstention threshold, without asking again."""
-    return [replace(o, threshold=threshold) for o in outcomes]
+def rethreshold(outcomes: list[Outcome], threshold: float, max_absent_share: float | None = None) -> list[Outcome]:
+    """The same answers judged at another abstention threshold (and absent-word cut), without asking again."""
+    return [replace(o, threshold=threshold, max_absent_share=o.max_absent_share if max_absent_share is None
+                    else max_absent_share) for o in outcomes]
+
+
+def calibrate_both(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, min_gap: float = MIN_GAP,
+                   absent_margin: float = ABSENT_MARGIN) -> tuple[float, float]:
+    """The absent-word cut, then the abstention threshold calibrated with it.
+
+    The absent-word gate is for questions about what no letter mentions: it may not cost an answerable
+    question here, so the cut sits ``absent_margin`` above the largest share among answerable questions
+    (1.0, no cut, when that reaches 1). The threshold is then :func:`calibrate`'s, the questions above the
+    cut abstaining anyway.
+    """
+    largest = max((o.answer.absent_share for o in outcomes if o.row.answerable), default=0.0)
+    cut = round(min(1.0, largest + absent_margin), 4)
+    return calibrate(rethreshold(outcomes, 0.0, cut), answer_rate, min_gap), cut
 
 
 def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, min_gap: float = MIN_GAP) -> float:
@@ -102,9 +128,13 @@ def calibrate(outcomes: list[Outcome], answer_rate: float = ANSWER_RATE_TARGET, 
     Of the thresholds that answer at least ``answer_rate`` of the answerable questions, the one abstaining
     on the most unanswerable ones, counting only thresholds with at least ``min_gap`` between the
     confidences on either side (a margin for questions not in the gold set); ties go to the wider gap.
+    Questions the absent-word cut of ``outcomes`` abstains on count as abstaining at every threshold.
     """
-    answerable = [o.confidence for o in outcomes if o.row.answerable]
-    unanswerable = [o.confidence for o in outcomes if not o.row.answerable]
+    def level(o: Outcome) -> float:
+        return -1.0 if getattr(o, "gated", False) else o.confidence
+
+    answerable = [level(o) for o in outcomes if o.row.answerable]
+    unanswerable = [level(o) for o in outcomes if not o.row.answerable]
     levels = sorted(set(answerable + unanswerable))
     if not answerable or len(levels) < 2:
         return 0.0
@@ -147,6 +177,23 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_absent_share: float,
+           outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
+    """The report with each abstention feature, and the bridge, turned off (everything else as given).
+
+    ``outcomes`` are the answers of the full system (asked once); turning the bridge off asks again.
+    """
+    bridgeless = evaluate(index.with_config(bridge_weight=0.0), rows, k, threshold, max_absent_share)
+    variants = {
+        "all on": outcomes,
+        "absent-word gate off": rethreshold(outcomes, threshold, 1.0),
+        "confidence threshold off": rethreshold(outcomes, 0.0),
+        "bridge off (retrieval and absent words)": bridgeless,
+        "bridge and absent-word gate off": rethreshold(bridgeless, threshold, 1.0),
+    }
+    return {name: report(index, judged) for name, judged in variants.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.answers", description=__doc__.split("\n")[0])
     parser.add_argument("--gold", action="append", required=True, metavar="FILE.jsonl")
@@ -155,9 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", metavar="DIR", help="index folder (built from --letters when missing)")
     parser.add_argument("--k", type=int, default=8, help="passages read per question (default 8, as index.ask)")
     parser.add_argument("--threshold", type=float, help="abstention threshold (default: the index's config)")
+    parser.add_argument("--max-absent-share", type=float,
+                        help="abstain above this share of words in no passage (default: the index's config)")
     parser.add_argument("--calibrate", action="store_true",
-                        help=f"pick the threshold that answers ≥ {ANSWER_RATE_TARGET * 100:.0f}%% of answerable "
-                             "questions and abstains on the most unanswerable ones; report with it")
+                        help=f"pick the threshold and absent-word cut that answer ≥ {ANSWER_RATE_TARGET * 100:.0f}%% "
+                             "of answerable questions and abstain on the most unanswerable ones; report with them")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also report with each abstention feature and the bridge turned off")
     parser.add_argument("--show", action="store_true", help="print every question's outcome")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -175,32 +226,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("give --letters to build an index, or --index of an existing one")
         validate_evidence(rows, (letter.text for letter in index.letters))
         threshold = args.threshold if args.threshold is not None else index.config.abstain_threshold
-        outcomes = evaluate(index, rows, args.k, threshold)
-        calibrated = None
+        cut = args.max_absent_share if args.max_absent_share is not None else index.config.max_absent_share
+        outcomes = evaluate(index, rows, args.k, threshold, cut)
         if args.calibrate:
-            calibrated = calibrate(outcomes)
-            threshold = calibrated
-            outcomes = rethreshold(outcomes, threshold)
-        result = {"threshold": threshold, "questions": len(rows), **report(index, outcomes)}
-        if calibrated is not None:
-            result["calibrated_threshold"] = calibrated
+            threshold, cut = calibrate_both(outcomes)
+            outcomes = rethreshold(outcomes, threshold, cut)
+        result: dict[str, Any] = {"threshold": threshold, "max_absent_share": cut, "questions": len(rows),
+                                  **report(index, outcomes)}
+        if args.calibrate:
+            result["calibrated_threshold"], result["calibrated_max_absent_share"] = threshold, cut
+        if args.ablate:
+            result["ablations"] = ablate(index, rows, args.k, threshold, cut, outcomes)
         if args.show:
             for o in sorted(outcomes, key=lambda o: (o.row.answerable, o.confidence)):
                 mark = ("ok " if o.covered else "MISS") if o.row.answerable else ("ok " if o.abstained else "FALSE")
-                print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.confidence:.3f}  {o.row.question[:70]}")
+                print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.confidence:.3f} absent {o.answer.absent_share:.2f}"
+                      f"  {o.row.question[:70]}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"{len(rows)} questions; abstention threshold {threshold}")
+    _print(result)
+    return 0
+
+
+def _print(result: dict[str, Any]) -> None:
+    print(f"{result['questions']} questions; abstention threshold {result['threshold']}, "
+          f"absent-word cut {result['max_absent_share']}")
     print(f"{'':4} {'evidence':>9} {'all-ev':>7} {'answered':>9} {'abst.rec':>9} {'abst.prec':>9} {'citations':>10}")
     for language in ("zh", "en", "all"):
         r = result[language]
         print(f"{language:4} {_pct(r['evidence_in_answer']):>9} {_pct(r['all_evidence_in_answer']):>7} "
               f"{_pct(r['answer_rate']):>9} {_pct(r['abstention_recall']):>9} {_pct(r['abstention_precision']):>9} "
               f"{_pct(r['citation_validity']):>6} of {r['citations']}")
-    if calibrated is not None:
-        print(f"calibrated abstain_threshold = {calibrated}  (store it in rag/config.py, Config.abstain_threshold)")
-    return 0
+    if "calibrated_threshold" in result:
+        print(f"calibrated abstain_threshold = {result['threshold']}, max_absent_share = {result['max_absent_share']}"
+              "  (store them in rag/config.py, Config)")
+    if "ablations" in result:
+        print(f"\n{'ablation':42} {'zh ev':>6} {'en ev':>6} {'answered':>9} {'zh decl':>8} {'en decl':>8} "
+              f"{'declined':>9}")
+        for name, r in result["ablations"].items():
+            print(f"{name:42} {_pct(r['zh']['evidence_in_answer']):>6} {_pct(r['en']['evidence_in_answer']):>6} "
+                  f"{_pct(r['all']['answer_rate']):>9} {_pct(r['zh']['abstention_recall']):>8} "
+                  f"{_pct(r['en']['abstention_recall']):>8} {_pct(r['all']['abstention_recall']):>9}")
 
 
 def _pct(value: float | None) -> str:

@@ -133,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", action="store_true",
                         help="also evaluate BM25 only, dense only and the LangChain tutorial pipeline")
     parser.add_argument("--ablate", action="store_true",
-                        help="also evaluate variants: chunking, context header, sentence vectors, fusion, encoder")
+                        help="also evaluate variants: chunking, context header, sentence vectors, fusion, bridge, "
+                             "encoder")
     return parser
 
 

@@ -141,7 +141,7 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         log: progress messages.
 
     Returns:
-        ``ours`` first, then chunking, context header, sentence vectors, fusion and encoder variants.
+        ``ours`` first, then chunking, context header, sentence vectors, fusion, bridge and encoder variants.
     """
     base = index.config
     systems = [System("ours", _describe(base), index, group="ours")]
@@ -175,6 +175,15 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         if _fusion_label(config) != _fusion_label(base):
             systems.append(System(f"fusion={_fusion_label(config)}", _describe(config),
                                   index.with_config(**settings), group="fusion"))
+    # the English→Chinese bridge (CC-CEDICT) on the lexical side: flipped on the hybrid system and on BM25 alone
+    flipped = 0.0 if base.bridge_weight > 0 else Config().bridge_weight
+    systems.append(System(f"bridge={_bridge_label(flipped)}", _describe(base.with_(bridge_weight=flipped)),
+                          index.with_config(bridge_weight=flipped), group="bridge"))
+    if base.fusion != "lexical":
+        for weight in (base.bridge_weight, flipped):
+            config = base.with_(fusion="lexical", bridge_weight=weight)
+            systems.append(System(f"fusion=lexical, bridge={_bridge_label(weight)}", _describe(config),
+                                  index.with_config(fusion="lexical", bridge_weight=weight), group="bridge"))
     for model in dict.fromkeys([Config().model, *models]):
         if model == base.model:
             continue
@@ -205,4 +214,9 @@ def _describe(config: Config) -> str:
     chunking = ("section" if config.chunking == "sections"
                 else f"fixed {config.fixed_chunk_chars}/{config.fixed_overlap}")
     return (f"{chunking} chunks, header {'on' if config.context_header else 'off'}, sentence vectors "
-            f"{'on' if config.sentence_vectors else 'off'}, {_fusion_label(config)}, {model_label(config.model)}")
+            f"{'on' if config.sentence_vectors else 'off'}, {_fusion_label(config)}, "
+            f"bridge {_bridge_label(config.bridge_weight)}, {model_label(config.model)}")
+
+
+def _bridge_label(weight: float) -> str:
+    return f"×{weight:g}" if weight > 0 else "off"

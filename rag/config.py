@@ -54,10 +54,19 @@ class Config:
     lexical_weight: float = 1.0
     k_candidates: int = 100
     max_question_chars: int = 2000
+    # English words the glossary lacks reach the lexical side through CC-CEDICT (rag.analyze.Bridge): each word's
+    # Chinese candidates found in the index (at most bridge_candidates, weighted by IDF over their senses) share
+    # this weight, against 1 for every question and glossary token. 0 turns the bridge off.
+    bridge_weight: float = 0.5
+    bridge_candidates: int = 3
     # Answering
     # below this evidence confidence the answer abstains; calibrated by `python -m eval.answers --calibrate`
     # together with the sentence-scoring and confidence weights below (change one, recalibrate)
-    abstain_threshold: float = 0.6316
+    abstain_threshold: float = 0.5742
+    # … and above this share of the question's content words found in no indexed passage (after the glossary
+    # and the bridge), whatever the confidence ("the capital of France": 法国 is in no letter); 1.0 turns it off.
+    # Calibrated with the threshold: 0.05 above the largest share among the answerable dev+extra questions.
+    max_absent_share: float = 0.4786
     # a sentence's score: dense similarity to the question, plus
     overlap_weight: float = 0.35  # × the (IDF-weighted) share of question terms in the sentence
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much

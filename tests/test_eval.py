@@ -288,7 +288,8 @@ def test_answers_main_reports_every_key_with_the_calibrated_threshold(
         use_index: Index, capsys: pytest.CaptureFixture[str]) -> None:
     assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--calibrate", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"threshold", "questions", "zh", "en", "all", "calibrated_threshold"}
+    assert set(result) == {"threshold", "max_absent_share", "questions", "zh", "en", "all", "calibrated_threshold",
+                           "calibrated_max_absent_share"}
     assert result["threshold"] == result["calibrated_threshold"] and result["questions"] == 28
     assert set(result["all"]) == {"answerable", "unanswerable", "evidence_in_answer", "all_evidence_in_answer",
                                   "answer_rate", "abstention_recall", "abstention_precision", "citations",
@@ -306,3 +307,34 @@ def test_every_eval_script_prints_its_help(module: str):
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_the_absent_word_cut_spares_every_answerable_question_and_the_threshold_is_calibrated_under_it() -> None:
+    from types import SimpleNamespace
+
+    def outcome(confidence: float, absent: float, answerable: bool) -> answers.Outcome:
+        answer = SimpleNamespace(confidence=confidence, absent_share=absent, abstained=False)
+        return answers.Outcome(SimpleNamespace(answerable=answerable), answer)  # type: ignore[arg-type]
+
+    outcomes = [outcome(c, a, True) for c, a in ((0.7, 0.4), (0.8, 0.0), (0.9, 0.2), (0.95, 0.0))]
+    outcomes += [outcome(0.3, 0.0, False), outcome(0.75, 1.0, False), outcome(0.85, 0.5, False)]
+    threshold, cut = answers.calibrate_both(outcomes, answer_rate=1.0, min_gap=0.0, absent_margin=0.05)
+    assert cut == 0.45  # 0.05 above the largest answerable share: both off-topic questions are gated
+    assert threshold == 0.5  # then the threshold must keep 0.7 answered: it catches 0.3
+    judged = answers.rethreshold(outcomes, threshold, cut)
+    assert [o.abstained for o in judged] == [False] * 4 + [True] * 3
+    assert [o.abstained for o in answers.rethreshold(outcomes, threshold, 1.0)][4:] == [True, False, False]
+
+
+@pytest.mark.slow
+def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--ablate", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    ablations = result["ablations"]
+    assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off",
+                               "bridge off (retrieval and absent words)", "bridge and absent-word gate off"]
+    assert ablations["all on"]["all"] == result["all"]
+    declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}
+    assert declined["confidence threshold off"] < declined["all on"]  # the threshold does real work on dev
+    assert ablations["confidence threshold off"]["all"]["answer_rate"] >= ablations["all on"]["all"]["answer_rate"]

@@ -22,7 +22,7 @@ from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
 from .figures import EXACT_CUES, wanted_figures
-from .terms import Term, fold, question_terms
+from .terms import Term, absent_share, fold, question_terms
 from .types import question_language
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -57,6 +57,7 @@ class SentenceEvidence:
     coverage: float = 0.0  # weighted share of the question's terms found in the best sentences' letter
     confidence: float = 0.0
     terms: tuple[Term, ...] = field(default=(), repr=False)
+    absent: float = 0.0  # share of the question's content words in no indexed chunk (terms.absent_share)
 
 
 def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -75,9 +76,10 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     language = question_language(question)
     hits = tuple(hits)
     terms = question_terms(question, analyzer, statistics) if hits else ()
+    absent = absent_share(question, analyzer, statistics, config.bridge_candidates if config.bridge_weight > 0 else 0)
     candidates = _candidates(hits)
     if not candidates:
-        return SentenceEvidence(question, language, hits, terms=terms)
+        return SentenceEvidence(question, language, hits, terms=terms, absent=absent)
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
@@ -88,7 +90,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, sentences[0].overlap, config)
-    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms)
+    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent)
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ..analyze import EN_STOPWORDS, Analyzer, TermStatistics
+from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, TermStatistics
 from .types import question_language
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -22,10 +22,6 @@ _ZH_QUESTION_WORDS = re.compile(
 )
 # Verbs a question is phrased with ("想", "叫", "做"), left after segmentation.
 _ZH_QUESTION_TOKENS = frozenset("想 要 叫 做 能 会 后 让 给 用 来 去 搞 弄 算 有".split())
-_EN_QUESTION_WORDS = frozenset(
-    "which what who when where why how much many does did do is are was were can could will would should there "
-    "any kind sort type way large big long often far fast".split()
-)
 
 
 @dataclass(frozen=True)
@@ -61,6 +57,28 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
         df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
         terms[group] = Term(group, math.log(1 + (n - df + 0.5) / (df + 0.5)))
     return tuple(terms.values())
+
+
+def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int) -> float:
+    """The share of a question's content words that no indexed chunk contains, in any of their Chinese forms.
+
+    Chinese questions count their words (interrogatives and numbers left out); English ones their words
+    with glossary renderings, and with ``bridge_candidates`` > 0 the words the bridge (CC-CEDICT) knows: a
+    bridged word is absent when none of its translations is in the index. Words neither knows are not
+    counted either way. "What is the capital of France?": 法国 is in no reply letter, so one word in two.
+    """
+    lowered = unicodedata.normalize("NFKC", question).lower()
+    absent: list[bool]
+    if question_language(question) == "zh":
+        words = [t for t in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered), search_mode=False)
+                 if t not in _ZH_QUESTION_TOKENS and not any(c.isdigit() for c in t)]
+        absent = [statistics.document_frequency(t) == 0 for t in words]
+    else:
+        groups = [g for g in _english_forms(lowered, analyzer) if not any(c.isdigit() for c in g[0])]
+        absent = [all(_document_frequency(f, analyzer, statistics) == 0 for f in g) for g in groups]
+        if bridge_candidates > 0:
+            absent += [not found.candidates for found in analyzer.bridged(question, statistics, bridge_candidates)]
+    return sum(absent) / len(absent) if absent else 0.0
 
 
 def claim_terms(text: str, analyzer: Analyzer | None = None) -> tuple[tuple[str, ...], ...]:
@@ -107,7 +125,7 @@ def _english_forms(lowered: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
     for word, own, phrase in zip(words, single, phrase_forms, strict=True):
         if any(c.isdigit() for c in word):
             forms.append((word,))
-        elif word not in EN_STOPWORDS and word not in _EN_QUESTION_WORDS and (own or phrase):
+        elif word not in EN_STOPWORDS and word not in EN_QUESTION_WORDS and (own or phrase):
             forms.append(tuple(sorted({fold(f) for f in own | phrase})))
     return forms
 

@@ -90,6 +90,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     mode: str = "extractive"
     language: str = "zh"
+    absent_share: float = 0.0  # share of the question's content words that no indexed passage contains
 
 
 

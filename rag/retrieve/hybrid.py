@@ -54,7 +54,9 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     lexical: list[tuple[int, float]] = []
     if config.fusion != "dense":
         started = time.perf_counter()
-        ids, scores = stores.lexical.search(analyzer.query_tokens(text), depth, allowed)
+        weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
+                                         max_candidates=config.bridge_candidates)
+        ids, scores = stores.lexical.search(list(weights), depth, allowed, list(weights.values()))
         lexical = list(zip(ids.tolist(), scores.tolist(), strict=True))
         clock["lexical"] = time.perf_counter() - started
     started = time.perf_counter()

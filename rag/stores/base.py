@@ -91,8 +91,12 @@ class LexicalStore(Protocol):
         """Remove these ids (unknown ids are ignored)."""
         ...
 
-    def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
-        """The ``k`` best ids with a positive score for these query tokens, best first, with their scores."""
+    def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None,
+               weights: Sequence[float] | None = None) -> tuple[Ids, np.ndarray]:
+        """The ``k`` best ids with a positive score for these query tokens, best first, with their scores.
+
+        ``weights`` (one per token, default all 1) scale each token's contribution to the score.
+        """
         ...
 
     def document_frequency(self, token: str) -> int:

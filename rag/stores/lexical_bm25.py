@@ -56,15 +56,22 @@ class BM25Store:
             self._tokens.pop(key, None)
         self._stale()
 
-    def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
+    def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None,
+               weights: Sequence[float] | None = None) -> tuple[Ids, np.ndarray]:
         model, rows = self._current()
         if model is None or rows is None:
             return as_ids([]), np.zeros(0, np.float32)
         vocab = model.vocab_dict
-        token_ids = [vocab[t] for t in tokens if t and t in vocab]
-        if not token_ids:
+        given = [1.0] * len(tokens) if weights is None else list(weights)
+        if len(given) != len(tokens):
+            raise ValueError(f"{len(given)} weights for {len(tokens)} tokens")
+        known = [(vocab[t], w) for t, w in zip(tokens, given, strict=True) if t and t in vocab and w > 0]
+        if not known:
             return as_ids([]), np.zeros(0, np.float32)
-        scores = np.asarray(model.get_scores(token_ids), dtype=np.float32)
+        if all(w == 1.0 for _, w in known):
+            scores = np.asarray(model.get_scores([t for t, _ in known]), dtype=np.float32)
+        else:
+            scores = self._weighted_scores(model, known)
         if allowed is not None:
             scores = np.where(np.isin(rows, as_ids(allowed)), scores, np.float32(0.0))
         positive = int((scores > 0).sum())
@@ -74,6 +81,16 @@ class BM25Store:
         top = np.argpartition(-scores, depth - 1)[:depth]
         top = top[np.argsort(-scores[top], kind="stable")]
         return rows[top], scores[top]
+
+    @staticmethod
+    def _weighted_scores(model: Any, tokens: Sequence[tuple[int, float]]) -> np.ndarray:
+        """BM25 with each token's term scaled by its weight, from bm25s's per-token score columns."""
+        data, indices, indptr = model.scores["data"], model.scores["indices"], model.scores["indptr"]
+        scores = np.zeros(int(model.scores["num_docs"]), dtype=np.float32)
+        for token_id, weight in tokens:
+            start, end = int(indptr[token_id]), int(indptr[token_id + 1])
+            scores[indices[start:end]] += np.float32(weight) * data[start:end]  # a column's rows are distinct
+        return scores
 
     def document_frequency(self, token: str) -> int:
         model, _ = self._current()
