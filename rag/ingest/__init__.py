@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import Config
 from .document import Document, Skipped, UnreadableFile, normalize_newlines, printable
 from .ocr import IMAGE_SUFFIXES, Ocr, read_image
+from .ofd import read_ofd
 from .office import read_docx
 from .pdf import read_pdf
 from .text import decode_bytes, html_to_text, sniff_binary
@@ -24,7 +25,7 @@ __all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "UnreadableFile", "decod
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".pdf", ".ofd"}
 # (path, pages read, pages to read) while a scan is read by OCR
 OcrProgressFn = Callable[[str, int, int], None]
 
@@ -139,6 +140,8 @@ def _read_text(data: bytes, suffix: str, config: Config, ocr: Ocr) -> tuple[str,
         return read_pdf(data, config, ocr), "pdf"
     if suffix in IMAGE_SUFFIXES:
         return read_image(data, config, ocr), "ocr"
+    if suffix == ".ofd":
+        return read_ofd(data, config), "ofd"
     if suffix in HTML_SUFFIXES:
         raw, encoding = decode_bytes(data)
         return html_to_text(raw), encoding

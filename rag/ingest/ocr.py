@@ -76,7 +76,7 @@ class Ocr:
             pages.append(self.read(image))
             if self.on_page is not None:
                 self.on_page(done, total)
-        return normalize_doc_numbers(recover_text(pages))
+        return normalize_doc_numbers(recover_text(pages, specks=True))
 
 
 def _frames(image: Image.Image, limit: int) -> Iterator[Image.Image]:
