@@ -145,7 +145,10 @@ def test_the_scan_parses_into_the_same_letter(read: dict[str, Document], source:
 def test_a_question_about_the_scanned_letter_finds_it(read: dict[str, Document], scans: Path,
                                                       tmp_path: Path) -> None:
     others = [p for p in sorted((SHARED / "letters").glob("*.txt")) if p != LETTER]
-    index = Index.build([scans / "scan.pdf", *others], tmp_path / "index")
+    pages: list[tuple[str, int, int]] = []
+    index = Index.build([scans / "scan.pdf", *others], tmp_path / "index",
+                        on_ocr_page=lambda path, done, total: pages.append((Path(path).name, done, total)))
+    assert pages == [("scan.pdf", 1, 2), ("scan.pdf", 2, 2)]  # a folder build reports OCR page by page
     for question in ("瓦草冲老年人活动室建设", "Will an activity room for the elderly be built in Wacaochong?"):
         hits = index.search(question, k=5)
         assert any(hit.path.endswith("scan.pdf") for hit in hits), question

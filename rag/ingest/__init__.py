@@ -16,16 +16,17 @@ from ..config import Config
 from .document import Document, Skipped, UnreadableFile, normalize_newlines, printable
 from .ocr import IMAGE_SUFFIXES, Ocr, read_image
 from .ofd import read_ofd
-from .office import read_docx
+from .office import read_doc, read_docx
 from .pdf import read_pdf
 from .text import decode_bytes, html_to_text, sniff_binary
 
-__all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "UnreadableFile", "decode_bytes", "html_to_text",
-           "iter_files", "normalize_newlines", "printable", "read_document", "read_documents", "sniff_binary"]
+__all__ = ["SUPPORTED_SUFFIXES", "Document", "OcrProgressFn", "Skipped", "UnreadableFile", "decode_bytes",
+           "html_to_text", "iter_files", "normalize_newlines", "printable", "read_document", "read_documents",
+           "sniff_binary"]
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".pdf", ".ofd"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".doc", ".pdf", ".ofd"}
 # (path, pages read, pages to read) while a scan is read by OCR
 OcrProgressFn = Callable[[str, int, int], None]
 
@@ -140,6 +141,8 @@ def _read_text(data: bytes, suffix: str, config: Config, ocr: Ocr) -> tuple[str,
         return read_pdf(data, config, ocr), "pdf"
     if suffix in IMAGE_SUFFIXES:
         return read_image(data, config, ocr), "ocr"
+    if suffix == ".doc":
+        return read_doc(data, config), "doc"
     if suffix == ".ofd":
         return read_ofd(data, config), "ofd"
     if suffix in HTML_SUFFIXES:
