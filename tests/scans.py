@@ -104,3 +104,41 @@ def cer(reference: str, hypothesis: str) -> float:
     ref = "".join(unicodedata.normalize("NFKC", reference).split())
     hyp = "".join(unicodedata.normalize("NFKC", hypothesis).split())
     return edit_distance(ref, hyp) / max(1, len(ref))
+
+
+def measure(names: tuple[str, ...] = ("x002", "x006", "x011", "x044", "004_dce9e1310b5c7813")) -> None:
+    """Print CER and pages/second of rag's OCR (and of Tesseract chi_sim, when pytesseract is installed)
+    on generated scans of the shared letters: ``python -m tests.scans``."""
+    import time
+
+    from PIL import ImageFilter
+
+    from rag.ingest.ocr import Ocr
+
+    letters = Path(__file__).resolve().parents[2] / "shared" / "letters"
+    scans = [(letters.joinpath(f"{name}.txt").read_text(encoding="utf-8"), i) for i, name in enumerate(names)]
+    pages = {seed: render_pages(text, seed=seed) for text, seed in scans}
+    total = sum(len(p) for p in pages.values())
+    ocr = Ocr()
+    ocr.load()
+    engines: dict[str, object] = {"rapidocr-onnxruntime (PP-OCRv4)": lambda images: ocr.read_pages(images, len(images))}
+    try:
+        import pytesseract
+
+        def tesseract(images: list[Image.Image]) -> str:
+            return "\n".join(pytesseract.image_to_string(image.filter(ImageFilter.MedianFilter(3)),
+                                                         lang="chi_sim+eng", config="--psm 6") for image in images)
+
+        engines["tesseract 5 chi_sim+eng (despeckled, --psm 6)"] = tesseract
+    except ImportError:
+        pass
+    for name, engine in engines.items():
+        start = time.perf_counter()
+        errors = [cer(text, engine(pages[seed])) for text, seed in scans]  # type: ignore[operator]
+        seconds = time.perf_counter() - start
+        print(f"{name}: CER {sum(errors) / len(errors):.2%} (per letter {', '.join(f'{e:.2%}' for e in errors)}); "
+              f"{total} pages in {seconds:.0f} s = {total / seconds:.2f} pages/s")
+
+
+if __name__ == "__main__":
+    measure()

@@ -62,7 +62,9 @@ class Ocr:
         engine = self.load()
         # a 3×3 median removes scanner speckles, which the detector otherwise reads as dots and commas
         clean = image.convert("L").filter(ImageFilter.MedianFilter(3)).convert("RGB")
-        found, _ = engine(np.asarray(clean))
+        # no line-angle classifier: letters are upright, and it turns whole lines of them upside down, which are
+        # then read as noise and dropped (one line in ten on some generated scans); it is also a third of the time
+        found, _ = engine(np.asarray(clean), use_cls=False)
         lines = []
         for box, text, _score in found or []:
             xs, ys = [p[0] for p in box], [p[1] for p in box]
@@ -76,7 +78,8 @@ class Ocr:
             pages.append(self.read(image))
             if self.on_page is not None:
                 self.on_page(done, total)
-        return normalize_doc_numbers(recover_text(pages, specks=True))
+        # "丨" (a radical no letter uses) is how OCR reads a table's "|"
+        return normalize_doc_numbers(recover_text(pages, specks=True)).replace("丨", "|")
 
 
 def _frames(image: Image.Image, limit: int) -> Iterator[Image.Image]:
