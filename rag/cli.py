@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build or update an index from letter files and folders")
-    build.add_argument("paths", nargs="+", metavar="PATH", help="letter files or folders (.txt .md .docx .pdf .html)")
+    build.add_argument("paths", nargs="+", metavar="PATH",
+                       help="letter files or folders (.txt .md .docx .doc .pdf .html .ofd; scans .png .jpg .tif)")
     build.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
     build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
@@ -104,11 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _ocr_page(path: str, done: int, total: int) -> None:
+    print(f"  OCR {printable(Path(path).name)}: page {done}/{total}", file=sys.stderr, flush=True)
+
+
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
     index = Index.build(args.paths, args.index, config=_build_config(args), rebuild=args.rebuild,
-                        progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env))
+                        progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
+                        on_ocr_page=None if args.quiet else _ocr_page)
     report = index.report
     if args.json:
         data = {**{k: v for k, v in report.__dict__.items() if k != "skipped"},

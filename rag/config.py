@@ -45,6 +45,9 @@ class Config:
     max_archive_entries: int = 2_000  # members of a .docx (any zip) / pages of a PDF
     max_letter_chars: int = 200_000  # characters of text in one letter (a reply letter has a few thousand)
     max_letter_chunks: int = 2_000  # chunks one letter may be split into
+    max_ocr_pages: int = 100  # scanned pages (PDF pages without text, TIFF frames) read by OCR in one file
+    max_tool_seconds: float = 60.0  # an outside tool reading one file (antiword for .doc)
+    max_image_pixels: int = 60_000_000  # pixels of one scanned page or photo (a 600 dpi A4 page is 35 million)
     # Retrieval
     # "weighted" (min-max normalised score sum), "rrf", "dense" (dense only) or "lexical" (BM25 only).
     # weighted beat rrf on the dev sets (MRR@10 en 0.90 vs 0.86, zh 0.98 vs 0.94): `python -m eval.retrieval --ablate`.

@@ -14,7 +14,7 @@ from .answer import Answer, answer_stream, final_answer
 from .chunk import Chunk, Splitter
 from .config import Config
 from .embed import Encoder, ProgressFn, load_encoder, model_name
-from .ingest import Document, Skipped
+from .ingest import Document, OcrProgressFn, Skipped
 from .parse import Letter
 from .retrieve.filters import Filters
 from .retrieve.hits import Hit
@@ -67,7 +67,8 @@ class Index:
     def build(cls, paths: Iterable[str | Path], directory: str | Path | None = None, *,
               config: Config | None = None, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
               splitter: Splitter | None = None, rebuild: bool = False, progress: bool = False,
-              on_progress: ProgressFn | None = None, store_token: str | None = None) -> Index:
+              on_progress: ProgressFn | None = None, store_token: str | None = None,
+              on_ocr_page: OcrProgressFn | None = None) -> Index:
         """Build an index from letter files and folders, or update the one in ``directory``.
 
         Args:
@@ -81,6 +82,7 @@ class Index:
             progress: show a progress bar while embedding.
             on_progress: called with (done, total) passages while embedding.
             store_token: credentials for a store server (``Config.milvus_uri``); never written to disk.
+            on_ocr_page: called with (path, pages read, pages to read) while a scan is read by OCR.
 
         Returns:
             The index; ``index.report`` says what was added, skipped or left unchanged.
@@ -95,7 +97,7 @@ class Index:
         if encoder is not None:
             config = config.with_(model=model_name(encoder.id))
         sources = [str(p) for p in paths]
-        read = read_sources(sources, config)  # before anything is loaded, locked or written
+        read = read_sources(sources, config, on_ocr_page)  # before anything is loaded, locked or written
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
                              store_token=store_token)
@@ -209,7 +211,7 @@ class Index:
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
 
     def add(self, paths: Iterable[str | Path], *, progress: bool = False, on_progress: ProgressFn | None = None,
-            replace_all: bool = False) -> BuildReport:
+            replace_all: bool = False, on_ocr_page: OcrProgressFn | None = None) -> BuildReport:
         """Add or update letters from files and folders; unchanged letters are not re-embedded.
 
         A file whose text is already indexed under another name is recorded as a second path of
@@ -220,6 +222,7 @@ class Index:
             progress: show a progress bar while embedding.
             on_progress: called with (done, total) passages while embedding.
             replace_all: drop every letter not found in ``paths`` (a rebuild).
+            on_ocr_page: called with (path, pages read, pages to read) while a scan is read by OCR.
 
         Returns:
             The :class:`BuildReport`, also kept as ``index.report``.
@@ -229,7 +232,7 @@ class Index:
             NothingToIndex: ``paths`` were given but no letter could be read (nothing is changed).
         """
         sources = [str(p) for p in paths]
-        return self._add_read(sources, read_sources(sources, self.config), progress=progress,
+        return self._add_read(sources, read_sources(sources, self.config, on_ocr_page), progress=progress,
                               on_progress=on_progress, replace_all=replace_all)
 
     def _add_read(self, sources: list[str], read: tuple[list[Document], list[Skipped]], *, progress: bool,

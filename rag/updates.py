@@ -16,7 +16,7 @@ from .analyze import Analyzer
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
 from .embed import Encoder, ProgressFn, dense_units, embed_passages
-from .ingest import Document, Skipped, printable, read_documents
+from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
 from .parse import Letter, parse_letter
 from .stores import Stores
 from .stores.base import as_ids
@@ -27,8 +27,11 @@ class NothingToIndex(IndexFolderError):
     """A build or update was given files and folders, and not one letter in them could be read."""
 
 
-def read_sources(sources: Sequence[str], config: Config) -> tuple[list[Document], list[Skipped]]:
+def read_sources(sources: Sequence[str], config: Config,
+                 on_ocr_page: OcrProgressFn | None = None) -> tuple[list[Document], list[Skipped]]:
     """The readable documents and the skipped files of ``sources``, under ``config``'s input limits.
+
+    ``on_ocr_page`` is called with (path, pages read, pages to read) while a scan is read by OCR.
 
     Raises:
         FileNotFoundError: a source does not exist.
@@ -39,7 +42,7 @@ def read_sources(sources: Sequence[str], config: Config) -> tuple[list[Document]
     if missing:  # a mistyped path is an error, not an empty index or a rebuild without it
         raise FileNotFoundError(f"no such file or folder: {', '.join(printable(m) for m in missing)} "
                                 "(nothing was indexed)")
-    documents, skipped = read_documents(sources, config=config)
+    documents, skipped = read_documents(sources, config=config, on_ocr_page=on_ocr_page)
     if sources and not documents:
         reasons = "; ".join(printable(str(s)) for s in skipped[:5]) or "no letter files found"
         more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""

@@ -90,7 +90,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(letters_dir: Path, analyzer
     assert reasons["spaces.md"] == "empty file (whitespace only)"
     assert reasons["photo.txt"] == "binary file (PNG image), not text"
     assert reasons["cut.docx"].startswith("corrupt or truncated .docx")
-    assert reasons["scan.pdf"] == "no text layer: needs OCR"
+    assert reasons["scan.pdf"] == "no text layer and no images: blank pages"  # a scan would be read by OCR
     assert reasons["huge.txt"] == "too large (50.0 MB; the limit is 20 MB)"
     assert len(reasons) == 6
 

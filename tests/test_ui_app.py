@@ -149,3 +149,19 @@ def test_library_errors_show_no_server_paths(page: tuple[object, object, object]
     assert "new-letter.txt" in uploaded  # the user's own file name, with the reason
     assert not list((directory / "uploads").glob("new-letter*"))  # not kept when it was not indexed
     assert len(fake_index.letters) == 2
+
+
+@pytest.mark.slow
+def test_uploading_a_scan_reports_ocr_progress_per_page(page: tuple[object, object, object], fake_index: Index,
+                                                        tmp_path: Path) -> None:
+    from tests.scans import render_pages
+
+    _, layout, events = page
+    scan = tmp_path / "扫描件.png"
+    render_pages("关于增设公交站点的答复\n王五代表：\n一、新增公交站点两处，年内建成。", seed=4)[0].save(scan)
+    steps: list[str] = []
+    report = str(events.upload([str(scan)], "en", progress=lambda value, desc="": steps.append(desc))[
+        layout.library.report])
+    assert "Reading the scan 扫描件.png (OCR): page 1 of 1" in steps
+    assert any("新增公交站点两处" in letter.text for letter in fake_index.letters)
+    assert "Added" in report and "扫描件" in report

@@ -69,3 +69,20 @@ def test_discard_only_deletes_inside_the_folder(tmp_path: Path) -> None:
     outside = _write(tmp_path, "b.txt", LETTER)
     assert discard([inside, outside, folder / ".." / "b.txt"], folder) == [inside.resolve()]
     assert not inside.exists() and outside.exists()
+
+
+def test_scans_ofd_and_doc_uploads_are_accepted_without_running_ocr(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from PIL import Image
+
+    from tests.formats import make_ofd
+
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # OCR waits for indexing (with progress)
+    Image.new("L", (200, 100), 255).save(tmp_path / "scan.png")
+    make_ofd(LETTER, tmp_path / "letter.ofd")
+    fixture = Path(__file__).parent / "fixtures" / "004_dce9e1310b5c7813.doc"
+    stored, refused = store_uploads([tmp_path / "scan.png", tmp_path / "letter.ofd", fixture], tmp_path / "up")
+    assert refused == []
+    assert sorted(u.name for u in stored) == ["004_dce9e1310b5c7813.doc", "letter.ofd", "scan.png"]

@@ -207,12 +207,17 @@ class Events:
         stored, refused = store_uploads(files, self.uploads, max_bytes=self.index.config.max_file_bytes,
                                         config=self.index.config)
         report = None
+        names_by_path = {str(u.path): u.name for u in stored}
         if stored:
             text = t(language, "uploading")
             progress(0.0, desc=text)
             try:
                 report = self.index.add([str(u.path) for u in stored],
-                                        on_progress=lambda done, total: progress(done / max(total, 1), desc=text))
+                                        on_progress=lambda done, total: progress(done / max(total, 1), desc=text),
+                                        on_ocr_page=lambda path, done, total: progress(
+                                            done / max(total, 1), desc=t(language, "ocr_page").format(
+                                                name=names_by_path.get(path, Path(path).name), done=done,
+                                                total=total)))
             except IndexFolderError as exc:
                 discard([u.path for u in stored if not _indexed(self.index, u.path)], self.uploads)
                 refused.extend(Skipped(u.name, _plain_reason(exc)) for u in stored)

@@ -13,11 +13,23 @@ from pathlib import Path
 
 from rag.config import Config
 from rag.ingest import SUPPORTED_SUFFIXES, Skipped, UnreadableFile, read_document
+from rag.ingest.ocr import Ocr
 
 FOLDER = "uploads"
 _MAX_STEM = 100
 _UNSAFE = re.compile(r"[^\w\-.()（）〔〕【】［］]+")
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"{dev}{i}" for dev in ("com", "lpt") for i in range(1, 10))})
+
+
+class _ScanFound(Exception):
+    """A file passed every check up to OCR: a scan, read (slowly, with progress) when it is indexed."""
+
+
+class _NoOcrYet(Ocr):
+    """Checks an upload without running OCR: reading it twice would double the slowest step."""
+
+    def load(self) -> None:
+        raise _ScanFound
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,8 @@ def store_uploads(files: Iterable[str | Path], folder: str | Path, max_bytes: in
     """Check uploaded files and copy the good ones into ``folder`` under sanitised names.
 
     A file is refused (with the reason) when its type is not supported, it is too large, or it
-    cannot be read as a letter; nothing is written for it. A stored file with the same name is
+    cannot be read as a letter; nothing is written for it. A scan is checked up to its OCR, which
+    runs once, when it is indexed. A stored file with the same name is
     replaced, so uploading a corrected letter updates it.
 
     Args:
@@ -84,7 +97,9 @@ def store_uploads(files: Iterable[str | Path], folder: str | Path, max_bytes: in
             size = source.stat().st_size
             if size > max_bytes:
                 raise UnreadableFile(f"too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB)")
-            read_document(source, max_bytes=max_bytes, config=config)
+            read_document(source, max_bytes=max_bytes, config=config, ocr=_NoOcrYet())
+        except _ScanFound:
+            pass
         except UnreadableFile as exc:
             refused.append(Skipped(name, str(exc)))
             continue
