@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL, Config
-from .ingest import printable
+from .ingest import print_ocr_page, printable
 
 if TYPE_CHECKING:
     from .answer import LLM
@@ -105,16 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _ocr_page(path: str, done: int, total: int) -> None:
-    print(f"  OCR {printable(Path(path).name)}: page {done}/{total}", file=sys.stderr, flush=True)
-
-
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
     index = Index.build(args.paths, args.index, config=_build_config(args), rebuild=args.rebuild,
                         progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
-                        on_ocr_page=None if args.quiet else _ocr_page)
+                        on_ocr_page=None if args.quiet else print_ocr_page)
     report = index.report
     if args.json:
         data = {**{k: v for k, v in report.__dict__.items() if k != "skipped"},
@@ -223,13 +219,31 @@ def _note_truncation(question: str, limit: int) -> None:
               "(Config.max_question_chars)", file=sys.stderr)
 
 
-def _failed(query: _Query, message: str, as_json: bool) -> None:
-    """One line for a question that could not be asked: JSON with its id on stdout, or ``error:`` on stderr."""
-    if as_json:
+def _asked(query: _Query, limit: int) -> str:
+    """The question to search or ask; a bad ``--queries`` line raises ``BadQuery``; a cut is noted."""
+    from .retrieve.query import BadQuery
+
+    if query.error is not None:
+        raise BadQuery(query.error)
+    _note_truncation(query.question, limit)
+    return query.question
+
+
+def _failed(query: _Query, error: Exception, args: argparse.Namespace) -> int:
+    """Report a question that could not be asked and count it (1); a lone question re-raises its error.
+
+    With ``--queries`` the batch goes on: one line per failure, JSON with its id on stdout (``--json``) or
+    ``error:`` on stderr.
+    """
+    if not args.queries:
+        raise error
+    message = str(error)
+    if args.json:
         print(json.dumps({"id": query.qid, "error": message}, ensure_ascii=False))
     else:
         label = f" ({printable(str(query.qid))})" if query.qid is not None else ""
         print(f"error{label}: {printable(message)}", file=sys.stderr)
+    return 1
 
 
 def _safe(text: str) -> str:
@@ -251,15 +265,9 @@ def _search(args: argparse.Namespace) -> int:
     failed = 0
     for query in questions:
         try:
-            if query.error is not None:
-                raise BadQuery(query.error)
-            _note_truncation(query.question, index.config.max_question_chars)
-            hits = index.search(query.question, k=args.k, filters=filters)
+            hits = index.search(_asked(query, index.config.max_question_chars), k=args.k, filters=filters)
         except BadQuery as exc:
-            if not args.queries:
-                raise
-            failed += 1
-            _failed(query, str(exc), args.json)
+            failed += _failed(query, exc, args)
             continue
         if args.json:
             rows = [h.to_dict() for h in hits]
@@ -302,20 +310,15 @@ def _ask(args: argparse.Namespace) -> int:
         final: Answer | None = None
         drafted = False
         try:
-            if query.error is not None:
-                raise BadQuery(query.error)
-            _note_truncation(query.question, index.config.max_question_chars)
-            for piece in index.ask_stream(query.question, k=args.k, filters=filters, llm=llm):
+            for piece in index.ask_stream(_asked(query, index.config.max_question_chars), k=args.k,
+                                          filters=filters, llm=llm):
                 if isinstance(piece, Answer):
                     final = piece
                 elif args.stream and not args.json:
                     print(_safe(piece), end="", flush=True)
                     drafted = True
         except BadQuery as exc:
-            if not args.queries:
-                raise
-            failed += 1
-            _failed(query, str(exc), args.json)
+            failed += _failed(query, exc, args)
             continue
         assert final is not None
         if args.json:

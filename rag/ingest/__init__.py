@@ -21,14 +21,21 @@ from .pdf import read_pdf
 from .text import decode_bytes, html_to_text, sniff_binary
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "OcrProgressFn", "Skipped", "UnreadableFile", "decode_bytes",
-           "html_to_text", "iter_files", "normalize_newlines", "printable", "read_document", "read_documents",
-           "sniff_binary"]
+           "html_to_text", "iter_files", "normalize_newlines", "print_ocr_page", "printable", "read_document",
+           "read_documents", "sniff_binary"]
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES | {".docx", ".doc", ".pdf", ".ofd"}
 # (path, pages read, pages to read) while a scan is read by OCR
 OcrProgressFn = Callable[[str, int, int], None]
+
+
+def print_ocr_page(path: str, done: int, total: int) -> None:
+    """An :data:`OcrProgressFn` for the programs: one line on stderr per scanned page read (OCR is slow)."""
+    import sys
+
+    print(f"  OCR {printable(Path(path).name)}: page {done}/{total}", file=sys.stderr, flush=True)
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rag.config import DEFAULT_MODEL, Config
-from rag.ingest import printable
+from rag.ingest import print_ocr_page
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -73,7 +73,7 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
         index = Index.load(directory, config=config, expect=config if args.model else None,
                            store_token=_store_token(directory))
         if args.letters:
-            index.add(args.letters, progress=tty, on_progress=report, on_ocr_page=_ocr_page)
+            index.add(args.letters, progress=tty, on_progress=report, on_ocr_page=print_ocr_page)
             print(index.report.summary(), file=sys.stderr)
         return index
     sources = [str(p) for p in (args.letters or [BUNDLED_LETTERS])]
@@ -81,7 +81,7 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
         sources.append(str(directory / FOLDER))
     print(f"Building the index in {directory} from {', '.join(sources)} …", file=sys.stderr, flush=True)
     index = Index.build(sources, directory, config=config, rebuild=args.rebuild, progress=tty, on_progress=report,
-                        on_ocr_page=_ocr_page)
+                        on_ocr_page=print_ocr_page)
     print(index.report.summary(), file=sys.stderr, flush=True)
     for skipped in index.report.skipped:
         print(f"  skipped {skipped}", file=sys.stderr)
@@ -96,9 +96,7 @@ def _store_token(directory: Path) -> str | None:
     return (os.environ.get(variable) or None) if variable else None
 
 
-def _ocr_page(path: str, done: int, total: int) -> None:
-    """One line per scanned page read by OCR (slow: a few seconds a page)."""
-    print(f"  OCR {printable(Path(path).name)}: page {done}/{total}", file=sys.stderr, flush=True)
+
 
 
 def _progress_printer(quiet: bool) -> Callable[[int, int], None]:
