@@ -45,6 +45,7 @@ class Outcome:
     answer: Answer
     threshold: float = 0.0
     max_absent_share: float = 1.0
+    place_gate: bool = False
 
     @property
     def confidence(self) -> float:
@@ -56,8 +57,8 @@ class Outcome:
 
     @property
     def gated(self) -> bool:
-        """Whether the absent-word gate abstains on it, whatever its confidence."""
-        return self.answer.absent_share > self.max_absent_share
+        """Whether the absent-word gate or the place gate abstains on it, whatever its confidence."""
+        return self.answer.absent_share > self.max_absent_share or self.place_gate and bool(self.answer.unplaced)
 
     @property
     def citations(self) -> tuple[Citation, ...]:
@@ -98,8 +99,9 @@ def evaluate(index: Index, rows: list[Question], k: int, threshold: float,
              max_absent_share: float = 1.0) -> list[Outcome]:
     """Ask every question once (threshold 0, no absent-word gate) and judge the answers as ``threshold`` and
     ``max_absent_share`` would have them."""
-    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0)
-    return [Outcome(row, ungated.ask(row.question, k=k), threshold, max_absent_share) for row in rows]
+    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, place_gate=False)
+    return [Outcome(row, ungated.ask(row.question, k=k), threshold, max_absent_share, index.config.place_gate)
+            for row in rows]
 
 
 def rethreshold(outcomes: list[Outcome], threshold: float, max_absent_share: float | None = None) -> list[Outcome]:
@@ -188,6 +190,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),
         "confidence threshold off": rethreshold(outcomes, 0.0),
+        "place gate off": [replace(o, place_gate=False) for o in outcomes],
         "bridge off (retrieval and absent words)": bridgeless,
         "bridge and absent-word gate off": rethreshold(bridgeless, threshold, 1.0),
     }

@@ -70,8 +70,16 @@ class Config:
     # and the bridge), whatever the confidence ("the capital of France": 法国 is in no letter); 1.0 turns it off.
     # Calibrated with the threshold: 0.05 above the largest share among the answerable dev+extra questions.
     max_absent_share: float = 0.4786
+    # … and when the question names a place (gazetteer: rag/data/places.tsv) that none of the retrieved letters
+    # mentions, nor any place inside it ("Guangzhou's canteens" asked of letters from Shanghai)
+    place_gate: bool = True
+    # English words only the bridge knows are question terms too (in sentence overlap and letter coverage),
+    # weighted this share of their IDF; a word none of whose translations is in the index weighs most.
+    bridge_terms: bool = False
+    bridge_term_share: float = 1.0
     # a sentence's score: dense similarity to the question, plus
     overlap_weight: float = 0.35  # × the (IDF-weighted) share of question terms in the sentence
+    field_weight: float = 1.0  # a sentence of the best hit's letter stating the field asked for (contact, 文号…)
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries

@@ -238,3 +238,15 @@ def test_cli_answer_is_labelled_in_the_question_language(fake_index: Index, ques
         assert printed.startswith(LEAD_EN) and "(confidence " in printed and "置信度" not in printed
     else:
         assert "（置信度 " in printed and "confidence" not in printed and "extractive" not in printed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "evidence"), [
+    ("Who should I contact at the Hebei industry and IT department about the medical device proposal?", "梁 沛"),
+    ("慈溪市卫生健康局关于医疗器械产业的答复，联系人是谁？", "孙恺"),
+    ("重庆市卫健委关于綦江康养产业园区建议的答复函文号是多少？", "渝卫函〔2023〕300号"),
+])
+def test_a_question_about_a_letter_field_quotes_the_line_stating_it(use_index: Index, question: str, evidence: str):
+    answer = use_index.ask(question)
+    assert not answer.abstained and evidence in answer.text
+    assert use_index.with_config(field_weight=0.0).ask(question).text != answer.text

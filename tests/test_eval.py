@@ -332,7 +332,7 @@ def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
     assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--ablate", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     ablations = result["ablations"]
-    assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off",
+    assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off", "place gate off",
                                "bridge off (retrieval and absent words)", "bridge and absent-word gate off"]
     assert ablations["all on"]["all"] == result["all"]
     declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}

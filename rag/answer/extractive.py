@@ -17,21 +17,25 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
-            max_support: int = 8, max_absent_share: float = 1.0) -> Answer:
+            max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
     question's content words are in no indexed passage (the question is about something else, however
-    close a sentence's wording). The sentences behind support-table rows are quoted too, after the
+    close a sentence's wording), or (``place_gate``) when the question names a place that none of the retrieved
+    letters mentions. The sentences behind support-table rows are quoted too, after the
     answer's own, so every citation number appears in the text.
     """
     zh = evidence.language == "zh"
     off_topic = evidence.absent > max_absent_share
-    if not evidence.sentences or evidence.confidence < threshold or off_topic:
+    elsewhere = place_gate and bool(evidence.unplaced)
+    if not evidence.sentences or evidence.confidence < threshold or off_topic or elsewhere:
         notes = ("no passage matched",) if not evidence.hits else (
-            f"{evidence.absent:.0%} of the question's words are in none of the letters",) if off_topic else ()
+            f"{evidence.absent:.0%} of the question's words are in none of the letters",) if off_topic else (
+            f"none of the letters found mentions {', '.join(evidence.unplaced)}",) if elsewhere else ()
         return Answer(evidence.question, ABSTAIN_ZH if zh else ABSTAIN_EN, (), evidence.confidence, True,
-                      evidence.hits, language=evidence.language, notes=notes, absent_share=evidence.absent)
+                      evidence.hits, language=evidence.language, notes=notes, absent_share=evidence.absent,
+                      unplaced=evidence.unplaced)
     best = evidence.sentences[0].score
     chosen = [s for s in evidence.sentences if s.score >= keep_ratio * best][:max_sentences]
     rows = support_rows(evidence.sentences, chosen, max_support) if SUPPORT_QUESTION.search(evidence.question) else []
@@ -60,7 +64,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     text = "\n".join(paragraphs) if zh else "\n".join([LEAD_EN, *paragraphs])
     return Answer(evidence.question, text, tuple(citations), evidence.confidence, False, evidence.hits,
                   support=tuple(sorted(support, key=lambda item: item.citation_n)), language=evidence.language,
-                  absent_share=evidence.absent)
+                  absent_share=evidence.absent, unplaced=evidence.unplaced)
 
 
 def _key(sentence: Sentence) -> tuple[str, int, int]:

@@ -29,6 +29,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         ],
         "hits": [h.to_dict() for h in answer.hits],
         "notes": list(answer.notes),
+        "unplaced": list(answer.unplaced),
     }
 
 

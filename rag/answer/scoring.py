@@ -21,7 +21,9 @@ from ..config import Config
 from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
+from .fields import asked_fields, field_values, states_field
 from .figures import EXACT_CUES, wanted_figures
+from .places import bundled as bundled_places
 from .terms import Term, absent_share, fold, question_terms
 from .types import question_language
 
@@ -58,6 +60,7 @@ class SentenceEvidence:
     confidence: float = 0.0
     terms: tuple[Term, ...] = field(default=(), repr=False)
     absent: float = 0.0  # share of the question's content words in no indexed chunk (terms.absent_share)
+    unplaced: tuple[str, ...] = ()  # places the question names that no retrieved letter mentions (places.py)
 
 
 def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -75,22 +78,43 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     """
     language = question_language(question)
     hits = tuple(hits)
-    terms = question_terms(question, analyzer, statistics) if hits else ()
-    absent = absent_share(question, analyzer, statistics, config.bridge_candidates if config.bridge_weight > 0 else 0)
+    bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
+    terms = question_terms(question, analyzer, statistics, bridge_candidates=bridged if config.bridge_terms else 0,
+                           bridge_share=config.bridge_term_share) if hits else ()
+    absent = absent_share(question, analyzer, statistics, bridged)
+    unplaced = unmentioned_places(question, hits, letters)
     candidates = _candidates(hits)
     if not candidates:
-        return SentenceEvidence(question, language, hits, terms=terms, absent=absent)
+        return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    sentences = _scored(question, candidates, similarities, terms, config)
+    asked = asked_fields(question, language)
+    # the letter asked about is the best hit's: another letter's contact line answers another question
+    values = {hits[0].letter_id: field_values(letters.get(hits[0].letter_id), asked)} if asked else {}
+    sentences = _scored(question, candidates, similarities, terms, config, values)
     total = sum(t.weight for t in terms) or 1.0
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, sentences[0].overlap, config)
-    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent)
+    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
+
+
+def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[str, ...]:
+    """The places ``question`` names (as written) that none of the hits' letters mentions, nor any place inside.
+
+    None when the best hit's letter names no place at all (an excerpt without its header may be from anywhere).
+    """
+    gazetteer = bundled_places()
+    named = gazetteer.named(question)
+    if not named:
+        return ()
+    texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
+    if not texts or not gazetteer.locates(texts[0]):
+        return ()  # the best hit's letter names no place: it may be from anywhere
+    return tuple(place.written for place in named if not gazetteer.mentioned(place, texts))
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
@@ -109,8 +133,9 @@ def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
 
 
 def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], similarities: Sequence[float],
-            terms: Sequence[Term], config: Config) -> list[Sentence]:
-    """The candidates scored (see the module docstring), best first."""
+            terms: Sequence[Term], config: Config, fields: Mapping[str, tuple[str, ...]]) -> list[Sentence]:
+    """The candidates scored (see the module docstring), best first; ``fields`` are the folded values, per
+    letter id, of the letter fields the question asks for (a sentence stating one gains ``field_weight``)."""
     wanted = wanted_figures(question)
     cue_weight = config.exact_cue_weight if wanted and wanted[0] in EXACT_CUES else config.cue_weight
     total = sum(t.weight for t in terms) or 1.0
@@ -129,7 +154,8 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
         penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) else 0.0
         if len(_CJK.findall(text)) < config.fragment_chars and not cue:
             penalty += config.fragment_penalty  # a heading or a fragment
-        score = (similarity + config.overlap_weight * overlap + cue_weight * cue
+        field = config.field_weight if states_field(folded, fields.get(hit.letter_id, ())) else 0.0
+        score = (similarity + config.overlap_weight * overlap + cue_weight * cue + field
                  + config.rank_bonus / (1 + hit.rank) - penalty)
         previous = Sentence(hit, start, end, text, float(similarity), overlap, cue, float(score))
         sentences.append(previous)

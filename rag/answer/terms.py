@@ -32,7 +32,8 @@ class Term:
     weight: float
 
 
-def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics) -> tuple[Term, ...]:
+def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics, *, bridge_candidates: int = 0,
+                   bridge_share: float = 1.0) -> tuple[Term, ...]:
     """The content terms of a question, as Chinese forms weighted by rarity (IDF) across the index.
 
     A form's document frequency is that of its rarest word in ``statistics`` (the lexical store's
@@ -40,7 +41,10 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
 
     Chinese questions give their words (interrogatives removed); English ones give, per content word,
     its glossary renderings, so "subsidies" is found as 补助 or 补贴. English words the glossary does
-    not know cannot be checked against Chinese text and are left out; numbers are kept as written.
+    not know cannot be checked against Chinese text and are left out, unless ``bridge_candidates`` > 0: then
+    the words the bridge (CC-CEDICT) knows are terms too, found as any of their best Chinese candidates in the
+    index, weighted ``bridge_share`` × their IDF; one with no candidate in the index is found nowhere (a city
+    or a product no letter names). Numbers are kept as written.
     """
     lowered = unicodedata.normalize("NFKC", question).lower()
     forms: list[tuple[str, ...]]
@@ -56,6 +60,15 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
             continue
         df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
         terms[group] = Term(group, math.log(1 + (n - df + 0.5) / (df + 0.5)))
+    if bridge_candidates > 0 and question_language(question) == "en":
+        top = math.log(1 + (n + 0.5) / 0.5)  # the weight of a word in no chunk
+        for found in analyzer.bridged(question, statistics, bridge_candidates):
+            group = tuple(sorted({fold(c) for c in found.candidates})) or tuple(sorted({fold(c) for c in found.known}))
+            if not group or group in terms:
+                continue
+            df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
+            weight = math.log(1 + (n - df + 0.5) / (df + 0.5)) if found.candidates else top
+            terms[group] = Term(group, bridge_share * weight)
     return tuple(terms.values())
 
 

@@ -91,6 +91,7 @@ class Answer:
     mode: str = "extractive"
     language: str = "zh"
     absent_share: float = 0.0  # share of the question's content words that no indexed passage contains
+    unplaced: tuple[str, ...] = ()  # places the question names that none of the retrieved letters mentions
 
 
 

@@ -1,0 +1,64 @@
+"""The place gate: a question about a place none of the retrieved letters mentions is declined."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Config, Index
+from rag.answer.places import Gazetteer, bundled
+
+GAZETTEER = """# provincial-level divisions
+zhejiang\t浙江
+guangdong\t广东
+# prefecture level: 浙江省
+ningbo\t宁波
+# prefecture level: 广东省
+guangzhou\t广州
+# districts, counties and county-level cities: 宁波市
+cixi\t慈溪
+"""
+
+
+def test_places_are_found_in_english_and_chinese_questions():
+    gazetteer = Gazetteer.load(GAZETTEER)
+    assert [p.names for p in gazetteer.named("How much does Guangzhou subsidise each meal?")] == [("广州",)]
+    assert [p.names for p in gazetteer.named("Does Cixi's Ningbo office fund trials?")] == [("慈溪",), ("宁波",)]
+    assert gazetteer.named("what does cixi give?") == ()  # a place name is capitalised in English
+    assert [p.names for p in gazetteer.named("广州市对长者食堂每餐补贴多少？")] == [("广州",)]
+    assert gazetteer.named("广州的补贴") == ()  # a two-character name counts only as a division: 广州市, 广州区…
+
+
+def test_a_letter_naming_a_place_inside_the_one_asked_about_mentions_it():
+    gazetteer = Gazetteer.load(GAZETTEER)
+    zhejiang, = gazetteer.named("What does Zhejiang give?")
+    assert gazetteer.mentioned(zhejiang, ["慈溪市卫生健康局关于……的答复"])  # 慈溪 lies in 宁波, in 浙江
+    assert not gazetteer.mentioned(zhejiang, ["广州市民政局"])
+    cixi, = gazetteer.named("What does Cixi give?")
+    assert not gazetteer.mentioned(cixi, ["宁波市经信局"])  # a letter about the whole city is not about one county
+    assert gazetteer.locates("慈溪市卫生健康局") and not gazetteer.locates("我区养老服务工作")
+
+
+def test_the_bundled_gazetteer_knows_divisions_and_their_parents():
+    gazetteer = bundled()
+    guangzhou, = gazetteer.named("Guangzhou")
+    assert guangzhou.names == ("广州",)
+    assert gazetteer.mentioned(gazetteer.named("Which hospitals in Zhejiang?")[0], ["慈溪市"])
+    assert gazetteer.named("What is the capital of France?") == ()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["How much does Guangzhou subsidise each meal at its elderly canteens?",
+                                      "武汉市对康复辅具租赁有什么补贴标准？"])
+def test_a_question_about_a_place_no_letter_mentions_is_declined(use_index: Index, question: str):
+    answer = use_index.ask(question)
+    assert answer.abstained and not answer.citations
+    assert answer.unplaced and "none of the letters found mentions" in answer.notes[0]
+    assert not use_index.with_config(place_gate=False, abstain_threshold=0.0).ask(question).abstained
+
+
+@pytest.mark.slow
+def test_a_letter_that_names_no_place_does_not_rule_a_place_out(use_index: Index):
+    # x042 answers for 静安区 but never names it: the gate must not decline its questions
+    answer = use_index.ask("静安区有多少个社区老年人助餐场所？")
+    assert not answer.abstained and "109" in answer.text and not answer.unplaced
+    assert Config().place_gate
