@@ -269,6 +269,10 @@ class Analyzer:
             out.extend(w for w in words if w not in ZH_STOPWORDS)
         return out
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is in the segmenter's dictionary (not a fragment its HMM guessed, like 卡到 in 卡到现在)."""
+        return bool(self._segmenter().FREQ.get(word))
+
     def query_tokens(self, question: str) -> list[str]:
         """Tokens of a question, plus the glossary renderings of its English terms, de-duplicated.
 
@@ -317,7 +321,8 @@ class Analyzer:
         out = []
         n = statistics.documents
         for phrase, chinese in self.bridge.match(words):
-            if not chinese or (" " not in phrase and not _is_content_word(phrase)):
+            ends = phrase.split(" ")
+            if not chinese or not (_is_content_word(ends[0]) and _is_content_word(ends[-1])):  # not "how many year"
                 continue
             scored = []
             for candidate in chinese:

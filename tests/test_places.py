@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Config, Index
-from rag.answer.places import Gazetteer, bundled
+from rag.answer.places import Gazetteer, NamedPlace, bundled
 
 GAZETTEER = """# provincial-level divisions
 zhejiang\t浙江
@@ -43,7 +43,9 @@ def test_the_bundled_gazetteer_knows_divisions_and_their_parents():
     guangzhou, = gazetteer.named("Guangzhou")
     assert guangzhou.names == ("广州",)
     assert gazetteer.mentioned(gazetteer.named("Which hospitals in Zhejiang?")[0], ["慈溪市"])
-    assert gazetteer.named("What is the capital of France?") == ()
+    france, = gazetteer.named("What is the capital of France?")  # countries too: CLDR's names
+    assert france.names == ("法国",) and gazetteer.named("法国的首都是哪座城市？") == (NamedPlace("法国", ("法国",)),)
+    assert not gazetteer.mentioned(france, ["慈溪市卫生健康局"])
 
 
 @pytest.mark.slow

@@ -44,10 +44,12 @@ class Gazetteer:
         True
     """
 
-    def __init__(self, english: Mapping[str, Sequence[str]], parents: Mapping[str, str]) -> None:
+    def __init__(self, english: Mapping[str, Sequence[str]], parents: Mapping[str, str],
+                 standalone: Iterable[str] = ()) -> None:
         self._english = {" ".join(english_words(k)): tuple(v) for k, v in english.items()}
         self._longest = max((k.count(" ") + 1 for k in self._english), default=1)
         self._chinese = sorted({name for names in self._english.values() for name in names}, key=len, reverse=True)
+        self.standalone = frozenset(standalone)  # names that mean the place without a suffix (法国)
         self._within: dict[str, set[str]] = {}  # a place → every place inside it, at any depth
         for child in parents:
             seen: set[str] = set()
@@ -64,13 +66,19 @@ class Gazetteer:
             text = resources.files("rag").joinpath("data", "places.tsv").read_text(encoding="utf-8")
         english: dict[str, list[str]] = {}
         parents: dict[str, str] = {}
+        standalone: set[str] = set()
         parent: str | None = None
+        countries = opening = False  # a block of comment lines opens a section: a division's, or the countries'
         for line in text.splitlines():
-            header = _HEADER.match(line)
-            if header:
-                parent = header.group(1)
+            if line.startswith("#"):
+                header = _HEADER.match(line)
+                if not opening:
+                    parent, countries = None, line.startswith("# countries")
+                parent = header.group(1) if header else parent
+                opening = True
                 continue
-            if line.startswith("#") or "\t" not in line:
+            opening = False
+            if "\t" not in line:
                 continue
             key, chinese = line.split("\t", 1)
             names = [c.strip() for c in chinese.split("|") if c.strip()]
@@ -78,11 +86,13 @@ class Gazetteer:
             for name in names:
                 if parent is not None:
                     parents.setdefault(name, parent)
+                if countries:
+                    standalone.add(name)
         short = {name for names in english.values() for name in names}
         # headers give full names (浙江省); entries give short ones (浙江): a header is the short name it starts with
         resolved = {child: next((s for s in sorted(short, key=len, reverse=True) if parent.startswith(s)), parent)
                     for child, parent in parents.items()}
-        return cls(english, {c: p for c, p in resolved.items() if c != p})
+        return cls(english, {c: p for c, p in resolved.items() if c != p}, standalone)
 
     def named(self, question: str) -> tuple[NamedPlace, ...]:
         """The places ``question`` names: capitalised English names, or Chinese names standing as a place."""
@@ -130,7 +140,7 @@ def _english_places(gazetteer: Gazetteer, question: str) -> tuple[NamedPlace, ..
 
 
 def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tuple[NamedPlace, ...]:
-    """Chinese names followed by a division suffix (宁波市), or of three or more characters (西双版纳)."""
+    """Chinese names followed by a division suffix (宁波市), of three or more characters (西双版纳), or countries."""
     found: list[NamedPlace] = []
     taken = [False] * len(text)
     for match in gazetteer.pattern.finditer(text):
@@ -138,7 +148,7 @@ def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tup
         start, end = match.span(1)
         if any(taken[start:end]):
             continue
-        if (end < len(text) and text[end] in _SUFFIX) or len(name) >= 3:
+        if (end < len(text) and text[end] in _SUFFIX) or len(name) >= 3 or name in gazetteer.standalone:
             found.append(NamedPlace(name, (name,)))
             taken[start:end] = [True] * (end - start)
             if first:

@@ -75,7 +75,8 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
 def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int) -> float:
     """The share of a question's content words that no indexed chunk contains, in any of their Chinese forms.
 
-    Chinese questions count their words (interrogatives and numbers left out); English ones their words
+    Chinese questions count their words of two or more characters (interrogatives, numbers and absent fragments
+    that are no dictionary word left out); English ones their words
     with glossary renderings, and with ``bridge_candidates`` > 0 the words the bridge (CC-CEDICT) knows: a
     bridged word is absent when none of its translations is in the index. Words neither knows are not
     counted either way. "What is the capital of France?": 法国 is in no reply letter, so one word in two.
@@ -84,8 +85,10 @@ def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, 
     absent: list[bool]
     if question_language(question) == "zh":
         words = [t for t in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered), search_mode=False)
-                 if t not in _ZH_QUESTION_TOKENS and not any(c.isdigit() for c in t)]
-        absent = [statistics.document_frequency(t) == 0 for t in words]
+                 if t not in _ZH_QUESTION_TOKENS and len(t) > 1 and not any(c.isdigit() for c in t)]
+        # a fragment segmentation guessed (卡到) says nothing of the letters: absent, it is not counted
+        found = [statistics.document_frequency(t) > 0 for t in words]
+        absent = [not seen for seen, t in zip(found, words, strict=True) if seen or analyzer.knows(t)]
     else:
         groups = [g for g in _english_forms(lowered, analyzer) if not any(c.isdigit() for c in g[0])]
         absent = [all(_document_frequency(f, analyzer, statistics) == 0 for f in g) for g in groups]
