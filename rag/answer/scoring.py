@@ -79,8 +79,10 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     language = question_language(question)
     hits = tuple(hits)
     bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
-    terms = question_terms(question, analyzer, statistics, bridge_candidates=bridged if config.bridge_terms else 0,
-                           bridge_share=config.bridge_term_share) if hits else ()
+    terms = question_terms(question, analyzer, statistics) if hits else ()
+    # words only the bridge knows help pick the sentence, not judge the evidence (their translations are noisy)
+    ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
+                             bridge_share=config.bridge_term_share) if hits and config.bridge_terms else terms
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
     candidates = _candidates(hits)
@@ -92,13 +94,15 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     asked = asked_fields(question, language)
     # the letter asked about is the best hit's: another letter's contact line answers another question
     values = {hits[0].letter_id: field_values(letters.get(hits[0].letter_id), asked)} if asked else {}
-    sentences = _scored(question, candidates, similarities, terms, config, values)
+    sentences = _scored(question, candidates, similarities, ranking, config, values)
     total = sum(t.weight for t in terms) or 1.0
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
-    confidence = evidence_confidence(max(s.dense for s in sentences), coverage, sentences[0].overlap, config)
+    overlap = sentences[0].overlap if ranking is terms else _overlap(fold(sentences[0].text), sentences[0].hit, terms,
+                                                                     total, config)
+    confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
 
 
@@ -143,11 +147,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     previous: Sentence | None = None
     for (hit, start, end, text), similarity in zip(candidates, similarities, strict=True):
         folded = fold(text)
-        context = fold(" ".join(x for x in (hit.section, hit.title, hit.agency, hit.doc_number) if x))
-        # a term in the passage's heading or letter's title still ties the sentence to the question, less so
-        overlap = sum(t.weight * (1.0 if any(f in folded for f in t.forms) else
-                                  config.heading_term_share if any(f in context for f in t.forms) else 0.0)
-                      for t in terms) / total
+        overlap = _overlap(folded, hit, terms, total, config)
         if previous is not None and previous.hit is hit and _CONTINUES.match(text):
             overlap = max(overlap, config.continuation_share * previous.overlap)
         cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
@@ -160,6 +160,15 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
         previous = Sentence(hit, start, end, text, float(similarity), overlap, cue, float(score))
         sentences.append(previous)
     return sorted(sentences, key=lambda s: -s.score)
+
+
+def _overlap(folded: str, hit: Hit, terms: Sequence[Term], total: float, config: Config) -> float:
+    """The weighted share of ``terms`` a (folded) sentence holds; a term only in its passage's heading or
+    letter's title still ties the sentence to the question, less so."""
+    context = fold(" ".join(x for x in (hit.section, hit.title, hit.agency, hit.doc_number) if x))
+    return sum(t.weight * (1.0 if any(f in folded for f in t.forms) else
+                           config.heading_term_share if any(f in context for f in t.forms) else 0.0)
+               for t in terms) / total
 
 
 def evidence_confidence(dense: float, coverage: float, overlap: float, config: Config) -> float:
