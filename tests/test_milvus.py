@@ -58,9 +58,9 @@ if stage == "embedding":
     encoder.encode_passages = lambda texts, batch_size=64: stall(stage)
 else:
     add = MilvusDenseStore.add
-    def add_then_stall(self, ids, vectors):  # "inserting": half the rows written; "inserted": all, not committed
+    def add_then_stall(self, ids, vectors, facts):  # "inserting": half the rows written; "inserted": all, uncommitted
         upto = len(ids) // 2 if stage == "inserting" else len(ids)
-        add(self, ids[:upto], vectors[:upto])
+        add(self, ids[:upto], vectors[:upto], facts[:upto])
         stall(stage)
     MilvusDenseStore.add = add_then_stall
 Index.build([letters], index_dir, config=Config(dense="milvus"), encoder=encoder, analyzer=Analyzer())

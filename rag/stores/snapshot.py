@@ -101,7 +101,8 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
 
 def store_place(directory: Path | None, config: Config, token: str | None = None) -> Place:
     """Where a database-backed store of an index built with ``config`` keeps its rows."""
-    return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token)
+    return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token,
+                 lexical=config.milvus_lexical)
 
 
 def token_variable(directory: Path) -> str | None:
