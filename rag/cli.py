@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--milvus-token-env", default=Config().milvus_token_env, metavar="VAR",
                        help="environment variable holding the Milvus server's token (default: %(default)s); "
                             "its name is recorded in the index, its value never is")
+    build.add_argument("--milvus-lexical", action="store_true",
+                       help="with --store milvus: also keep each chunk's text and lexical terms in Milvus, so that "
+                            "Config.milvus_search can run the lexical side there (for measuring; see README)")
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -131,15 +134,15 @@ def _build_config(args: argparse.Namespace) -> Config:
     from urllib.parse import urlparse
 
     milvus = args.store == "milvus" or args.dense == "milvus"
-    if args.milvus_uri and not milvus:
-        raise ValueError("--milvus-uri needs --store milvus")
+    if (args.milvus_uri or args.milvus_lexical) and not milvus:
+        raise ValueError(f"{'--milvus-uri' if args.milvus_uri else '--milvus-lexical'} needs --store milvus")
     if args.milvus_uri and urlparse(args.milvus_uri).password:
         raise ValueError("--milvus-uri must not hold a password (it would be written to the index's manifest): "
                          "put the credentials in an environment variable named by --milvus-token-env")
     if not milvus:
         return Config(model=args.model, dense=args.dense)
     return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
-                  milvus_token_env=args.milvus_token_env)
+                  milvus_token_env=args.milvus_token_env, milvus_lexical=args.milvus_lexical)
 
 
 def _token(variable: str | None) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Config, Index
+from rag import Config, Filters, Index, IndexLoadError
 from rag.cli import main
 from rag.stores.base import Place, StoreUnavailable
 from rag.stores.dense_milvus import MilvusDenseStore
@@ -260,3 +260,139 @@ def test_the_web_app_opens_a_milvus_index(letters_dir: Path, tmp_path: Path, fak
     assert opened.config.dense == "milvus" and len(opened) == len(Index.load(tmp_path / "index"))
     opened.encoder, opened.analyzer = fake_encoder, analyzer  # the test's encoder instead of the bundled model
     assert results(opened) == expected
+
+
+HOSTILE = 'x" or chunk >= 0 or letter == "'  # would select every row if it reached the expression unescaped
+FILTERS = {
+    "letter": Filters(letters=("004_dce9e1310b5c7813",)),
+    "two letters": Filters(letters=("000_3530caffdd2f932b", "004_dce9e1310b5c7813")),
+    "quoted letter id": Filters(letters=('say "yes" \\ no',)),
+    "agency": Filters(agency="卫生"),
+    "agency none": Filters(agency="不存在的机构"),
+    "date from": Filters(date_from="2021-07-01"),
+    "date range": Filters(date_from="2021-01-01", date_to="2021-12-31"),
+    "undated excluded": Filters(date_to="2030-12-31"),
+    "all kinds": Filters(letters=("000_3530caffdd2f932b", 'say "yes" \\ no'), agency="慈溪", date_to="2021-06-30"),
+    "hostile letter": Filters(letters=(HOSTILE,)),
+    "hostile agency": Filters(agency=HOSTILE),
+}
+
+
+@pytest.fixture()
+def three_letters(letters_dir: Path) -> Path:
+    """The sample letters and a copy of one under a file name with quotes and a backslash (its letter id)."""
+    shutil.copy(letters_dir / "000_3530caffdd2f932b.txt", letters_dir / 'say "yes" \\ no.txt')
+    text = (letters_dir / 'say "yes" \\ no.txt').read_text(encoding="utf-8")
+    (letters_dir / 'say "yes" \\ no.txt').write_text(text.replace("2021年6月30日", "2022年1月5日") + "\n另附。\n",
+                                                     encoding="utf-8")
+    return letters_dir
+
+
+@pytest.mark.parametrize("kind", list(FILTERS))
+def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, three_letters: Path, tmp_path: Path,
+                                                                      fake_encoder, analyzer, monkeypatch):
+    local = Index.build([three_letters], tmp_path / "local", encoder=fake_encoder, analyzer=analyzer)
+    milvus = Index.build([three_letters], tmp_path / "milvus", config=Config(dense="milvus"), encoder=fake_encoder,
+                         analyzer=analyzer)
+    assert 'say "yes" \\ no' in {lt.letter_id for lt in milvus.letters}
+    expressions: list[str] = []
+    search = MilvusDenseStore.search
+
+    def recorded(self, query, k, allowed=None, where=None):
+        assert allowed is None  # the filter is an expression over the rows' fields, not a list of chunk ids
+        expressions.append(where)
+        return search(self, query, k, allowed, where)
+
+    monkeypatch.setattr(MilvusDenseStore, "search", recorded)
+    filters = FILTERS[kind]
+    for question in QUESTIONS:
+        expected = [(h.chunk_id, round(h.score, 4)) for h in local.search(question, k=50, filters=filters)]
+        found = [(h.chunk_id, round(h.score, 4)) for h in milvus.search(question, k=50, filters=filters)]
+        assert found == expected
+    if kind.startswith("hostile") or kind == "agency none":
+        assert expected == [] and expressions == []  # no letter matches: nothing is even asked of Milvus
+    else:
+        wanted = {"letter": "letter in [", "agency": "agency in [", "date": "day > 0"}
+        assert len(expressions) == len(QUESTIONS)
+        assert all(text in e for e in expressions for key, text in wanted.items() if key in kind), expressions
+
+
+def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path):
+    import numpy as np
+
+    from rag.retrieve.filters import milvus_expression
+    from rag.stores.base import as_ids
+    from rag.stores.milvus_rows import RowFacts
+
+    store = MilvusDenseStore.create(4, Place(directory=tmp_path)).copy()
+    names = [HOSTILE, 'a"b', "a\\", "plain", "line\nbreak"]
+    store.add(as_ids(range(len(names))), np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]],
+              [RowFacts(name, name, 0) for name in names])
+    for name in names:
+        for filters in (Filters(letters=(name,)), Filters(agency=name)):
+            ids, _ = store.search(np.ones(4, np.float32) / 2, 10, where=milvus_expression(filters, names))
+            assert ids.tolist() == [names.index(name)], (name, filters)
+
+
+def test_a_second_index_on_the_same_collection_is_refused(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+    first = tmp_path / "first"
+    Index.build([letters_dir], first, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    shutil.copytree(first / "milvus.db", tmp_path / "milvus.db")  # a second index folder over the same database
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "milvus.db").symlink_to(tmp_path / "milvus.db", target_is_directory=True)
+    with pytest.raises(StoreUnavailable, match=r"belongs to another index .*give this index its own --collection"):
+        Index.build([letters_dir], second, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    other = Index.build([letters_dir], second, config=Config(dense="milvus", milvus_collection="second"),
+                        encoder=fake_encoder, analyzer=analyzer)  # its own collection: fine
+    assert len(other) > 30
+    release_all_lite()
+    again = Index.build([letters_dir], first, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer,
+                        rebuild=True)  # the same index, rebuilt: its own collection
+    assert results(again) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
+
+
+def test_rebuild_hints_name_the_milvus_store(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+    from .conftest import FakeEncoder
+
+    config = Config(dense="milvus", milvus_collection="letters_2021", milvus_lexical=True)
+    Index.build([letters_dir], tmp_path / "index", config=config, encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    with pytest.raises(IndexLoadError) as error:
+        Index.load(tmp_path / "index", encoder=FakeEncoder("another-model"), analyzer=analyzer)
+    assert (f"rag build {letters_dir} --index {tmp_path / 'index'} --model another-model --store milvus "
+            "--collection letters_2021 --milvus-lexical --rebuild") in str(error.value)
+    from rag.stores.disk import rebuild_hint
+
+    hint = rebuild_hint(tmp_path, ["a"], None, Config(dense="milvus", milvus_uri="http://h:19530",
+                                                       milvus_token_env="TOKEN_VAR").to_dict())
+    assert hint == f"rag build a --index {tmp_path} --store milvus --milvus-uri http://h:19530 " \
+                   "--milvus-token-env TOKEN_VAR --rebuild"
+    assert "--store" not in rebuild_hint(tmp_path, ["a"], None, Config().to_dict())
+
+
+@pytest.mark.parametrize("damage", ["rows missing", "foreign row"])
+def test_rows_that_disagree_with_the_manifest_are_refused_without_a_scan(damage: str, letters_dir: Path,
+                                                                        tmp_path: Path, fake_encoder, analyzer,
+                                                                        monkeypatch):
+    from .milvus_helpers import lite_client
+
+    index_dir = tmp_path / "index"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    generation = committed_generation(index_dir)
+    client = lite_client(index_dir)
+    rows = client.query("policy_rag", filter="chunk >= 0", output_fields=["*"], limit=2)
+    if damage == "rows missing":  # every row of two chunks gone, the same number of rows put back under chunk 0
+        gone = client.query("policy_rag", filter=f"chunk in {[rows[0]['chunk'] + 1, rows[0]['chunk'] + 2]}",
+                            output_fields=["pk"])
+        client.delete("policy_rag", ids=[r["pk"] for r in gone])
+        client.insert("policy_rag", [{**rows[0], "pk": (1 << 40) + n} for n in range(len(gone))])
+    else:  # a row under a chunk id no chunk has, in place of one that had a sibling
+        client.delete("policy_rag", ids=[rows[0]["pk"]])
+        client.insert("policy_rag", [{**rows[0], "pk": 1 << 40, "chunk": 10**6, "born": generation}])
+    release_all_lite()
+    monkeypatch.setattr(MilvusDenseStore, "ids", lambda self: pytest.fail("the load check read every id"))
+    with pytest.raises(IndexLoadError, match="dense store's ids differ"):
+        Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)

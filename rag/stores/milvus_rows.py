@@ -36,11 +36,11 @@ class RowFacts:
 
     @classmethod
     def of(cls, chunk: Chunk, letter: Letter, terms: Mapping[int, float] | None = None) -> RowFacts:
-        return cls(field_text(letter.letter_id), field_text(letter.agency or ""), day_number(letter.date),
+        return cls(letter.letter_id, letter.agency or "", day_number(letter.date),
                    chunk.text[:MAX_TEXT_CHARS], terms)
 
     def fields(self, lexical: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"letter": self.letter, "agency": self.agency, "day": self.day}
+        row: dict[str, Any] = {"letter": field_text(self.letter), "agency": field_text(self.agency), "day": self.day}
         if lexical:
             row.update(text=self.text, lex=dict(self.terms or {}) or _EMPTY)
         return row
