@@ -396,3 +396,54 @@ def test_rows_that_disagree_with_the_manifest_are_refused_without_a_scan(damage:
     monkeypatch.setattr(MilvusDenseStore, "ids", lambda self: pytest.fail("the load check read every id"))
     with pytest.raises(IndexLoadError, match="dense store's ids differ"):
         Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+
+
+def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, shared_letters: Path, tmp_path: Path,
+                                                        fake_encoder, analyzer, monkeypatch):
+    from rag.shards import sharded_build
+
+    for path in sorted(shared_letters.glob("x0*.txt"))[:4]:
+        shutil.copy(path, letters_dir / path.name)
+    index_dir, config = tmp_path / "index", Config(dense="milvus")
+    fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
+
+    def shard(part: str) -> None:
+        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer)
+
+    def commit():
+        return sharded_build([letters_dir], index_dir, config=config, commit=3, encoder=fake_encoder,
+                             analyzer=analyzer)
+
+    shard("0/3")
+    shard("2/3")
+    with pytest.raises(ValueError, match=r"shard\(s\) 1 of 3 have not finished"):
+        commit()
+    assert not (index_dir / "manifest.json").exists()
+    add = MilvusDenseStore.add
+    monkeypatch.setattr(MilvusDenseStore, "add", lambda self, ids, vectors, facts: add(
+        self, ids[: len(ids) // 2], vectors[: len(ids) // 2], facts[: len(ids) // 2]) or pytest.fail("killed"))
+    with pytest.raises(pytest.fail.Exception):  # shard 1 dies halfway through its inserts
+        shard("1/3")
+    monkeypatch.setattr(MilvusDenseStore, "add", add)
+    with pytest.raises(ValueError, match=r"shard\(s\) 1 of 3"):
+        commit()
+    shard("1/3")  # run again: it first drops what its killed run inserted
+    report = commit()
+    assert report.letters == len(fresh.letters) and report.chunks == len(fresh)
+    built = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(built) == results(fresh)
+    assert {r["born"] for r in raw_rows(index_dir)} == {1}
+
+    changed = letters_dir / "004_dce9e1310b5c7813.txt"  # an update, sharded too: 004's old rows retired
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
+    release_all_lite()
+    shard("0/2")
+    release_all_lite()
+    before = results(Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
+    assert before == results(fresh)  # the pending shard is invisible to readers
+    shard("1/2")
+    commit_two = sharded_build([letters_dir], index_dir, config=config, commit=2, encoder=fake_encoder,
+                               analyzer=analyzer)
+    assert commit_two.updated == ("004_dce9e1310b5c7813",)
+    updated = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(updated) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))

@@ -32,6 +32,7 @@ OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection re
 BATCH = 1_000  # rows per insert/upsert, ids per "in [...]" filter
 MAX_TOPK = 16_384  # Milvus's largest limit for one search
 _SHIFT = 32  # a row's primary key: its generation in the high bits, its place in the generation below
+_SHARD_SHIFT = 26  # … and in a sharded build, the shard above that place (64 shards of 64 million rows)
 
 
 def _pymilvus() -> Any:
@@ -259,6 +260,36 @@ class MilvusDenseStore:
         return MilvusDenseStore(self.dim, self._client, self.collection, self._location, lite=self._lite,
                                 low=self.low, generation=self.generation + 1, committed=False,
                                 lexical=self.lexical, owner=self.owner)
+
+    def pending(self, shard: int = 0) -> MilvusDenseStore:
+        """The writable view of the next generation *without* the clean-up of :meth:`copy`: the view several
+        ``rag build --shard`` processes write into at once (each its own primary keys), and their commit adopts."""
+        low, generation = self.low, self.generation + 1
+        if not self._committed:  # a new index: generation 1, in a collection holding nothing else
+            low = generation = 1
+            if self._client.query(self.collection, filter="born != 1 or retired != 0", output_fields=["count(*)"],
+                                  )[0]["count(*)"]:
+                raise StoreUnavailable(f"the Milvus collection {self.collection!r} holds rows of earlier builds: a "
+                                       "sharded build of a new index needs an empty collection (drop it, or use "
+                                       "another --collection)")
+        view = MilvusDenseStore(self.dim, self._client, self.collection, self._location, lite=self._lite,
+                                low=low, generation=generation, committed=False, lexical=self.lexical,
+                                owner=self.owner)
+        view._added = shard << _SHARD_SHIFT
+        return view
+
+    def drop_new(self, ids: Ids) -> None:
+        """Delete this view's own new rows under ``ids`` (what a killed run of the same shard left)."""
+        self._check_writable()
+        ids = as_ids(ids)
+        for start in range(0, len(ids), BATCH):
+            self._client.delete(self.collection, filter=f"born == {self.generation} and "
+                                                        f"chunk in {ids[start:start + BATCH].tolist()}")
+
+    def new_rows(self) -> int:
+        """How many rows are born in this view's generation (added by it, or by the shards it adopts)."""
+        rows = self._client.query(self.collection, filter=f"born == {self.generation}", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
 
     def save(self, folder: Path) -> None:
         """Commit: record the collection and generation in ``folder`` (the manifest switch makes it current)."""
