@@ -19,7 +19,7 @@ from rag.cli import main
 from rag.stores.base import Place, StoreUnavailable
 from rag.stores.dense_milvus import MilvusDenseStore
 
-from .conftest import ROOT
+from .conftest import ROOT, STORES
 from .milvus_helpers import raw_rows, release_all_lite
 
 QUESTIONS = ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券", "养老服务补贴标准")
@@ -44,11 +44,13 @@ def committed_generation(index_dir: Path) -> int:
 _KILLED_BUILD = """
 import sys, time
 from rag import Analyzer, Config, Index
+from rag.stores.dense_flat import FlatDenseStore
 from rag.stores.dense_milvus import MilvusDenseStore
-from tests.conftest import FakeEncoder
+from tests.conftest import STORES, FakeEncoder
 
-index_dir, letters, stage = sys.argv[1:4]
+index_dir, letters, stage, store = sys.argv[1:5]
 encoder = FakeEncoder()
+Store = MilvusDenseStore if store == "milvus" else FlatDenseStore
 
 def stall(stage):
     print(stage, flush=True)
@@ -57,20 +59,20 @@ def stall(stage):
 if stage == "embedding":
     encoder.encode_passages = lambda texts, batch_size=64: stall(stage)
 else:
-    add = MilvusDenseStore.add
-    def add_then_stall(self, ids, vectors, facts):  # "inserting": half the rows written; "inserted": all, uncommitted
+    add = Store.add
+    def add_then_stall(self, ids, vectors, *facts):  # "inserting": half the rows written; "inserted": all, uncommitted
         upto = len(ids) // 2 if stage == "inserting" else len(ids)
-        add(self, ids[:upto], vectors[:upto], facts[:upto])
+        add(self, ids[:upto], vectors[:upto], *(f[:upto] for f in facts))
         stall(stage)
-    MilvusDenseStore.add = add_then_stall
-Index.build([letters], index_dir, config=Config(dense="milvus"), encoder=encoder, analyzer=Analyzer())
+    Store.add = add_then_stall
+Index.build([letters], index_dir, config=STORES[store], encoder=encoder, analyzer=Analyzer())
 """
 
 
-def kill_build_at(stage: str, index_dir: Path, letters: Path) -> None:
+def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milvus") -> None:
     """Run an update of ``index_dir`` from ``letters`` in another process and SIGKILL it at ``stage``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage],
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage, store],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([child.stdout], [], [], 180)
@@ -84,13 +86,13 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path) -> None:
             child.wait()
 
 
+@pytest.mark.parametrize("store", ["local", "milvus"])
 @pytest.mark.parametrize("stage", ["embedding", "inserting", "inserted"])
 def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cleans_up(
-        stage: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
-    index_dir = tmp_path / "index"
-    before = Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
-                         analyzer=analyzer)
-    expected, generation = results(before), committed_generation(index_dir)
+        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
+    index_dir, config = tmp_path / "index", STORES[store]
+    before = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+    expected, manifest = results(before), (index_dir / "manifest.json").read_bytes()
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # re-embedded: its old rows are retired, new ones added
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
     others = sorted(shared_letters.glob("x0*.txt"))
@@ -98,28 +100,31 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         shutil.copy(path, letters_dir / path.name)
     release_all_lite()  # Milvus Lite serves one process at a time: let the child open the file
 
-    kill_build_at(stage, index_dir, letters_dir)
+    kill_build_at(stage, index_dir, letters_dir, store)
     for path in others[:4]:  # the next build adds less: rows the killed one left must go, not be overwritten
         (letters_dir / path.name).unlink()
 
-    left = raw_rows(index_dir)
-    if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
-        assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
-    else:
-        assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
+    if store == "milvus":
+        generation, left = committed_generation(index_dir), raw_rows(index_dir)
+        if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
+            assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
+        else:
+            assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
     reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
-    assert results(reloaded) == expected and committed_generation(index_dir) == generation
+    assert results(reloaded) == expected and (index_dir / "manifest.json").read_bytes() == manifest
     assert sorted(lt.letter_id for lt in reloaded.letters) == sorted(lt.letter_id for lt in before.letters)
 
-    after = Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
-                        analyzer=analyzer)
+    after = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
     assert results(after) == results(fresh) and after.report.updated == ("004_dce9e1310b5c7813",)
-    now = committed_generation(index_dir)
-    rows = raw_rows(index_dir)
-    assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
-    assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
-    assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith((".gen", "gen-"))] == \
+        [json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["generation"]]
+    if store == "milvus":
+        now = committed_generation(index_dir)
+        rows = raw_rows(index_dir)
+        assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
+        assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
+        assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
 
 
 def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path):
