@@ -452,3 +452,16 @@ def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, share
     assert commit_two.updated == ("004_dce9e1310b5c7813",)
     updated = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(updated) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
+
+
+def test_store_speed_times_each_index_unfiltered_and_filtered(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                              analyzer):
+    from eval.store_speed import measure
+
+    local = Index.build([letters_dir], tmp_path / "local", encoder=fake_encoder, analyzer=analyzer)
+    milvus = Index.build([letters_dir], tmp_path / "milvus", config=Config(dense="milvus"), encoder=fake_encoder,
+                         analyzer=analyzer)
+    timed = measure([local, milvus], list(QUESTIONS))
+    assert sorted(timed) == ["0", "0+date", "1", "1+date"]
+    assert all(set(row) == {"total", "dense", "lexical"} and row["total"] >= row["dense"] > 0
+               for row in timed.values())
