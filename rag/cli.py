@@ -103,7 +103,9 @@ def _build(args: argparse.Namespace) -> int:
     if args.shard is not None or args.commit_shards is not None:
         report = build_sharded(args, _token(args.milvus_token_env))
         print(json.dumps({"shard": args.shard, **_report_data(report)}, ensure_ascii=False) if args.json else
-              f"{f'shard {args.shard}' if args.shard else 'committed'}: {report.summary()}")
+              f"shard {args.shard}: embedded {report.new_chunks} of the build's {report.chunks} new chunks; "
+              "--commit-shards publishes the build once every shard is in" if args.shard else
+              f"committed: {report.summary()}")
         return 0
     index = Index.build(args.paths, args.index, config=build_config(args), rebuild=args.rebuild,
                         progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),

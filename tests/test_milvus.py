@@ -465,3 +465,21 @@ def test_store_speed_times_each_index_unfiltered_and_filtered(letters_dir: Path,
     assert sorted(timed) == ["0", "0+date", "1", "1+date"]
     assert all(set(row) == {"total", "dense", "lexical"} and row["total"] >= row["dense"] > 0
                for row in timed.values())
+
+
+def test_cli_sharded_build_and_commit(letters_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    index = str(tmp_path / "index")
+    build = ["build", str(letters_dir), "--index", index, "--store", "milvus", "--quiet"]
+    assert main([*build, "--shard", "0/2"]) == 0
+    assert "shard 0/2: embedded" in capsys.readouterr().out
+    assert main([*build, "--commit-shards", "2"]) == 2
+    assert "shard(s) 1 of 2 have not finished" in capsys.readouterr().err
+    assert main([*build, "--shard", "2/2"]) == 2 and "need 0 <= i < N" in capsys.readouterr().err
+    assert main([*build, "--shard", "1/2", "--rebuild"]) == 2 and "sharded rebuild" in capsys.readouterr().err
+    assert main([*build, "--shard", "1/2"]) == 0
+    report = cli_json([*build, "--commit-shards", "2", "--json"], capsys)
+    assert isinstance(report, dict) and report["added"] == ["000_3530caffdd2f932b", "004_dce9e1310b5c7813"]
+    cli_json(["build", str(letters_dir), "--index", str(tmp_path / "local"), "--json", "--quiet"], capsys)
+    search = ["search", QUESTIONS[1], "--k", "5", "--json", "--agency", "慈溪"]
+    assert cli_json([*search, "--index", index], capsys) == cli_json([*search, "--index", str(tmp_path / "local")],
+                                                                      capsys)
