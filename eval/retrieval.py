@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag import Encoder, Hit, Index, load_encoder
+from rag import Config, Encoder, Hit, Index, load_encoder
 
 from .gold import GoldError, Question, evidence_found, load_gold, validate_evidence
 from .metrics import Judged, score_questions, summarize
@@ -132,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"report folder (default {DEFAULT_OUT})")
     parser.add_argument("--compare", action="store_true",
                         help="also evaluate BM25 only, dense only and the LangChain tutorial pipeline")
+    parser.add_argument("--store", choices=["local", "milvus"], default="local",
+                        help="a new index's store: local (FAISS) or milvus (Milvus Lite in the index folder, with "
+                             "the lexical fields, so that every --milvus-search can be measured on it)")
+    parser.add_argument("--milvus-search", default="local", metavar="VARIANT",
+                        help="with --store milvus: local (policy-rag's BM25 and fusion), bm25 or sparse (the "
+                             "lexical side in Milvus), bm25+rrf, bm25+weighted, sparse+rrf, sparse+weighted "
+                             "(Milvus's hybrid_search and ranker); see Config.milvus_search")
     parser.add_argument("--ablate", action="store_true",
                         help="also evaluate variants: chunking, context header, sentence vectors, fusion, bridge, "
                              "encoder")
@@ -153,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         unanswerable = sum(not q.answerable for q in questions)
         print(f"gold: {len(questions)} questions from {', '.join(args.gold)} "
               f"({len(questions) - unanswerable} answerable; {unanswerable} unanswerable, left out of the metrics)")
-        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model)
+        store = Config(dense="milvus", milvus_lexical=True) if args.store == "milvus" else Config()
+        if args.milvus_search != "local" and args.store != "milvus":
+            raise ValueError("--milvus-search needs --store milvus")
+        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model, store=store)
+        index = index.with_config(milvus_search=args.milvus_search)
         systems, ablated = evaluate(index, questions, k=args.k, compare=args.compare, ablate=args.ablate,
                                     models=[args.model] if args.model else [])
     except (GoldError, IndexFolderError, IndexLoadError, FileNotFoundError, ValueError, RuntimeError) as exc:

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_store import add_store_args, build_config, build_sharded
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable
 
 if TYPE_CHECKING:
     from .answer import LLM
-    from .index import Index
+    from .index import BuildReport, Index
     from .parse import Letter
     from .retrieve.filters import Filters
     from .retrieve.hits import Hit
@@ -35,16 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--dense", default="flat", metavar="BACKEND",
                        help="dense store for a new index: flat (exact FAISS scan, the default) or ivf (FAISS "
                             "inverted lists: approximate, for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
-    build.add_argument("--store", choices=["local", "milvus"], default="local",
-                       help="where the vectors live: local (FAISS files in the index folder, the default) or milvus "
-                            "(Milvus Lite in DIR/milvus.db, or the server given by --milvus-uri)")
-    build.add_argument("--milvus-uri", metavar="URI", help="a Milvus server, e.g. http://host:19530 "
-                       "(default: Milvus Lite, embedded, in DIR/milvus.db)")
-    build.add_argument("--collection", default=Config().milvus_collection, metavar="NAME",
-                       help="the Milvus collection, one per index (default: %(default)s)")
-    build.add_argument("--milvus-token-env", default=Config().milvus_token_env, metavar="VAR",
-                       help="environment variable holding the Milvus server's token (default: %(default)s); "
-                            "its name is recorded in the index, its value never is")
+    add_store_args(build)
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -108,14 +100,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
-    index = Index.build(args.paths, args.index, config=_build_config(args), rebuild=args.rebuild,
+    if args.shard is not None or args.commit_shards is not None:
+        report = build_sharded(args, _token(args.milvus_token_env))
+        print(json.dumps({"shard": args.shard, **_report_data(report)}, ensure_ascii=False) if args.json else
+              f"shard {args.shard}: embedded {report.new_chunks} of the build's {report.chunks} new chunks; "
+              "--commit-shards publishes the build once every shard is in" if args.shard else
+              f"committed: {report.summary()}")
+        return 0
+    index = Index.build(args.paths, args.index, config=build_config(args), rebuild=args.rebuild,
                         progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
                         on_ocr_page=None if args.quiet else print_ocr_page)
     report = index.report
     if args.json:
-        data = {**{k: v for k, v in report.__dict__.items() if k != "skipped"},
-                "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
-        print(json.dumps(data, ensure_ascii=False))
+        print(json.dumps(_report_data(report), ensure_ascii=False))
     else:
         print(report.summary())
         print(f"  embedded {report.chars_embedded:,} characters; index: {printable(str(Path(args.index).resolve()))}")
@@ -126,20 +123,9 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_config(args: argparse.Namespace) -> Config:
-    """The build settings the flags ask for (``--store milvus`` is the dense store ``milvus``)."""
-    from urllib.parse import urlparse
-
-    milvus = args.store == "milvus" or args.dense == "milvus"
-    if args.milvus_uri and not milvus:
-        raise ValueError("--milvus-uri needs --store milvus")
-    if args.milvus_uri and urlparse(args.milvus_uri).password:
-        raise ValueError("--milvus-uri must not hold a password (it would be written to the index's manifest): "
-                         "put the credentials in an environment variable named by --milvus-token-env")
-    if not milvus:
-        return Config(model=args.model, dense=args.dense)
-    return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
-                  milvus_token_env=args.milvus_token_env)
+def _report_data(report: BuildReport) -> dict[str, Any]:
+    return {**{k: v for k, v in report.__dict__.items() if k != "skipped"},
+            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
 
 
 def _token(variable: str | None) -> str | None:

@@ -39,6 +39,13 @@ class Config:
     milvus_uri: str | None = None
     milvus_collection: str = "policy_rag"
     milvus_token_env: str = "MILVUS_TOKEN"
+    # Milvus rows also keep each chunk's text (Milvus's BM25 function, jieba analyzer) and policy-rag's BM25 terms
+    # as a sparse vector (a build setting), so that the lexical side can run in Milvus: milvus_search picks
+    # "local" (policy-rag's BM25 store and fusion), "bm25" / "sparse" (that Milvus field, policy-rag's fusion) or
+    # "bm25+rrf", "bm25+weighted", "sparse+rrf", "sparse+weighted" (Milvus's hybrid_search and ranker).
+    # "local" is the default, chosen on dev+extra (README "Milvus").
+    milvus_lexical: bool = False
+    milvus_search: str = "local"
     # Ingest: every file is bounded before it is parsed, chunked or embedded
     max_file_bytes: int = 20_000_000  # bytes of one file on disk (or upload)
     max_archive_bytes: int = 50_000_000  # bytes a .docx (any zip) or a PDF's content streams may inflate to
@@ -142,6 +149,7 @@ class Config:
             "lexical": self.lexical,
             "milvus_uri": self.milvus_uri,
             "milvus_collection": self.milvus_collection,
+            "milvus_lexical": self.milvus_lexical,
         }
 
     def search_settings(self) -> dict[str, Any]:

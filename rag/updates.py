@@ -18,7 +18,7 @@ from .config import Config
 from .embed import Encoder, ProgressFn, dense_units, embed_passages
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
 from .parse import Letter, parse_letter
-from .stores import Stores
+from .stores import Stores, add_vectors
 from .stores.base import as_ids
 from .stores.disk import IndexFolderError
 
@@ -207,8 +207,9 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     dense, lexical = stores.dense.copy(), stores.lexical.copy()
     dense.remove(retired)
     lexical.remove(retired)
-    dense.add(as_ids(owners), vectors)
-    lexical.add(as_ids(list(chunks)), [analyzer.tokens(c.text) for c in chunks.values()])
+    tokens = {key: analyzer.tokens(c.text) for key, c in chunks.items()}
+    add_vectors(dense, as_ids(owners), vectors, chunks, plan.letters, tokens)  # with row facts where a store keeps them
+    lexical.add(as_ids(list(tokens)), list(tokens.values()))
     letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=chunks)
     return Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), sum(map(len, texts))
 

@@ -74,10 +74,28 @@ def letters_dir(tmp_path: Path) -> Path:
     return folder
 
 
+STORES = {"local": Config(), "milvus": Config(dense="milvus")}  # rag build --store local|milvus
+both_stores = pytest.mark.parametrize("store_config", list(STORES), indirect=True)  # a test run on each store
+
+
 @pytest.fixture()
-def fake_index(letters_dir: Path, tmp_path: Path, fake_encoder: FakeEncoder, analyzer: Analyzer) -> Index:
-    """The sample letters indexed with the fake encoder into tmp_path/index."""
-    return Index.build([letters_dir], tmp_path / "index", config=Config(), encoder=fake_encoder, analyzer=analyzer)
+def store_config(request: pytest.FixtureRequest) -> Iterator[Config]:
+    """The build settings of a store (``local`` unless a test is marked ``@both_stores``); Milvus Lite's embedded
+    server is stopped afterwards, so that no file stays locked for the next test or a child process."""
+    name = getattr(request, "param", "local")
+    yield STORES[name]
+    if name == "milvus":
+        from .milvus_helpers import release_all_lite
+
+        release_all_lite()
+
+
+@pytest.fixture()
+def fake_index(letters_dir: Path, tmp_path: Path, fake_encoder: FakeEncoder, analyzer: Analyzer,
+               store_config: Config) -> Index:
+    """The sample letters indexed with the fake encoder into tmp_path/index (in the test's store)."""
+    return Index.build([letters_dir], tmp_path / "index", config=store_config, encoder=fake_encoder,
+                       analyzer=analyzer)
 
 
 @pytest.fixture(scope="session")

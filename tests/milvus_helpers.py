@@ -15,6 +15,13 @@ def release_all_lite() -> None:
     server_manager_instance.release_all()
 
 
+def lite_client(index_dir: Path) -> Any:
+    """A client of an index's Milvus Lite file (release it with :func:`release_all_lite` before others open it)."""
+    client = connect(str(index_dir.resolve() / LITE_FILE))
+    client.load_collection("policy_rag")
+    return client
+
+
 def raw_rows(index_dir: Path, collection: str = "policy_rag") -> list[dict[str, Any]]:
     """Every row physically in an index's Milvus Lite collection, whatever generation it belongs to."""
     client = connect(str(index_dir.resolve() / LITE_FILE))

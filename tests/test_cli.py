@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,21 @@ def built(tmp_path_factory) -> Path:
     return index
 
 
+@pytest.fixture(scope="module", params=["local", "milvus"])
+def built_on(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Path]:
+    """The bundled letters indexed through the CLI on each store (rag build … --store local|milvus)."""
+    if request.param == "local":
+        yield request.getfixturevalue("built")
+        return
+    from .conftest import BUNDLED
+    from .milvus_helpers import release_all_lite
+
+    index = tmp_path_factory.mktemp("cli-milvus") / "index"
+    assert main(["build", str(BUNDLED), "--index", str(index), "--quiet", "--store", "milvus"]) == 0
+    yield index
+    release_all_lite()
+
+
 def test_build_prints_letters_chunks_and_skipped(tmp_path: Path, letters_dir: Path, capsys):
     (letters_dir / "broken.txt").write_bytes(b"\x00\x01\x02" * 100)
     assert main(["build", str(letters_dir), "--index", str(tmp_path / "ix"), "--quiet", "--json"]) == 0
@@ -34,8 +50,8 @@ def test_build_prints_letters_chunks_and_skipped(tmp_path: Path, letters_dir: Pa
                                                                                       "bytes), not text"}]
 
 
-def test_search_json_contract(built: Path, capsys):
-    assert main(["search", "what subsidies exist for Class II device registration", "--index", str(built),
+def test_search_json_contract(built_on: Path, capsys):
+    assert main(["search", "what subsidies exist for Class II device registration", "--index", str(built_on),
                  "--k", "3", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert isinstance(hits, list) and len(hits) == 3
@@ -43,11 +59,11 @@ def test_search_json_contract(built: Path, capsys):
     assert any(hit["doc_number"] == "慈卫建〔2021〕15号" for hit in hits)
 
 
-def test_search_queries_file_prints_one_line_per_query(built: Path, tmp_path: Path, capsys):
+def test_search_queries_file_prints_one_line_per_query(built_on: Path, tmp_path: Path, capsys):
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "a", "question": "临床试验费用能不能用创新券"}\n'
                        '{"id": 7, "question": "河北人才培养"}\n', encoding="utf-8")
-    assert main(["search", "--queries", str(queries), "--index", str(built), "--k", "2", "--json"]) == 0
+    assert main(["search", "--queries", str(queries), "--index", str(built_on), "--k", "2", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["id"] for line in lines] == ["a", 7]
     assert all(len(line["hits"]) == 2 and HIT_FIELDS <= set(line["hits"][0]) for line in lines)

@@ -11,7 +11,7 @@ import pytest
 from rag import BadQuery, Config, Filters, Index, IndexLoadError
 from rag.ingest import read_documents
 
-from .conftest import LETTER_000, FakeEncoder
+from .conftest import LETTER_000, FakeEncoder, both_stores
 
 CLASS_II = "医疗器械临床试验费用能不能用创新券"
 
@@ -27,6 +27,7 @@ def test_build_reports_letters_and_chunks(fake_index: Index):
     assert report.skipped == ()
 
 
+@both_stores
 def test_search_returns_cited_hits(fake_index: Index):
     hits = fake_index.search(CLASS_II, k=3)
     assert len(hits) == 3 and [h.rank for h in hits] == [1, 2, 3]
@@ -39,6 +40,7 @@ def test_search_returns_cited_hits(fake_index: Index):
     assert (top.agency, top.date) == ("慈溪市卫生健康局", "2021-06-30")
 
 
+@both_stores
 def test_save_load_gives_identical_results(fake_index: Index, tmp_path: Path, analyzer):
     loaded = Index.load(tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)
     assert [c.chunk_id for c in loaded.chunks] == [c.chunk_id for c in fake_index.chunks]
@@ -91,12 +93,13 @@ def test_empty_and_binary_files_are_skipped_with_a_reason(letters_dir: Path, ana
     assert len(index.letters) == 2
 
 
-def test_incremental_add_noop_and_remove(letters_dir: Path, tmp_path: Path, analyzer):
+@both_stores
+def test_incremental_add_noop_and_remove(letters_dir: Path, tmp_path: Path, analyzer, store_config: Config):
     encoder = FakeEncoder()
     only_000 = tmp_path / "one"
     only_000.mkdir()
     shutil.copy(letters_dir / LETTER_000.name, only_000 / LETTER_000.name)
-    index = Index.build([only_000], tmp_path / "index", encoder=encoder, analyzer=analyzer)
+    index = Index.build([only_000], tmp_path / "index", encoder=encoder, analyzer=analyzer, config=store_config)
     first_count = encoder.passages_encoded
     assert [letter.letter_id for letter in index.letters] == ["000_3530caffdd2f932b"]
 
@@ -122,8 +125,11 @@ def test_incremental_add_noop_and_remove(letters_dir: Path, tmp_path: Path, anal
         index.remove(["nope"])
 
 
-def test_changed_file_is_re_embedded_under_the_same_id(letters_dir: Path, tmp_path: Path, analyzer):
-    index = Index.build([letters_dir], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)
+@both_stores
+def test_changed_file_is_re_embedded_under_the_same_id(letters_dir: Path, tmp_path: Path, analyzer,
+                                                       store_config: Config):
+    index = Index.build([letters_dir], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer,
+                        config=store_config)
     path = letters_dir / LETTER_000.name
     path.write_text(path.read_text(encoding="utf-8").replace("最高400万", "最高500万"), encoding="utf-8")
     report = index.add([letters_dir])
@@ -132,6 +138,7 @@ def test_changed_file_is_re_embedded_under_the_same_id(letters_dir: Path, tmp_pa
     assert not any("最高400万" in c.text for c in index.chunks)
 
 
+@both_stores
 def test_filters(fake_index: Index):
     hebei = fake_index.search(CLASS_II, k=50, filters=Filters(agency="河北"))
     assert hebei and {h.letter_id for h in hebei} == {"004_dce9e1310b5c7813"}
@@ -142,6 +149,7 @@ def test_filters(fake_index: Index):
     assert {h.letter_id for h in only} == {"000_3530caffdd2f932b"}
 
 
+@both_stores
 def test_bad_queries_raise_clear_errors(fake_index: Index):
     with pytest.raises(BadQuery, match="empty"):
         fake_index.search("  \n\t ")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import Config, Index
+from rag import Config, Filters, Index, IndexLoadError
 from rag.cli import main
 from rag.stores.base import Place, StoreUnavailable
 from rag.stores.dense_milvus import MilvusDenseStore
 
-from .conftest import ROOT
+from .conftest import ROOT, STORES
 from .milvus_helpers import raw_rows, release_all_lite
 
 QUESTIONS = ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券", "养老服务补贴标准")
@@ -44,11 +44,13 @@ def committed_generation(index_dir: Path) -> int:
 _KILLED_BUILD = """
 import sys, time
 from rag import Analyzer, Config, Index
+from rag.stores.dense_flat import FlatDenseStore
 from rag.stores.dense_milvus import MilvusDenseStore
-from tests.conftest import FakeEncoder
+from tests.conftest import STORES, FakeEncoder
 
-index_dir, letters, stage = sys.argv[1:4]
+index_dir, letters, stage, store = sys.argv[1:5]
 encoder = FakeEncoder()
+Store = MilvusDenseStore if store == "milvus" else FlatDenseStore
 
 def stall(stage):
     print(stage, flush=True)
@@ -57,20 +59,20 @@ def stall(stage):
 if stage == "embedding":
     encoder.encode_passages = lambda texts, batch_size=64: stall(stage)
 else:
-    add = MilvusDenseStore.add
-    def add_then_stall(self, ids, vectors):  # "inserting": half the rows written; "inserted": all, not committed
+    add = Store.add
+    def add_then_stall(self, ids, vectors, *facts):  # "inserting": half the rows written; "inserted": all, uncommitted
         upto = len(ids) // 2 if stage == "inserting" else len(ids)
-        add(self, ids[:upto], vectors[:upto])
+        add(self, ids[:upto], vectors[:upto], *(f[:upto] for f in facts))
         stall(stage)
-    MilvusDenseStore.add = add_then_stall
-Index.build([letters], index_dir, config=Config(dense="milvus"), encoder=encoder, analyzer=Analyzer())
+    Store.add = add_then_stall
+Index.build([letters], index_dir, config=STORES[store], encoder=encoder, analyzer=Analyzer())
 """
 
 
-def kill_build_at(stage: str, index_dir: Path, letters: Path) -> None:
+def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milvus") -> None:
     """Run an update of ``index_dir`` from ``letters`` in another process and SIGKILL it at ``stage``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage],
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage, store],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([child.stdout], [], [], 180)
@@ -84,13 +86,13 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path) -> None:
             child.wait()
 
 
+@pytest.mark.parametrize("store", ["local", "milvus"])
 @pytest.mark.parametrize("stage", ["embedding", "inserting", "inserted"])
 def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cleans_up(
-        stage: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
-    index_dir = tmp_path / "index"
-    before = Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
-                         analyzer=analyzer)
-    expected, generation = results(before), committed_generation(index_dir)
+        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
+    index_dir, config = tmp_path / "index", STORES[store]
+    before = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+    expected, manifest = results(before), (index_dir / "manifest.json").read_bytes()
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # re-embedded: its old rows are retired, new ones added
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
     others = sorted(shared_letters.glob("x0*.txt"))
@@ -98,28 +100,31 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         shutil.copy(path, letters_dir / path.name)
     release_all_lite()  # Milvus Lite serves one process at a time: let the child open the file
 
-    kill_build_at(stage, index_dir, letters_dir)
+    kill_build_at(stage, index_dir, letters_dir, store)
     for path in others[:4]:  # the next build adds less: rows the killed one left must go, not be overwritten
         (letters_dir / path.name).unlink()
 
-    left = raw_rows(index_dir)
-    if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
-        assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
-    else:
-        assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
+    if store == "milvus":
+        generation, left = committed_generation(index_dir), raw_rows(index_dir)
+        if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
+            assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
+        else:
+            assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
     reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
-    assert results(reloaded) == expected and committed_generation(index_dir) == generation
+    assert results(reloaded) == expected and (index_dir / "manifest.json").read_bytes() == manifest
     assert sorted(lt.letter_id for lt in reloaded.letters) == sorted(lt.letter_id for lt in before.letters)
 
-    after = Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
-                        analyzer=analyzer)
+    after = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
     assert results(after) == results(fresh) and after.report.updated == ("004_dce9e1310b5c7813",)
-    now = committed_generation(index_dir)
-    rows = raw_rows(index_dir)
-    assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
-    assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
-    assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith((".gen", "gen-"))] == \
+        [json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["generation"]]
+    if store == "milvus":
+        now = committed_generation(index_dir)
+        rows = raw_rows(index_dir)
+        assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
+        assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
+        assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
 
 
 def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path):
@@ -260,3 +265,221 @@ def test_the_web_app_opens_a_milvus_index(letters_dir: Path, tmp_path: Path, fak
     assert opened.config.dense == "milvus" and len(opened) == len(Index.load(tmp_path / "index"))
     opened.encoder, opened.analyzer = fake_encoder, analyzer  # the test's encoder instead of the bundled model
     assert results(opened) == expected
+
+
+HOSTILE = 'x" or chunk >= 0 or letter == "'  # would select every row if it reached the expression unescaped
+FILTERS = {
+    "letter": Filters(letters=("004_dce9e1310b5c7813",)),
+    "two letters": Filters(letters=("000_3530caffdd2f932b", "004_dce9e1310b5c7813")),
+    "quoted letter id": Filters(letters=('say "yes" \\ no',)),
+    "agency": Filters(agency="卫生"),
+    "agency none": Filters(agency="不存在的机构"),
+    "date from": Filters(date_from="2021-07-01"),
+    "date range": Filters(date_from="2021-01-01", date_to="2021-12-31"),
+    "undated excluded": Filters(date_to="2030-12-31"),
+    "all kinds": Filters(letters=("000_3530caffdd2f932b", 'say "yes" \\ no'), agency="慈溪", date_to="2021-06-30"),
+    "hostile letter": Filters(letters=(HOSTILE,)),
+    "hostile agency": Filters(agency=HOSTILE),
+}
+
+
+@pytest.fixture()
+def three_letters(letters_dir: Path) -> Path:
+    """The sample letters and a copy of one under a file name with quotes and a backslash (its letter id)."""
+    shutil.copy(letters_dir / "000_3530caffdd2f932b.txt", letters_dir / 'say "yes" \\ no.txt')
+    text = (letters_dir / 'say "yes" \\ no.txt').read_text(encoding="utf-8")
+    (letters_dir / 'say "yes" \\ no.txt').write_text(text.replace("2021年6月30日", "2022年1月5日") + "\n另附。\n",
+                                                     encoding="utf-8")
+    return letters_dir
+
+
+@pytest.mark.parametrize("kind", list(FILTERS))
+def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, three_letters: Path, tmp_path: Path,
+                                                                      fake_encoder, analyzer, monkeypatch):
+    local = Index.build([three_letters], tmp_path / "local", encoder=fake_encoder, analyzer=analyzer)
+    milvus = Index.build([three_letters], tmp_path / "milvus", config=Config(dense="milvus"), encoder=fake_encoder,
+                         analyzer=analyzer)
+    assert 'say "yes" \\ no' in {lt.letter_id for lt in milvus.letters}
+    expressions: list[str] = []
+    search = MilvusDenseStore.search
+
+    def recorded(self, query, k, allowed=None, where=None):
+        assert allowed is None  # the filter is an expression over the rows' fields, not a list of chunk ids
+        expressions.append(where)
+        return search(self, query, k, allowed, where)
+
+    monkeypatch.setattr(MilvusDenseStore, "search", recorded)
+    filters = FILTERS[kind]
+    for question in QUESTIONS:
+        expected = [(h.chunk_id, round(h.score, 4)) for h in local.search(question, k=50, filters=filters)]
+        found = [(h.chunk_id, round(h.score, 4)) for h in milvus.search(question, k=50, filters=filters)]
+        assert found == expected
+    if kind.startswith("hostile") or kind == "agency none":
+        assert expected == [] and expressions == []  # no letter matches: nothing is even asked of Milvus
+    else:
+        wanted = {"letter": "letter in [", "agency": "agency in [", "date": "day > 0"}
+        assert len(expressions) == len(QUESTIONS)
+        assert all(text in e for e in expressions for key, text in wanted.items() if key in kind), expressions
+
+
+def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path):
+    import numpy as np
+
+    from rag.retrieve.filters import milvus_expression
+    from rag.stores.base import as_ids
+    from rag.stores.milvus_rows import RowFacts
+
+    store = MilvusDenseStore.create(4, Place(directory=tmp_path)).copy()
+    names = [HOSTILE, 'a"b', "a\\", "plain", "line\nbreak"]
+    store.add(as_ids(range(len(names))), np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]],
+              [RowFacts(name, name, 0) for name in names])
+    for name in names:
+        for filters in (Filters(letters=(name,)), Filters(agency=name)):
+            ids, _ = store.search(np.ones(4, np.float32) / 2, 10, where=milvus_expression(filters, names))
+            assert ids.tolist() == [names.index(name)], (name, filters)
+
+
+def test_a_second_index_on_the_same_collection_is_refused(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+    first = tmp_path / "first"
+    Index.build([letters_dir], first, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    shutil.copytree(first / "milvus.db", tmp_path / "milvus.db")  # a second index folder over the same database
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "milvus.db").symlink_to(tmp_path / "milvus.db", target_is_directory=True)
+    with pytest.raises(StoreUnavailable, match=r"belongs to another index .*give this index its own --collection"):
+        Index.build([letters_dir], second, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    other = Index.build([letters_dir], second, config=Config(dense="milvus", milvus_collection="second"),
+                        encoder=fake_encoder, analyzer=analyzer)  # its own collection: fine
+    assert len(other) > 30
+    release_all_lite()
+    again = Index.build([letters_dir], first, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer,
+                        rebuild=True)  # the same index, rebuilt: its own collection
+    assert results(again) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
+
+
+def test_rebuild_hints_name_the_milvus_store(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+    from .conftest import FakeEncoder
+
+    config = Config(dense="milvus", milvus_collection="letters_2021", milvus_lexical=True)
+    Index.build([letters_dir], tmp_path / "index", config=config, encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    with pytest.raises(IndexLoadError) as error:
+        Index.load(tmp_path / "index", encoder=FakeEncoder("another-model"), analyzer=analyzer)
+    assert (f"rag build {letters_dir} --index {tmp_path / 'index'} --model another-model --store milvus "
+            "--collection letters_2021 --milvus-lexical --rebuild") in str(error.value)
+    from rag.stores.disk import rebuild_hint
+
+    hint = rebuild_hint(tmp_path, ["a"], None, Config(dense="milvus", milvus_uri="http://h:19530",
+                                                       milvus_token_env="TOKEN_VAR").to_dict())
+    assert hint == f"rag build a --index {tmp_path} --store milvus --milvus-uri http://h:19530 " \
+                   "--milvus-token-env TOKEN_VAR --rebuild"
+    assert "--store" not in rebuild_hint(tmp_path, ["a"], None, Config().to_dict())
+
+
+@pytest.mark.parametrize("damage", ["rows missing", "foreign row"])
+def test_rows_that_disagree_with_the_manifest_are_refused_without_a_scan(damage: str, letters_dir: Path,
+                                                                        tmp_path: Path, fake_encoder, analyzer,
+                                                                        monkeypatch):
+    from .milvus_helpers import lite_client
+
+    index_dir = tmp_path / "index"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    generation = committed_generation(index_dir)
+    client = lite_client(index_dir)
+    rows = client.query("policy_rag", filter="chunk >= 0", output_fields=["*"], limit=2)
+    if damage == "rows missing":  # every row of two chunks gone, the same number of rows put back under chunk 0
+        gone = client.query("policy_rag", filter=f"chunk in {[rows[0]['chunk'] + 1, rows[0]['chunk'] + 2]}",
+                            output_fields=["pk"])
+        client.delete("policy_rag", ids=[r["pk"] for r in gone])
+        client.insert("policy_rag", [{**rows[0], "pk": (1 << 40) + n} for n in range(len(gone))])
+    else:  # a row under a chunk id no chunk has, in place of one that had a sibling
+        client.delete("policy_rag", ids=[rows[0]["pk"]])
+        client.insert("policy_rag", [{**rows[0], "pk": 1 << 40, "chunk": 10**6, "born": generation}])
+    release_all_lite()
+    monkeypatch.setattr(MilvusDenseStore, "ids", lambda self: pytest.fail("the load check read every id"))
+    with pytest.raises(IndexLoadError, match="dense store's ids differ"):
+        Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+
+
+def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, shared_letters: Path, tmp_path: Path,
+                                                        fake_encoder, analyzer, monkeypatch):
+    from rag.shards import sharded_build
+
+    for path in sorted(shared_letters.glob("x0*.txt"))[:4]:
+        shutil.copy(path, letters_dir / path.name)
+    index_dir, config = tmp_path / "index", Config(dense="milvus")
+    fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
+
+    def shard(part: str) -> None:
+        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer)
+
+    def commit():
+        return sharded_build([letters_dir], index_dir, config=config, commit=3, encoder=fake_encoder,
+                             analyzer=analyzer)
+
+    shard("0/3")
+    shard("2/3")
+    with pytest.raises(ValueError, match=r"shard\(s\) 1 of 3 have not finished"):
+        commit()
+    assert not (index_dir / "manifest.json").exists()
+    add = MilvusDenseStore.add
+    monkeypatch.setattr(MilvusDenseStore, "add", lambda self, ids, vectors, facts: add(
+        self, ids[: len(ids) // 2], vectors[: len(ids) // 2], facts[: len(ids) // 2]) or pytest.fail("killed"))
+    with pytest.raises(pytest.fail.Exception):  # shard 1 dies halfway through its inserts
+        shard("1/3")
+    monkeypatch.setattr(MilvusDenseStore, "add", add)
+    with pytest.raises(ValueError, match=r"shard\(s\) 1 of 3"):
+        commit()
+    shard("1/3")  # run again: it first drops what its killed run inserted
+    report = commit()
+    assert report.letters == len(fresh.letters) and report.chunks == len(fresh)
+    built = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(built) == results(fresh)
+    assert {r["born"] for r in raw_rows(index_dir)} == {1}
+
+    changed = letters_dir / "004_dce9e1310b5c7813.txt"  # an update, sharded too: 004's old rows retired
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
+    release_all_lite()
+    shard("0/2")
+    release_all_lite()
+    before = results(Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
+    assert before == results(fresh)  # the pending shard is invisible to readers
+    shard("1/2")
+    commit_two = sharded_build([letters_dir], index_dir, config=config, commit=2, encoder=fake_encoder,
+                               analyzer=analyzer)
+    assert commit_two.updated == ("004_dce9e1310b5c7813",)
+    updated = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(updated) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
+
+
+def test_store_speed_times_each_index_unfiltered_and_filtered(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                              analyzer):
+    from eval.store_speed import measure
+
+    local = Index.build([letters_dir], tmp_path / "local", encoder=fake_encoder, analyzer=analyzer)
+    milvus = Index.build([letters_dir], tmp_path / "milvus", config=Config(dense="milvus"), encoder=fake_encoder,
+                         analyzer=analyzer)
+    timed = measure([local, milvus], list(QUESTIONS))
+    assert sorted(timed) == ["0", "0+date", "1", "1+date"]
+    assert all(set(row) == {"total", "dense", "lexical"} and row["total"] >= row["dense"] > 0
+               for row in timed.values())
+
+
+def test_cli_sharded_build_and_commit(letters_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    index = str(tmp_path / "index")
+    build = ["build", str(letters_dir), "--index", index, "--store", "milvus", "--quiet"]
+    assert main([*build, "--shard", "0/2"]) == 0
+    assert "shard 0/2: embedded" in capsys.readouterr().out
+    assert main([*build, "--commit-shards", "2"]) == 2
+    assert "shard(s) 1 of 2 have not finished" in capsys.readouterr().err
+    assert main([*build, "--shard", "2/2"]) == 2 and "need 0 <= i < N" in capsys.readouterr().err
+    assert main([*build, "--shard", "1/2", "--rebuild"]) == 2 and "sharded rebuild" in capsys.readouterr().err
+    assert main([*build, "--shard", "1/2"]) == 0
+    report = cli_json([*build, "--commit-shards", "2", "--json"], capsys)
+    assert isinstance(report, dict) and report["added"] == ["000_3530caffdd2f932b", "004_dce9e1310b5c7813"]
+    cli_json(["build", str(letters_dir), "--index", str(tmp_path / "local"), "--json", "--quiet"], capsys)
+    search = ["search", QUESTIONS[1], "--k", "5", "--json", "--agency", "慈溪"]
+    assert cli_json([*search, "--index", index], capsys) == cli_json([*search, "--index", str(tmp_path / "local")],
+                                                                      capsys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -60,3 +61,46 @@ def _is_date(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ---- the same filters as a Milvus expression (rag.stores.dense_milvus keeps letter, agency, day on each row) ----
+
+MAX_FIELD_CHARS = 1_000  # a letter id or agency is stored (and compared) cut to this many characters
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def day_number(iso: str | None) -> int:
+    """A letter's ISO date as the integer YYYYMMDD its Milvus rows carry (0: undated)."""
+    return int(iso.replace("-", "")) if iso and _is_date(iso) else 0
+
+
+def field_text(text: str) -> str:
+    """A letter id or agency as a Milvus row stores it: cut to :data:`MAX_FIELD_CHARS`, control characters as spaces."""
+    return _CONTROL.sub(" ", text[:MAX_FIELD_CHARS])
+
+
+def milvus_string(text: str) -> str:
+    """``text`` (as :func:`field_text` stores it) as a Milvus string literal: backslashes and quotes escaped, so it
+    can neither end the literal early nor add anything to the expression."""
+    return '"' + field_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def milvus_expression(filters: Filters, agencies: Iterable[str]) -> str:
+    """``filters`` as a Milvus boolean expression over the rows' ``letter``, ``agency`` and ``day`` fields.
+
+    The agency filter is a substring test; Milvus's ``like`` has no escape for every character an agency may
+    hold, so it becomes an exact ``in`` over the indexed ``agencies`` that contain the substring.
+    """
+    parts = []
+    if filters.letters:
+        parts.append(f"letter in [{', '.join(milvus_string(x) for x in sorted(set(filters.letters)))}]")
+    if filters.agency:
+        matching = sorted({a for a in agencies if a and filters.agency in a})
+        parts.append(f"agency in [{', '.join(milvus_string(a) for a in matching)}]")
+    if filters.date_from or filters.date_to:
+        parts.append("day > 0")
+        if filters.date_from:
+            parts.append(f"day >= {day_number(filters.date_from)}")
+        if filters.date_to:
+            parts.append(f"day <= {day_number(filters.date_to)}")
+    return " and ".join(f"({part})" for part in parts) or "true"

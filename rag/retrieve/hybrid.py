@@ -5,13 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import MutableMapping
 
+import numpy as np
+
 from ..analyze import Analyzer
 from ..config import Config
 from ..embed import Encoder
-from ..stores import Stores
+from ..stores import MilvusDenseStore, Stores
+from . import milvus_side
 from .filters import Filters
 from .fusion import fuse
 from .hits import Hit, make_hit
+from .milvus_side import in_milvus, milvus_filter
 from .query import check_k, clean_question
 
 TIMED_PARTS = ("encode", "dense", "lexical", "fusion")
@@ -42,26 +46,33 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     allowed = letters.allowed(filters) if filters else None
     if not len(letters) or (allowed is not None and not len(allowed)):
         return []
+    where = milvus_filter(stores, filters)  # a Milvus store filters on its rows' fields, not by listing ids
+    milvus = config.milvus_search if in_milvus(stores, config) else None
     depth = max(k, config.k_candidates)
-    dense: list[tuple[int, float]] = []
-    if config.fusion != "lexical":
+    query = None
+    if config.fusion != "lexical" or milvus:
         started = time.perf_counter()
         query = encoder.encode_queries([text])[0]
-        encoded = time.perf_counter()
-        ids, scores = stores.dense.search(query, depth, allowed)
-        dense = list(zip(ids.tolist(), scores.tolist(), strict=True))
-        clock["encode"], clock["dense"] = encoded - started, time.perf_counter() - encoded
-    lexical: list[tuple[int, float]] = []
-    if config.fusion != "dense":
+        clock["encode"] = time.perf_counter() - started
+    dense: list[tuple[int, float]] = []
+    if query is not None and config.fusion != "lexical" and not (milvus and "+" in milvus):
         started = time.perf_counter()
-        weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
-                                         max_candidates=config.bridge_candidates)
-        ids, scores = stores.lexical.search(list(weights), depth, allowed, list(weights.values()))
-        lexical = list(zip(ids.tolist(), scores.tolist(), strict=True))
-        clock["lexical"] = time.perf_counter() - started
+        dense = _dense(stores, query, depth, allowed, where)
+        clock["dense"] = time.perf_counter() - started
     started = time.perf_counter()
-    fused = fuse(dense, lexical, method=config.fusion, rrf_k=config.rrf_k, dense_weight=config.dense_weight,
-                 lexical_weight=config.lexical_weight)
+    weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
+                                     max_candidates=config.bridge_candidates) if config.fusion != "dense" else {}
+    lexical: list[tuple[int, float]] = []
+    if config.fusion != "dense" and not (milvus and "+" in milvus):
+        lexical = milvus_side.lexical_search(stores, weights, depth, where, config) if milvus else \
+            _ranking(*stores.lexical.search(list(weights), depth, allowed, list(weights.values())))
+    clock["lexical"] = time.perf_counter() - started
+    started = time.perf_counter()
+    if milvus and "+" in milvus and query is not None:  # Milvus fuses: its ranker, not policy-rag's fusion
+        fused = milvus_side.hybrid_search(stores, query, weights, depth, where, config)
+    else:
+        fused = fuse(dense, lexical, method=config.fusion, rrf_k=config.rrf_k, dense_weight=config.dense_weight,
+                     lexical_weight=config.lexical_weight)
     dense_of, lexical_of = dict(dense), dict(lexical)
     hits = []
     for rank, (key, score) in enumerate(fused[:k], start=1):
@@ -70,3 +81,14 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
                              lexical_of.get(key)))
     clock["fusion"] = time.perf_counter() - started
     return hits
+
+
+def _ranking(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(ids.tolist(), scores.tolist(), strict=True))
+
+
+def _dense(stores: Stores, query: np.ndarray, depth: int, allowed: np.ndarray | None,
+           where: str | None) -> list[tuple[int, float]]:
+    if where is not None and isinstance(stores.dense, MilvusDenseStore):
+        return _ranking(*stores.dense.search(query, depth, where=where))
+    return _ranking(*stores.dense.search(query, depth, allowed))

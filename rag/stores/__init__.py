@@ -9,16 +9,23 @@ implements :class:`PlacedDenseBackend` instead and goes in :data:`PLACED_DENSE_B
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .base import DenseStore, LexicalStore, Place, Stats
+from .base import DenseStore, Ids, LexicalStore, Place, Stats, as_ids
 from .dense_flat import FlatDenseStore
 from .dense_ivf import IVFDenseStore
 from .dense_milvus import MilvusDenseStore
 from .letters import LetterStore
 from .lexical_bm25 import BM25Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..chunk import Chunk
+    from ..parse import Letter
 
 
 class DenseBackend(Protocol):
@@ -90,6 +97,18 @@ def load_dense(name: str, folder: Path, dim: int, place: Place | None = None) ->
     return dense_backend(name).load(folder, dim)
 
 
+def add_vectors(store: DenseStore, ids: Ids, vectors: np.ndarray, chunks: Mapping[int, Chunk],
+                letters: Mapping[str, Letter], tokens: Mapping[int, Sequence[str]]) -> None:
+    """``store.add(ids, vectors)``; a Milvus store also gets each row's facts (letter, agency, date; its text and
+    terms when it keeps them), so that filters become scalar expressions there."""
+    if isinstance(store, MilvusDenseStore):
+        from .milvus_rows import chunk_facts
+
+        store.add(ids, vectors, chunk_facts(ids.tolist(), chunks, letters, tokens if store.lexical else None))
+    else:
+        store.add(ids, vectors)
+
+
 def lexical_backend(name: str) -> LexicalBackend:
     """The lexical store class registered as ``name`` (ValueError naming the known ones otherwise)."""
     try:
@@ -140,7 +159,8 @@ class Stores:
         """Why the stores disagree with each other (empty when every chunk id is in all three)."""
         keys = sorted(self.letters.chunks)
         problems = []
-        if self.dense.ids().tolist() != keys:
+        holds = getattr(self.dense, "holds", None)  # a database store checks without reading every row
+        if not (holds(as_ids(keys)) if holds is not None else self.dense.ids().tolist() == keys):
             problems.append("the dense store's ids differ from the chunks'")
         if self.lexical.ids().tolist() != keys:
             problems.append("the lexical store's ids differ from the chunks'")
@@ -149,4 +169,4 @@ class Stores:
 
 __all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "PLACED_DENSE_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore",
            "IVFDenseStore", "LetterStore", "LexicalStore", "MilvusDenseStore", "Place", "Stores", "dense_backend",
-           "lexical_backend", "load_dense", "new_dense"]
+           "add_vectors", "lexical_backend", "load_dense", "new_dense"]

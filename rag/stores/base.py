@@ -129,12 +129,14 @@ class Place:
         uri: a server (``http://host:19530``); ``None``: an embedded file in the index folder.
         collection: the collection (table) name; one per index.
         token: the server's credentials; never written anywhere (not part of ``repr`` either).
+        lexical: a new collection also keeps each chunk's text and lexical terms (``Config.milvus_lexical``).
     """
 
     directory: Path | None = None
     uri: str | None = None
     collection: str = "policy_rag"
     token: str | None = field(default=None, repr=False)
+    lexical: bool = False
 
 
 class StoreUnavailable(IndexFolderError):

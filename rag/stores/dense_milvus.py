@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,12 +24,15 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .base import Ids, Place, Stats, StoreUnavailable, as_ids
+from .milvus_rows import RowFacts, collection_fields, collection_owner, create_collection
 
 SETTINGS_FILE = "milvus.json"
 LITE_FILE = "milvus.db"
+OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
 BATCH = 1_000  # rows per insert/upsert, ids per "in [...]" filter
 MAX_TOPK = 16_384  # Milvus's largest limit for one search
 _SHIFT = 32  # a row's primary key: its generation in the high bits, its place in the generation below
+_SHARD_SHIFT = 26  # … and in a sharded build, the shard above that place (64 shards of 64 million rows)
 
 
 def _pymilvus() -> Any:
@@ -99,11 +104,13 @@ class MilvusDenseStore:
     backend = "milvus"
 
     def __init__(self, dim: int, client: Any, collection: str, location: str, *, lite: bool, low: int,
-                 generation: int, committed: bool) -> None:
+                 generation: int, committed: bool, lexical: bool = False, owner: str = "") -> None:
         self.dim = dim
         self.collection = collection
         self.low = low
         self.generation = generation
+        self.lexical = lexical  # the rows also carry text, Milvus BM25 and policy-rag sparse terms
+        self.owner = owner
         self._client = client
         self._location = location  # a server's URL, or the Lite file's absolute path
         self._lite = lite
@@ -129,17 +136,19 @@ class MilvusDenseStore:
         uri = place.uri or str(Path(place.directory or ".").resolve() / LITE_FILE)
         if place.uri is None:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        owner = _owner_id(place.directory)
         client = connect(uri, place.token)
         if client.has_collection(place.collection):
+            _check_owner(client, place.collection, owner, uri)
             client.load_collection(place.collection)
-            _check_dim(client, place.collection, dim)
+            _check_schema(client, place.collection, dim, place.lexical)
             newest = _newest_generation(client, place.collection)
         else:
-            _create_collection(client, place.collection, dim)
+            create_collection(client, _pymilvus(), place.collection, dim, lexical=place.lexical, owner=owner)
             newest = 0
         # nothing is born at newest + 1 yet: the store starts empty, and writable
         return cls(dim, client, place.collection, uri, lite=place.uri is None, low=newest + 1,
-                   generation=newest + 1, committed=False)
+                   generation=newest + 1, committed=False, lexical=place.lexical, owner=owner)
 
     @classmethod
     def load(cls, folder: Path, dim: int, place: Place | None = None) -> MilvusDenseStore:
@@ -157,7 +166,8 @@ class MilvusDenseStore:
             raise ValueError(f"the Milvus collection {settings['collection']!r} at {uri} is missing")
         client.load_collection(settings["collection"])
         return cls(dim, client, settings["collection"], uri, lite=uri.endswith(".db"), low=int(settings["low"]),
-                   generation=int(settings["generation"]), committed=True)
+                   generation=int(settings["generation"]), committed=True, lexical=bool(settings.get("lexical")),
+                   owner=str(settings.get("owner", "")))
 
     # ---- the protocol --------------------------------------------------------------------------------
 
@@ -169,15 +179,20 @@ class MilvusDenseStore:
         rows = self._client.query(self.collection, filter=self._visible(), output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
-    def add(self, ids: Ids, vectors: np.ndarray) -> None:
+    def add(self, ids: Ids, vectors: np.ndarray, facts: Sequence[RowFacts] | None = None) -> None:
+        """Add rows; ``facts`` (one per row: the letter's id, agency, date…) make filters scalar expressions."""
         self._check_writable()
         ids = as_ids(ids)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        known = list(facts) if facts is not None else [RowFacts("", "", 0)] * len(ids)
+        if len(known) != len(ids):
+            raise ValueError(f"{len(known)} row facts for {len(ids)} ids")
         for start in range(0, len(ids), BATCH):
             rows = [{"pk": (self.generation << _SHIFT) + self._added + i, "chunk": int(chunk),
-                     "born": self.generation, "retired": 0, "vector": vector.tolist()}
-                    for i, (chunk, vector) in enumerate(zip(ids[start:start + BATCH], vectors[start:start + BATCH],
-                                                            strict=True))]
+                     "born": self.generation, "retired": 0, "vector": vector.tolist(), **fact.fields(self.lexical)}
+                    for i, (chunk, vector, fact) in enumerate(zip(ids[start:start + BATCH],
+                                                                  vectors[start:start + BATCH],
+                                                                  known[start:start + BATCH], strict=True))]
             self._client.insert(self.collection, rows)
             self._added += len(rows)
 
@@ -186,8 +201,7 @@ class MilvusDenseStore:
         ids = as_ids(ids)
         for start in range(0, len(ids), BATCH):
             wanted = f"({self._visible()}) and chunk in {ids[start:start + BATCH].tolist()}"
-            rows = self._client.query(self.collection, filter=wanted,
-                                      output_fields=["pk", "chunk", "born", "retired", "vector"])
+            rows = self._client.query(self.collection, filter=wanted, output_fields=self._stored_fields())
             ours = [row["pk"] for row in rows if row["born"] == self.generation]
             if ours:  # added by this uncommitted view: nobody else can see them
                 self._client.delete(self.collection, ids=ours)
@@ -195,8 +209,11 @@ class MilvusDenseStore:
             for at in range(0, len(older), BATCH):
                 self._client.upsert(self.collection, older[at:at + BATCH])
 
-    def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
-        expression = self._visible()
+    def search(self, query: np.ndarray, k: int, allowed: Ids | None = None,
+               where: str | None = None) -> tuple[Ids, np.ndarray]:
+        """The ``k`` best chunks; ``where`` (a Milvus expression over the row facts, see
+        :func:`rag.retrieve.filters.milvus_expression`) filters like ``allowed`` without listing ids."""
+        expression = self.where(where)
         if allowed is not None:
             allowed = as_ids(allowed)
             if not len(allowed):
@@ -207,10 +224,29 @@ class MilvusDenseStore:
         found = self._client.search(self.collection, data=[np.asarray(query, np.float32).reshape(-1).tolist()],
                                     limit=min(k, MAX_TOPK), filter=expression, output_fields=["chunk"],
                                     group_by_field="chunk", search_params={"metric_type": "IP"})
-        best: dict[int, float] = {}
-        for hit in found[0]:
-            best.setdefault(int(hit["entity"]["chunk"]), float(hit["distance"]))
-        return as_ids(list(best)), np.asarray(list(best.values()), dtype=np.float32)
+        return best_per_chunk(found[0])
+
+    def where(self, condition: str | None = None) -> str:
+        """The expression selecting this store's rows (and, given, those meeting ``condition``)."""
+        return self._visible() + (f" and ({condition})" if condition else "")
+
+    @property
+    def client(self) -> Any:
+        """The ``MilvusClient`` (for searches over the lexical fields, :mod:`rag.retrieve.milvus_side`)."""
+        return self._client
+
+    def holds(self, keys: Ids) -> bool:
+        """Whether the rows' chunk ids look like exactly ``keys`` (sorted, distinct), without reading every row:
+        no row outside ``keys``'s range, and an even sample of 64 keys all present (the count is checked apart)."""
+        keys = as_ids(keys)
+        if not len(keys):
+            return len(self) == 0
+        outside = self._client.query(self.collection, output_fields=["count(*)"],
+                                     filter=self.where(f"chunk < {int(keys[0])} or chunk > {int(keys[-1])}"))
+        sample = np.unique(keys[np.linspace(0, len(keys) - 1, num=min(64, len(keys))).astype(np.int64)])
+        rows = self._client.query(self.collection, filter=self.where(f"chunk in {sample.tolist()}"),
+                                  output_fields=["chunk"])
+        return int(outside[0]["count(*)"]) == 0 and {int(r["chunk"]) for r in rows} == set(sample.tolist())
 
     def ids(self) -> Ids:
         chunks = [row["chunk"] for row in _all_rows(self._client, self.collection, self._visible(), ["chunk"])]
@@ -222,7 +258,38 @@ class MilvusDenseStore:
             self._clean_up()
         self._writable = False  # its rows are now the copy's starting point
         return MilvusDenseStore(self.dim, self._client, self.collection, self._location, lite=self._lite,
-                                low=self.low, generation=self.generation + 1, committed=False)
+                                low=self.low, generation=self.generation + 1, committed=False,
+                                lexical=self.lexical, owner=self.owner)
+
+    def pending(self, shard: int = 0) -> MilvusDenseStore:
+        """The writable view of the next generation *without* the clean-up of :meth:`copy`: the view several
+        ``rag build --shard`` processes write into at once (each its own primary keys), and their commit adopts."""
+        low, generation = self.low, self.generation + 1
+        if not self._committed:  # a new index: generation 1, in a collection holding nothing else
+            low = generation = 1
+            if self._client.query(self.collection, filter="born != 1 or retired != 0", output_fields=["count(*)"],
+                                  )[0]["count(*)"]:
+                raise StoreUnavailable(f"the Milvus collection {self.collection!r} holds rows of earlier builds: a "
+                                       "sharded build of a new index needs an empty collection (drop it, or use "
+                                       "another --collection)")
+        view = MilvusDenseStore(self.dim, self._client, self.collection, self._location, lite=self._lite,
+                                low=low, generation=generation, committed=False, lexical=self.lexical,
+                                owner=self.owner)
+        view._added = shard << _SHARD_SHIFT
+        return view
+
+    def drop_new(self, ids: Ids) -> None:
+        """Delete this view's own new rows under ``ids`` (what a killed run of the same shard left)."""
+        self._check_writable()
+        ids = as_ids(ids)
+        for start in range(0, len(ids), BATCH):
+            self._client.delete(self.collection, filter=f"born == {self.generation} and "
+                                                        f"chunk in {ids[start:start + BATCH].tolist()}")
+
+    def new_rows(self) -> int:
+        """How many rows are born in this view's generation (added by it, or by the shards it adopts)."""
+        rows = self._client.query(self.collection, filter=f"born == {self.generation}", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
 
     def save(self, folder: Path) -> None:
         """Commit: record the collection and generation in ``folder`` (the manifest switch makes it current)."""
@@ -231,13 +298,14 @@ class MilvusDenseStore:
         if self._lite and folder.resolve().parent.parent == Path(self._location).parent:
             uri = None  # the Lite file beside the manifest: the index folder can be moved
         settings = {"uri": uri, "collection": self.collection, "low": self.low, "generation": self.generation,
-                    "dim": self.dim}
+                    "dim": self.dim, "lexical": self.lexical, "owner": self.owner}
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
         self._committed, self._writable = True, False
 
     def stats(self) -> Stats:
         return {"backend": self.backend, "vectors": len(self), "dim": self.dim, "collection": self.collection,
-                "uri": LITE_FILE if self._lite else self._location, "generation": self.generation, "low": self.low}
+                "uri": LITE_FILE if self._lite else self._location, "generation": self.generation, "low": self.low,
+                "owner": self.owner}
 
     # ---- generations ---------------------------------------------------------------------------------
 
@@ -247,33 +315,59 @@ class MilvusDenseStore:
         self._client.delete(self.collection, filter=f"born > {g} or born < {self.low} or "
                                                     f"(retired > 0 and retired <= {g})")
         revived = [{**row, "retired": 0} for row in _all_rows(self._client, self.collection, f"retired > {g}",
-                                                               ["pk", "chunk", "born", "retired", "vector"])]
+                                                               self._stored_fields())]
         for start in range(0, len(revived), BATCH):  # retired by a build that never committed
             self._client.upsert(self.collection, revived[start:start + BATCH])
+
+    def _stored_fields(self) -> list[str]:
+        """The fields a row is written with (not ``bm25``: Milvus computes it from ``text``)."""
+        lexical = ["text", "lex"] if self.lexical else []
+        return ["pk", "chunk", "born", "retired", "letter", "agency", "day", "vector", *lexical]
 
     def _check_writable(self) -> None:
         if not self._writable:
             raise RuntimeError("this Milvus store is read-only (committed, or already copied): write to .copy()")
 
 
-def _create_collection(client: Any, name: str, dim: int) -> None:
-    pymilvus = _pymilvus()
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("pk", pymilvus.DataType.INT64, is_primary=True)
-    schema.add_field("chunk", pymilvus.DataType.INT64)
-    schema.add_field("born", pymilvus.DataType.INT64)
-    schema.add_field("retired", pymilvus.DataType.INT64)
-    schema.add_field("vector", pymilvus.DataType.FLOAT_VECTOR, dim=dim)
-    index = client.prepare_index_params()
-    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # exact, as the FAISS flat store
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+def best_per_chunk(found: Any) -> tuple[Ids, np.ndarray]:
+    """A Milvus result list as (chunk ids, scores), each chunk once, at its first (best) row."""
+    best: dict[int, float] = {}
+    for hit in found:
+        best.setdefault(int(hit["entity"]["chunk"]), float(hit["distance"]))
+    return as_ids(list(best)), np.asarray(list(best.values()), dtype=np.float32)
 
 
-def _check_dim(client: Any, name: str, dim: int) -> None:
-    for field in client.describe_collection(name).get("fields", []):
-        if field.get("name") == "vector" and int(field.get("params", {}).get("dim", dim)) != dim:
-            raise ValueError(f"the Milvus collection {name!r} holds {field['params']['dim']}-d vectors, not {dim}-d: "
-                             "use another --collection")
+def _owner_id(directory: Path | None) -> str:
+    """This index's id, kept beside its manifest from the first build on (an index in memory gets a new one)."""
+    if directory is None:
+        return uuid.uuid4().hex
+    path = Path(directory) / OWNER_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(uuid.uuid4().hex + "\n", encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _check_owner(client: Any, name: str, owner: str, uri: str) -> None:
+    """Refuse a collection another index made (two indexes' generations would overwrite each other)."""
+    recorded = collection_owner(client, name)
+    if recorded != owner:
+        whose = f"another index (id {recorded})" if recorded else "another program or policy-rag version"
+        raise StoreUnavailable(f"the Milvus collection {name!r} at {uri} belongs to {whose}, not to this index "
+                               f"(id {owner}): give this index its own --collection, or drop that collection "
+                               "if nothing uses it any more")
+
+
+def _check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
+    fields = collection_fields(client, name)
+    vector = fields.get("vector", {})
+    if int(vector.get("params", {}).get("dim", dim)) != dim:
+        raise ValueError(f"the Milvus collection {name!r} holds {vector['params']['dim']}-d vectors, not {dim}-d: "
+                         "use another --collection")
+    wanted = {"letter", "agency", "day", *(("text", "lex") if lexical else ())}
+    if not wanted <= set(fields):
+        raise ValueError(f"the Milvus collection {name!r} lacks the fields {sorted(wanted - set(fields))} this "
+                         "index needs: use another --collection")
 
 
 def _newest_generation(client: Any, name: str) -> int:

@@ -30,10 +30,28 @@ class IndexLocked(IndexFolderError):
     """Another build holds the index folder's lock."""
 
 
-def rebuild_hint(directory: Path, sources: Iterable[str] = (), model: str | None = None) -> str:
+def rebuild_hint(directory: Path, sources: Iterable[str] = (), model: str | None = None,
+                 config: dict[str, Any] | None = None) -> str:
+    """The command rebuilding ``directory``; ``config`` (the index's, as in its manifest) adds its store's flags."""
     paths = " ".join(_shell_quote(s) for s in sources) or "LETTERS..."
     model_flag = f" --model {_shell_quote(model)}" if model else ""
-    return f"rag build {paths} --index {_shell_quote(str(directory))}{model_flag} --rebuild"
+    return f"rag build {paths} --index {_shell_quote(str(directory))}{model_flag}{_store_flags(config)} --rebuild"
+
+
+def _store_flags(config: dict[str, Any] | None) -> str:
+    """``--store milvus`` and the Milvus place of an index built with it (nothing for the local store)."""
+    if not isinstance(config, dict) or config.get("dense") != "milvus":
+        return ""
+    flags = " --store milvus"
+    if config.get("milvus_uri"):
+        flags += f" --milvus-uri {_shell_quote(str(config['milvus_uri']))}"
+    if config.get("milvus_collection", "policy_rag") != "policy_rag":
+        flags += f" --collection {_shell_quote(str(config['milvus_collection']))}"
+    if config.get("milvus_token_env", "MILVUS_TOKEN") != "MILVUS_TOKEN":
+        flags += f" --milvus-token-env {_shell_quote(str(config['milvus_token_env']))}"
+    if config.get("milvus_lexical"):
+        flags += " --milvus-lexical"
+    return flags
 
 
 def _shell_quote(text: str) -> str:
@@ -140,17 +158,18 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise IndexLoadError(f"{path} is corrupt ({exc}). Rebuild the index: {rebuild_hint(directory)}") from exc
     sources = manifest.get("sources", ())
     model = manifest.get("config", {}).get("model")
+    stored = manifest.get("config")
     version = manifest.get("format_version")
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise IndexLoadError(
             f"{directory} was written by a newer policy-rag (index format {version}; this one reads "
-            f"{FORMAT_VERSION}). Upgrade policy-rag, or rebuild: {rebuild_hint(directory, sources, model)}")
+            f"{FORMAT_VERSION}). Upgrade policy-rag, or rebuild: {rebuild_hint(directory, sources, model, stored)}")
     if version != FORMAT_VERSION:
         raise IndexLoadError(f"{directory} has index format {version!r}, not {FORMAT_VERSION}. "
-                             f"Rebuild: {rebuild_hint(directory, sources, model)}")
+                             f"Rebuild: {rebuild_hint(directory, sources, model, stored)}")
     if manifest.get("checksum") != _manifest_checksum(manifest):
         raise IndexLoadError(f"{path} was modified after it was written (checksum mismatch). "
-                             f"Rebuild: {rebuild_hint(directory, sources, model)}")
+                             f"Rebuild: {rebuild_hint(directory, sources, model, stored)}")
     return manifest
 
 
@@ -161,7 +180,8 @@ def verify_files(directory: Path, manifest: dict[str, Any]) -> Path:
         IndexLoadError: a file is missing, truncated or altered.
     """
     generation = directory / str(manifest.get("generation", ""))
-    hint = rebuild_hint(directory, manifest.get("sources", ()), manifest.get("config", {}).get("model"))
+    hint = rebuild_hint(directory, manifest.get("sources", ()), manifest.get("config", {}).get("model"),
+                        manifest.get("config"))
     for name, expected in manifest.get("files", {}).items():
         path = generation / name
         if not path.is_file():

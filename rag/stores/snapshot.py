@@ -69,10 +69,11 @@ def check_encoder(directory: Path, manifest: dict[str, Any], encoder: EncoderIde
     """Refuse an encoder other than the one the index was built with, naming the rebuild command."""
     stored = manifest.get("encoder", {})
     if encoder.id != stored.get("id") or encoder.dim != stored.get("dim"):
+        hint = rebuild_hint(directory, manifest.get("sources", []), model_name(encoder.id), manifest.get("config"))
         raise IndexLoadError(
             f"{directory} was built with encoder {stored.get('id')!r} (dim {stored.get('dim')}), "
             f"but the encoder given is {encoder.id!r} (dim {encoder.dim}). Query it with the same model, "
-            f"or rebuild it: {rebuild_hint(directory, manifest.get('sources', []), model_name(encoder.id))}")
+            f"or rebuild it: {hint}")
 
 
 def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None) -> Encoder:
@@ -96,12 +97,14 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
     if asked != stored:
         diff = ", ".join(f"{k}: index {v!r}, asked {asked[k]!r}" for k, v in stored.items() if asked[k] != v)
         raise IndexLoadError(f"{directory} was built with other settings ({diff}). "
-                             f"Rebuild it: {rebuild_hint(directory, manifest.get('sources', []), wanted.model)}")
+                             "Rebuild it: "
+                             f"{rebuild_hint(directory, manifest.get('sources', []), wanted.model, wanted.to_dict())}")
 
 
 def store_place(directory: Path | None, config: Config, token: str | None = None) -> Place:
     """Where a database-backed store of an index built with ``config`` keeps its rows."""
-    return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token)
+    return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token,
+                 lexical=config.milvus_lexical)
 
 
 def token_variable(directory: Path) -> str | None:
@@ -121,7 +124,7 @@ def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, d
         IndexLoadError: unreadable or inconsistent, with the rebuild command.
     """
     config = stored_config(directory, manifest)
-    hint = rebuild_hint(directory, manifest.get("sources", []), config.model)
+    hint = rebuild_hint(directory, manifest.get("sources", []), config.model, config.to_dict())
     try:
         stores = Stores.load(generation, dim, config.dense, config.lexical, store_place(directory, config, token))
     except IndexFolderError:

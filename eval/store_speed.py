@@ -1,0 +1,63 @@
+"""Warm search latency of indexes side by side: ``python -m eval.store_speed --index LOCAL --index MILVUS``.
+
+Every index is loaded in this one process (the first one's encoder is shared), warmed with three questions, then
+asked each gold question in turn, the indexes interleaved so that load on the machine hits them alike; prints the
+median of ``Index.search`` and of its dense and lexical parts, unfiltered and with a date filter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag import Filters, Index
+
+from .gold import load_gold
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = [str(ROOT / "eval" / "data" / name) for name in ("dev.jsonl", "extra.jsonl")]
+DATED = Filters(date_from="2020-01-01")
+
+
+def measure(indexes: Sequence[Index], questions: Sequence[str], k: int = 10) -> dict[str, dict[str, float]]:
+    """Median milliseconds per index and filter: ``{"0": {"total": …, "dense": …, "lexical": …}, "0+date": …}``."""
+    for index in indexes:
+        for question in questions[:3]:
+            index.search(question, k=k)
+    samples: dict[str, dict[str, list[float]]] = {}
+    for question in questions:
+        for n, index in enumerate(indexes):
+            for label, filters in (("", None), ("+date", DATED)):
+                parts: dict[str, float] = {}
+                started = time.perf_counter()
+                index.search(question, k=k, filters=filters, timings=parts)
+                row = samples.setdefault(f"{n}{label}", {"total": [], "dense": [], "lexical": []})
+                row["total"].append(time.perf_counter() - started)
+                row["dense"].append(parts["dense"])
+                row["lexical"].append(parts["lexical"])
+    return {key: {part: statistics.median(values) * 1000 for part, values in row.items()}
+            for key, row in samples.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.store_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--index", action="append", required=True, metavar="DIR", help="an index (repeatable)")
+    parser.add_argument("--gold", action="append", metavar="FILE", help="questions (default: dev + extra)")
+    args = parser.parse_args(argv)
+    questions = [q.question for q in load_gold(args.gold or GOLD)]
+    first = Index.load(args.index[0])
+    indexes = [first, *(Index.load(d, encoder=first.encoder, analyzer=first.analyzer) for d in args.index[1:])]
+    for key, row in measure(indexes, questions).items():
+        n, _, label = key.partition("+")
+        name = f"{args.index[int(n)]}{' +' + label if label else ''}"
+        print(f"{name:50} " + "  ".join(f"{part} p50 {ms:.2f} ms" for part, ms in row.items()))
+    print(f"({len(questions)} questions each)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The CLI's store flags (``rag build --store milvus …``, ``--shard``, ``--commit-shards``) and what they build."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from .config import Config
+
+if TYPE_CHECKING:
+    from .updates import BuildReport
+
+
+def add_store_args(parser: argparse.ArgumentParser) -> None:
+    """``rag build``'s flags choosing and placing the dense store."""
+    parser.add_argument("--store", choices=["local", "milvus"], default="local",
+                        help="where the vectors live: local (FAISS files in the index folder, the default) or milvus "
+                             "(Milvus Lite in DIR/milvus.db, or the server given by --milvus-uri)")
+    parser.add_argument("--milvus-uri", metavar="URI", help="a Milvus server, e.g. http://host:19530 "
+                        "(default: Milvus Lite, embedded, in DIR/milvus.db)")
+    parser.add_argument("--collection", default=Config().milvus_collection, metavar="NAME",
+                        help="the Milvus collection, one per index (default: %(default)s)")
+    parser.add_argument("--milvus-token-env", default=Config().milvus_token_env, metavar="VAR",
+                        help="environment variable holding the Milvus server's token (default: %(default)s); "
+                             "its name is recorded in the index, its value never is")
+    parser.add_argument("--milvus-lexical", action="store_true",
+                        help="with --store milvus: also keep each chunk's text and lexical terms in Milvus, so that "
+                             "Config.milvus_search can run the lexical side there (for measuring; see README)")
+    parser.add_argument("--shard", metavar="i/N", help="with --store milvus: embed only share i of N of the letters "
+                        "into the collection, for --commit-shards to publish (README: Milvus, sharded builds)")
+    parser.add_argument("--commit-shards", type=int, metavar="N", help="publish a sharded build (all N shards in)")
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """The build settings the flags ask for (``--store milvus`` is the dense store ``milvus``)."""
+    from urllib.parse import urlparse
+
+    milvus = args.store == "milvus" or args.dense == "milvus"
+    if (args.milvus_uri or args.milvus_lexical) and not milvus:
+        raise ValueError(f"{'--milvus-uri' if args.milvus_uri else '--milvus-lexical'} needs --store milvus")
+    if args.milvus_uri and urlparse(args.milvus_uri).password:
+        raise ValueError("--milvus-uri must not hold a password (it would be written to the index's manifest): "
+                         "put the credentials in an environment variable named by --milvus-token-env")
+    if not milvus:
+        return Config(model=args.model, dense=args.dense)
+    return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
+                  milvus_token_env=args.milvus_token_env, milvus_lexical=args.milvus_lexical)
+
+
+def build_sharded(args: argparse.Namespace, token: str | None) -> BuildReport:
+    """``rag build --shard i/N`` or ``--commit-shards N`` (``token``: the Milvus server's, read by the CLI)."""
+    import sys
+
+    from .shards import sharded_build
+
+    if args.rebuild:
+        raise ValueError("--shard and --commit-shards update the index; a sharded rebuild goes into a new --index "
+                         "and --collection")
+    return sharded_build(args.paths, args.index, config=build_config(args), shard=args.shard,
+                         commit=args.commit_shards, store_token=token, progress=not args.quiet and sys.stderr.isatty())

@@ -1,0 +1,127 @@
+"""What a Milvus row carries besides its vector: the letter's id, agency and date (for filters), and optionally the
+chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a sparse vector.
+
+The dense store (:mod:`rag.stores.dense_milvus`) keeps one row per vector (a chunk and each of its sentences); every
+row of a chunk carries that chunk's facts. The lexical fields exist only in a collection made with them
+(``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..chunk import Chunk
+from ..parse import Letter
+from ..retrieve.filters import MAX_FIELD_CHARS, day_number, field_text
+
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), so the sparse side ranks as the local one
+MAX_TEXT_CHARS = 8_000  # a chunk's text in Milvus (chunks are ~360 characters, a heading included)
+_EMPTY = {0: 1e-9}  # Milvus refuses an empty sparse vector; term indices start at 1, so this one matches nothing
+
+
+@dataclass(frozen=True)
+class RowFacts:
+    """The scalar fields of one chunk's rows (and its lexical fields, used only when the collection has them)."""
+
+    letter: str
+    agency: str
+    day: int
+    text: str = ""
+    terms: Mapping[int, float] | None = None
+
+    @classmethod
+    def of(cls, chunk: Chunk, letter: Letter, terms: Mapping[int, float] | None = None) -> RowFacts:
+        return cls(letter.letter_id, letter.agency or "", day_number(letter.date),
+                   chunk.text[:MAX_TEXT_CHARS], terms)
+
+    def fields(self, lexical: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"letter": field_text(self.letter), "agency": field_text(self.agency), "day": self.day}
+        if lexical:
+            row.update(text=self.text, lex=dict(self.terms or {}) or _EMPTY)
+        return row
+
+
+def term_index(token: str) -> int:
+    """A token's index in policy-rag's sparse vectors (1 … 2^31-1; 0 is the empty vector's)."""
+    return 1 + int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=4).digest(), "little") % (2**31 - 2)
+
+
+def document_terms(token_lists: Sequence[Sequence[str]]) -> list[dict[int, float]]:
+    """BM25's document side of each token list: ``tf / (tf + k1 (1 - b + b dl / avgdl))``, ``avgdl`` over these lists.
+
+    (The query side brings the IDF.) ``avgdl`` is that of the lists given, i.e. of the build that adds them:
+    exact for a fresh build, an approximation for letters added later.
+    """
+    lengths = [len(tokens) for tokens in token_lists]
+    average = (sum(lengths) / len(lengths)) if lengths and sum(lengths) else 1.0
+    vectors = []
+    for tokens, length in zip(token_lists, lengths, strict=True):
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+        vectors.append({term_index(t): tf / (tf + norm) for t, tf in Counter(tokens).items() if t})
+    return vectors
+
+
+def query_terms(weights: Mapping[str, float], documents: int, frequency: Any) -> dict[int, float]:
+    """BM25's query side: each token's IDF (bm25s's ``log(1 + (N - df + 0.5) / (df + 0.5))``) times its weight."""
+    terms: dict[int, float] = {}
+    for token, weight in weights.items():
+        df = int(frequency(token))
+        if token and df and weight > 0:
+            key = term_index(token)
+            terms[key] = terms.get(key, 0.0) + weight * math.log(1 + (documents - df + 0.5) / (df + 0.5))
+    return terms
+
+
+def chunk_facts(owners: Sequence[int], chunks: Mapping[int, Chunk], letters: Mapping[str, Letter],
+                tokens: Mapping[int, Sequence[str]] | None = None) -> list[RowFacts]:
+    """The facts of each row to add: ``owners`` gives each row's chunk id."""
+    terms = dict(zip(tokens, document_terms(list(tokens.values())), strict=True)) if tokens is not None else {}
+    made: dict[int, RowFacts] = {}
+    for key in set(owners):
+        chunk = chunks[key]
+        made[key] = RowFacts.of(chunk, letters[chunk.letter_id], terms.get(key))
+    return [made[key] for key in owners]
+
+
+def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexical: bool, owner: str) -> None:
+    """A collection of rows: pk, chunk, born, retired, letter, agency, day, vector (and text, bm25, lex); exact."""
+    types = pymilvus.DataType
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("pk", types.INT64, is_primary=True)
+    for field in ("chunk", "born", "retired", "day"):
+        schema.add_field(field, types.INT64)
+    schema.add_field("letter", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)  # bytes: 4 per character at most
+    schema.add_field("agency", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)
+    schema.add_field("vector", types.FLOAT_VECTOR, dim=dim)
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # exact, as the FAISS flat store
+    if lexical:
+        schema.add_field("text", types.VARCHAR, max_length=MAX_TEXT_CHARS * 4, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "jieba"})
+        schema.add_field("bm25", types.SPARSE_FLOAT_VECTOR)
+        schema.add_field("lex", types.SPARSE_FLOAT_VECTOR)
+        schema.add_function(pymilvus.Function(name="text_bm25", function_type=pymilvus.FunctionType.BM25,
+                                              input_field_names=["text"], output_field_names=["bm25"]))
+        index.add_index(field_name="bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        index.add_index(field_name="lex", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong",
+                             properties={OWNER_PROPERTY: owner})
+
+
+OWNER_PROPERTY = "policy_rag.index"
+
+
+def collection_fields(client: Any, name: str) -> dict[str, dict[str, Any]]:
+    """The collection's fields by name (as ``describe_collection`` gives them)."""
+    return {field["name"]: field for field in client.describe_collection(name).get("fields", [])}
+
+
+def collection_owner(client: Any, name: str) -> str | None:
+    """The index id recorded in the collection when it was made (None: made by another program)."""
+    properties = client.describe_collection(name).get("properties", {}) or {}
+    return properties.get(OWNER_PROPERTY)
