@@ -148,7 +148,7 @@ def test_bm25_store_ranks_filters_counts_and_round_trips(tmp_path: Path):
 
 
 def test_unknown_dense_backend_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown dense store 'ivf-nope'; known: flat, ivf"):
+    with pytest.raises(ValueError, match="unknown dense store 'ivf-nope'; known: auto, flat, ivf"):
         dense_backend("ivf-nope")
 
 
