@@ -12,7 +12,9 @@ import pytest
 from rag import Config, Filters, Index
 from rag.stores import (
     DENSE_BACKENDS,
+    AutoDenseStore,
     BM25Store,
+    DenseParams,
     DenseStore,
     FlatDenseStore,
     IVFDenseStore,
@@ -87,8 +89,14 @@ def milvus_lite(dim: int, folder: Path) -> MilvusDenseStore:
     return MilvusDenseStore.create(dim, Place(directory=folder))
 
 
-@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, NumpyDenseStore, milvus_lite],
-                ids=["flat", "ivf", "numpy", "milvus"])
+def auto_past_threshold(dim: int) -> AutoDenseStore:
+    """The auto store made IVF by its first vectors (float32 codes: scores exact, as the tests below expect)."""
+    return AutoDenseStore(dim, DenseParams(auto_vectors=1, codes="flat"))
+
+
+@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, AutoDenseStore, auto_past_threshold, NumpyDenseStore,
+                        milvus_lite],
+                ids=["flat", "ivf", "auto", "auto-ivf", "numpy", "milvus"])
 def dense(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DenseStore]:
     lite = request.param is milvus_lite
     store = milvus_lite(8, tmp_path_factory.mktemp("milvus")) if lite else request.param(8)
