@@ -183,3 +183,23 @@ def test_a_corrupt_segment_is_refused_with_the_rebuild_command(letters_dir: Path
     with pytest.raises(IndexLoadError, match="corrupt or truncated") as error:
         Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
     assert "rag build" in str(error.value) and "--rebuild" in str(error.value)
+
+
+def test_an_auto_index_that_grows_past_its_threshold_switches_and_says_so(letters_dir: Path, shared_letters: Path,
+                                                                          tmp_path: Path, fake_encoder, analyzer):
+    config = Config(dense_auto_vectors=150, ivf_codes="flat")
+    index = Index.build([letters_dir / "000_3530caffdd2f932b.txt"], tmp_path / "index", config=config,
+                        encoder=fake_encoder, analyzer=analyzer)
+    assert len(index._stores.dense) < 150 and not index.report.notes
+    for path in sorted(shared_letters.glob("x0*.txt"))[:3]:
+        shutil.copy(path, letters_dir / path.name)
+    report = index.add([letters_dir])
+    assert any("switched the dense store from flat to ivf" in note for note in report.notes)
+    assert "switched the dense store from flat to ivf" in report.summary()
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["stores"]["dense"]["backend"] == "ivf" and manifest["stores"]["dense"]["chosen_by"] == "auto"
+    assert manifest["build_settings"]["dense"] == "auto"
+    reloaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
+    assert reloaded._stores.dense.stats()["backend"] == "ivf" and len(reloaded) == len(index)
+    assert not Index.build([letters_dir], tmp_path / "index", config=Config(dense_auto_vectors=150, ivf_codes="flat"),
+                           encoder=fake_encoder, analyzer=analyzer).report.added  # auto takes what is there
