@@ -39,7 +39,7 @@ class Config:
     # IVF (dense="ivf", or "auto" once large): cells (0: about 4·√N, at most 2,048), cells scanned per query,
     # and how vectors are kept: "flat" (float32), "sq8" (a byte per dimension), "auto" (sq8 from 262,144 vectors)
     ivf_nlist: int = 0
-    ivf_nprobe: int = 16
+    ivf_nprobe: int = 32
     ivf_codes: str = "auto"
     # With dense="milvus": a server (http://host:19530; None: Milvus Lite in the index folder's milvus.db), the
     # collection (one per index), and the environment variable the CLI and the app read the server's token from.

@@ -190,7 +190,7 @@ def clustered_rows(count: int, dim: int = 32, clusters: int = 20, seed: int = 0)
 def test_ivf_store_finds_nearly_what_an_exact_scan_finds():
     vectors = clustered_rows(4000)
     ids = as_ids(np.arange(4000) // 2)  # two vectors per id, as a chunk and its sentence
-    exact, ivf = FlatDenseStore(32), IVFDenseStore(32)  # default nprobe 16 of 102 cells
+    exact, ivf = FlatDenseStore(32), IVFDenseStore(32)  # default nprobe 32 of 102 cells
     for store in (exact, ivf):
         store.add(ids, vectors)
     assert ivf.stats()["nlist"] == min(int(4 * 4000 ** 0.5), 4000 // 39) == 102

@@ -83,7 +83,7 @@ class DenseParams:
     """
 
     nlist: int = 0
-    nprobe: int = 16
+    nprobe: int = 32
     codes: str = "auto"
     auto_vectors: int = 50_000
 

@@ -96,7 +96,7 @@ class IVFDenseStore:
         self._vectors = 0
         self._next_seq = 0
         self._origin: Path | None = None  # the folder holding the saved segments' files
-        self._selectors: dict[int, Any] = {}
+        self._selectors: dict[tuple[str, int], Any] = {}  # per part: its tombstoned ids and their selector
 
     @property
     def nprobe(self) -> int:
@@ -180,14 +180,18 @@ class IVFDenseStore:
             return faiss.IDSelectorBatch(as_ids(np.setdiff1d(as_ids(allowed), dead)))
         if not len(dead):
             return None
-        if id(part) not in self._selectors:  # kept: building it for every query would cost more than the search
+        key = ("selector", id(part))
+        if key not in self._selectors:  # kept: building it for every query would cost more than the search
             batch = faiss.IDSelectorBatch(dead)
-            self._selectors[id(part)] = (faiss.IDSelectorNot(batch), batch)
-        return self._selectors[id(part)][0]
+            self._selectors[key] = (faiss.IDSelectorNot(batch), batch)
+        return self._selectors[key][0]
 
     def _dead_for(self, part: Part) -> Ids:
-        """The tombstoned ids whose vectors in ``part`` are deleted."""
-        return as_dead(self._dead, part.seq)
+        """The tombstoned ids whose vectors in ``part`` are deleted (kept per part until the tombstones change)."""
+        key = ("dead", id(part))
+        if key not in self._selectors:
+            self._selectors[key] = as_dead(self._dead, part.seq)
+        return self._selectors[key]  # type: ignore[no-any-return]
 
     def ids(self) -> Ids:
         alive = [part.ids[~np.isin(part.ids, self._dead_for(part))] for part in self._parts]
@@ -246,7 +250,7 @@ class IVFDenseStore:
         elif len(self._parts) > MAX_PARTS:
             small = [s for p in self._parts[1:] for s in p.segments]
             if all(s.codes is not None for s in small):
-                self._parts = [self._parts[0], self._part(tuple(small))]
+                self._parts, self._selectors = [self._parts[0], self._part(tuple(small))], {}
 
     def _compact(self, *, retrain: bool) -> None:
         """Every live row into one new segment (re-encoded under new cells with ``retrain``)."""
