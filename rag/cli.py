@@ -32,19 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
     build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
-    build.add_argument("--dense", default="auto", metavar="BACKEND",
-                       help="dense store for a new index: auto (the default: flat below --dense-auto-vectors "
-                            "vectors, ivf above), flat (exact FAISS scan), ivf (FAISS inverted lists: approximate, "
-                            "for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
-    build.add_argument("--dense-auto-vectors", type=int, default=Config().dense_auto_vectors, metavar="N",
-                       help="with --dense auto: vectors from which the store is ivf (default: %(default)s)")
-    build.add_argument("--ivf-nlist", type=int, default=0, metavar="N",
-                       help="ivf cells (default 0: about 4 x the square root of the vectors, at most 2048)")
-    build.add_argument("--ivf-nprobe", type=int, default=Config().ivf_nprobe, metavar="N",
-                       help="ivf cells scanned per query (default: %(default)s)")
-    build.add_argument("--ivf-codes", choices=["auto", "flat", "sq8"], default="auto",
-                       help="how ivf keeps vectors: flat (float32), sq8 (a byte per dimension) or auto (sq8 from "
-                            "262,144 vectors on; the default)")
+    _dense_args(build)
     build.add_argument("--store", choices=["local", "milvus"], default="local",
                        help="where the vectors live: local (FAISS files in the index folder, the default) or milvus "
                             "(Milvus Lite in DIR/milvus.db, or the server given by --milvus-uri)")
@@ -83,6 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
     return parser
+
+
+def _dense_args(build: argparse.ArgumentParser) -> None:
+    build.add_argument("--dense", default="auto", metavar="BACKEND",
+                       help="dense store for a new index: auto (the default: flat below --dense-auto-vectors "
+                            "vectors, ivf above), flat (exact FAISS scan), ivf (FAISS inverted lists: approximate, "
+                            "for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
+    build.add_argument("--dense-auto-vectors", type=int, default=Config().dense_auto_vectors, metavar="N",
+                       help="with --dense auto: vectors from which the store is ivf (default: %(default)s)")
+    build.add_argument("--ivf-nlist", type=int, default=0, metavar="N",
+                       help="ivf cells (default 0: about 4 x the square root of the vectors, at most 2048)")
+    build.add_argument("--ivf-nprobe", type=int, default=Config().ivf_nprobe, metavar="N",
+                       help="ivf cells scanned per query (default: %(default)s)")
+    build.add_argument("--ivf-codes", choices=["auto", "flat", "sq8"], default="auto",
+                       help="how ivf keeps vectors: flat (float32), sq8 (a byte per dimension) or auto (sq8 from "
+                            "262,144 vectors on; the default)")
 
 
 def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
