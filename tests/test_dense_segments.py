@@ -201,5 +201,8 @@ def test_an_auto_index_that_grows_past_its_threshold_switches_and_says_so(letter
     assert manifest["build_settings"]["dense"] == "auto"
     reloaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
     assert reloaded._stores.dense.stats()["backend"] == "ivf" and len(reloaded) == len(index)
-    assert not Index.build([letters_dir], tmp_path / "index", config=Config(dense_auto_vectors=150, ivf_codes="flat"),
-                           encoder=fake_encoder, analyzer=analyzer).report.added  # auto takes what is there
+    again = Index.build([letters_dir], tmp_path / "index", config=Config(), encoder=fake_encoder, analyzer=analyzer)
+    assert not again.report.added and again.config.dense_auto_vectors == 150  # auto takes the index's store
+    with pytest.raises(IndexLoadError, match="ivf_codes"):
+        Index.build([letters_dir], tmp_path / "index", config=Config(dense="ivf", ivf_codes="sq8"),
+                    encoder=fake_encoder, analyzer=analyzer)

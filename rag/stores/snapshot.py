@@ -101,8 +101,8 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
     """Refuse an index built with other chunking, encoder or stores than ``wanted``, naming the rebuild command."""
     stored = stored_config(directory, manifest).build_settings()
     asked = wanted.build_settings()
-    if asked["dense"] == "auto" and stored["dense"] in ("flat", "ivf"):  # auto takes the store an index has
-        asked = {**asked, "dense": stored["dense"]}
+    if asked["dense"] == "auto" and stored["dense"] in ("auto", "flat", "ivf"):  # auto takes the index's store
+        asked = {**asked, **{k: v for k, v in stored.items() if k == "dense" or k.startswith(("dense_", "ivf_"))}}
     if asked != stored:
         diff = ", ".join(f"{k}: index {v!r}, asked {asked[k]!r}" for k, v in stored.items() if asked[k] != v)
         raise IndexLoadError(f"{directory} was built with other settings ({diff}). "
