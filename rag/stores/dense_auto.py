@@ -47,15 +47,19 @@ class AutoDenseStore:
         return len(self._inner)
 
     def add(self, ids: Ids, vectors: np.ndarray) -> None:
-        self._inner.add(ids, vectors)
-        self.maintenance = getattr(self._inner, "maintenance", "")
-        if isinstance(self._inner, FlatDenseStore) and len(self._inner) >= self.params.auto_vectors:
-            flat = self._inner
-            self._inner = IVFDenseStore(self.dim, self.params)
-            self._inner.add(*flat.contents())
-            self.maintenance = (f"switched the dense store from flat to ivf at {len(flat):,} vectors "
-                                f"(Config.dense_auto_vectors = {self.params.auto_vectors:,}); "
-                                f"{self._inner.stats()['nlist']} cells")
+        flat = self._inner
+        if not isinstance(flat, FlatDenseStore) or len(flat) + len(ids) < self.params.auto_vectors:
+            self._inner.add(ids, vectors)
+            self.maintenance = getattr(self._inner, "maintenance", "")
+            return
+        # the vectors go straight into the IVF store: a flat copy of them all first would double the peak memory
+        held_ids, held = flat.contents()
+        self._inner = IVFDenseStore(self.dim, self.params)
+        self._inner.add(np.concatenate([held_ids, as_ids(ids)]),
+                        np.concatenate([held, np.asarray(vectors, np.float32).reshape(-1, self.dim)]))
+        self.maintenance = (f"switched the dense store from flat to ivf at {len(self._inner):,} vectors "
+                            f"(Config.dense_auto_vectors = {self.params.auto_vectors:,}); "
+                            f"{self._inner.stats()['nlist']} cells, {self._inner.stats()['codes']} codes")
 
     def remove(self, ids: Ids) -> None:
         self._inner.remove(ids)
