@@ -115,8 +115,8 @@ class IVFDenseStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self._template is None:
             self._train(vectors)
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids),
-                          ivf_lists.encode(self._template, vectors), as_ids(ids))
+        codes, owners = ivf_lists.by_cell(self._template, ivf_lists.encode(self._template, vectors), as_ids(ids))
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, owners)
         self._next_seq += 1
         self._vectors += len(ids)
         self._parts.append(self._part((segment,)))
@@ -270,6 +270,7 @@ class IVFDenseStore:
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
         self._dead, self._dead_rows, self._selectors = {}, 0, {}
+        all_codes, all_ids = ivf_lists.by_cell(self._template, all_codes, all_ids)
         segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(all_ids), all_codes, all_ids)
         self._next_seq += 1
         self._parts = [self._part((segment,))]

@@ -93,6 +93,12 @@ def filled(template: Any, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
         lists.resize(int(cell), int(counts[cell]))
     offsets = np.zeros(index.nlist, np.int64)
     for (codes, ids, _), rows, where in zip(parts, kept, cells, strict=True):
+        if len(rows) == len(ids) and bool(np.all(where[1:] >= where[:-1])):  # whole and sorted by cell: no gather
+            for start in range(0, len(rows), _FILL_ROWS):
+                end = start + _FILL_ROWS
+                _put(lists, where[start:end], np.ascontiguousarray(codes[start:end, width:]),
+                     np.ascontiguousarray(ids[start:end]), offsets)
+            continue
         order = np.argsort(where, kind="stable")
         for start in range(0, len(order), _FILL_ROWS):
             chosen = np.sort(order[start:start + _FILL_ROWS])
@@ -103,11 +109,18 @@ def filled(template: Any, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
     return index
 
 
+def by_cell(template: Any, codes: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ordered by cell (a segment written so loads without gathering its rows)."""
+    order = np.argsort(cells_of(template, codes), kind="stable")
+    return np.ascontiguousarray(codes[order]), np.ascontiguousarray(ids[order])
+
+
 def _put(lists: Any, where: np.ndarray, codes: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> None:
     import faiss
 
-    order = np.argsort(where, kind="stable")
-    where, codes, ids = where[order], np.ascontiguousarray(codes[order]), np.ascontiguousarray(ids[order])
+    if not bool(np.all(where[1:] >= where[:-1])):
+        order = np.argsort(where, kind="stable")
+        where, codes, ids = where[order], np.ascontiguousarray(codes[order]), np.ascontiguousarray(ids[order])
     cells, starts, counts = np.unique(where, return_index=True, return_counts=True)
     for cell, start, count in zip(cells.tolist(), starts.tolist(), counts.tolist(), strict=True):
         lists.update_entries(cell, int(offsets[cell]), count, faiss.swig_ptr(ids[start:start + count]),
