@@ -277,7 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-scale", type=int, metavar="N",
                         help="instead: build an index of about N chunks (real letters grown, real tokens, vectors "
                              "from real sentence vectors) and measure search, memory, recall and adding a letter")
-    parser.add_argument("--dense", default="flat", metavar="BACKEND", help="with --search-scale: the dense store")
+    parser.add_argument("--dense", default="flat", metavar="BACKEND",
+                        help="with --search-scale: the dense store (flat, ivf, auto: see rag.stores.DENSE_BACKENDS)")
     parser.add_argument("--json", action="store_true", help="with --search-scale: the last line is one JSON object")
     return parser
 

@@ -129,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="NAME_OR_PATH",
                         help="encoder for a new index, and the one compared with the bundled encoder in --ablate")
     parser.add_argument("--k", type=int, default=10, help="hits per question (default 10)")
+    parser.add_argument("--dense", metavar="BACKEND",
+                        help="dense store for a new index (auto, flat, ivf; default auto): give a new --index folder "
+                             "to evaluate another one (an index built otherwise is refused)")
+    parser.add_argument("--ivf-codes", choices=["auto", "flat", "sq8"], help="with --dense ivf: how vectors are kept")
+    parser.add_argument("--ivf-nprobe", type=int, metavar="N", help="with --dense ivf: cells scanned per query")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"report folder (default {DEFAULT_OUT})")
     parser.add_argument("--compare", action="store_true",
                         help="also evaluate BM25 only, dense only and the LangChain tutorial pipeline")
@@ -143,6 +148,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="also evaluate variants: chunking, context header, sentence vectors, fusion, bridge, "
                              "encoder")
     return parser
+
+
+def _build(args: argparse.Namespace) -> Config | None:
+    """The build settings ``--dense``/``--ivf-*`` ask for (None: the defaults, and any index is loaded)."""
+    changes = {name: value for name, value in (("dense", args.dense), ("ivf_codes", args.ivf_codes),
+                                               ("ivf_nprobe", args.ivf_nprobe)) if value is not None}
+    return Config().with_(**changes) if changes else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,10 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         unanswerable = sum(not q.answerable for q in questions)
         print(f"gold: {len(questions)} questions from {', '.join(args.gold)} "
               f"({len(questions) - unanswerable} answerable; {unanswerable} unanswerable, left out of the metrics)")
-        store = Config(dense="milvus", milvus_lexical=True) if args.store == "milvus" else Config()
+        build = _build(args)
+        if args.store == "milvus":
+            build = (build or Config()).with_(dense="milvus", milvus_lexical=True)
         if args.milvus_search != "local" and args.store != "milvus":
             raise ValueError("--milvus-search needs --store milvus")
-        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model, store=store)
+        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model, build=build)
         index = index.with_config(milvus_search=args.milvus_search)
         systems, ablated = evaluate(index, questions, k=args.k, compare=args.compare, ablate=args.ablate,
                                     models=[args.model] if args.model else [])

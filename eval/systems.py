@@ -36,28 +36,25 @@ class System:
 
 
 def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: str | None = None,
-               encoder: Encoder | None = None, log: Log = print, store: Config | None = None) -> Index:
+               encoder: Encoder | None = None, log: Log = print, build: Config | None = None) -> Index:
     """Load the index in ``directory``, or build it there from ``letters`` when it holds none.
 
     Args:
         directory: the index folder.
         letters: files or folders to build from when there is no index yet.
         model: encoder for a new build (default: the bundled one); ignored when loading.
-        store: the store settings of a new build (``Config(dense="milvus", …)``); a loaded index must match them.
         encoder: an encoder to use instead of loading one (tests pass a fake).
         log: where to say what happened.
+        build: settings for a new build (default :class:`Config`'s), e.g. another dense store; when loading,
+            an index built otherwise is refused.
 
     Raises:
-        rag.IndexLoadError: the folder holds an unusable index.
+        rag.IndexLoadError: the folder holds an unusable index (or one built otherwise than ``build``).
         FileNotFoundError: a new build was needed but no letters were found.
     """
     directory = Path(directory)
     if (directory / "manifest.json").exists():
-        index = Index.load(directory, encoder=encoder)
-        if store is not None and (index.config.dense, index.config.milvus_lexical) != (store.dense,
-                                                                                      store.milvus_lexical):
-            raise ValueError(f"{directory} holds a dense={index.config.dense} index, not the store asked for: "
-                             "give another --index")
+        index = Index.load(directory, encoder=encoder, expect=build)
         log(f"index: {directory} ({len(index.letters)} letters, {len(index)} chunks, model {index.config.model})")
         if model is not None and model != index.config.model:
             log(f"  note: this index was built with {index.config.model}; --model {model} is used for the encoder "
@@ -68,7 +65,8 @@ def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: s
         raise FileNotFoundError(f"no index in {directory}, and the letters to build it from are missing: "
                                 f"{', '.join(missing)} (give --letters DIR)")
     log(f"no index in {directory}: building it from {', '.join(str(p) for p in letters)}")
-    config = (store or Config()).with_(model=model) if model else (store or Config())
+    config = build or Config()
+    config = config.with_(model=model) if model else config
     index = Index.build(letters, directory, config=config, encoder=encoder)
     log(f"  {index.report.summary()}")
     if not index.letters:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli_store import add_store_args, build_config, build_sharded
+from .cli_store import add_store_args, build_config, build_sharded, dense_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable
 
@@ -33,9 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
     build.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                        help=f"embedding model: {DEFAULT_MODEL} (bundled) or a sentence-transformers name/path")
-    build.add_argument("--dense", default="flat", metavar="BACKEND",
-                       help="dense store for a new index: flat (exact FAISS scan, the default) or ivf (FAISS "
-                            "inverted lists: approximate, for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
+    dense_args(build)
     add_store_args(build)
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")

@@ -1,4 +1,5 @@
-"""The CLI's store flags (``rag build --store milvus …``, ``--shard``, ``--commit-shards``) and what they build."""
+"""The CLI's store flags (``--dense``, ``--ivf-*``, ``--store milvus …``, ``--shard``, ``--commit-shards``) and
+what they build."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ from .config import Config
 
 if TYPE_CHECKING:
     from .updates import BuildReport
+
+
+def dense_args(build: argparse.ArgumentParser) -> None:
+    """``rag build``'s flags choosing the local dense store and its parameters."""
+    build.add_argument("--dense", default="auto", metavar="BACKEND",
+                       help="dense store for a new index: auto (the default: flat below --dense-auto-vectors "
+                            "vectors, ivf above), flat (exact FAISS scan), ivf (FAISS inverted lists: approximate, "
+                            "for large corpora) or milvus; see rag.stores.DENSE_BACKENDS")
+    build.add_argument("--dense-auto-vectors", type=int, default=Config().dense_auto_vectors, metavar="N",
+                       help="with --dense auto: vectors from which the store is ivf (default: %(default)s)")
+    build.add_argument("--ivf-nlist", type=int, default=0, metavar="N",
+                       help="ivf cells (default 0: about 4 x the square root of the vectors, at most 2048)")
+    build.add_argument("--ivf-nprobe", type=int, default=Config().ivf_nprobe, metavar="N",
+                       help="ivf cells scanned per query (default: %(default)s)")
+    build.add_argument("--ivf-codes", choices=["auto", "flat", "sq8"], default="auto",
+                       help="how ivf keeps vectors: flat (float32), sq8 (a byte per dimension) or auto (sq8 from "
+                            "262,144 vectors on; the default)")
 
 
 def add_store_args(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +60,8 @@ def build_config(args: argparse.Namespace) -> Config:
         raise ValueError("--milvus-uri must not hold a password (it would be written to the index's manifest): "
                          "put the credentials in an environment variable named by --milvus-token-env")
     if not milvus:
-        return Config(model=args.model, dense=args.dense)
+        return Config(model=args.model, dense=args.dense, dense_auto_vectors=args.dense_auto_vectors,
+                      ivf_nlist=args.ivf_nlist, ivf_nprobe=args.ivf_nprobe, ivf_codes=args.ivf_codes)
     return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
                   milvus_token_env=args.milvus_token_env, milvus_lexical=args.milvus_lexical)
 

@@ -32,8 +32,15 @@ class Config:
     # Dense units: also embed each sentence of a chunk and score the chunk by its best unit.
     sentence_vectors: bool = True
     # Stores: the dense backend (a name in rag.stores.DENSE_BACKENDS) and the lexical one (LEXICAL_BACKENDS).
-    dense: str = "flat"
+    # "auto": exact (flat) below dense_auto_vectors vectors, IVF from there on (README, "Dense stores").
+    dense: str = "auto"
     lexical: str = "bm25s"
+    dense_auto_vectors: int = 50_000  # about 10,000 chunks; measured in README "Dense stores"
+    # IVF (dense="ivf", or "auto" once large): cells (0: about 4·√N, at most 2,048), cells scanned per query,
+    # and how vectors are kept: "flat" (float32), "sq8" (a byte per dimension), "auto" (sq8 from 262,144 vectors)
+    ivf_nlist: int = 0
+    ivf_nprobe: int = 32
+    ivf_codes: str = "auto"
     # With dense="milvus": a server (http://host:19530; None: Milvus Lite in the index folder's milvus.db), the
     # collection (one per index), and the environment variable the CLI and the app read the server's token from.
     milvus_uri: str | None = None
@@ -146,6 +153,10 @@ class Config:
             "context_header": self.context_header,
             "sentence_vectors": self.sentence_vectors,
             "dense": self.dense,
+            "dense_auto_vectors": self.dense_auto_vectors,
+            "ivf_nlist": self.ivf_nlist,
+            "ivf_nprobe": self.ivf_nprobe,
+            "ivf_codes": self.ivf_codes,
             "lexical": self.lexical,
             "milvus_uri": self.milvus_uri,
             "milvus_collection": self.milvus_collection,

@@ -25,6 +25,7 @@ from .stores.disk import build_lock
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,
+    dense_params,
     load_snapshot,
     open_snapshot,
     reload_if_changed,
@@ -59,7 +60,7 @@ class Index:
         self._splitter = splitter
         self._store_token = store_token  # a store server's credentials: kept in memory only
         self._stores = stores or Stores.empty(encoder.dim, config.dense, config.lexical,
-                                              store_place(self.directory, config, store_token))
+                                              store_place(self.directory, config, store_token), dense_params(config))
         self._write_lock = threading.Lock()
         self._generation: str | None = None  # the on-disk generation our stores match
 

@@ -238,6 +238,7 @@ class BuildReport:
     chunks: int = 0
     seconds: float = 0.0
     chars_embedded: int = 0
+    notes: tuple[str, ...] = ()  # store maintenance done on the way (the dense store compacted or switched)
 
     def summary(self) -> str:
         parts = [f"{self.letters} letters, {self.chunks} chunks in the index",
@@ -247,7 +248,7 @@ class BuildReport:
         if self.removed:
             parts.append(f"removed {len(self.removed)}")
         parts.append(f"skipped {len(self.skipped)}")
-        return "; ".join(parts) + f" ({self.seconds:.1f} s)"
+        return "; ".join(parts) + f" ({self.seconds:.1f} s)" + "".join(f"\n{note}" for note in self.notes)
 
     @classmethod
     def of(cls, plan: UpdatePlan, stores: Stores, skipped: Sequence[Skipped], *, seconds: float,
@@ -258,4 +259,9 @@ class BuildReport:
                    removed=plan.removed, skipped=tuple(skipped),
                    new_chunks=sum(1 for c in stores.letters.chunks.values() if c.letter_id in fresh),
                    letters=len(stores.letters.letters), chunks=len(stores.letters), seconds=seconds,
-                   chars_embedded=chars_embedded)
+                   chars_embedded=chars_embedded, notes=_maintenance(stores))
+
+
+def _maintenance(stores: Stores) -> tuple[str, ...]:
+    note = stores.dense.stats().get("maintenance")
+    return (f"dense store: {note}",) if note else ()

@@ -12,7 +12,9 @@ import pytest
 from rag import Config, Filters, Index
 from rag.stores import (
     DENSE_BACKENDS,
+    AutoDenseStore,
     BM25Store,
+    DenseParams,
     DenseStore,
     FlatDenseStore,
     IVFDenseStore,
@@ -87,8 +89,14 @@ def milvus_lite(dim: int, folder: Path) -> MilvusDenseStore:
     return MilvusDenseStore.create(dim, Place(directory=folder))
 
 
-@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, NumpyDenseStore, milvus_lite],
-                ids=["flat", "ivf", "numpy", "milvus"])
+def auto_past_threshold(dim: int) -> AutoDenseStore:
+    """The auto store made IVF by its first vectors (float32 codes: scores exact, as the tests below expect)."""
+    return AutoDenseStore(dim, DenseParams(auto_vectors=1, codes="flat"))
+
+
+@pytest.fixture(params=[FlatDenseStore, IVFDenseStore, AutoDenseStore, auto_past_threshold, NumpyDenseStore,
+                        milvus_lite],
+                ids=["flat", "ivf", "auto", "auto-ivf", "numpy", "milvus"])
 def dense(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DenseStore]:
     lite = request.param is milvus_lite
     store = milvus_lite(8, tmp_path_factory.mktemp("milvus")) if lite else request.param(8)
@@ -148,7 +156,7 @@ def test_bm25_store_ranks_filters_counts_and_round_trips(tmp_path: Path):
 
 
 def test_unknown_dense_backend_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown dense store 'ivf-nope'; known: flat, ivf"):
+    with pytest.raises(ValueError, match="unknown dense store 'ivf-nope'; known: auto, flat, ivf"):
         dense_backend("ivf-nope")
 
 
@@ -182,7 +190,7 @@ def clustered_rows(count: int, dim: int = 32, clusters: int = 20, seed: int = 0)
 def test_ivf_store_finds_nearly_what_an_exact_scan_finds():
     vectors = clustered_rows(4000)
     ids = as_ids(np.arange(4000) // 2)  # two vectors per id, as a chunk and its sentence
-    exact, ivf = FlatDenseStore(32), IVFDenseStore(32)  # default nprobe 16 of 102 cells
+    exact, ivf = FlatDenseStore(32), IVFDenseStore(32)  # default nprobe 32 of 102 cells
     for store in (exact, ivf):
         store.add(ids, vectors)
     assert ivf.stats()["nlist"] == min(int(4 * 4000 ** 0.5), 4000 // 39) == 102

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .base import DenseStore, Ids, LexicalStore, Place, Stats, as_ids
+from .base import Configurable, DenseParams, DenseStore, Ids, LexicalStore, Place, Relocatable, Stats, as_ids
+from .dense_auto import AutoDenseStore
 from .dense_flat import FlatDenseStore
 from .dense_ivf import IVFDenseStore
 from .dense_milvus import MilvusDenseStore
@@ -57,6 +58,7 @@ class LexicalBackend(Protocol):
 
 
 DENSE_BACKENDS: dict[str, DenseBackend] = {
+    "auto": AutoDenseStore,  # flat below DenseParams.auto_vectors vectors, ivf from there on
     "flat": FlatDenseStore,
     "ivf": IVFDenseStore,
 }
@@ -83,18 +85,25 @@ def dense_backend(name: str) -> DenseBackend:
         raise ValueError(f"unknown dense store {name!r}; known: {known}") from None
 
 
-def new_dense(name: str, dim: int, place: Place | None = None) -> DenseStore:
-    """An empty dense store of backend ``name`` (a placed one at ``place``)."""
+def new_dense(name: str, dim: int, place: Place | None = None, params: DenseParams | None = None) -> DenseStore:
+    """An empty dense store of backend ``name`` (a placed one at ``place``), given ``params`` if it takes them."""
     if name in PLACED_DENSE_BACKENDS:
         return PLACED_DENSE_BACKENDS[name].create(dim, place or Place())
-    return dense_backend(name)(dim)
+    return _configured(dense_backend(name)(dim), params)
 
 
-def load_dense(name: str, folder: Path, dim: int, place: Place | None = None) -> DenseStore:
+def load_dense(name: str, folder: Path, dim: int, place: Place | None = None,
+               params: DenseParams | None = None) -> DenseStore:
     """The dense store of backend ``name`` saved in ``folder``."""
     if name in PLACED_DENSE_BACKENDS:
         return PLACED_DENSE_BACKENDS[name].load(folder, dim, place)
-    return dense_backend(name).load(folder, dim)
+    return _configured(dense_backend(name).load(folder, dim), params)
+
+
+def _configured(store: DenseStore, params: DenseParams | None) -> DenseStore:
+    if params is not None and isinstance(store, Configurable):
+        store.configure(params)
+    return store
 
 
 def add_vectors(store: DenseStore, ids: Ids, vectors: np.ndarray, chunks: Mapping[int, Chunk],
@@ -136,8 +145,9 @@ class Stores:
     lexical_backend: str = "bm25s"
 
     @classmethod
-    def empty(cls, dim: int, dense: str = "flat", lexical: str = "bm25s", place: Place | None = None) -> Stores:
-        return cls(LetterStore(), new_dense(dense, dim, place), lexical_backend(lexical)(), dense, lexical)
+    def empty(cls, dim: int, dense: str = "flat", lexical: str = "bm25s", place: Place | None = None,
+              params: DenseParams | None = None) -> Stores:
+        return cls(LetterStore(), new_dense(dense, dim, place, params), lexical_backend(lexical)(), dense, lexical)
 
     def save(self, folder: Path) -> None:
         """Write every store into ``folder`` (a fresh generation folder)."""
@@ -146,13 +156,22 @@ class Stores:
             (folder / name).mkdir()
             store.save(folder / name)
 
+    def saved_in(self, folder: Path) -> None:
+        """The generation folder :meth:`save` wrote to now lives at ``folder``: stores that link files follow it."""
+        for name, store in ((DENSE_FOLDER, self.dense), (LEXICAL_FOLDER, self.lexical), ("", self.letters)):
+            if isinstance(store, Relocatable):
+                store.saved_in(folder / name if name else folder)
+
     @classmethod
-    def load(cls, folder: Path, dim: int, dense: str, lexical: str, place: Place | None = None) -> Stores:
-        return cls(LetterStore.load(folder), load_dense(dense, folder / DENSE_FOLDER, dim, place),
+    def load(cls, folder: Path, dim: int, dense: str, lexical: str, place: Place | None = None,
+             params: DenseParams | None = None) -> Stores:
+        return cls(LetterStore.load(folder), load_dense(dense, folder / DENSE_FOLDER, dim, place, params),
                    lexical_backend(lexical).load(folder / LEXICAL_FOLDER), dense, lexical)
 
     def stats(self) -> dict[str, Stats]:
-        return {"letters": self.letters.stats(), "dense": {**self.dense.stats(), "backend": self.dense_backend},
+        dense = self.dense.stats()  # the auto backend names the store it chose
+        backend = dense.get("backend", self.dense_backend) if self.dense_backend == "auto" else self.dense_backend
+        return {"letters": self.letters.stats(), "dense": {**dense, "backend": backend},
                 "lexical": {**self.lexical.stats(), "backend": self.lexical_backend}}
 
     def problems(self) -> list[str]:
@@ -167,6 +186,7 @@ class Stores:
         return problems
 
 
-__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "PLACED_DENSE_BACKENDS", "BM25Store", "DenseStore", "FlatDenseStore",
-           "IVFDenseStore", "LetterStore", "LexicalStore", "MilvusDenseStore", "Place", "Stores", "dense_backend",
-           "add_vectors", "lexical_backend", "load_dense", "new_dense"]
+__all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "PLACED_DENSE_BACKENDS", "AutoDenseStore", "BM25Store",
+           "DenseParams", "DenseStore", "FlatDenseStore", "IVFDenseStore", "LetterStore", "LexicalStore",
+           "MilvusDenseStore", "Place", "Stores", "add_vectors", "dense_backend", "lexical_backend", "load_dense",
+           "new_dense"]

@@ -70,6 +70,40 @@ class DenseStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DenseParams:
+    """How a dense store that has choices makes them (from :class:`~rag.config.Config`'s ``ivf_*`` fields).
+
+    Attributes:
+        nlist: IVF cells (0: about 4·√N of the vectors it is trained on, at most 2,048).
+        nprobe: IVF cells scanned per query.
+        codes: how IVF keeps vectors: ``flat`` (float32, exact scores), ``sq8`` (a byte per dimension) or
+            ``auto`` (sq8 from 262,144 vectors at training on).
+        auto_vectors: with the ``auto`` backend, the vector count from which an exact store becomes an IVF one.
+    """
+
+    nlist: int = 0
+    nprobe: int = 32
+    codes: str = "auto"
+    auto_vectors: int = 50_000
+
+
+@runtime_checkable
+class Configurable(Protocol):
+    """A dense store that takes :class:`DenseParams` once made or loaded."""
+
+    def configure(self, params: DenseParams) -> None: ...
+
+
+@runtime_checkable
+class Relocatable(Protocol):
+    """A store that remembers the folder it saved to (to hard-link its unchanged files at the next save)."""
+
+    def saved_in(self, folder: Path) -> None:
+        """The folder the last ``save`` wrote to was renamed to ``folder``."""
+        ...
+
+
 @runtime_checkable
 class LexicalStore(Protocol):
     """Token lists under integer ids, ranked by a lexical score (BM25); also the corpus's term statistics."""

@@ -69,6 +69,14 @@ class FlatDenseStore:
 
         return np.unique(faiss.vector_to_array(self._index.id_map).astype(np.int64))
 
+    def contents(self) -> tuple[Ids, np.ndarray]:
+        """Every vector held and its id, in the order they were added."""
+        import faiss
+
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return as_ids(ids), self._index.index.reconstruct_n(0, len(ids)) if len(ids) else np.zeros((0, self.dim),
+                                                                                                  np.float32)
+
     def copy(self) -> FlatDenseStore:
         import faiss
 

@@ -1,138 +1,342 @@
-"""Approximate dense search: FAISS ``IndexIVFFlat`` (inverted lists over k-means cells, full vectors kept).
+"""Approximate dense search that grows in place: FAISS inverted lists over k-means cells, in immutable segments.
 
 A query scans only the ``nprobe`` cells nearest to it, so search time grows with about N·nprobe/nlist
-instead of N. The vectors themselves are stored unquantised, so every score it returns is exact; only
-which vectors are looked at is approximate. The cells are trained once, on the first vectors added (up to
-``MAX_TRAINING`` of them); later adds go into the trained cells without retraining.
+instead of N. The cells are trained once, on a sample of the first vectors added; later vectors go into
+the trained cells. Vectors are kept as ``flat`` float32 codes (exact scores) or ``sq8`` (one byte per
+dimension: a quarter of the memory, scores within about 1e-3).
+
+On disk the store is a trained (empty) FAISS index, immutable segment files of vector codes and ids, a
+tombstone file and ``segments.json``. Adding vectors writes one new segment; removing ids writes
+tombstones; the segments a save does not change are hard-linked from the generation they were loaded
+from (see :func:`rag.stores.disk.write_generation`). In memory, :meth:`IVFDenseStore.copy` shares the
+FAISS lists of the segments it has and copies the tombstones only. A compaction (all live rows into one
+segment, retrained when the store has grown 4× since training) runs when tombstones or segments pile up.
 """
 
 from __future__ import annotations
 
-import math
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .base import Ids, Stats, as_ids
+from . import ivf_lists
+from .base import DenseParams, Ids, Stats, as_ids
 from .dense_flat import best_per_id
+from .segments import as_dead, link_or_write, save_array
 
-FILE = "dense.faiss"
-MIN_POINTS_PER_CELL = 39  # FAISS's k-means wants at least this many training points per cell
-MAX_TRAINING = 256 * 4096
-DEFAULT_NPROBE = 16
+MANIFEST = "segments.json"
+MAX_PARTS = 4  # FAISS indexes searched per query; more are merged into one (small ones, so cheaply)
+MAX_SEGMENTS = 64  # segment files before a compaction rewrites them as one
+DEAD_SHARE = 0.2  # deleted rows (still in the lists) per live row before a compaction drops them
+RETRAIN_GROWTH = 4  # live vectors per training vector before a compaction retrains the cells
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One immutable file pair of vector codes and ids; ``codes``/``ids`` are held until it is first saved."""
+
+    name: str
+    seq: int
+    rows: int
+    codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    ids: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A FAISS index holding the live rows (when it was made) of some segments; shared between copies."""
+
+    index: Any
+    segments: tuple[Segment, ...]
+    ids: np.ndarray  # the id of each row it holds
+
+    @property
+    def seq(self) -> int:
+        return max(s.seq for s in self.segments)
 
 
 class IVFDenseStore:
-    """Inverted-file dense store: approximate candidates, exact scores, ids as in :class:`DenseStore`.
+    """Inverted-file dense store: approximate candidates, ids as in :class:`~rag.stores.base.DenseStore`.
 
     Args:
         dim: vector size.
-        nlist: number of cells; by default about 4·√N for the N vectors it is trained on.
-        nprobe: cells scanned per query; more is slower and closer to exact.
+        params: cells (``nlist``, 0: about 4·√N), cells scanned per query (``nprobe``), codes.
 
     When the probed cells hold fewer than ``k`` distinct ids (a small filter, or ids with many vectors),
     the search widens ``nprobe`` until it finds ``k`` or has scanned every cell: results are never dropped
     for being outside the first cells looked at.
+
+    Example:
+        >>> store = IVFDenseStore(4)
+        >>> store.add(as_ids([7, 7, 8]), np.eye(4, dtype=np.float32)[:3])
+        >>> store.search(np.eye(4, dtype=np.float32)[1], k=5)[0].tolist()
+        [7, 8]
     """
 
     backend = "ivf"
 
-    def __init__(self, dim: int, index: Any = None, *, nlist: int | None = None, nprobe: int = DEFAULT_NPROBE) -> None:
+    def __init__(self, dim: int, params: DenseParams | None = None, *, nlist: int | None = None,
+                 nprobe: int | None = None) -> None:
+        params = params or DenseParams()
         self.dim = dim
-        self.nprobe = nprobe
-        self._nlist = nlist
-        self._index = index  # None until the first vectors arrive and train the cells
+        self.params = replace(params, nlist=params.nlist if nlist is None else nlist,
+                              nprobe=params.nprobe if nprobe is None else nprobe)
+        self.maintenance = ""  # what the last compaction did, for the build report
+        self._template: Any = None  # the empty trained index every part is a copy of
+        self._trained_name = ""
+        self._trained_on = 0
+        self._parts: list[Part] = []
+        self._dead: dict[int, int] = {}  # tombstones: id → the first segment seq its vectors are kept in
+        self._dead_rows = 0
+        self._vectors = 0
+        self._next_seq = 0
+        self._origin: Path | None = None  # the folder holding the saved segments' files
+        self._selectors: dict[tuple[str, int], Any] = {}  # per part: its tombstoned ids and their selector
+
+    @property
+    def nprobe(self) -> int:
+        return self.params.nprobe
+
+    def configure(self, params: DenseParams) -> None:
+        """Take ``params`` (from the index's config); cells and codes already trained stay as they are."""
+        self.params = params
 
     def __len__(self) -> int:
-        return 0 if self._index is None else int(self._index.ntotal)
+        return self._vectors
 
     def add(self, ids: Ids, vectors: np.ndarray) -> None:
         if not len(ids):
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self._index is None:
-            self._index = _trained(vectors, self.dim, self._nlist)
-        self._index.add_with_ids(vectors, as_ids(ids))
+        if self._template is None:
+            self._train(vectors)
+        codes, owners = ivf_lists.by_cell(self._template, ivf_lists.encode(self._template, vectors), as_ids(ids))
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, owners)
+        self._next_seq += 1
+        self._vectors += len(ids)
+        self._parts.append(self._part((segment,)))
+        self._maintain()
 
     def remove(self, ids: Ids) -> None:
-        if len(ids) and len(self):
-            import faiss
-
-            self._index.remove_ids(faiss.IDSelectorBatch(as_ids(ids)))
+        wanted = np.unique(as_ids(ids))
+        if not len(wanted) or not self._vectors:
+            return
+        for part in self._parts:
+            alive = wanted[~np.isin(wanted, self._dead_for(part))]
+            killed = int(np.isin(part.ids, alive).sum())
+            self._vectors -= killed
+            self._dead_rows += killed
+        self._dead.update(dict.fromkeys(wanted.tolist(), self._next_seq))
+        self._selectors = {}
+        self._maintain()
 
     def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
-        import faiss
-
-        if not len(self) or k <= 0:
+        if not self._vectors or k <= 0:
             return as_ids([]), np.zeros(0, np.float32)
-        params = faiss.SearchParametersIVF()
-        if allowed is not None:
-            params.sel = faiss.IDSelectorBatch(as_ids(allowed))
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        nlist = int(self._index.nlist)
-        nprobe, want = min(self.nprobe, nlist), min(len(self), k * 6)
+        nlist = int(self._template.nlist)
+        nprobe, want = min(self.nprobe, nlist), min(self._vectors, k * 6)
         while True:
-            params.nprobe = nprobe
-            scores, found = self._index.search(vector, want, params=params)
-            ids, best = best_per_id(found[0], scores[0], k)
-            padded = bool((found[0] < 0).any())  # the probed cells ran out of (allowed) vectors
-            if len(ids) >= k or (nprobe >= nlist and (padded or want >= len(self))):
+            scores, found, padded = self._probe(vector, want, nprobe, allowed)
+            ids, best = best_per_id(found, scores, k)
+            if len(ids) >= k or (nprobe >= nlist and (padded or want >= self._vectors)):
                 return ids, best
-            if padded or want >= len(self):
+            if padded or want >= self._vectors:
                 nprobe = min(nlist, nprobe * 4)
             else:
-                want = min(len(self), want * 4)
+                want = min(self._vectors, want * 4)
+
+    def _probe(self, vector: np.ndarray, want: int, nprobe: int,
+               allowed: Ids | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The ``want`` best rows of every part (merged, best first) and whether a part ran out of rows."""
+        import faiss
+
+        scores, found, padded = [], [], False
+        for part in self._parts:
+            params = faiss.SearchParametersIVF()
+            params.nprobe = nprobe
+            keep = self._selector(part, allowed)
+            if keep is not None:
+                params.sel = keep
+            got, rows = part.index.search(vector, min(want, max(1, len(part.ids))), params=params)
+            padded = padded or bool((rows[0] < 0).any()) or len(part.ids) < want
+            scores.append(got[0])
+            found.append(rows[0])
+        merged_scores, merged = np.concatenate(scores), np.concatenate(found)
+        order = np.argsort(-merged_scores, kind="stable")
+        return merged_scores[order], merged[order], padded
+
+    def _selector(self, part: Part, allowed: Ids | None) -> Any:
+        """Which ids a search of ``part`` may return: not its tombstoned ones, and only ``allowed`` ones."""
+        import faiss
+
+        dead = self._dead_for(part)
+        if allowed is not None:
+            return faiss.IDSelectorBatch(as_ids(np.setdiff1d(as_ids(allowed), dead)))
+        if not len(dead):
+            return None
+        key = ("selector", id(part))
+        if key not in self._selectors:  # kept: building it for every query would cost more than the search
+            batch = faiss.IDSelectorBatch(dead)
+            self._selectors[key] = (faiss.IDSelectorNot(batch), batch)
+        return self._selectors[key][0]
+
+    def _dead_for(self, part: Part) -> Ids:
+        """The tombstoned ids whose vectors in ``part`` are deleted (kept per part until the tombstones change)."""
+        key = ("dead", id(part))
+        if key not in self._selectors:
+            self._selectors[key] = as_dead(self._dead, part.seq)
+        return self._selectors[key]  # type: ignore[no-any-return]
 
     def ids(self) -> Ids:
-        if self._index is None:
-            return as_ids([])
-        import faiss
-
-        lists = self._index.invlists
-        parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
-                 for n in range(self._index.nlist) if lists.list_size(n)]
-        return np.unique(np.concatenate(parts).astype(np.int64)) if parts else as_ids([])
+        alive = [part.ids[~np.isin(part.ids, self._dead_for(part))] for part in self._parts]
+        return np.unique(np.concatenate(alive)) if alive else as_ids([])
 
     def copy(self) -> IVFDenseStore:
-        import faiss
+        twin = IVFDenseStore(self.dim, self.params)
+        twin.__dict__.update({**self.__dict__, "_parts": list(self._parts), "_dead": dict(self._dead),
+                              "_selectors": {}, "maintenance": ""})
+        return twin
 
-        index = faiss.clone_index(self._index) if self._index is not None else None
-        return IVFDenseStore(self.dim, index, nlist=self._nlist, nprobe=self.nprobe)
+    def stats(self) -> Stats:
+        nlist = 0 if self._template is None else int(self._template.nlist)
+        codes = "" if self._template is None else self._codes_name()
+        row_bytes = self.dim * 4 if codes != "sq8" else self.dim
+        stats: Stats = {"backend": self.backend, "vectors": self._vectors, "dim": self.dim, "nlist": nlist,
+                        "nprobe": self.nprobe, "quantizer": "flat", "codes": codes, "trained_on": self._trained_on,
+                        "segments": sum(len(p.segments) for p in self._parts), "deleted_rows": self._dead_rows,
+                        "bytes": (self._vectors + self._dead_rows) * (row_bytes + 8)}
+        if self.maintenance:
+            stats["maintenance"] = self.maintenance
+        return stats
+
+    # ---- training, parts and compaction ------------------------------------------------------------
+
+    def _codes_name(self) -> str:
+        return "sq8" if "ScalarQuantizer" in type(self._template).__name__ else "flat"
+
+    def _train(self, vectors: np.ndarray) -> None:
+        cells = ivf_lists.cells_for(len(vectors), self.params.nlist)
+        codes = ivf_lists.codes_for(len(vectors), self.params.codes)
+        self._template = ivf_lists.trained(vectors, self.dim, cells, codes)
+        self._trained_name = f"ivf-{uuid.uuid4().hex[:12]}.faiss"
+        self._trained_on = len(vectors)
+
+    def _part(self, segments: tuple[Segment, ...]) -> Part:
+        """A part holding the rows of in-memory ``segments`` that no tombstone deletes."""
+        pairs = []
+        for segment in segments:
+            assert segment.codes is not None and segment.ids is not None
+            live = ~np.isin(segment.ids, self._dead_ids(segment.seq))
+            pairs.append((segment.codes, segment.ids, live))
+        return Part(ivf_lists.filled(self._template, pairs), segments,
+                    np.concatenate([ids[live] for _, ids, live in pairs]) if pairs else as_ids([]))
+
+    def _dead_ids(self, seq: int) -> Ids:
+        return as_dead(self._dead, seq)
+
+    def _maintain(self) -> None:
+        """Compact when tombstones, segments or growth call for it; merge small parts otherwise."""
+        segments = sum(len(p.segments) for p in self._parts)
+        if self._vectors >= RETRAIN_GROWTH * max(self._trained_on, 1) and self._trained_on < self._vectors:
+            self._compact(retrain=True)
+        elif self._dead_rows > max(1000, DEAD_SHARE * self._vectors) or segments > MAX_SEGMENTS:
+            self._compact(retrain=False)
+        elif len(self._parts) > MAX_PARTS:
+            small = [s for p in self._parts[1:] for s in p.segments]
+            if all(s.codes is not None for s in small):
+                self._parts, self._selectors = [self._parts[0], self._part(tuple(small))], {}
+
+    def _compact(self, *, retrain: bool) -> None:
+        """Every live row into one new segment (re-encoded under new cells with ``retrain``)."""
+        codes, ids = [], []
+        for part in self._parts:
+            rows, owners = ivf_lists.contents(part.index)
+            live = ~np.isin(owners, self._dead_for(part))
+            codes.append(rows[live])
+            ids.append(owners[live])
+        all_codes, all_ids = np.concatenate(codes), np.concatenate(ids)
+        segments, dropped = sum(len(p.segments) for p in self._parts), self._dead_rows
+        note = f"compacted {segments} segments into one, dropping {dropped:,} deleted vectors"
+        if retrain:
+            grown = self._vectors / max(self._trained_on, 1)
+            all_codes = self._retrained(all_codes)
+            note += (f"; retrained {int(self._template.nlist)} cells ({self._codes_name()} codes) on "
+                     f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
+                     f"the store having grown {grown:.1f}× since its last training")
+        self._dead, self._dead_rows, self._selectors = {}, 0, {}
+        all_codes, all_ids = ivf_lists.by_cell(self._template, all_codes, all_ids)
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(all_ids), all_codes, all_ids)
+        self._next_seq += 1
+        self._parts = [self._part((segment,))]
+        self.maintenance = note
+
+    def _retrained(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` decoded, a new template trained on a sample of them, and every row re-encoded under it."""
+        old = self._template
+        cells = ivf_lists.cells_for(len(codes), self.params.nlist)
+        rows = np.arange(len(codes))
+        if len(codes) > cells * ivf_lists.TRAINING_PER_CELL:
+            rows = np.sort(np.random.default_rng(0).choice(len(codes), cells * ivf_lists.TRAINING_PER_CELL,
+                                                           replace=False))
+        self._train(old.sa_decode(np.ascontiguousarray(codes[rows])))
+        self._trained_on = len(codes)
+        step = 1 << 16
+        return np.concatenate([ivf_lists.encode(self._template, old.sa_decode(np.ascontiguousarray(codes[s:s + step])))
+                               for s in range(0, len(codes), step)]) if len(codes) else codes
+
+    # ---- files -------------------------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
-        if self._index is not None:
-            import faiss
+        if self._template is None:
+            return
+        import faiss
 
-            faiss.write_index(self._index, str(folder / FILE))
+        link_or_write(self._origin, folder, self._trained_name,
+                      lambda path: faiss.write_index(self._template, str(path)))
+        listed = []
+        for segment in (s for p in self._parts for s in p.segments):
+            for kind, array in (("codes", segment.codes), ("ids", segment.ids)):
+                link_or_write(self._origin, folder, f"{segment.name}.{kind}.npy", _writer(array))
+            listed.append({"name": segment.name, "seq": segment.seq, "rows": segment.rows})
+        if self._dead:
+            save_array(folder / "tombstones.npy", np.asarray(list(self._dead.items()), np.int64).reshape(-1, 2))
+        body = {"trained": self._trained_name, "trained_on": self._trained_on, "next_seq": self._next_seq,
+                "vectors": self._vectors, "deleted_rows": self._dead_rows, "segments": listed,
+                "params": {"nlist": self.params.nlist, "nprobe": self.nprobe, "codes": self.params.codes}}
+        (folder / MANIFEST).write_text(json.dumps(body, indent=1), encoding="utf-8")
+        self._origin = folder
+
+    def saved_in(self, folder: Path) -> None:
+        """The folder the last :meth:`save` wrote to now lives at ``folder`` (a generation was renamed)."""
+        self._origin = folder
 
     @classmethod
     def load(cls, folder: Path, dim: int) -> IVFDenseStore:
-        if not (folder / FILE).exists():
+        from .segments import load_segments
+
+        if not (folder / MANIFEST).exists():
             return cls(dim)
-        import faiss
+        body = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        store = cls(dim, DenseParams(**{**DenseParams().__dict__, **body["params"]}))
+        template, parts, dead = load_segments(folder, body, dim)
+        store._template, store._trained_name, store._trained_on = template, body["trained"], body["trained_on"]
+        store._dead, store._next_seq, store._origin = dead, int(body["next_seq"]), folder
+        store._vectors, store._dead_rows = int(body["vectors"]), int(body["deleted_rows"])
+        segments = tuple(Segment(s["name"], int(s["seq"]), int(s["rows"])) for s in body["segments"])
+        if segments:
+            store._parts = [Part(ivf_lists.filled(template, parts), segments,
+                                 np.concatenate([ids[keep] for _, ids, keep in parts]))]
+        return store
 
-        index = faiss.read_index(str(folder / FILE))
-        if index.d != dim or not hasattr(index, "nlist"):
-            raise ValueError(f"{folder / FILE} is not an IVF index of {dim}-d vectors")
-        return cls(dim, index, nlist=int(index.nlist))
 
-    def stats(self) -> Stats:
-        nlist = 0 if self._index is None else int(self._index.nlist)
-        return {"backend": self.backend, "vectors": len(self), "dim": self.dim, "nlist": nlist,
-                "nprobe": self.nprobe, "bytes": len(self) * (self.dim * 4 + 8)}
-
-
-def _trained(vectors: np.ndarray, dim: int, nlist: int | None) -> Any:
-    """An empty IVF index whose cells are trained on (a sample of) ``vectors``."""
-    import faiss
-
-    cells = nlist or max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // MIN_POINTS_PER_CELL))
-    sample = vectors
-    if len(vectors) > MAX_TRAINING:
-        rows = np.random.default_rng(0).choice(len(vectors), MAX_TRAINING, replace=False)
-        sample = vectors[np.sort(rows)]
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
-    index.cp.min_points_per_centroid = 1  # a small corpus trains few cells without FAISS's warnings
-    index.train(sample)
-    return index
+def _writer(array: np.ndarray | None) -> Callable[[Path], None] | None:
+    """What writes ``array`` as ``.npy`` (None: it is not in memory, only on disk)."""
+    if array is None:
+        return None
+    return lambda path: save_array(path, array)

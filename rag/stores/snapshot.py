@@ -11,7 +11,7 @@ from typing import Any
 from ..config import Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
-from .base import Place
+from .base import DenseParams, Place
 from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
 
 
@@ -31,7 +31,15 @@ def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: E
         "letters": {lid: {"sha256": letter.sha256, "paths": list(letter.paths), "chunks": chunk_counts[lid]}
                     for lid, letter in stores.letters.letters.items()},
     }
-    return write_generation(directory, stores.save, manifest)
+    generation = write_generation(directory, stores.save, manifest)
+    stores.saved_in(directory / generation)
+    return generation
+
+
+def dense_params(config: Config) -> DenseParams:
+    """The dense store's parameters in ``config``."""
+    return DenseParams(nlist=config.ivf_nlist, nprobe=config.ivf_nprobe, codes=config.ivf_codes,
+                       auto_vectors=config.dense_auto_vectors)
 
 
 def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
@@ -94,6 +102,8 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
     """Refuse an index built with other chunking, encoder or stores than ``wanted``, naming the rebuild command."""
     stored = stored_config(directory, manifest).build_settings()
     asked = wanted.build_settings()
+    if asked["dense"] == "auto" and stored["dense"] in ("auto", "flat", "ivf"):  # auto takes the index's store
+        asked = {**asked, **{k: v for k, v in stored.items() if k == "dense" or k.startswith(("dense_", "ivf_"))}}
     if asked != stored:
         diff = ", ".join(f"{k}: index {v!r}, asked {asked[k]!r}" for k, v in stored.items() if asked[k] != v)
         raise IndexLoadError(f"{directory} was built with other settings ({diff}). "
@@ -126,7 +136,8 @@ def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, d
     config = stored_config(directory, manifest)
     hint = rebuild_hint(directory, manifest.get("sources", []), config.model, config.to_dict())
     try:
-        stores = Stores.load(generation, dim, config.dense, config.lexical, store_place(directory, config, token))
+        stores = Stores.load(generation, dim, config.dense, config.lexical, store_place(directory, config, token),
+                             dense_params(config))
     except IndexFolderError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user
