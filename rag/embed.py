@@ -194,21 +194,3 @@ def dense_units(letter: Letter, chunk: Chunk, config: Config) -> list[str]:
         if len(sentences) > 1:
             units.extend(letter.text[s:e] for s, e in sentences)
     return units
-
-
-def embed_passages(encoder: Encoder, texts: Sequence[str], progress: bool = False,
-                   on_progress: ProgressFn | None = None) -> np.ndarray:
-    """Embed passages in batches, with a progress bar and/or ``on_progress(done, total)`` calls."""
-    if not texts:
-        return np.zeros((0, encoder.dim), np.float32)
-    from tqdm.auto import tqdm
-
-    out = np.empty((len(texts), encoder.dim), np.float32)
-    with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not progress) as bar:
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start:start + EMBED_BATCH]
-            out[start:start + len(batch)] = encoder.encode_passages(batch)
-            bar.update(len(batch))
-            if on_progress is not None:
-                on_progress(start + len(batch), len(texts))
-    return out
