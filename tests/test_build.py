@@ -237,3 +237,24 @@ def test_stopping_a_build_leaves_no_worker_processes(shared_letters: Path, tmp_p
             child.wait()
     assert _gone(workers), [p.cmdline() for p in workers if p.is_running()]
     assert not (directory / "manifest.json").exists()
+
+
+def test_the_progress_bar_shows_letters_chunks_and_characters_per_second(letters_dir: Path, tmp_path: Path,
+                                                                        analyzer: Analyzer, capsys) -> None:
+    index = Index.build([letters_dir], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer, progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("indexing: 100%") and "2/2" in bar
+    assert f"{len(index.chunks)}/{len(index.chunks)} chunks" in bar and "chars/s" in bar
+
+
+@pytest.mark.slow
+def test_rag_build_takes_a_number_of_workers(letters_dir: Path, tmp_path: Path, capsys) -> None:
+    from rag.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--workers", "0"])
+    assert refused.value.code == 2 and "--workers: must be 1 or more, not 0" in capsys.readouterr().err
+    assert main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--workers", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["letters"] == 2 and report["chars_embedded"] > 0 and report["skipped"] == []
+    assert not (tmp_path / "index" / AREA).exists()
