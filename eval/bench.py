@@ -379,7 +379,8 @@ def _build_workers(args: argparse.Namespace) -> int:
           f"({result['scale']}×), model {result['model']}")
     for n, workers in enumerate(result["workers"]):
         print(f"  {workers} worker(s): {result['chars_per_s'][n]:>9,.0f} chars/s  {result['seconds'][n]:7.1f} s  "
-              f"CPU {result['cpu_s'][n]:.1f} s + workers {result['worker_cpu_s'][n]:.1f} s")
+              f"CPU {result['cpu_s'][n]:.1f} s + workers {result['worker_cpu_s'][n]:.1f} s  "
+              f"({result['cpu_bound_chars_per_s'][n]:,.0f} chars per CPU s of the busiest process)")
     print(f"  speedup {result['speedup']:.2f}×")
     return 0
 

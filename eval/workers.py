@@ -57,7 +57,9 @@ def run(counts: Sequence[int], *, letters: Sequence[str | Path], scale: int, mod
 
     Returns:
         ``workers`` (the counts), ``chars_per_s``, ``seconds``, ``cpu_s`` (building process) and
-        ``worker_cpu_s`` (its workers), one per count; ``letters``, ``chunks``, ``chars`` (letter text) and
+        ``worker_cpu_s`` (its workers), ``cpu_bound_chars_per_s`` (chars over the CPU seconds of the busiest
+        process: the rate if each process had a core to itself) and ``chars_per_cpu_s`` (chars over all CPU
+        seconds: the work a character costs), one per count; ``letters``, ``chunks``, ``chars`` (letter text) and
         ``chars_embedded`` of the corpus; ``scale``; ``speedup`` (chars/s of the last count over the first);
         ``load_average`` (1-minute, before and after each build).
     """
@@ -83,6 +85,8 @@ def run(counts: Sequence[int], *, letters: Sequence[str | Path], scale: int, mod
         shutil.rmtree(corpus, ignore_errors=True)
     first, last = rows[0], rows[-1]
     return {"workers": list(counts), "chars_per_s": [r["chars_per_s"] for r in rows],
+            "cpu_bound_chars_per_s": [r["chars"] / max(r["cpu_s"], r["worker_cpu_s"] / r["workers"]) for r in rows],
+            "chars_per_cpu_s": [r["chars"] / (r["cpu_s"] + r["worker_cpu_s"]) for r in rows],
             "seconds": [r["seconds"] for r in rows], "cpu_s": [r["cpu_s"] for r in rows],
             "worker_cpu_s": [r["worker_cpu_s"] for r in rows], "letters": first["letters"], "chunks": first["chunks"],
             "chars": first["chars"], "chars_embedded": first["chars_embedded"], "scale": scale, "model": model,

@@ -34,9 +34,10 @@ class Checkpoint:
         >>> checkpoint.restore(work)  # None, or the letter's vectors and tokens from a killed run
     """
 
-    def __init__(self, folder: Path, dim: int) -> None:
+    def __init__(self, folder: Path, dim: int, identity: str = "{}") -> None:
         self.folder = folder
         self.dim = dim
+        self._identity = identity  # written with the first letter: a build that finished none leaves nothing
 
     @classmethod
     def open(cls, directory: Path, identity: dict[str, Any], *, dim: int) -> Checkpoint:
@@ -51,10 +52,7 @@ class Checkpoint:
             for other in area.iterdir():
                 if other.name != key:
                     shutil.rmtree(other) if other.is_dir() else other.unlink()
-        folder = area / key
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "identity.json").write_text(body, encoding="utf-8")
-        return cls(folder, dim)
+        return cls(area / key, dim, body)
 
     def restore(self, work: Work) -> Result | None:
         """The letter's finished result, when a complete, matching one is here; else ``None``."""
@@ -84,6 +82,9 @@ class Checkpoint:
         """Keep a finished letter: its vectors, then the marker that makes them count."""
         if result.error is not None:
             return
+        if not self.folder.is_dir():
+            self.folder.mkdir(parents=True)
+            (self.folder / "identity.json").write_text(self._identity, encoding="utf-8")
         tmp = self.folder / f".{uuid.uuid4().hex}.tmp"
         with tmp.open("wb") as handle:
             np.save(handle, np.ascontiguousarray(result.vectors, np.float32), allow_pickle=False)
@@ -92,10 +93,6 @@ class Checkpoint:
                 "tokens": [list(t) for t in result.tokens]}
         tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.folder / f"{work.digest}.json")
-
-    def letters(self) -> int:
-        """How many finished letters are kept."""
-        return sum(1 for _ in self.folder.glob("*.json")) - 1  # identity.json is not a letter
 
     def clear(self) -> None:
         """Remove the whole checkpoint area (after the build it belongs to was committed)."""
