@@ -48,10 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
-    build.add_argument("--workers", type=_count, default=available_cores(), metavar="N",
-                       help="processes that embed and tokenise (default: the cores available, %(default)s). "
-                            "Finished letters are kept in DIR/.build until the index is written, so a stopped "
-                            "build run again embeds only the rest")
+    build.add_argument("--workers", type=int, default=_cores(), metavar="N", help="processes that embed (default: "
+                       "the cores available, %(default)s); a stopped build run again embeds only what it had not")
 
     search = sub.add_parser("search", help="print the passages that best answer a question")
     _query_args(search)
@@ -79,19 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform has one)."""
+def _cores() -> int:
     import os
 
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
@@ -127,14 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .index import Index
 
+    if args.workers < 1:
+        raise ValueError(f"--workers must be 1 or more, not {args.workers}")
     try:
         index = Index.build(args.paths, args.index, config=_build_config(args), rebuild=args.rebuild,
                             progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
                             on_ocr_page=None if args.quiet else print_ocr_page, workers=args.workers)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the index in {printable(args.index)} is as it was; the letters embedded so far are "
-              f"kept in {printable(str(Path(args.index) / '.build'))}: run the same command again to go on",
-              file=sys.stderr)
+        print(f"\ninterrupted: {printable(args.index)} is as it was; run the same command again to go on from "
+              "the letters embedded so far", file=sys.stderr)
         return 130
     report = index.report
     if args.json:

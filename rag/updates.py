@@ -229,6 +229,7 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
 
     Raises:
         WorkerDied: a worker process ended mid-batch (finished letters stay in ``checkpoint``).
+        NothingToIndex: every letter failed to embed and the index would be left with none.
     """
     made = {letter.letter_id: list(chunked[letter.letter_id]) if chunked is not None
             else chunk_letter(letter, config, splitter) for letter in plan.fresh}
@@ -252,6 +253,9 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     finally:
         tracker.close()
     plan, skipped = leave_out(plan, stores.letters.letters, added.failed)
+    if added.failed and not plan.letters:  # an index of no letters: the encoder is broken, not every letter
+        raise NothingToIndex(f"not one of the {len(added.failed):,} letters to index could be embedded: "
+                             f"{next(iter(added.failed.values()))}. Nothing was changed.")
     retired = stores.letters.chunk_ids(plan.retire)
     dense.remove(retired)
     lexical.remove(retired)

@@ -251,10 +251,20 @@ def test_the_progress_bar_shows_letters_chunks_and_characters_per_second(letters
 def test_rag_build_takes_a_number_of_workers(letters_dir: Path, tmp_path: Path, capsys) -> None:
     from rag.cli import main
 
-    with pytest.raises(SystemExit) as refused:
-        main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--workers", "0"])
-    assert refused.value.code == 2 and "--workers: must be 1 or more, not 0" in capsys.readouterr().err
+    assert main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--workers", "0"]) == 2
+    assert "error: --workers must be 1 or more, not 0" in capsys.readouterr().err
     assert main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--workers", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["letters"] == 2 and report["chars_embedded"] > 0 and report["skipped"] == []
     assert not (tmp_path / "index" / AREA).exists()
+
+
+def test_an_encoder_that_fails_on_every_letter_changes_nothing(letters_dir: Path, tmp_path: Path,
+                                                               analyzer: Analyzer) -> None:
+    from rag.updates import NothingToIndex
+
+    for path in letters_dir.iterdir():
+        path.write_text(path.read_text(encoding="utf-8") + "\nBOOM。", encoding="utf-8")
+    with pytest.raises(NothingToIndex, match=r"not one of the 2 letters .* cannot embed this text\)\. Nothing"):
+        Index.build([letters_dir], tmp_path / "index", encoder=Picky(), analyzer=analyzer, workers=2)
+    assert not (tmp_path / "index" / "manifest.json").exists()
