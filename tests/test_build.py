@@ -268,3 +268,19 @@ def test_an_encoder_that_fails_on_every_letter_changes_nothing(letters_dir: Path
     with pytest.raises(NothingToIndex, match=r"not one of the 2 letters .* cannot embed this text\)\. Nothing"):
         Index.build([letters_dir], tmp_path / "index", encoder=Picky(), analyzer=analyzer, workers=2)
     assert not (tmp_path / "index" / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_two_workers_load_a_sentence_transformers_model_by_name(letters_dir: Path, tmp_path: Path,
+                                                                analyzer: Analyzer) -> None:
+    from tests.test_sentence_transformers import _model_path
+
+    config = Config(model=_model_path())
+    one = Index.build([letters_dir], tmp_path / "one", config=config, analyzer=analyzer, workers=1)
+    two = Index.build([letters_dir], tmp_path / "two", config=config, encoder=one.encoder, analyzer=analyzer,
+                      workers=2)
+    assert two.encoder.id == one.encoder.id and _shape(two) == _shape(one)
+    question = "Hebei talent training"
+    mine, theirs = one.search(question, k=5), two.search(question, k=5)
+    assert [h.chunk_id for h in theirs] == [h.chunk_id for h in mine]
+    assert np.allclose([h.score for h in theirs], [h.score for h in mine], atol=1e-4)
