@@ -1,4 +1,4 @@
-"""Speed and scale benchmark: ``python -m eval.bench [--quick]``.
+"""Speed and scale benchmark: ``python -m eval.bench [--quick]``; ``--build-workers 1,2`` (:mod:`eval.workers`).
 
 At each scale (1×, 100×, 1,000× the sample letters, grown with :mod:`eval.corpus`) a fresh process
 builds an index on disk, loads it back and times queries. Reported per scale: build throughput
@@ -279,7 +279,12 @@ def _parser() -> argparse.ArgumentParser:
                              "from real sentence vectors) and measure search, memory, recall and adding a letter")
     parser.add_argument("--dense", default="flat", metavar="BACKEND",
                         help="with --search-scale: the dense store (flat, ivf, auto: see rag.stores.DENSE_BACKENDS)")
-    parser.add_argument("--json", action="store_true", help="with --search-scale: the last line is one JSON object")
+    parser.add_argument("--json", action="store_true",
+                        help="with --search-scale or --build-workers: the last line is one JSON object")
+    parser.add_argument("--build-workers", metavar="N,N", help="instead: build the real letters grown --build-scale "
+                        "times once per worker count (e.g. 1,2) and report chars of letter text per second")
+    parser.add_argument("--build-scale", type=int, default=100, metavar="N",
+                        help="with --build-workers: the growth factor of the letters (default 100)")
     return parser
 
 
@@ -288,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.search_scale is not None:
         return _search_scale(args)
+    if args.build_workers is not None:
+        return _build_workers(args)
     scales = args.scales or (QUICK_SCALES if args.quick else FULL_SCALES)
     queries = args.queries or (30 if args.quick else 200)
     out = Path(args.out)
@@ -345,6 +352,37 @@ def _search_scale(args: argparse.Namespace) -> int:
     if not args.keep:
         for name in ("scale-corpus", f"scale-{args.dense}", "scale-exact"):
             shutil.rmtree(out / name, ignore_errors=True)
+    return 0
+
+
+def _build_workers(args: argparse.Namespace) -> int:
+    """``--build-workers 1,2``: build throughput by worker count (see :mod:`eval.workers`)."""
+    from .workers import parse_counts
+    from .workers import run as run_workers
+
+    out = Path(args.out)
+    letters = args.letters or [ROOT.parent / "shared" / "letters"]
+    try:
+        counts = parse_counts(args.build_workers)
+        if args.build_scale < 1:
+            raise ValueError("--build-scale must be at least 1")
+        out.mkdir(parents=True, exist_ok=True)
+        result = run_workers(counts, letters=letters, scale=args.build_scale, model=args.model, out=out,
+                             keep=args.keep, log=lambda text: print(text, file=sys.stderr))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (out / "build-workers.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['letters']:,} letters, {result['chunks']:,} chunks, {result['chars']:,} chars of letter text "
+          f"({result['scale']}×), model {result['model']}")
+    for n, workers in enumerate(result["workers"]):
+        print(f"  {workers} worker(s): {result['chars_per_s'][n]:>9,.0f} chars/s  {result['seconds'][n]:7.1f} s  "
+              f"CPU {result['cpu_s'][n]:.1f} s + workers {result['worker_cpu_s'][n]:.1f} s  "
+              f"({result['cpu_bound_chars_per_s'][n]:,.0f} chars per CPU s of the busiest process)")
+    print(f"  speedup {result['speedup']:.2f}×")
     return 0
 
 

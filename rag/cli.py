@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--rebuild", action="store_true", help="discard the existing index and build from scratch")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument("--workers", type=int, default=_cores(), metavar="N", help="processes that embed (default: "
+                       "the cores available, %(default)s); a stopped build run again embeds only what it had not")
 
     search = sub.add_parser("search", help="print the passages that best answer a question")
     _query_args(search)
@@ -63,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
     return parser
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
@@ -105,9 +113,16 @@ def _build(args: argparse.Namespace) -> int:
               "--commit-shards publishes the build once every shard is in" if args.shard else
               f"committed: {report.summary()}")
         return 0
-    index = Index.build(args.paths, args.index, config=build_config(args), rebuild=args.rebuild,
-                        progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
-                        on_ocr_page=None if args.quiet else print_ocr_page)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be 1 or more, not {args.workers}")
+    try:
+        index = Index.build(args.paths, args.index, config=build_config(args), rebuild=args.rebuild,
+                            progress=not args.quiet and sys.stderr.isatty(), store_token=_token(args.milvus_token_env),
+                            on_ocr_page=None if args.quiet else print_ocr_page, workers=args.workers)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {printable(args.index)} is as it was; run the same command again to go on from "
+              "the letters embedded so far", file=sys.stderr)
+        return 130
     report = index.report
     if args.json:
         print(json.dumps(_report_data(report), ensure_ascii=False))

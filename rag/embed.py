@@ -198,7 +198,8 @@ def dense_units(letter: Letter, chunk: Chunk, config: Config) -> list[str]:
 
 def embed_passages(encoder: Encoder, texts: Sequence[str], progress: bool = False,
                    on_progress: ProgressFn | None = None) -> np.ndarray:
-    """Embed passages in batches, with a progress bar and/or ``on_progress(done, total)`` calls."""
+    """Embed passages in this process, in batches, with a progress bar and/or ``on_progress(done, total)`` calls
+    (a sharded Milvus build embeds its share so; :mod:`rag.build` runs a whole build's letters in workers)."""
     if not texts:
         return np.zeros((0, encoder.dim), np.float32)
     from tqdm.auto import tqdm

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
+from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter
 from .config import Config
 from .embed import Encoder, ProgressFn, load_encoder, model_name
@@ -69,7 +70,7 @@ class Index:
               config: Config | None = None, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
               splitter: Splitter | None = None, rebuild: bool = False, progress: bool = False,
               on_progress: ProgressFn | None = None, store_token: str | None = None,
-              on_ocr_page: OcrProgressFn | None = None) -> Index:
+              on_ocr_page: OcrProgressFn | None = None, workers: int = 1) -> Index:
         """Build an index from letter files and folders, or update the one in ``directory``.
 
         Args:
@@ -80,10 +81,15 @@ class Index:
             analyzer: the lexical analyzer (default: jieba + the bundled glossary).
             splitter: how over-long sections are split (default: at sentence ends).
             rebuild: ignore an existing index in ``directory`` and build from scratch.
-            progress: show a progress bar while embedding.
-            on_progress: called with (done, total) passages while embedding.
+            progress: show a progress bar (letters, chunks, characters per second, ETA) on stderr.
+            on_progress: called with (chunks done, chunks in all) while embedding.
             store_token: credentials for a store server (``Config.milvus_uri``); never written to disk.
             on_ocr_page: called with (path, pages read, pages to read) while a scan is read by OCR.
+            workers: processes that embed and tokenise. With more than one, each loads the encoder by its
+                model name (the bundled and sentence-transformers ones), or gets a copy of ``encoder`` when
+                it pickles; an encoder that does not (or a custom analyzer class) is used in this process.
+                With a ``directory``, finished letters are kept in ``DIR/.build/`` until the commit, so a
+                killed build run again embeds only the rest.
 
         Returns:
             The index; ``index.report`` says what was added, skipped or left unchanged.
@@ -108,7 +114,8 @@ class Index:
             index = cls(config=config.with_(model=model_name(encoder.id)), encoder=encoder,
                         analyzer=analyzer or Analyzer(), directory=directory, splitter=splitter,
                         store_token=store_token)
-        index._add_read(sources, read, progress=progress, on_progress=on_progress, replace_all=rebuild)
+        index._add_read(sources, read, progress=progress, on_progress=on_progress, replace_all=rebuild,
+                        workers=workers)
         return index
 
     @classmethod
@@ -212,7 +219,7 @@ class Index:
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
 
     def add(self, paths: Iterable[str | Path], *, progress: bool = False, on_progress: ProgressFn | None = None,
-            replace_all: bool = False, on_ocr_page: OcrProgressFn | None = None) -> BuildReport:
+            replace_all: bool = False, on_ocr_page: OcrProgressFn | None = None, workers: int = 1) -> BuildReport:
         """Add or update letters from files and folders; unchanged letters are not re-embedded.
 
         A file whose text is already indexed under another name is recorded as a second path of
@@ -220,10 +227,11 @@ class Index:
 
         Args:
             paths: files or folders.
-            progress: show a progress bar while embedding.
-            on_progress: called with (done, total) passages while embedding.
+            progress: show a progress bar (letters, chunks, characters per second, ETA) on stderr.
+            on_progress: called with (chunks done, chunks in all) while embedding.
             replace_all: drop every letter not found in ``paths`` (a rebuild).
             on_ocr_page: called with (path, pages read, pages to read) while a scan is read by OCR.
+            workers: processes that embed and tokenise (see :meth:`build`).
 
         Returns:
             The :class:`BuildReport`, also kept as ``index.report``.
@@ -234,24 +242,35 @@ class Index:
         """
         sources = [str(p) for p in paths]
         return self._add_read(sources, read_sources(sources, self.config, on_ocr_page), progress=progress,
-                              on_progress=on_progress, replace_all=replace_all)
+                              on_progress=on_progress, replace_all=replace_all, workers=workers)
 
     def _add_read(self, sources: list[str], read: tuple[list[Document], list[Skipped]], *, progress: bool,
-                  on_progress: ProgressFn | None, replace_all: bool) -> BuildReport:
-        """:meth:`add` once the files are read: plan, chunk, embed, save."""
+                  on_progress: ProgressFn | None, replace_all: bool, workers: int = 1) -> BuildReport:
+        """:meth:`add` once the files are read: plan, chunk, embed (resuming a killed run), save."""
         started = time.perf_counter()
         documents, skipped = read
         with self._write_lock, self._folder_lock():
             existing = self._fresh_stores().letters.letters
             plan = plan_update(existing, documents, replace_all=replace_all)
             plan, chunked, oversized = chunk_plan(plan, existing, config=self.config, splitter=self._splitter)
-            stores, chars = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder,
-                                       analyzer=self.analyzer, chunked=chunked, progress=progress,
-                                       on_progress=on_progress)
-            self._commit(stores, sources if replace_all or not self.sources else [*self.sources, *sources])
-        self.report = BuildReport.of(plan, stores, [*skipped, *oversized], seconds=time.perf_counter() - started,
-                                     chars_embedded=chars)
+            checkpoint = self._checkpoint() if plan.fresh else None
+            done = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder, analyzer=self.analyzer,
+                              chunked=chunked, progress=progress, on_progress=on_progress, workers=workers,
+                              checkpoint=checkpoint)
+            self._commit(done.stores, sources if replace_all or not self.sources else [*self.sources, *sources])
+            if checkpoint is not None:
+                checkpoint.clear()
+        self.report = BuildReport.of(done.plan, done.stores, [*skipped, *oversized, *done.skipped],
+                                     seconds=time.perf_counter() - started, chars_embedded=done.chars)
         return self.report
+
+    def _checkpoint(self) -> Checkpoint | None:
+        """This build's checkpoint in the index folder (``None`` for an index in memory)."""
+        if self.directory is None:
+            return None
+        identity = {"encoder": self.encoder.id, "settings": self.config.build_settings(),
+                    "analyzer": f"{type(self.analyzer).__module__}.{type(self.analyzer).__qualname__}"}
+        return Checkpoint.open(self.directory, identity, dim=self.encoder.dim)
 
     def remove(self, letters: Iterable[str]) -> tuple[str, ...]:
         """Remove letters by id, file path or file name; returns the ids removed.
@@ -261,9 +280,8 @@ class Index:
         """
         with self._write_lock, self._folder_lock():
             plan = plan_removal(self._fresh_stores().letters.letters, list(letters))
-            stores, _ = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder,
-                                   analyzer=self.analyzer)
-            self._commit(stores, self.sources)
+            done = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder, analyzer=self.analyzer)
+            self._commit(done.stores, self.sources)
         return plan.removed
 
     def save(self, directory: str | Path | None = None) -> Path:

@@ -9,7 +9,7 @@ name this very plan and that the pending rows are exactly the plan's, retires th
 letters, writes the letter and lexical stores and switches the manifest: readers see nothing of the sharded
 build before that switch, and everything after it. A shard killed midway is run again (it first deletes what
 its killed run inserted); a plan that changed since (other letters, another commit) is refused at the commit.
-Within a shard, embedding is :func:`rag.embed.embed_passages` (where parallel embedding workers plug in); the
+Within a shard, embedding is :func:`rag.embed.embed_passages`, in the shard's process (not yet in workers); the
 shard's own process writes to Milvus.
 """
 

@@ -2,24 +2,31 @@
 
 Planning is a pure step (no embedding, no stores): :func:`plan_update` and :func:`plan_removal` parse
 what must be parsed and say which letters the stores must drop and which they must embed.
-:func:`apply_plan` then carries a plan out on copies of the stores, so searches keep reading the old ones.
+:func:`apply_plan` then carries a plan out on copies of the stores, so searches keep reading the old ones: the
+fresh letters are embedded and tokenised a batch at a time (:mod:`rag.build`, in worker processes when asked)
+and each finished letter is kept in the build's checkpoint (:mod:`rag.checkpoint`) until the commit.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from .analyze import Analyzer
+from .build import Progress, Result, Work, letter_results
+from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
-from .embed import Encoder, ProgressFn, dense_units, embed_passages
+from .embed import Encoder, ProgressFn, dense_units
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
 from .parse import Letter, parse_letter
 from .stores import Stores, add_vectors
-from .stores.base import as_ids
+from .stores.base import DenseStore, LexicalStore, as_ids
 from .stores.disk import IndexFolderError
 
 
@@ -158,18 +165,28 @@ def chunk_plan(plan: UpdatePlan, existing: Mapping[str, Letter], *, config: Conf
         The plan without the left-out letters, the chunks of each fresh letter by id, and the skipped files.
     """
     chunked: dict[str, list[Chunk]] = {}
-    dropped: dict[str, tuple[Letter, int]] = {}
+    reasons: dict[str, str] = {}
     for letter in plan.fresh:
         chunks = chunk_letter(letter, config, splitter)
         if len(chunks) > config.max_letter_chunks:
-            dropped[letter.letter_id] = (letter, len(chunks))
+            reasons[letter.letter_id] = (f"too many passages for one letter ({len(chunks):,} chunks; the limit is "
+                                         f"{config.max_letter_chunks:,}: raise Config.max_letter_chunks to index it)")
         else:
             chunked[letter.letter_id] = chunks
+    plan, skipped = leave_out(plan, existing, reasons)
+    return plan, chunked, skipped
+
+
+def leave_out(plan: UpdatePlan, existing: Mapping[str, Letter],
+              reasons: Mapping[str, str]) -> tuple[UpdatePlan, tuple[Skipped, ...]]:
+    """The plan without the fresh letters in ``reasons``, and their files as skipped with the reason.
+
+    A left-out new letter is not added; a left-out changed letter keeps its indexed version.
+    """
+    dropped = {letter.letter_id: letter for letter in plan.fresh if letter.letter_id in reasons}
     if not dropped:
-        return plan, chunked, ()
-    skipped = tuple(Skipped(path, f"too many passages for one letter ({count:,} chunks; the limit is "
-                                  f"{config.max_letter_chunks:,}: raise Config.max_letter_chunks to index it)")
-                    for letter, count in dropped.values() for path in letter.paths)
+        return plan, ()
+    skipped = tuple(Skipped(path, reasons[lid]) for lid, letter in dropped.items() for path in letter.paths)
     letters = {lid: letter for lid, letter in plan.letters.items() if lid not in dropped}
     letters.update({lid: existing[lid] for lid in dropped if lid in existing})
     kept_back = {lid for lid in dropped if lid in existing}
@@ -177,41 +194,113 @@ def chunk_plan(plan: UpdatePlan, existing: Mapping[str, Letter], *, config: Conf
                    retire=tuple(lid for lid in plan.retire if lid not in kept_back),
                    added=tuple(lid for lid in plan.added if lid not in dropped),
                    updated=tuple(lid for lid in plan.updated if lid not in dropped),
-                   duplicates=tuple(d for d in plan.duplicates if d[1] not in dropped)), chunked, skipped
+                   duplicates=tuple(d for d in plan.duplicates if d[1] not in dropped)), skipped
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A plan carried out: the next stores, the plan as done (letters that failed left out), what it cost.
+
+    Attributes:
+        stores: the new snapshot.
+        plan: the plan without the letters that could not be embedded.
+        chars: characters embedded now (letters restored from a checkpoint cost none).
+        skipped: the files of the letters that could not be embedded, with the reason.
+    """
+
+    stores: Stores
+    plan: UpdatePlan
+    chars: int = 0
+    skipped: tuple[Skipped, ...] = ()
 
 
 def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Encoder, analyzer: Analyzer,
                splitter: Splitter | None = None, chunked: Mapping[str, Sequence[Chunk]] | None = None,
-               progress: bool = False, on_progress: ProgressFn | None = None) -> tuple[Stores, int]:
-    """The next snapshot: retired chunks dropped, fresh letters chunked, embedded and added, on copies.
+               progress: bool = False, on_progress: ProgressFn | None = None, workers: int = 1,
+               checkpoint: Checkpoint | None = None) -> Applied:
+    """The next snapshot: fresh letters embedded and added a batch at a time, then retired chunks dropped, on copies.
 
-    ``chunked`` gives the fresh letters' chunks when :func:`chunk_plan` already made them.
+    Args:
+        chunked: the fresh letters' chunks, when :func:`chunk_plan` already made them.
+        progress: show a progress bar (letters, chunks, characters per second, ETA) on stderr.
+        on_progress: called with (chunks done, chunks in all) after each batch.
+        workers: processes that embed and tokenise (see :func:`rag.build.letter_results`).
+        checkpoint: where finished letters are kept and found again (a killed build resumes from it).
 
-    Returns:
-        The new stores and the number of characters embedded.
+    Raises:
+        WorkerDied: a worker process ended mid-batch (finished letters stay in ``checkpoint``).
+        NothingToIndex: every letter failed to embed and the index would be left with none.
     """
+    made = {letter.letter_id: list(chunked[letter.letter_id]) if chunked is not None
+            else chunk_letter(letter, config, splitter) for letter in plan.fresh}
+    first_id: dict[str, int] = {}
     next_id = stores.letters.next_id
-    chunks: dict[int, Chunk] = {}
-    texts: list[str] = []
-    owners: list[int] = []
-    for letter in plan.fresh:
-        made = chunked[letter.letter_id] if chunked is not None else chunk_letter(letter, config, splitter)
-        for chunk in made:
-            units = dense_units(letter, chunk, config)
-            texts.extend(units)
-            owners.extend([next_id] * len(units))
-            chunks[next_id] = chunk
-            next_id += 1
-    vectors = embed_passages(encoder, texts, progress, on_progress)
-    retired = stores.letters.chunk_ids(plan.retire)
+    for letter in plan.fresh:  # ids follow the plan's order, however the batches come back
+        first_id[letter.letter_id] = next_id
+        next_id += len(made[letter.letter_id])
     dense, lexical = stores.dense.copy(), stores.lexical.copy()
+    added = _Added(dense, lexical, first_id, made, checkpoint, plan.letters)
+    tracker = Progress(len(plan.fresh), sum(map(len, made.values())), show=progress, on_progress=on_progress)
+    works = (Work(letter.letter_id, tuple(tuple(dense_units(letter, c, config)) for c in made[letter.letter_id]),
+                  tuple(c.text for c in made[letter.letter_id]), len(letter.text)) for letter in plan.fresh)
+    restore = checkpoint.restore if checkpoint is not None else (lambda work: None)
+    try:
+        with closing(letter_results(works, encoder=encoder, analyzer=analyzer, workers=workers,
+                                    restore=restore)) as results:
+            for batch, done in results:
+                added.add(batch, done)
+                tracker.update(batch, done)
+    finally:
+        tracker.close()
+    plan, skipped = leave_out(plan, stores.letters.letters, added.failed)
+    if added.failed and not plan.letters:  # an index of no letters: the encoder is broken, not every letter
+        raise NothingToIndex(f"not one of the {len(added.failed):,} letters to index could be embedded: "
+                             f"{next(iter(added.failed.values()))}. Nothing was changed.")
+    retired = stores.letters.chunk_ids(plan.retire)
     dense.remove(retired)
     lexical.remove(retired)
-    tokens = {key: analyzer.tokens(c.text) for key, c in chunks.items()}
-    add_vectors(dense, as_ids(owners), vectors, chunks, plan.letters, tokens)  # with row facts where a store keeps them
-    lexical.add(as_ids(list(tokens)), list(tokens.values()))
-    letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=chunks)
-    return Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), sum(map(len, texts))
+    letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=added.chunks)
+    return Applied(Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), plan,
+                   added.chars, skipped)
+
+
+class _Added:
+    """Batches of results going into the new stores (and the checkpoint) as they come."""
+
+    def __init__(self, dense: DenseStore, lexical: LexicalStore, first_id: Mapping[str, int],
+                 made: Mapping[str, Sequence[Chunk]], checkpoint: Checkpoint | None,
+                 letters: Mapping[str, Letter]) -> None:
+        self.dense, self.lexical, self.checkpoint = dense, lexical, checkpoint
+        self.first_id, self.made, self.letters = first_id, made, letters
+        self.chunks: dict[int, Chunk] = {}
+        self.failed: dict[str, str] = {}
+        self.chars = 0
+
+    def add(self, works: Sequence[Work], results: Sequence[Result]) -> None:
+        owners: list[int] = []
+        vectors: list[np.ndarray] = []
+        keys: list[int] = []
+        tokens: list[Sequence[str]] = []
+        for work, result in zip(works, results, strict=True):
+            if result.error is not None:
+                self.failed[work.letter_id] = result.error
+                continue
+            if self.checkpoint is not None and result.chars:
+                self.checkpoint.save(work, result)
+            first = self.first_id[work.letter_id]
+            for n, units in enumerate(work.units):
+                owners.extend([first + n] * len(units))
+            vectors.append(result.vectors)
+            keys.extend(range(first, first + len(work.texts)))
+            tokens.extend(result.tokens)
+            self.chunks.update(enumerate(self.made[work.letter_id], start=first))
+            self.chars += result.chars
+        if owners:  # with each row's facts where the store keeps them (Milvus: filters as scalar fields)
+            batch = {key: self.chunks[key] for key in keys}
+            add_vectors(self.dense, as_ids(owners), np.concatenate(vectors), batch, self.letters,
+                        dict(zip(keys, tokens, strict=True)))
+        if keys:
+            self.lexical.add(as_ids(keys), tokens)
 
 
 def choose_letter_id(path: str, sha256: str, taken: Collection[str], prefer: str | None = None) -> str:

@@ -210,7 +210,7 @@ def test_start_builds_the_index_from_the_bundled_letters_with_progress(app: dict
     log.seek(0)
     output = log.read()
     assert f"Building the index in {app['index']} from {ROOT / 'letters'}" in output
-    assert re.search(r"embedding passages: (\d+)/\1 \(100%\)", output), output
+    assert re.search(r"embedding chunks: (\d+)/\1 \(100%\)", output), output
     assert "2 letters" in output and (Path(str(app["index"])) / "manifest.json").is_file()
 
 

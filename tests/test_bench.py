@@ -93,3 +93,25 @@ def test_stand_in_encoder_builds_passages_from_real_sentence_vectors(fake_encode
     subsidy = fake_encoder.encode_passages(["对企业给予补助。"])[0]
     assert float(encoder.encode_passages(["对企业给予补助。"])[0] @ subsidy) > 0.8  # near its real vector
     assert np.allclose(encoder.encode_queries(["补助"]), fake_encoder.encode_queries(["补助"]))
+
+
+@pytest.mark.slow
+def test_build_workers_bench_reports_chars_per_second_for_each_count(letters_dir: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench"
+    assert main(["--build-workers", "1,2", "--build-scale", "2", "--letters", str(letters_dir), "--out", str(out),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result == json.loads((out / "build-workers.json").read_text(encoding="utf-8"))
+    assert result["workers"] == [1, 2] and result["letters"] == 4 and result["scale"] == 2
+    assert result["chars"] > sum(len(p.read_text(encoding="utf-8")) for p in letters_dir.iterdir())
+    for key in ("chars_per_s", "seconds", "cpu_s", "worker_cpu_s", "cpu_bound_chars_per_s", "chars_per_cpu_s"):
+        assert len(result[key]) == 2 and all(value >= 0 for value in result[key])
+    assert result["worker_cpu_s"][0] == 0 < result["worker_cpu_s"][1]  # one worker embeds in the build's process
+    assert result["speedup"] == pytest.approx(result["chars_per_s"][1] / result["chars_per_s"][0])
+    assert not list(out.glob("build-*x")) and not list(out.glob("build-index-*"))
+
+
+def test_build_workers_refuses_a_count_below_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--build-workers", "0,2", "--out", str(tmp_path / "bench")]) == 2
+    assert "worker counts of at least 1" in capsys.readouterr().err

@@ -106,8 +106,9 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
 
     if store == "milvus":
         generation, left = committed_generation(index_dir), raw_rows(index_dir)
-        if stage != "embedding":  # the kill hit the window: unsaved rows and retirements are in the collection
-            assert any(r["born"] > generation for r in left) and any(r["retired"] > generation for r in left)
+        if stage != "embedding":  # the kill hit the window: unsaved rows are in the collection (retirements
+            # come after the last batch of rows, so that a letter that fails to embed keeps its indexed version)
+            assert any(r["born"] > generation for r in left) and all(r["retired"] == 0 for r in left)
         else:
             assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
     reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest

@@ -31,8 +31,10 @@ def _load(directory: Path, analyzer) -> Index:
 
 
 def _tree_digest(directory: Path) -> dict[str, str]:
+    """Every index file's hash; not the lock, nor a killed build's checkpoint (``.build/``, which readers ignore)."""
     return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+            for p in sorted(directory.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock") and p.relative_to(directory).parts[0] != ".build"}
 
 
 def _rewrite_manifest(directory: Path, change) -> None:  # noqa: ANN001 - a callable editing the dict

@@ -100,7 +100,7 @@ def _store_token(directory: Path) -> str | None:
 
 
 def _progress_printer(quiet: bool) -> Callable[[int, int], None]:
-    """A progress callback that prints one line per tenth of the passages embedded (nothing when ``quiet``)."""
+    """A progress callback that prints one line per tenth of the chunks embedded (nothing when ``quiet``)."""
     last = -1
 
     def report(done: int, total: int) -> None:
@@ -108,7 +108,7 @@ def _progress_printer(quiet: bool) -> Callable[[int, int], None]:
         percent = 100 * done // max(total, 1)
         if not quiet and percent // 10 != last:
             last = percent // 10
-            print(f"  embedding passages: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
+            print(f"  embedding chunks: {done}/{total} ({percent}%)", file=sys.stderr, flush=True)
 
     return report
 
