@@ -50,20 +50,25 @@ class AutoDenseStore:
         flat = self._inner
         if not isinstance(flat, FlatDenseStore) or len(flat) + len(ids) < self.params.auto_vectors:
             self._inner.add(ids, vectors)
-            self.maintenance = getattr(self._inner, "maintenance", "")
+            self._note(getattr(self._inner, "maintenance", ""))
             return
         # the vectors go straight into the IVF store: a flat copy of them all first would double the peak memory
         held_ids, held = flat.contents()
         self._inner = IVFDenseStore(self.dim, self.params)
         self._inner.add(np.concatenate([held_ids, as_ids(ids)]),
                         np.concatenate([held, np.asarray(vectors, np.float32).reshape(-1, self.dim)]))
-        self.maintenance = (f"switched the dense store from flat to ivf at {len(self._inner):,} vectors "
-                            f"(Config.dense_auto_vectors = {self.params.auto_vectors:,}); "
-                            f"{self._inner.stats()['nlist']} cells, {self._inner.stats()['codes']} codes")
+        self._note(f"switched the dense store from flat to ivf at {len(self._inner):,} vectors "
+                   f"(Config.dense_auto_vectors = {self.params.auto_vectors:,}); "
+                   f"{self._inner.stats()['nlist']} cells, {self._inner.stats()['codes']} codes")
+
+    def _note(self, note: str) -> None:
+        """Keep what maintenance an update did: a build adds in batches, and a later one must not hide it."""
+        if note and note not in self.maintenance:
+            self.maintenance = f"{self.maintenance}; {note}" if self.maintenance else note
 
     def remove(self, ids: Ids) -> None:
         self._inner.remove(ids)
-        self.maintenance = getattr(self._inner, "maintenance", "")
+        self._note(getattr(self._inner, "maintenance", ""))
 
     def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
         return self._inner.search(query, k, allowed)
