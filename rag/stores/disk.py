@@ -122,6 +122,18 @@ def write_generation(directory: Path, write_files: Callable[[Path], None], manif
     return generation
 
 
+def settled(folder: Path) -> Path:
+    """Where files written into ``folder`` are now: a staging folder of :func:`write_generation` is renamed.
+
+    A store that links its unchanged files into the next generation (rather than writing them again) looks
+    for them here.
+    """
+    name = folder.name
+    if not folder.exists() and name.startswith(".gen-") and name.endswith(".tmp"):
+        return folder.parent / name[1:-len(".tmp")]
+    return folder
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """Read and check ``manifest.json``.
 
