@@ -123,14 +123,17 @@ def write_generation(directory: Path, write_files: Callable[[Path], None], manif
 
 
 def settled(folder: Path) -> Path:
-    """Where files written into ``folder`` are now: a staging folder of :func:`write_generation` is renamed.
+    """Where files written into ``folder`` (a staging folder of :func:`write_generation`, or one inside it) are now.
 
     A store that links its unchanged files into the next generation (rather than writing them again) looks
-    for them here.
+    for them here: the staging folder was renamed to its generation's name.
     """
-    name = folder.name
-    if not folder.exists() and name.startswith(".gen-") and name.endswith(".tmp"):
-        return folder.parent / name[1:-len(".tmp")]
+    for staging in (folder, *folder.parents):
+        name = staging.name
+        if name.startswith(".gen-") and name.endswith(".tmp"):
+            if staging.exists():
+                return folder
+            return staging.parent / name[1:-len(".tmp")] / folder.relative_to(staging)
     return folder
 
 
