@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from .base import DenseStore, LexicalStore, Place, Stats
 from .dense_flat import FlatDenseStore
 from .dense_ivf import IVFDenseStore
@@ -138,11 +140,11 @@ class Stores:
 
     def problems(self) -> list[str]:
         """Why the stores disagree with each other (empty when every chunk id is in all three)."""
-        keys = sorted(self.letters.chunks)
+        keys = self.letters.ids()
         problems = []
-        if self.dense.ids().tolist() != keys:
+        if not np.array_equal(self.dense.ids(), keys):
             problems.append("the dense store's ids differ from the chunks'")
-        if self.lexical.ids().tolist() != keys:
+        if not np.array_equal(self.lexical.ids(), keys):
             problems.append("the lexical store's ids differ from the chunks'")
         return problems
 

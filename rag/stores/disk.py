@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 2  # 2: stores in their own folders, chunks keyed by integer ids
+FORMAT_VERSION = 3  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 

@@ -109,7 +109,7 @@ class Segment:
         Its vocabulary file holds the tokens of ids ``vocab``: the ones first interned when it was made.
         """
         home = settled(self.folder) if self.folder is not None else None
-        if home is None or not all(_link(home / file, folder / file) for file in self.files()):
+        if home is None or not all(link_file(home / file, folder / file) for file in self.files()):
             for file in self.files():
                 (folder / file).unlink(missing_ok=True)
             for key, array in zip(ARRAYS, (self.ids, self.lengths, self.terms, self.starts, self.rows, self.counts),
@@ -151,7 +151,7 @@ def _csc(terms: np.ndarray, rows: np.ndarray, documents: int) -> dict[str, np.nd
             "rows": (pairs % max(documents, 1)).astype(np.int32), "counts": counts.astype(count_type)}
 
 
-def _link(source: Path, target: Path) -> bool:
+def link_file(source: Path, target: Path) -> bool:
     """Hard-link ``source`` as ``target`` (a copy where links fail); False when ``source`` is gone."""
     if not source.is_file() or target.exists():
         return False
