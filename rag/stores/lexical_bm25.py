@@ -46,6 +46,7 @@ class BM25Store:
         self._length = sum(int(segment.lengths[~dead].sum()) for segment, dead in self._segments)
         self.merges = merges  # segment merges since the store was first built: reported in stats()
         self._ids_by_row: Ids | None = None
+        self._norms: tuple[tuple[int, int, int], np.ndarray] | None = None  # per row, for the current average length
 
     def __len__(self) -> int:
         return self._alive
@@ -185,20 +186,16 @@ class BM25Store:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         rows = np.concatenate([r for r, _ in found])
         counts = np.concatenate([c for _, c in found]).astype(np.float32)
-        lengths = np.concatenate([self._lengths_at(r) for r, _ in found])
         idf = np.float32(math.log(1 + (self._alive - len(rows) + 0.5) / (len(rows) + 0.5)))
-        average = np.float64(self._length / self._alive)
-        norm = K1 * ((1 - B) + B * lengths.astype(np.float64) / average)
-        return rows, (np.float64(idf) * (counts / (norm + counts))).astype(np.float32)
+        return rows, (np.float64(idf) * (counts / (self._row_norms()[rows] + counts))).astype(np.float32)
 
-    def _lengths_at(self, rows: np.ndarray) -> np.ndarray:
-        offsets = np.cumsum([0] + [len(segment) for segment, _ in self._segments])
-        at = np.searchsorted(offsets, rows, side="right") - 1
-        out = np.empty(len(rows), dtype=np.int64)
-        for n in np.unique(at).tolist():
-            pick = at == n
-            out[pick] = self._segments[n][0].lengths[rows[pick] - offsets[n]]
-        return out
+    def _row_norms(self) -> np.ndarray:
+        """k1·(1 − b + b·length/average length) per row, kept until the rows or the average change."""
+        key = (self._rows(), self._alive, self._length)
+        if self._norms is None or self._norms[0] != key:
+            lengths = np.concatenate([s.lengths for s, _ in self._segments]).astype(np.float64)
+            self._norms = (key, K1 * ((1 - B) + B * lengths / np.float64(self._length / self._alive)))
+        return self._norms[1]
 
     def _compact(self) -> None:
         """Merge the newest segments while they are alike in size; rewrite all once many rows are dead."""

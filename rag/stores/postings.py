@@ -75,20 +75,28 @@ class Segment:
     @classmethod
     def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]], vocab: tuple[int, int]) -> Segment:
         """One segment of the rows of ``parts`` (segment, dead mask) not marked dead, in order."""
-        ids, lengths, terms, rows = [], [], [], []
+        ids, lengths, terms, rows, counts = [], [], [], [], []
         offset = 0
         for segment, dead in parts:
             alive = ~dead
-            renumber = np.cumsum(alive) - 1 + offset
-            term_of = np.repeat(segment.terms.astype(np.int64), np.diff(segment.starts))
+            renumber = (np.cumsum(alive) - 1 + offset).astype(np.int32)
             keep = alive[segment.rows]
-            repeat = segment.counts[keep].astype(np.int64)
-            terms.append(np.repeat(term_of[keep], repeat))  # one entry per occurrence, recounted by _csc
-            rows.append(np.repeat(renumber[segment.rows[keep]], repeat))
+            terms.append(np.repeat(segment.terms, np.diff(segment.starts))[keep])
+            rows.append(renumber[segment.rows[keep]])
+            counts.append(segment.counts[keep].astype(np.uint32))
             ids.append(segment.ids[alive])
             lengths.append(segment.lengths[alive])
             offset += int(alive.sum())
-        arrays = _csc(np.concatenate(terms), np.concatenate(rows), offset)
+        term_of, row_of, count_of = (np.concatenate(x) for x in (terms, rows, counts))
+        if len(parts) > 1:  # each part is sorted by (term, row) and rows grow part by part: a stable sort by term
+            order = np.argsort(term_of, kind="stable")
+            term_of, row_of, count_of = term_of[order], row_of[order], count_of[order]
+        starts = np.flatnonzero(np.diff(term_of)) + 1 if len(term_of) else np.zeros(0, np.int64)
+        distinct = term_of[np.concatenate([[0], starts])] if len(term_of) else term_of
+        count_type = np.uint16 if not len(count_of) or int(count_of.max()) <= np.iinfo(np.uint16).max else np.uint32
+        arrays = {"terms": distinct.astype(np.int32), "rows": row_of.astype(np.int32),
+                  "starts": np.concatenate([[0], starts, [len(term_of)]]).astype(np.int64) if len(term_of)
+                  else np.zeros(1, np.int64), "counts": count_of.astype(count_type)}
         return cls(_name(), {"ids": as_ids(np.concatenate(ids)), "lengths": np.concatenate(lengths).astype(np.int32),
                              **arrays}, vocab)
 
