@@ -35,8 +35,8 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def intern(self, words: Iterable[str]) -> list[int]:
-        """The ids of ``words``, new tokens appended."""
+    def intern(self, words: Iterable[str]) -> np.ndarray:
+        """The ids of ``words`` (int32), new tokens appended."""
         ids, tokens, out = self.ids, self.tokens, []
         with self._lock:  # two copies of a store may add at once
             for word in words:
@@ -45,7 +45,7 @@ class Vocabulary:
                     found = ids[word] = len(tokens)
                     tokens.append(word)
                 out.append(found)
-        return out
+        return np.asarray(out, dtype=np.int32)  # 4 bytes a token while a batch is built, not a list of ints
 
 
 class Segment:
@@ -64,12 +64,13 @@ class Segment:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: Ids, term_lists: Sequence[Sequence[int]], vocab: tuple[int, int]) -> Segment:
+    def build(cls, ids: Ids, term_lists: Sequence[np.ndarray], vocab: tuple[int, int]) -> Segment:
         """A segment of one document per id, made of its token ids; an empty document counts one token, as in bm25s."""
         count = len(term_lists)
-        lengths = np.asarray([max(len(t), 1) for t in term_lists], dtype=np.int32)
-        flat = np.fromiter((t for terms in term_lists for t in terms), dtype=np.int64)
-        rows = np.repeat(np.arange(count, dtype=np.int64), [len(t) for t in term_lists])
+        sizes = np.asarray([len(t) for t in term_lists], dtype=np.int64)
+        lengths = np.maximum(sizes, 1).astype(np.int32)
+        flat = np.concatenate([*term_lists, np.zeros(0, np.int32)]).astype(np.int64)
+        rows = np.repeat(np.arange(count, dtype=np.int64), sizes)
         return cls(_name(), {"ids": as_ids(ids), "lengths": lengths, **_csc(flat, rows, count)}, vocab)
 
     @classmethod
