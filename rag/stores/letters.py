@@ -143,8 +143,8 @@ class LetterStore:
             segment.settle()
         gone = set(retire)
         order = list(letters)
-        new_letters = [self._whole(letters[lid]) for lid in order
-                       if lid in gone or lid not in old.facts or stripped(letters[lid]) != old.facts[lid]]
+        new_letters = [self._whole(letters[lid]) for lid in order if lid in gone or lid not in old.facts or (
+            letters[lid] is not old.facts[lid] and stripped(letters[lid]) != old.facts[lid])]  # `is`: from metadata
         fresh = LetterSegment.fresh(new_letters, dict(chunks)) if new_letters or chunks else None
         segments = (*old.segments, fresh) if fresh is not None else old.segments
         rows = {letter.letter_id: (len(old.segments), row) for row, letter in enumerate(new_letters)}
