@@ -89,8 +89,9 @@ class BM25Store:
         vocab = self._vocabulary.ids
         known = [(vocab[t], w) for t, w in zip(tokens, given, strict=True) if t and t in vocab and w > 0]
         scores = np.zeros(self._rows(), dtype=np.float32)
+        dead = self._dead_masks()
         for term, weight in known:  # summed token by token in float32, as bm25s does
-            rows, term_scores = self._term_scores(term)
+            rows, term_scores = self._term_scores(term, dead)
             scores[rows] += term_scores if weight == 1.0 else np.float32(weight) * term_scores
         found = np.flatnonzero(scores > 0)
         if allowed is not None and len(found):
@@ -104,7 +105,7 @@ class BM25Store:
 
     def document_frequency(self, token: str) -> int:
         term = self._vocabulary.ids.get(token)
-        return 0 if term is None else sum(len(rows) for rows, _ in self._postings(term))
+        return 0 if term is None else sum(len(rows) for rows, _ in self._postings(term, self._dead_masks()))
 
     def ids(self) -> Ids:
         return np.sort(self._row_ids()[~self._dead()])
@@ -168,26 +169,39 @@ class BM25Store:
     def _vocabulary_end(self) -> int:
         return self._segments[-1][0].vocab[1] if self._segments else 0
 
-    def _postings(self, term: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per segment, the live global rows holding ``term`` and their counts."""
+    def _postings(self, term: int, dead: list[np.ndarray | None]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per segment, the live global rows holding ``term`` and their counts (``dead``: see :meth:`_dead_masks`)."""
         found, offset = [], 0
-        for segment, dead in self._segments:
+        for (segment, _), gone in zip(self._segments, dead, strict=True):
             rows, counts = segment.postings(term)
             if len(rows):
-                live = ~dead[rows]
-                found.append((rows[live].astype(np.int64) + offset, counts[live]))
+                if gone is not None:
+                    live = ~gone[rows]
+                    rows, counts = rows[live], counts[live]
+                found.append((rows + offset if offset else rows, counts))
             offset += len(segment)
         return found
 
-    def _term_scores(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+    def _dead_masks(self) -> list[np.ndarray | None]:
+        """Each segment's dead-rows mask, None where no row is dead (most segments: nothing to filter)."""
+        return [dead if dead.any() else None for _, dead in self._segments]
+
+    def _term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
         """The live rows holding ``term`` and its BM25 scores there, computed as bm25s computes them."""
-        found = self._postings(term)
+        found = self._postings(term, dead)
         if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = np.concatenate([r for r, _ in found])
-        counts = np.concatenate([c for _, c in found]).astype(np.float32)
+        rows = found[0][0] if len(found) == 1 else np.concatenate([r.astype(np.int64) for r, _ in found])
+        counts = found[0][1] if len(found) == 1 else np.concatenate([c for _, c in found])
         idf = np.float32(math.log(1 + (self._alive - len(rows) + 0.5) / (len(rows) + 0.5)))
-        return rows, (np.float64(idf) * (counts / (self._row_norms()[rows] + counts))).astype(np.float32)
+        # idf · tf / (tf + k1·(1 − b + b·length/avgdl)) in float64, stored as float32: bm25s's arithmetic,
+        # in place to pass over the postings as few times as possible
+        tf = counts.astype(np.float64)
+        denominator = self._row_norms()[rows]
+        denominator += tf
+        np.divide(tf, denominator, out=tf)
+        tf *= np.float64(idf)
+        return rows, tf.astype(np.float32)
 
     def _row_norms(self) -> np.ndarray:
         """k1·(1 − b + b·length/average length) per row, kept until the rows or the average change."""

@@ -132,7 +132,9 @@ class Segment:
     @classmethod
     def load(cls, folder: Path, name: str, vocab: tuple[int, int]) -> Segment:
         """The segment ``name`` saved in ``folder``, memory-mapped, its shapes checked (ValueError otherwise)."""
-        arrays = {key: np.load(folder / f"{name}.{key}.npy", mmap_mode="r", allow_pickle=False) for key in ARRAYS}
+        # plain views of the mapped files: np.memmap's own slicing costs more than the search it serves
+        arrays = {key: np.asarray(np.load(folder / f"{name}.{key}.npy", mmap_mode="r", allow_pickle=False))
+                  for key in ARRAYS}
         segment = cls(name, arrays, vocab, folder)
         documents, postings = len(segment.ids), len(segment.rows)
         if (len(segment.lengths) != documents or len(segment.starts) != len(segment.terms) + 1
