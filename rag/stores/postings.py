@@ -66,12 +66,12 @@ class Segment:
     @classmethod
     def build(cls, ids: Ids, term_lists: Sequence[np.ndarray], vocab: tuple[int, int]) -> Segment:
         """A segment of one document per id, made of its token ids; an empty document counts one token, as in bm25s."""
-        count = len(term_lists)
-        sizes = np.asarray([len(t) for t in term_lists], dtype=np.int64)
-        lengths = np.maximum(sizes, 1).astype(np.int32)
-        flat = np.concatenate([*term_lists, np.zeros(0, np.int32)]).astype(np.int64)
-        rows = np.repeat(np.arange(count, dtype=np.int64), sizes)
-        return cls(_name(), {"ids": as_ids(ids), "lengths": lengths, **_csc(flat, rows, count)}, vocab)
+        lengths = np.asarray([max(len(t), 1) for t in term_lists], dtype=np.int32)
+        counted = [np.unique(t, return_counts=True) for t in term_lists]  # per document: no array per occurrence
+        terms = np.concatenate([*(t for t, _ in counted), np.zeros(0, np.int32)]).astype(np.int32)
+        counts = np.concatenate([*(c for _, c in counted), np.zeros(0, np.int64)])
+        rows = np.repeat(np.arange(len(term_lists), dtype=np.int32), [len(t) for t, _ in counted])
+        return cls(_name(), {"ids": as_ids(ids), "lengths": lengths, **_columns(terms, rows, counts)}, vocab)
 
     @classmethod
     def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]], vocab: tuple[int, int]) -> Segment:
@@ -88,16 +88,7 @@ class Segment:
             ids.append(segment.ids[alive])
             lengths.append(segment.lengths[alive])
             offset += int(alive.sum())
-        term_of, row_of, count_of = (np.concatenate(x) for x in (terms, rows, counts))
-        if len(parts) > 1:  # each part is sorted by (term, row) and rows grow part by part: a stable sort by term
-            order = np.argsort(term_of, kind="stable")
-            term_of, row_of, count_of = term_of[order], row_of[order], count_of[order]
-        starts = np.flatnonzero(np.diff(term_of)) + 1 if len(term_of) else np.zeros(0, np.int64)
-        distinct = term_of[np.concatenate([[0], starts])] if len(term_of) else term_of
-        count_type = np.uint16 if not len(count_of) or int(count_of.max()) <= np.iinfo(np.uint16).max else np.uint32
-        arrays = {"terms": distinct.astype(np.int32), "rows": row_of.astype(np.int32),
-                  "starts": np.concatenate([[0], starts, [len(term_of)]]).astype(np.int64) if len(term_of)
-                  else np.zeros(1, np.int64), "counts": count_of.astype(count_type)}
+        arrays = _columns(*(np.concatenate(x) for x in (terms, rows, counts)))
         return cls(_name(), {"ids": as_ids(np.concatenate(ids)), "lengths": np.concatenate(lengths).astype(np.int32),
                              **arrays}, vocab)
 
@@ -152,14 +143,15 @@ def _name() -> str:
     return f"seg-{uuid.uuid4().hex[:12]}"
 
 
-def _csc(terms: np.ndarray, rows: np.ndarray, documents: int) -> dict[str, np.ndarray]:
-    """Term frequencies as sorted token ids, offsets, rows and counts, from one (token, row) pair per occurrence."""
-    pairs, counts = np.unique(terms * max(documents, 1) + rows, return_counts=True)
-    term_of = pairs // max(documents, 1)
-    distinct, starts = np.unique(term_of, return_index=True)
-    count_type = np.uint16 if counts.size == 0 or int(counts.max()) <= np.iinfo(np.uint16).max else np.uint32
-    return {"terms": distinct.astype(np.int32), "starts": np.append(starts, len(pairs)).astype(np.int64),
-            "rows": (pairs % max(documents, 1)).astype(np.int32), "counts": counts.astype(count_type)}
+def _columns(terms: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Postings by token: ``(term, row, count)`` triples, rows ascending, sorted by term (stably) and cut per term."""
+    order = np.argsort(terms, kind="stable")
+    terms, rows, counts = terms[order], rows[order], counts[order]
+    cuts = np.flatnonzero(np.diff(terms)) + 1
+    starts = np.concatenate([[0], cuts, [len(terms)]]) if len(terms) else np.zeros(1)
+    count_type = np.uint16 if not len(counts) or int(counts.max()) <= np.iinfo(np.uint16).max else np.uint32
+    return {"terms": terms[starts[:-1].astype(np.int64)].astype(np.int32), "starts": starts.astype(np.int64),
+            "rows": rows.astype(np.int32), "counts": counts.astype(count_type)}
 
 
 def link_file(source: Path, target: Path) -> bool:
