@@ -250,7 +250,7 @@ class Index:
         started = time.perf_counter()
         documents, skipped = read
         with self._write_lock, self._folder_lock():
-            existing = self._fresh_stores().letters.letters
+            existing = self._fresh_stores().letters.metadata  # no letter text is read to plan
             plan = plan_update(existing, documents, replace_all=replace_all)
             plan, chunked, oversized = chunk_plan(plan, existing, config=self.config, splitter=self._splitter)
             checkpoint = self._checkpoint() if plan.fresh else None
@@ -279,7 +279,7 @@ class Index:
             KeyError: a name matches no letter (nothing is removed then).
         """
         with self._write_lock, self._folder_lock():
-            plan = plan_removal(self._fresh_stores().letters.letters, list(letters))
+            plan = plan_removal(self._fresh_stores().letters.metadata, list(letters))
             done = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder, analyzer=self.analyzer)
             self._commit(done.stores, self.sources)
         return plan.removed

@@ -346,7 +346,7 @@ class BuildReport:
         fresh = {letter.letter_id for letter in plan.fresh}
         return cls(added=plan.added, updated=plan.updated, unchanged=plan.unchanged, duplicates=plan.duplicates,
                    removed=plan.removed, skipped=tuple(skipped),
-                   new_chunks=sum(1 for c in stores.letters.chunks.values() if c.letter_id in fresh),
+                   new_chunks=len(stores.letters.chunk_ids(fresh)),
                    letters=len(stores.letters.letters), chunks=len(stores.letters), seconds=seconds,
                    chars_embedded=chars_embedded, notes=_maintenance(stores))
 

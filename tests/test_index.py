@@ -160,13 +160,13 @@ def test_bad_queries_raise_clear_errors(fake_index: Index):
 
 def test_manifest_records_build_facts(fake_index: Index, tmp_path: Path):
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["encoder"] == {"id": "fake-bigrams", "dim": 256, "normalized": True, "metric": "inner_product"}
     assert manifest["counts"]["letters"] == 2 and manifest["counts"]["chunks"] == len(fake_index.chunks)
     assert manifest["build_settings"]["chunking"] == "sections"
     assert set(manifest["letters"]) == {"000_3530caffdd2f932b", "004_dce9e1310b5c7813"}
     assert all(len(entry["sha256"]) == 64 for entry in manifest["letters"].values())
-    assert set(manifest["files"]) >= {"letters.jsonl", "chunks.jsonl", "dense/dense.faiss", "lexical/tokens.jsonl"}
+    assert set(manifest["files"]) >= {"letters.json", "chunks.npy", "dense/dense.faiss", "lexical/segments.json"}
     assert manifest["stores"]["dense"]["backend"] == "flat" and manifest["stores"]["lexical"]["backend"] == "bm25s"
     assert manifest["stores"]["dense"]["vectors"] == manifest["counts"]["vectors"] > len(fake_index.chunks)
 

@@ -161,7 +161,7 @@ def _generation(directory: Path) -> Path:
     ("edit-manifest", "was modified after it was written"),
     ("delete-manifest", "manifest.json is missing"),
     ("garble-manifest", "is corrupt"),
-    ("delete-chunks", "chunks.jsonl is missing"),
+    ("delete-chunks", "chunks.npy is missing"),
     ("counts-disagree", "inconsistent"),
     ("newer-format", "written by a newer policy-rag"),
 ])
@@ -180,16 +180,16 @@ def test_damaged_index_is_refused_with_the_rebuild_command(fake_index: Index, tm
     elif fault == "garble-manifest":
         (directory / "manifest.json").write_text('{"format_version": 1, "gen', encoding="utf-8")
     elif fault == "delete-chunks":
-        (generation / "chunks.jsonl").unlink()
+        (generation / "chunks.npy").unlink()
     elif fault == "counts-disagree":
-        lines = (generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-        (generation / "chunks.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
+        table = np.load(generation / "chunks.npy", allow_pickle=False)
+        np.save(generation / "chunks.npy", table[:-1], allow_pickle=False)
 
         def reseal(manifest):
             from rag.stores.disk import sha256_file
 
-            path = generation / "chunks.jsonl"
-            manifest["files"]["chunks.jsonl"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            path = generation / "chunks.npy"
+            manifest["files"]["chunks.npy"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
         _rewrite_manifest(directory, reseal)
     elif fault == "newer-format":

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from .base import Configurable, DenseParams, DenseStore, Ids, LexicalStore, Place, Relocatable, Stats, as_ids
 from .dense_auto import AutoDenseStore
 from .dense_flat import FlatDenseStore
@@ -176,12 +178,12 @@ class Stores:
 
     def problems(self) -> list[str]:
         """Why the stores disagree with each other (empty when every chunk id is in all three)."""
-        keys = sorted(self.letters.chunks)
+        keys = self.letters.ids()
         problems = []
         holds = getattr(self.dense, "holds", None)  # a database store checks without reading every row
-        if not (holds(as_ids(keys)) if holds is not None else self.dense.ids().tolist() == keys):
+        if not (holds(as_ids(keys)) if holds is not None else np.array_equal(self.dense.ids(), keys)):
             problems.append("the dense store's ids differ from the chunks'")
-        if self.lexical.ids().tolist() != keys:
+        if not np.array_equal(self.lexical.ids(), keys):
             problems.append("the lexical store's ids differ from the chunks'")
         return problems
 

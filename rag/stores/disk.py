@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 2  # 2: stores in their own folders, chunks keyed by integer ids
+FORMAT_VERSION = 3  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 HASH_ALWAYS_BELOW = 16 * 1024 * 1024  # bytes: smaller files are re-hashed on every load
@@ -179,6 +179,21 @@ def _signature(stat: os.stat_result) -> dict[str, int]:
     if stat.st_size < HASH_ALWAYS_BELOW:
         return {}
     return {"inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}
+
+
+def settled(folder: Path) -> Path:
+    """Where files written into ``folder`` (a staging folder of :func:`write_generation`, or one inside it) are now.
+
+    A store that links its unchanged files into the next generation (rather than writing them again) looks
+    for them here: the staging folder was renamed to its generation's name.
+    """
+    for staging in (folder, *folder.parents):
+        name = staging.name
+        if name.startswith(".gen-") and name.endswith(".tmp"):
+            if staging.exists():
+                return folder
+            return staging.parent / name[1:-len(".tmp")] / folder.relative_to(staging)
+    return folder
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

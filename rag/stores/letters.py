@@ -1,22 +1,47 @@
-"""The letter store: parsed letters and their chunks, each chunk under the integer id the other stores use."""
+"""The letter store: letters and their chunks, each chunk under the integer id the other stores use, served from disk.
+
+Letters (text, sections) and chunk records live in immutable SQLite segments (:mod:`.letter_segments`); in
+memory are only per-chunk numpy arrays (id, owner letter, segment) and each letter's metadata without its
+text, for filters and update plans. A save hard-links the segments already written and adds one for the
+letters new since; ``letters.json`` and ``chunks.npy`` (small, rewritten each save) say which rows are live.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..chunk import Chunk
-from ..parse import Letter, Section
+from ..parse import Letter
 from ..retrieve.filters import Filters
 from .base import Ids, Stats, as_ids
-from .disk import read_jsonl, write_jsonl
+from .letter_segments import LetterSegment, stripped
 
-LETTERS = "letters.jsonl"
-CHUNKS = "chunks.jsonl"
+INDEX = "letters.json"
+CHUNKS = "chunks.npy"  # one row per chunk, in order: id, owner letter's position, segment
+FORMAT = 1
+CACHE = 256  # letters kept whole in memory after a read (a search's hits come from few letters)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where every letter and chunk is: replaced whole, never changed, so readers see one consistent state."""
+
+    segments: tuple[LetterSegment, ...]
+    letters: tuple[str, ...]  # letter ids, in order
+    place: dict[str, tuple[int, int]]  # letter id → (segment, row)
+    facts: dict[str, Letter]  # letter id → the letter without text and sections
+    chunks: np.ndarray  # (n, 3) int64: id, letter position, segment
+
+    @classmethod
+    def empty(cls) -> _Layout:
+        return cls((), (), {}, {}, np.zeros((0, 3), dtype=np.int64))
 
 
 class LetterStore:
@@ -28,43 +53,80 @@ class LetterStore:
         True
     """
 
-    def __init__(self, letters: Mapping[str, Letter] | None = None, chunks: Mapping[int, Chunk] | None = None) -> None:
-        self._letters: dict[str, Letter] = dict(letters or {})
-        self._chunks: dict[int, Chunk] = dict(chunks or {})
-        self._by_letter: dict[str, list[int]] = {}
-        for key, chunk in self._chunks.items():
-            self._by_letter.setdefault(chunk.letter_id, []).append(key)
-        self._keys = as_ids(list(self._chunks))
-        order = {letter_id: n for n, letter_id in enumerate(self._letters)}
-        self._owner = np.asarray([order[c.letter_id] for c in self._chunks.values()], dtype=np.int64)
-        self.next_id = int(self._keys.max()) + 1 if len(self._keys) else 0
+    def __init__(self, layout: _Layout | None = None) -> None:
+        self._layout = layout or _Layout.empty()
+        keys = self._layout.chunks[:, 0]
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+        self.next_id = int(keys.max()) + 1 if len(keys) else 0
+        self._cache: OrderedDict[str, Letter] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def letters(self) -> Mapping[str, Letter]:
-        """Letters by id, in the order they were added."""
-        return self._letters
+        """Letters by id, in the order they were added (read from disk when asked for)."""
+        return _Letters(self)
+
+    @property
+    def metadata(self) -> Mapping[str, Letter]:
+        """Letters by id without their text and sections, from memory: what update plans need.
+
+        A letter given back to :meth:`changed` like this (empty text, same ``sha256``) keeps its stored text.
+        """
+        return self._layout.facts
 
     @property
     def chunks(self) -> Mapping[int, Chunk]:
-        """Chunks by integer id, in reading order within each letter."""
-        return self._chunks
+        """Chunks by integer id, in reading order within each letter (read from disk when asked for)."""
+        return _Chunks(self)
 
     def __len__(self) -> int:
-        return len(self._chunks)
+        return len(self._layout.chunks)
+
+    def letter(self, letter_id: str) -> Letter:
+        """The whole letter (KeyError if it is not in the store)."""
+        with self._cache_lock:
+            cached = self._cache.get(letter_id)
+            if cached is not None:
+                self._cache.move_to_end(letter_id)
+                return cached
+        segment, row = self._layout.place[letter_id]
+        letter = self._layout.segments[segment].letter(row)
+        with self._cache_lock:
+            self._cache[letter_id] = letter
+            if len(self._cache) > CACHE:
+                self._cache.popitem(last=False)
+        return letter
 
     def chunk(self, key: int) -> Chunk:
-        return self._chunks[key]
+        position = self._position(key)
+        segment = int(self._layout.chunks[position, 2])
+        chunk_id, letter_id, section, label, start, end = self._layout.segments[segment].chunk_record(key)
+        return Chunk(chunk_id, letter_id, section, label, start, end, self.letter(letter_id).text[start:end])
 
     def chunk_ids(self, letter_ids: Iterable[str]) -> Ids:
         """The ids of these letters' chunks."""
-        return as_ids([key for lid in letter_ids for key in self._by_letter.get(lid, ())])
+        wanted = set(letter_ids)
+        positions = [n for n, lid in enumerate(self._layout.letters) if lid in wanted]
+        table = self._layout.chunks
+        return as_ids(table[np.isin(table[:, 1], positions), 0])
+
+    def ids(self) -> Ids:
+        """The chunk ids, sorted."""
+        return as_ids(self._sorted)
+
+    def chunk_counts(self) -> dict[str, int]:
+        """How many chunks each letter has."""
+        counts = np.bincount(self._layout.chunks[:, 1], minlength=len(self._layout.letters))
+        return {lid: int(n) for lid, n in zip(self._layout.letters, counts.tolist(), strict=True)}
 
     def allowed(self, filters: Filters) -> Ids:
         """The ids of the chunks whose letters pass ``filters``."""
-        accepted = np.asarray([filters.accepts(letter) for letter in self._letters.values()], dtype=bool)
-        if not len(self._keys):
+        accepted = np.asarray([filters.accepts(self._layout.facts[lid]) for lid in self._layout.letters], dtype=bool)
+        table = self._layout.chunks
+        if not len(table):
             return as_ids([])
-        return as_ids(self._keys[accepted[self._owner]])
+        return as_ids(table[accepted[table[:, 1]], 0])
 
     def changed(self, *, retire: Iterable[str], letters: Mapping[str, Letter],
                 chunks: Mapping[int, Chunk]) -> LetterStore:
@@ -76,40 +138,123 @@ class LetterStore:
                 e.g. a new path).
             chunks: the new chunks by id.
         """
-        gone = set(self.chunk_ids(retire).tolist())
-        kept = {key: chunk for key, chunk in self._chunks.items() if key not in gone and chunk.letter_id in letters}
-        kept.update(chunks)
-        return LetterStore(letters, kept)
+        old = self._layout
+        for segment in old.segments:
+            segment.settle()
+        gone = set(retire)
+        order = list(letters)
+        new_letters = [self._whole(letters[lid]) for lid in order if lid in gone or lid not in old.facts or (
+            letters[lid] is not old.facts[lid] and stripped(letters[lid]) != old.facts[lid])]  # `is`: from metadata
+        fresh = LetterSegment.fresh(new_letters, dict(chunks)) if new_letters or chunks else None
+        segments = (*old.segments, fresh) if fresh is not None else old.segments
+        rows = {letter.letter_id: (len(old.segments), row) for row, letter in enumerate(new_letters)}
+        place = {lid: rows.get(lid) or old.place[lid] for lid in order}
+        facts = {lid: stripped(letters[lid]) if lid in rows else old.facts[lid] for lid in order}
+        position = {lid: n for n, lid in enumerate(order)}
+        remap = np.asarray([-1 if lid in gone else position.get(lid, -1) for lid in old.letters], dtype=np.int64)
+        kept = old.chunks[remap[old.chunks[:, 1]] >= 0] if len(old.chunks) else old.chunks
+        kept = np.column_stack([kept[:, 0], remap[kept[:, 1]], kept[:, 2]]) if len(kept) else kept
+        added = np.asarray([[key, position[c.letter_id], len(old.segments)] for key, c in chunks.items()],
+                           dtype=np.int64).reshape(-1, 3)
+        return LetterStore(_Layout(segments, tuple(order), place, facts, np.concatenate([kept, added])))
+
+    def _whole(self, letter: Letter) -> Letter:
+        """``letter``, its text and sections read from the store when it came from :attr:`metadata`."""
+        known = self._layout.facts.get(letter.letter_id)
+        if letter.text or letter.sections or known is None or known.sha256 != letter.sha256:
+            return letter
+        meta = {k: v for k, v in asdict(letter).items() if k not in ("text", "sections")}
+        meta["paths"] = letter.paths
+        return replace(self.letter(letter.letter_id), **meta)
 
     def save(self, folder: Path) -> None:
-        write_jsonl(folder / LETTERS, (_letter_row(letter) for letter in self._letters.values()))
-        write_jsonl(folder / CHUNKS, (
-            {"id": key, "chunk_id": c.chunk_id, "letter_id": c.letter_id, "section": c.section, "label": c.label,
-             "start": c.start, "end": c.end}
-            for key, c in self._chunks.items()))
+        layout = self._layout
+        used = sorted({segment for segment, _ in layout.place.values()} | set(layout.chunks[:, 2].tolist()))
+        for n in used:
+            layout.segments[n].save(folder)
+        names = {n: layout.segments[n].name for n in used}
+        index = {"format": FORMAT, "segments": [names[n] for n in used],
+                 "letters": [[lid, used.index(layout.place[lid][0]), layout.place[lid][1]] for lid in layout.letters]}
+        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
+        renumber = np.full(len(layout.segments), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        table = layout.chunks.copy()
+        table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
+        np.save(folder / CHUNKS, table, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path) -> LetterStore:
-        letters = {row["letter_id"]: _letter_from_row(row) for row in read_jsonl(folder / LETTERS)}
-        chunks: dict[int, Chunk] = {}
-        for row in read_jsonl(folder / CHUNKS):
-            text = letters[row["letter_id"]].text
-            chunks[int(row["id"])] = Chunk(row["chunk_id"], row["letter_id"], row["section"], row["label"],
-                                           row["start"], row["end"], text[row["start"]:row["end"]])
-        return cls(letters, chunks)
+        """The store saved in ``folder`` (ValueError when its files disagree or are of another format)."""
+        if not (folder / INDEX).is_file():
+            raise ValueError(f"{folder} holds no {INDEX}: a letter store of an older format")
+        index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        if index.get("format") != FORMAT:
+            raise ValueError(f"{folder / INDEX} has format {index.get('format')!r}, not {FORMAT}")
+        segments = tuple(LetterSegment(str(name), folder) for name in index["segments"])
+        place = {str(lid): (int(segment), int(row)) for lid, segment, row in index["letters"]}
+        wanted = {key: lid for lid, key in place.items()}
+        facts: dict[str, Letter] = {}
+        for n, segment in enumerate(segments):
+            if not (folder / segment.file).is_file():
+                raise ValueError(f"{folder / segment.file} is missing")
+            for row, letter in segment.metadata():
+                if wanted.get((n, row)) == letter.letter_id:
+                    facts[letter.letter_id] = letter
+        chunks = np.load(folder / CHUNKS, allow_pickle=False)
+        order = tuple(str(row[0]) for row in index["letters"])
+        if len(facts) != len(place) or chunks.ndim != 2 or chunks.shape[1] != 3 or (len(chunks) and (
+                int(chunks[:, 1].max()) >= len(order) or int(chunks[:, 2].max()) >= len(segments))):
+            raise ValueError(f"{folder}: {INDEX}, {CHUNKS} and the letter segments disagree")
+        return cls(_Layout(segments, order, place, facts, chunks.astype(np.int64)))
 
     def stats(self) -> Stats:
-        return {"letters": len(self._letters), "chunks": len(self._chunks)}
+        return {"letters": len(self._layout.letters), "chunks": len(self._layout.chunks),
+                "segments": len(self._layout.segments)}
+
+    def _position(self, key: int) -> int:
+        at = int(np.searchsorted(self._sorted, key))
+        if at >= len(self._sorted) or int(self._sorted[at]) != key:
+            raise KeyError(key)
+        return int(self._order[at])
 
 
-def _letter_row(letter: Letter) -> dict[str, Any]:
-    row = asdict(letter)
-    row["sections"] = [asdict(s) for s in letter.sections]
-    return row
+class _Letters(Mapping[str, Letter]):
+    """A store's letters by id, read from disk when asked for."""
+
+    def __init__(self, store: LetterStore) -> None:
+        self._store = store
+
+    def __getitem__(self, letter_id: str) -> Letter:
+        return self._store.letter(letter_id)
+
+    def __contains__(self, letter_id: object) -> bool:
+        return letter_id in self._store._layout.place
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store._layout.letters)
+
+    def __len__(self) -> int:
+        return len(self._store._layout.letters)
 
 
-def _letter_from_row(row: dict[str, Any]) -> Letter:
-    sections = tuple(Section(s["level"], s["marker"], s["title"], s["start"], s["end"], tuple(s["path"]),
-                             tuple(s["labels"])) for s in row.pop("sections"))
-    row["paths"] = tuple(row.get("paths", ()))
-    return Letter(**row, sections=sections)
+class _Chunks(Mapping[int, Chunk]):
+    """A store's chunks by id, in order, read from disk when asked for."""
+
+    def __init__(self, store: LetterStore) -> None:
+        self._store = store
+
+    def __getitem__(self, key: int) -> Chunk:
+        return self._store.chunk(key)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self._store._position(int(key))  # type: ignore[call-overload]
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._store._layout.chunks[:, 0].tolist())
+
+    def __len__(self) -> int:
+        return len(self._store._layout.chunks)

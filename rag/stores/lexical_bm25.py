@@ -1,26 +1,33 @@
-"""BM25 over token lists with ``bm25s`` (sparse score matrices; saved as .npy and JSON, never pickled)."""
+"""BM25 over interned tokens: immutable postings segments, tombstones, scores computed at query time.
+
+Scores are bm25s's defaults exactly (method "lucene", k1 1.5, b 0.75, idf ln(1 + (N − df + 0.5)/(df + 0.5)),
+float32 as bm25s stores them), so retrieval ranks as it did when this store wrapped bm25s. An addition is one
+new segment; a removal marks rows dead; idf and the average length are taken from the live rows at query
+time. Saving hard-links the segments already on disk and writes only new ones plus a small list.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .base import Ids, Stats, as_ids
+from .postings import Segment, Vocabulary
 
-TOKENS = "tokens.jsonl"
-MODEL = "bm25"
-IDS = "ids.npy"
+SEGMENTS = "segments.json"
+DELETED = "deleted.npy"
+FORMAT = 1
+K1, B = 1.5, 0.75
+TAIL_MERGE = 2  # merge the last two segments while the last holds at least 1/TAIL_MERGE of the one before
+DEAD_SHARE = 0.25  # rewrite every segment once this share of rows is dead
 
 
 class BM25Store:
-    """The lexical store: token lists by id, a BM25 model built from them when first needed after a change.
-
-    bm25s cannot add to a built model, so a change marks the model stale and the next search rebuilds it
-    from the kept token lists.
+    """The lexical store: documents' token counts in segments, BM25-ranked (bm25s's scores, no bm25s needed).
 
     Example:
         >>> store = BM25Store()
@@ -31,125 +38,199 @@ class BM25Store:
 
     backend = "bm25s"
 
-    def __init__(self, tokens: dict[int, tuple[str, ...]] | None = None, model: Any = None,
-                 ids: Ids | None = None) -> None:
-        self._tokens: dict[int, tuple[str, ...]] = tokens if tokens is not None else {}
-        self._model = model
-        self._ids = ids  # model row → id, when the model is current
+    def __init__(self, vocabulary: Vocabulary | None = None,
+                 segments: Sequence[tuple[Segment, np.ndarray]] = (), merges: int = 0) -> None:
+        self._vocabulary = vocabulary if vocabulary is not None else Vocabulary()
+        self._segments = list(segments)  # (segment, dead rows mask); masks are replaced, never changed in place
+        self._alive = sum(int((~dead).sum()) for _, dead in self._segments)
+        self._length = sum(int(segment.lengths[~dead].sum()) for segment, dead in self._segments)
+        self.merges = merges  # segment merges since the store was first built: reported in stats()
+        self._ids_by_row: Ids | None = None
+        self._norms: tuple[tuple[int, int, int], np.ndarray] | None = None  # per row, for the current average length
 
     def __len__(self) -> int:
-        return len(self._tokens)
+        return self._alive
 
     @property
     def documents(self) -> int:
-        return len(self._tokens)
+        return self._alive
 
     def add(self, ids: Ids, tokens: Sequence[Sequence[str]]) -> None:
         if len(ids) != len(tokens):
             raise ValueError(f"{len(ids)} ids for {len(tokens)} token lists")
-        for key, words in zip(as_ids(ids).tolist(), tokens, strict=True):
-            self._tokens[key] = tuple(words)
-        self._stale()
+        if not len(ids):
+            return
+        first = self._vocabulary_end()
+        terms = [self._vocabulary.intern(words) for words in tokens]
+        segment = Segment.build(as_ids(ids), terms, (first, len(self._vocabulary)))
+        self._segments.append((segment, np.zeros(len(segment), dtype=bool)))
+        self._ids_by_row = None
+        self._alive += len(segment)
+        self._length += int(segment.lengths.sum())
+        self._compact()
 
     def remove(self, ids: Ids) -> None:
-        for key in as_ids(ids).tolist():
-            self._tokens.pop(key, None)
-        self._stale()
+        gone = as_ids(ids)
+        if not len(gone):
+            return
+        for n, (segment, dead) in enumerate(self._segments):
+            hit = np.isin(segment.ids, gone) & ~dead
+            if hit.any():
+                self._segments[n] = (segment, dead | hit)
+                self._alive -= int(hit.sum())
+                self._length -= int(segment.lengths[hit].sum())
+        self._compact()
 
     def search(self, tokens: Sequence[str], k: int, allowed: Ids | None = None,
                weights: Sequence[float] | None = None) -> tuple[Ids, np.ndarray]:
-        model, rows = self._current()
-        if model is None or rows is None:
-            return as_ids([]), np.zeros(0, np.float32)
-        vocab = model.vocab_dict
         given = [1.0] * len(tokens) if weights is None else list(weights)
         if len(given) != len(tokens):
             raise ValueError(f"{len(given)} weights for {len(tokens)} tokens")
+        vocab = self._vocabulary.ids
         known = [(vocab[t], w) for t, w in zip(tokens, given, strict=True) if t and t in vocab and w > 0]
-        if not known:
-            return as_ids([]), np.zeros(0, np.float32)
-        if all(w == 1.0 for _, w in known):
-            scores = np.asarray(model.get_scores([t for t, _ in known]), dtype=np.float32)
-        else:
-            scores = self._weighted_scores(model, known)
-        if allowed is not None:
-            scores = np.where(np.isin(rows, as_ids(allowed)), scores, np.float32(0.0))
-        positive = int((scores > 0).sum())
-        depth = min(k, positive)
+        scores = np.zeros(self._rows(), dtype=np.float32)
+        dead = self._dead_masks()
+        for term, weight in known:  # summed token by token in float32, as bm25s does
+            rows, term_scores = self._term_scores(term, dead)
+            scores[rows] += term_scores if weight == 1.0 else np.float32(weight) * term_scores
+        found = np.flatnonzero(scores > 0)
+        if allowed is not None and len(found):
+            found = found[np.isin(self._row_ids()[found], as_ids(allowed))]
+        depth = min(k, len(found))
         if depth <= 0:
             return as_ids([]), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, depth - 1)[:depth]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return rows[top], scores[top]
-
-    @staticmethod
-    def _weighted_scores(model: Any, tokens: Sequence[tuple[int, float]]) -> np.ndarray:
-        """BM25 with each token's term scaled by its weight, from bm25s's per-token score columns."""
-        data, indices, indptr = model.scores["data"], model.scores["indices"], model.scores["indptr"]
-        scores = np.zeros(int(model.scores["num_docs"]), dtype=np.float32)
-        for token_id, weight in tokens:
-            start, end = int(indptr[token_id]), int(indptr[token_id + 1])
-            scores[indices[start:end]] += np.float32(weight) * data[start:end]  # a column's rows are distinct
-        return scores
+        top = found[np.argpartition(-scores[found], depth - 1)[:depth]] if depth < len(found) else found
+        top = top[np.lexsort((top, -scores[top]))]  # ties in the order the documents were added
+        return self._row_ids()[top], scores[top]
 
     def document_frequency(self, token: str) -> int:
-        model, _ = self._current()
-        if model is None:
-            return 0
-        token_id = model.vocab_dict.get(token)
-        indptr = model.scores["indptr"]
-        if token_id is None or token_id + 1 >= len(indptr):
-            return 0
-        return int(indptr[token_id + 1] - indptr[token_id])
+        term = self._vocabulary.ids.get(token)
+        return 0 if term is None else sum(len(rows) for rows, _ in self._postings(term, self._dead_masks()))
 
     def ids(self) -> Ids:
-        return np.sort(as_ids(list(self._tokens)))
+        return np.sort(self._row_ids()[~self._dead()])
 
     def copy(self) -> BM25Store:
-        return BM25Store(dict(self._tokens), self._model, self._ids)
+        return BM25Store(self._vocabulary, self._segments, self.merges)
 
     def save(self, folder: Path) -> None:
-        model, rows = self._current()
-        with (folder / TOKENS).open("w", encoding="utf-8") as handle:
-            for key, words in self._tokens.items():
-                handle.write(json.dumps({"id": key, "tokens": list(words)}, ensure_ascii=False) + "\n")
-        if model is not None and rows is not None:
-            (folder / MODEL).mkdir()
-            model.save(str(folder / MODEL), show_progress=False)
-            np.save(folder / IDS, rows, allow_pickle=False)
+        for segment, _ in self._segments:
+            segment.save(folder, self._vocabulary)
+        deleted = [segment.ids[dead] for segment, dead in self._segments]
+        np.save(folder / DELETED, as_ids(np.concatenate(deleted)) if deleted else as_ids([]), allow_pickle=False)
+        meta = {"format": FORMAT, "k1": K1, "b": B, "method": "lucene", "merges": self.merges,
+                "segments": [{"name": s.name, "documents": len(s), "vocabulary": list(s.vocab)}
+                             for s, _ in self._segments]}
+        (folder / SEGMENTS).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> BM25Store:
-        tokens: dict[int, tuple[str, ...]] = {}
-        with (folder / TOKENS).open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    row = json.loads(line)
-                    tokens[int(row["id"])] = tuple(row["tokens"])
-        if not tokens:
-            return cls()
-        import bm25s
-
-        model = bm25s.BM25.load(str(folder / MODEL), load_corpus=False)
-        rows = np.load(folder / IDS, allow_pickle=False).astype(np.int64)
-        if len(rows) != len(tokens) or int(model.scores["num_docs"]) != len(tokens):
-            raise ValueError(f"{folder}: the BM25 model, its ids and the token lists disagree")
-        return cls(tokens, model, rows)
+        """The store saved in ``folder`` (ValueError when its files disagree or are of another format)."""
+        if not (folder / SEGMENTS).is_file():
+            raise ValueError(f"{folder} holds no {SEGMENTS}: a lexical store of an older format")
+        meta = json.loads((folder / SEGMENTS).read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{folder / SEGMENTS} has format {meta.get('format')!r}, not {FORMAT}")
+        tokens: list[str] = []
+        segments = []
+        for entry in meta["segments"]:
+            first, end = (int(x) for x in entry["vocabulary"])
+            segment = Segment.load(folder, str(entry["name"]), (first, end))
+            tokens.extend(_read_vocabulary(folder / f"{segment.name}.vocab.json", len(tokens), first, end))
+            if len(segment) != int(entry["documents"]):
+                raise ValueError(f"lexical segment {segment.name} holds {len(segment)} documents, not "
+                                 f"{entry['documents']}")
+            segments.append(segment)
+        deleted = np.load(folder / DELETED, allow_pickle=False)
+        masks = [np.isin(s.ids, deleted) for s in segments]
+        if sum(int(m.sum()) for m in masks) != len(deleted):
+            raise ValueError(f"{folder / DELETED} names ids its segments do not hold")
+        return cls(Vocabulary(tokens), list(zip(segments, masks, strict=True)), int(meta.get("merges", 0)))
 
     def stats(self) -> Stats:
-        return {"backend": self.backend, "documents": len(self), "vocabulary": len(self._current()[0].vocab_dict)
-                if self._tokens else 0}
+        return {"backend": self.backend, "documents": self._alive, "vocabulary": self._vocabulary_end(),
+                "segments": len(self._segments), "tombstones": int(self._dead().sum()), "merges": self.merges}
 
-    def _stale(self) -> None:
-        self._model, self._ids = None, None
+    def _rows(self) -> int:
+        return sum(len(segment) for segment, _ in self._segments)
 
-    def _current(self) -> tuple[Any, Ids | None]:
-        """The BM25 model and its row ids, rebuilt first if the token lists changed since."""
-        if self._model is None and self._tokens:
-            import bm25s
+    def _row_ids(self) -> Ids:
+        """Every row's id (dead ones too), kept until the segments change."""
+        if self._ids_by_row is None or len(self._ids_by_row) != self._rows():
+            parts = [segment.ids for segment, _ in self._segments]
+            self._ids_by_row = as_ids(np.concatenate(parts)) if parts else as_ids([])
+        return self._ids_by_row
 
-            model = bm25s.BM25()
-            # an empty document still needs one token for bm25s; "" is its reserved empty token
-            model.index([list(t) or [""] for t in self._tokens.values()], show_progress=False)
-            self._model, self._ids = model, as_ids(list(self._tokens))
-        return self._model, self._ids
+    def _dead(self) -> np.ndarray:
+        if not self._segments:
+            return np.zeros(0, dtype=bool)
+        return np.concatenate([dead for _, dead in self._segments])
+
+    def _vocabulary_end(self) -> int:
+        return self._segments[-1][0].vocab[1] if self._segments else 0
+
+    def _postings(self, term: int, dead: list[np.ndarray | None]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per segment, the live global rows holding ``term`` and their counts (``dead``: see :meth:`_dead_masks`)."""
+        found, offset = [], 0
+        for (segment, _), gone in zip(self._segments, dead, strict=True):
+            rows, counts = segment.postings(term)
+            if len(rows):
+                if gone is not None:
+                    live = ~gone[rows]
+                    rows, counts = rows[live], counts[live]
+                found.append((rows + offset if offset else rows, counts))
+            offset += len(segment)
+        return found
+
+    def _dead_masks(self) -> list[np.ndarray | None]:
+        """Each segment's dead-rows mask, None where no row is dead (most segments: nothing to filter)."""
+        return [dead if dead.any() else None for _, dead in self._segments]
+
+    def _term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """The live rows holding ``term`` and its BM25 scores there, computed as bm25s computes them."""
+        found = self._postings(term, dead)
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows = found[0][0] if len(found) == 1 else np.concatenate([r.astype(np.int64) for r, _ in found])
+        counts = found[0][1] if len(found) == 1 else np.concatenate([c for _, c in found])
+        idf = np.float32(math.log(1 + (self._alive - len(rows) + 0.5) / (len(rows) + 0.5)))
+        # idf · tf / (tf + k1·(1 − b + b·length/avgdl)) in float64, stored as float32: bm25s's arithmetic,
+        # in place to pass over the postings as few times as possible
+        tf = counts.astype(np.float64)
+        denominator = self._row_norms()[rows]
+        denominator += tf
+        np.divide(tf, denominator, out=tf)
+        tf *= np.float64(idf)
+        return rows, tf.astype(np.float32)
+
+    def _row_norms(self) -> np.ndarray:
+        """k1·(1 − b + b·length/average length) per row, kept until the rows or the average change."""
+        key = (self._rows(), self._alive, self._length)
+        if self._norms is None or self._norms[0] != key:
+            lengths = np.concatenate([s.lengths for s, _ in self._segments]).astype(np.float64)
+            self._norms = (key, K1 * ((1 - B) + B * lengths / np.float64(self._length / self._alive)))
+        return self._norms[1]
+
+    def _compact(self) -> None:
+        """Merge the newest segments while they are alike in size; rewrite all once many rows are dead."""
+        rows = self._rows()
+        if rows and rows - self._alive > DEAD_SHARE * rows:
+            self._merge(0)
+            return
+        while len(self._segments) >= 2 and TAIL_MERGE * len(self._segments[-1][0]) >= len(self._segments[-2][0]):
+            self._merge(len(self._segments) - 2)
+
+    def _merge(self, start: int) -> None:
+        parts = self._segments[start:]
+        first = parts[0][0].vocab[0]
+        merged = Segment.merge(parts, (first, parts[-1][0].vocab[1]))
+        self._segments[start:] = [(merged, np.zeros(len(merged), dtype=bool))]
+        self._ids_by_row = None
+        self.merges += 1
+
+
+def _read_vocabulary(path: Path, have: int, first: int, end: int) -> list[str]:
+    tokens = json.loads(path.read_text(encoding="utf-8"))
+    if first != have or not isinstance(tokens, list) or len(tokens) != end - first:
+        raise ValueError(f"{path} does not continue the vocabulary (ids {first}–{end}, {have} read so far)")
+    return [str(t) for t in tokens]

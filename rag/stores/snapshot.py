@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint,
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
                   sources: Sequence[str]) -> str:
     """Write ``stores`` as a new generation of ``directory`` and switch the manifest to it; return its name."""
-    chunk_counts = Counter(chunk.letter_id for chunk in stores.letters.chunks.values())
+    chunk_counts = stores.letters.chunk_counts()
     manifest = {
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sources": list(sources),
@@ -29,7 +28,7 @@ def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: E
                    "vectors": len(stores.dense)},
         "stores": stores.stats(),
         "letters": {lid: {"sha256": letter.sha256, "paths": list(letter.paths), "chunks": chunk_counts[lid]}
-                    for lid, letter in stores.letters.letters.items()},
+                    for lid, letter in stores.letters.metadata.items()},
     }
     generation = write_generation(directory, stores.save, manifest)
     stores.saved_in(directory / generation)

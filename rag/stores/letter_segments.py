@@ -1,0 +1,138 @@
+"""Immutable SQLite files of letters and chunk records, read by id; a later save hard-links them.
+
+Each save that brings new letters writes one segment: its letters (metadata, text, sections) by row and its
+chunks' records (letter, section, label, offsets) by integer id. A chunk's text is not stored: it is a slice
+of its letter's text. A segment is never changed once written; the database is opened read-only and
+``immutable`` so SQLite writes no journal next to it (the generation folder's checksums stay true).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from ..chunk import Chunk
+from ..parse import Letter, Section
+from .disk import settled
+from .postings import link_file
+
+SCHEMA = """
+CREATE TABLE letters (row INTEGER PRIMARY KEY, letter_id TEXT NOT NULL, meta TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE chunks (key INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, letter_id TEXT NOT NULL, section TEXT NOT NULL,
+                     label TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL);
+"""
+ChunkRecord = tuple[str, str, str, str, int, int]  # chunk_id, letter_id, section, label, start, end
+
+
+def stripped(letter: Letter) -> Letter:
+    """The letter without its text and sections: what filters and update plans read, kept in memory."""
+    return replace(letter, text="", sections=())
+
+
+class LetterSegment:
+    """Letters by row and chunk records by id: in memory until saved, then in ``<name>.sqlite`` in ``folder``."""
+
+    def __init__(self, name: str, folder: Path | None = None, letters: Sequence[Letter] = (),
+                 chunks: dict[int, Chunk] | None = None) -> None:
+        self.name = name
+        self.homes: list[Path] = [folder] if folder is not None else []  # where its file was put, newest first
+        self._letters: list[Letter] | None = list(letters) if folder is None else None
+        self._chunks: dict[int, Chunk] | None = dict(chunks or {}) if folder is None else None
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def fresh(cls, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> LetterSegment:
+        return cls(f"letters-{uuid.uuid4().hex[:12]}", None, letters, chunks)
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.sqlite"
+
+    def letter(self, row: int) -> Letter:
+        if self._letters is not None:
+            return self._letters[row]
+        found = self._query("SELECT meta, body FROM letters WHERE row = ?", (row,))
+        if not found:
+            raise KeyError(f"letter row {row} is not in {self.file}")
+        return _letter_from(json.loads(found[0][0]), json.loads(found[0][1]))
+
+    def metadata(self) -> Iterator[tuple[int, Letter]]:
+        """Every letter row with its letter stripped of text and sections."""
+        if self._letters is not None:
+            yield from ((row, stripped(letter)) for row, letter in enumerate(self._letters))
+            return
+        for row, meta in self._query("SELECT row, meta FROM letters ORDER BY row", ()):
+            yield int(row), _letter_from(json.loads(meta), {"text": "", "sections": []})
+
+    def chunk_record(self, key: int) -> ChunkRecord:
+        if self._chunks is not None:
+            c = self._chunks[key]
+            return c.chunk_id, c.letter_id, c.section, c.label, c.start, c.end
+        found = self._query("SELECT chunk_id, letter_id, section, label, start, end FROM chunks WHERE key = ?",
+                            (key,))
+        if not found:
+            raise KeyError(f"chunk {key} is not in {self.file}")
+        chunk_id, letter_id, section, label, start, end = found[0]
+        return str(chunk_id), str(letter_id), str(section), str(label), int(start), int(end)
+
+    def save(self, folder: Path) -> None:
+        """Put the segment in ``folder``: a hard link to its file when it has one, else written from memory."""
+        home = self._home()
+        if home is None or not link_file(home, folder / self.file):
+            if self._letters is None or self._chunks is None:
+                raise FileNotFoundError(f"{self.file} is neither in {self.homes} nor in memory")
+            _write(folder / self.file, self._letters, self._chunks)
+        self.homes = [folder, *self.homes[:2]]
+
+    def settle(self) -> None:
+        """Drop the in-memory rows once the file they were written to is in a generation folder."""
+        if self._letters is not None and self._home() is not None:
+            self._letters, self._chunks = None, None
+
+    def _home(self) -> Path | None:
+        """The segment's file, in the newest of its folders that still has it (a renamed staging folder too)."""
+        return next((settled(f) / self.file for f in self.homes if (settled(f) / self.file).is_file()), None)
+
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._connection is None:
+                path = self._home()
+                if path is None:
+                    raise FileNotFoundError(f"{self.file} is in none of {self.homes}")
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return self._connection.execute(sql, args).fetchall()
+
+
+def _write(path: Path, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SCHEMA)
+        connection.executemany("INSERT INTO letters VALUES (?, ?, ?, ?)", (
+            (row, letter.letter_id, json.dumps(_meta(letter), ensure_ascii=False),
+             json.dumps({"text": letter.text, "sections": [asdict(s) for s in letter.sections]}, ensure_ascii=False))
+            for row, letter in enumerate(letters)))
+        connection.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            (key, c.chunk_id, c.letter_id, c.section, c.label, c.start, c.end) for key, c in chunks.items()))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _meta(letter: Letter) -> dict[str, Any]:
+    row = asdict(stripped(letter))
+    del row["text"], row["sections"]
+    return row
+
+
+def _letter_from(meta: dict[str, Any], body: dict[str, Any]) -> Letter:
+    sections = tuple(Section(s["level"], s["marker"], s["title"], s["start"], s["end"], tuple(s["path"]),
+                             tuple(s["labels"])) for s in body["sections"])
+    return Letter(**{**meta, "paths": tuple(meta.get("paths", ()))}, text=body["text"], sections=sections)

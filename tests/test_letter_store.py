@@ -1,0 +1,106 @@
+"""The letter store on disk: SQLite segments linked across saves, exact chunk text, arrays not objects in memory."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Config, Filters, Index, Letter
+from rag.chunk import Chunk
+from rag.stores import LetterStore
+
+
+def generation_files(index_dir: Path) -> dict[str, Path]:
+    generation = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["generation"]
+    return {p.name: p for p in (index_dir / generation).iterdir() if p.is_file()}
+
+
+def synthetic(letters: int, chunks_each: int, start: int = 0) -> tuple[dict[str, Letter], dict[int, Chunk]]:
+    made: dict[str, Letter] = {}
+    chunks: dict[int, Chunk] = {}
+    key = start
+    for n in range(letters):
+        letter_id = f"L{start}-{n}"
+        text = "".join(f"第{i}段补助内容。" for i in range(chunks_each))
+        agency = "民政局" if n % 2 else "卫健委"
+        made[letter_id] = Letter(letter_id, f"/x/{letter_id}.txt", text, f"{n:064d}", agency=agency,
+                                 date=f"2021-0{1 + n % 9}-01", paths=(f"/x/{letter_id}.txt",))
+        step = len(text) // chunks_each
+        for i in range(chunks_each):
+            chunks[key] = Chunk(f"{letter_id}#{i}", letter_id, "", "", i * step, (i + 1) * step,
+                                text[i * step:(i + 1) * step])
+            key += 1
+    return made, chunks
+
+
+def test_a_save_after_adding_a_letter_links_the_old_segment(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                            analyzer):
+    index = Index.build([letters_dir], tmp_path / "index", config=Config(), encoder=fake_encoder, analyzer=analyzer)
+    before = {name: p for name, p in generation_files(tmp_path / "index").items() if name.endswith(".sqlite")}
+    keep = tmp_path / "keep"  # holds the old file so its inode cannot be reused
+    keep.mkdir()
+    for name, path in before.items():
+        (keep / name).hardlink_to(path)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "short.txt").write_text("关于养老服务补助的答复\n一、养老机构运营补助按床位给予支持。\n", encoding="utf-8")
+    index.add([later])
+    after = {name: p for name, p in generation_files(tmp_path / "index").items() if name.endswith(".sqlite")}
+    assert len(before) == 1 and set(before) < set(after) and len(after) == 2
+    assert all(after[name].stat().st_ino == (keep / name).stat().st_ino for name in before)
+    loaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
+    assert [(c.chunk_id, c.start, c.end, c.text) for c in loaded.chunks] == [
+        (c.chunk_id, c.start, c.end, c.text) for c in index.chunks]
+    assert all(loaded.letter(c.letter_id).text[c.start:c.end] == c.text for c in loaded.chunks)
+    hit = loaded.search("养老机构运营补助", k=1)[0]
+    assert hit.letter_id == "short" and "养老机构运营补助" in hit.text
+
+
+def test_changes_then_save_and_load_equal_the_same_letters_built_at_once(tmp_path: Path):
+    letters, chunks = synthetic(6, 4)
+    store = LetterStore().changed(retire=(), letters=letters, chunks=chunks)
+    more, more_chunks = synthetic(2, 3, start=100)
+    (tmp_path / "a").mkdir()
+    store.save(tmp_path / "a")
+    kept = {lid: letter for lid, letter in letters.items() if lid != "L0-1"}
+    moved = replace(store.metadata["L0-2"], paths=("/y/moved.txt", "/x/L0-2.txt"))  # metadata only: text kept
+    changed = store.changed(retire=("L0-1",), letters={**kept, "L0-2": moved, **more}, chunks=more_chunks)
+    (tmp_path / "a2").mkdir()
+    changed.save(tmp_path / "a2")
+    loaded = LetterStore.load(tmp_path / "a2")
+    assert list(loaded.letters) == [*kept, *more] and len(loaded) == 6 * 4 - 4 + 2 * 3
+    assert loaded.letters["L0-2"].paths == ("/y/moved.txt", "/x/L0-2.txt")
+    assert loaded.letters["L0-2"].text == letters["L0-2"].text
+    expected = {k: c for k, c in {**chunks, **more_chunks}.items() if c.letter_id != "L0-1"}
+    assert dict(loaded.chunks) == expected
+    assert loaded.chunk_ids(["L100-1"]).tolist() == [103, 104, 105]
+    assert loaded.allowed(Filters(agency="民政局")).tolist() == sorted(
+        k for k, c in expected.items() if letters.get(c.letter_id, more.get(c.letter_id)).agency == "民政局")
+    assert loaded.chunk_counts()["L0-0"] == 4 and loaded.next_id == 106
+    assert loaded.stats() == {"letters": 7, "chunks": 26, "segments": 2}
+
+
+def test_a_missing_segment_is_refused(tmp_path: Path):
+    letters, chunks = synthetic(2, 2)
+    LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path)
+    next(tmp_path.glob("*.sqlite")).unlink()
+    with pytest.raises(ValueError, match="missing"):
+        LetterStore.load(tmp_path)
+
+
+def test_a_loaded_store_holds_per_chunk_arrays_not_objects(tmp_path: Path):
+    letters, chunks = synthetic(100, 500)
+    LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path)
+    del chunks
+    tracemalloc.start()
+    loaded = LetterStore.load(tmp_path)
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(loaded) == 50_000 and isinstance(loaded._layout.chunks, np.ndarray)
+    assert size / len(loaded) < 100  # bytes per chunk: a Chunk object with its text would be several hundred
+    assert loaded.chunk(12_345).text == letters["L0-24"].text[loaded.chunk(12_345).start:loaded.chunk(12_345).end]
