@@ -281,6 +281,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --search-scale: the dense store (flat, ivf, auto: see rag.stores.DENSE_BACKENDS)")
     parser.add_argument("--json", action="store_true",
                         help="with --search-scale or --build-workers: the last line is one JSON object")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="with --search-scale: build with N embedding/tokenising processes (default 1)")
+    parser.add_argument("--no-exact", action="store_true", help="with --search-scale: build no exact twin "
+                        "(recall_at_10_vs_exact is null; the twin of 10^6 chunks needs ~11 GB and as long again)")
     parser.add_argument("--build-workers", metavar="N,N", help="instead: build the real letters grown --build-scale "
                         "times once per worker count (e.g. 1,2) and report chars of letter text per second")
     parser.add_argument("--build-scale", type=int, default=100, metavar="N",
@@ -339,7 +343,8 @@ def _search_scale(args: argparse.Namespace) -> int:
             raise ValueError("--search-scale must be at least 1")
         questions = [q.question for q in load_gold([str(p) for p in gold])]
         row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
-                            model=args.model, log=lambda text: print(text, file=sys.stderr))
+                            model=args.model, log=lambda text: print(text, file=sys.stderr), workers=args.workers,
+                            exact=not args.no_exact)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
