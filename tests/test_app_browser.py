@@ -132,6 +132,9 @@ class Session:
     def __init__(self, browser: object, url: str) -> None:
         self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
         self.context.set_default_timeout(TIMEOUT_MS)
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=TIMEOUT_MS)  # assertions retry as long as actions wait (5 s failed under load)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))

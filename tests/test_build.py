@@ -18,7 +18,7 @@ import pytest
 
 from rag import Analyzer, Config, Index
 from rag.checkpoint import AREA
-from tests.conftest import LETTER_000, LETTER_004, ROOT, FakeEncoder
+from tests.conftest import LETTER_000, LETTER_004, ROOT, FakeEncoder, kill_when
 
 QUESTIONS = ("医疗器械临床试验费用能不能用创新券", "二类医疗器械注册补助", "高新技术企业认定")
 
@@ -197,14 +197,7 @@ def test_a_killed_build_resumes_without_embedding_its_finished_letters_again(sha
     expected_before = _hits(previous)
     directory = tmp_path / "index"
     child = _start_build(shared_letters, directory, workers=1)
-    try:
-        _wait_for_checkpoint(child, directory)
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    kill_when(child, lambda: _wait_for_checkpoint(child, directory))
     assert _hits(Index.load(directory, encoder=FakeEncoder(), analyzer=analyzer)) == expected_before
     kept = _checkpointed(directory)
     kept_units = sum(sum(json.loads(m.read_text(encoding="utf-8"))["units"]) for m in kept)

@@ -6,7 +6,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from rag.cli import main
 from rag.stores.base import Place, StoreUnavailable
 from rag.stores.dense_milvus import MilvusDenseStore
 
-from .conftest import ROOT, STORES
+from .conftest import ROOT, STORES, kill_when
 from .milvus_helpers import raw_rows, release_all_lite
 
 QUESTIONS = ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券", "养老服务补贴标准")
@@ -74,16 +73,13 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milv
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage, store],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+
+    def reached() -> None:
         ready, _, _ = select.select([child.stdout], [], [], 180)
         line = child.stdout.readline().strip() if ready and child.stdout else ""
         assert line == stage, f"the build never reached {stage}: {child.stderr.read() if child.stderr else ''}"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+
+    kill_when(child, reached)
 
 
 @pytest.mark.parametrize("store", ["local", "milvus"])
