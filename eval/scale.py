@@ -44,7 +44,13 @@ class MixtureEncoder:
         self._known = {text: n for n, text in enumerate(dict.fromkeys(sentences))}
         self._pool = real.encode_passages(list(self._known))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a build's worker process gets: the sentence pool, not the real model (it only embeds passages)."""
+        return {**self.__dict__, "_real": None}
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self._real is None:
+            raise RuntimeError("this MixtureEncoder was sent to a worker process: it embeds passages only")
         return self._real.encode_queries(texts)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -261,7 +261,8 @@ class Index:
             if checkpoint is not None:
                 checkpoint.clear()
         self.report = BuildReport.of(done.plan, done.stores, [*skipped, *oversized, *done.skipped],
-                                     seconds=time.perf_counter() - started, chars_embedded=done.chars)
+                                     seconds=time.perf_counter() - started, chars_embedded=done.chars,
+                                     notes=done.notes)
         return self.report
 
     def _checkpoint(self) -> Checkpoint | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .analyze import Analyzer
-from .build import Progress, Result, Work, letter_results
+from .build import Progress, Result, Work, letter_results, worker_recipe
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
@@ -212,6 +212,7 @@ class Applied:
     plan: UpdatePlan
     chars: int = 0
     skipped: tuple[Skipped, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Encoder, analyzer: Analyzer,
@@ -260,8 +261,11 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     dense.remove(retired)
     lexical.remove(retired)
     letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=added.chunks)
+    alone = workers > 1 and bool(plan.fresh) and worker_recipe(encoder, analyzer) is None
+    notes = (f"embedded in this process, not {workers} workers: this encoder or analyzer cannot be sent to a "
+             "worker process (see rag.build.worker_recipe)",) if alone else ()
     return Applied(Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), plan,
-                   added.chars, skipped)
+                   added.chars, skipped, notes)
 
 
 class _Added:
@@ -327,7 +331,7 @@ class BuildReport:
     chunks: int = 0
     seconds: float = 0.0
     chars_embedded: int = 0
-    notes: tuple[str, ...] = ()  # store maintenance done on the way (the dense store compacted or switched)
+    notes: tuple[str, ...] = ()  # store maintenance done on the way (compacted, switched), or no workers after all
 
     def summary(self) -> str:
         parts = [f"{self.letters} letters, {self.chunks} chunks in the index",
@@ -341,14 +345,14 @@ class BuildReport:
 
     @classmethod
     def of(cls, plan: UpdatePlan, stores: Stores, skipped: Sequence[Skipped], *, seconds: float,
-           chars_embedded: int) -> BuildReport:
+           chars_embedded: int, notes: Sequence[str] = ()) -> BuildReport:
         """The report of ``plan`` carried out into ``stores``."""
         fresh = {letter.letter_id for letter in plan.fresh}
         return cls(added=plan.added, updated=plan.updated, unchanged=plan.unchanged, duplicates=plan.duplicates,
                    removed=plan.removed, skipped=tuple(skipped),
                    new_chunks=len(stores.letters.chunk_ids(fresh)),
                    letters=len(stores.letters.letters), chunks=len(stores.letters), seconds=seconds,
-                   chars_embedded=chars_embedded, notes=_maintenance(stores))
+                   chars_embedded=chars_embedded, notes=(*notes, *_maintenance(stores)))
 
 
 def _maintenance(stores: Stores) -> tuple[str, ...]:

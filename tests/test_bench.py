@@ -93,6 +93,12 @@ def test_stand_in_encoder_builds_passages_from_real_sentence_vectors(fake_encode
     subsidy = fake_encoder.encode_passages(["对企业给予补助。"])[0]
     assert float(encoder.encode_passages(["对企业给予补助。"])[0] @ subsidy) > 0.8  # near its real vector
     assert np.allclose(encoder.encode_queries(["补助"]), fake_encoder.encode_queries(["补助"]))
+    import pickle
+
+    sent = pickle.loads(pickle.dumps(encoder))  # what a build's worker process gets: passages, not the model
+    assert np.allclose(sent.encode_passages(["对企业给予补助。"]), encoder.encode_passages(["对企业给予补助。"]))
+    with pytest.raises(RuntimeError, match="passages only"):
+        sent.encode_queries(["补助"])
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,25 @@ def test_two_workers_build_the_same_index_as_one(shared_letters: Path, tmp_path:
     reloaded = Index.load(tmp_path / "two", encoder=FakeEncoder(), analyzer=analyzer)
     assert _hits(reloaded) == _hits(one)
     assert not (tmp_path / "two" / AREA).exists()  # the checkpoint goes with the commit
+
+
+class _Unsendable(FakeEncoder):
+    """An encoder holding a lock: it cannot be pickled, so it cannot be sent to a worker process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+def test_an_encoder_that_cannot_go_to_workers_embeds_here_and_the_report_says_so(letters_dir: Path, tmp_path: Path,
+                                                                                   analyzer: Analyzer) -> None:
+    encoder = _Unsendable()
+    index = Index.build([letters_dir], tmp_path / "index", encoder=encoder, analyzer=analyzer, workers=2)
+    assert encoder.passages_encoded > 0 and len(index.letters) == 2
+    assert any("embedded in this process, not 2 workers" in note for note in index.report.notes)
+    assert "embedded in this process" in index.report.summary()
+    plain = Index.build([letters_dir], tmp_path / "plain", encoder=FakeEncoder(), analyzer=analyzer, workers=2)
+    assert not any("embedded in this process" in note for note in plain.report.notes)
 
 
 @pytest.mark.slow
