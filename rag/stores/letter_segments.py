@@ -20,7 +20,7 @@ from typing import Any
 from ..chunk import Chunk
 from ..parse import Letter, Section
 from .disk import settled
-from .postings import link_file
+from .segments import link_file
 
 SCHEMA = """
 CREATE TABLE letters (row INTEGER PRIMARY KEY, letter_id TEXT NOT NULL, meta TEXT NOT NULL, body TEXT NOT NULL);

@@ -9,8 +9,6 @@ store's copies share it. Loaded segments are memory-mapped, so the arrays stay i
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -20,6 +18,7 @@ import numpy as np
 
 from .base import Ids, as_ids
 from .disk import settled
+from .segments import link_file
 
 ARRAYS = ("ids", "lengths", "terms", "starts", "rows", "counts")
 
@@ -152,17 +151,3 @@ def _columns(terms: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> dict[st
     count_type = np.uint16 if not len(counts) or int(counts.max()) <= np.iinfo(np.uint16).max else np.uint32
     return {"terms": terms[starts[:-1].astype(np.int64)].astype(np.int32), "starts": starts.astype(np.int64),
             "rows": rows.astype(np.int32), "counts": counts.astype(count_type)}
-
-
-def link_file(source: Path, target: Path) -> bool:
-    """Hard-link ``source`` as ``target`` (a copy where links fail); False when ``source`` is gone."""
-    if not source.is_file() or target.exists():
-        return False
-    try:
-        os.link(source, target)
-    except OSError:
-        try:
-            shutil.copyfile(source, target)
-        except OSError:
-            return False
-    return True

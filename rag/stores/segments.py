@@ -19,6 +19,20 @@ import numpy as np
 from .disk import IndexLoadError
 
 
+def link_file(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` as ``target`` (a copy where links fail); False when ``source`` is gone."""
+    if not source.is_file() or target.exists():
+        return False
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy keeps the save whole
+        try:
+            shutil.copyfile(source, target)
+        except OSError:
+            return False
+    return True
+
+
 def link_or_write(origin: Path | None, folder: Path, name: str, write: Callable[[Path], None] | None) -> None:
     """Put file ``name`` into ``folder``: a hard link to ``origin / name`` if that exists, else ``write(path)``.
 
@@ -26,12 +40,7 @@ def link_or_write(origin: Path | None, folder: Path, name: str, write: Callable[
         IndexLoadError: the file is neither in ``origin`` nor in memory (its generation was deleted meanwhile).
     """
     target = folder / name
-    source = origin / name if origin is not None else None
-    if source is not None and source.is_file():
-        try:
-            os.link(source, target)
-        except OSError:  # another file system, or links not allowed: a copy keeps the save whole
-            shutil.copyfile(source, target)
+    if origin is not None and link_file(origin / name, target):
         return
     if write is None:
         raise IndexLoadError(f"cannot save {name}: its generation {origin} is gone and it is not held in memory; "
