@@ -106,10 +106,10 @@ class Glossary:
     def match(self, words: list[str]) -> list[tuple[str, tuple[str, ...]]]:
         """Each span of ``words`` (as :func:`english_words` gives them), longest known phrase first, with its
         renderings: ``()`` for a word this glossary does not know."""
-        return _longest_first(words, lambda phrase: tuple(self._entries.get(phrase, ())), self._longest)
+        return longest_first(words, lambda phrase: tuple(self._entries.get(phrase, ())), self._longest)
 
 
-def _longest_first(words: list[str], lookup: Callable[[str], tuple[str, ...]],
+def longest_first(words: list[str], lookup: Callable[[str], tuple[str, ...]],
                    longest: int) -> list[tuple[str, tuple[str, ...]]]:
     """``words`` cut into the longest phrases ``lookup`` knows, each with its renderings (``()``: unknown word)."""
     out: list[tuple[str, tuple[str, ...]]] = []
@@ -199,7 +199,7 @@ class Bridge:
 
     def match(self, words: list[str]) -> list[tuple[str, tuple[str, ...]]]:
         """As :meth:`Glossary.match`, through this dictionary."""
-        return _longest_first(words, self.lookup, self.longest)
+        return longest_first(words, self.lookup, self.longest)
 
 
 @functools.cache

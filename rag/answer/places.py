@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from ..analyze import english_words
+from ..analyze import english_words, longest_first
 
 _HEADER = re.compile(r"^#.*?:\s*([\u3400-\u9fff]+)\s*$")
 _SUFFIX = "省市县区州盟旗镇乡"
@@ -90,9 +90,9 @@ class Gazetteer:
                     standalone.add(name)
         short = {name for names in english.values() for name in names}
         # headers give full names (浙江省); entries give short ones (浙江): a header is the short name it starts with
-        resolved = {child: next((s for s in sorted(short, key=len, reverse=True) if parent.startswith(s)), parent)
-                    for child, parent in parents.items()}
-        return cls(english, {c: p for c, p in resolved.items() if c != p}, standalone)
+        longest = sorted(short, key=len, reverse=True)
+        short_of = {full: next((s for s in longest if full.startswith(s)), full) for full in set(parents.values())}
+        return cls(english, {c: short_of[p] for c, p in parents.items() if c != short_of[p]}, standalone)
 
     def named(self, question: str) -> tuple[NamedPlace, ...]:
         """The places ``question`` names: capitalised English names, or Chinese names standing as a place."""
@@ -123,19 +123,8 @@ class Gazetteer:
 
 
 def _english_places(gazetteer: Gazetteer, question: str) -> tuple[NamedPlace, ...]:
-    found: list[NamedPlace] = []
-    for run in _CAPITALISED.findall(question):
-        words = english_words(run)
-        i = 0
-        while i < len(words):
-            for n in range(min(gazetteer.longest, len(words) - i), 0, -1):
-                names = gazetteer.english(" ".join(words[i:i + n]))
-                if names:
-                    found.append(NamedPlace(" ".join(words[i:i + n]), names))
-                    i += n
-                    break
-            else:
-                i += 1
+    found = [NamedPlace(phrase, names) for run in _CAPITALISED.findall(question)
+             for phrase, names in longest_first(english_words(run), gazetteer.english, gazetteer.longest) if names]
     return tuple(dict.fromkeys(found))
 
 
