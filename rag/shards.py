@@ -30,7 +30,7 @@ from .stores import Stores
 from .stores.base import as_ids
 from .stores.dense_milvus import MilvusDenseStore
 from .stores.milvus_rows import chunk_facts
-from .updates import BuildReport, UpdatePlan, chunk_plan, plan_update
+from .updates import BuildReport, UpdatePlan, chunk_plan, first_ids, plan_update
 
 if TYPE_CHECKING:
     from .analyze import Analyzer
@@ -74,17 +74,19 @@ def share(sha256: str, count: int) -> int:
 def layout(index: Index, documents: list[Document], skipped: Sequence[Skipped]) -> Layout:
     """The update ``documents`` make to ``index``, with chunk ids assigned as :func:`rag.updates.apply_plan` does."""
     stores = index._stores
-    existing = stores.letters.letters
+    existing = stores.letters.metadata  # no letter text is read to plan
     plan, chunked, oversized = chunk_plan(plan_update(existing, documents), existing, config=index.config,
                                           splitter=index._splitter)
-    next_id, chunks, owners, texts = stores.letters.next_id, {}, [], []
+    first = first_ids(plan.fresh, chunked, stores.letters.next_id)
+    chunks: dict[int, Chunk] = {}
+    owners: list[int] = []
+    texts: list[str] = []
     for letter in plan.fresh:
-        for chunk in chunked[letter.letter_id]:
+        for key, chunk in enumerate(chunked[letter.letter_id], start=first[letter.letter_id]):
             units = dense_units(letter, chunk, index.config)
             texts.extend(units)
-            owners.extend([next_id] * len(units))
-            chunks[next_id] = chunk
-            next_id += 1
+            owners.extend([key] * len(units))
+            chunks[key] = chunk
     fingerprint = {"generation": index._generation, "letters": [(lid, lt.sha256) for lid, lt in plan.letters.items()],
                    "fresh": [lt.letter_id for lt in plan.fresh], "retire": list(plan.retire), "units": len(texts)}
     digest = hashlib.sha256(json.dumps(fingerprint, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -234,11 +234,7 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     """
     made = {letter.letter_id: list(chunked[letter.letter_id]) if chunked is not None
             else chunk_letter(letter, config, splitter) for letter in plan.fresh}
-    first_id: dict[str, int] = {}
-    next_id = stores.letters.next_id
-    for letter in plan.fresh:  # ids follow the plan's order, however the batches come back
-        first_id[letter.letter_id] = next_id
-        next_id += len(made[letter.letter_id])
+    first_id = first_ids(plan.fresh, made, stores.letters.next_id)
     dense, lexical = stores.dense.copy(), stores.lexical.copy()
     added = _Added(dense, lexical, first_id, made, checkpoint, plan.letters)
     tracker = Progress(len(plan.fresh), sum(map(len, made.values())), show=progress, on_progress=on_progress)
@@ -266,6 +262,16 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
              "worker process (see rag.build.worker_recipe)",) if alone else ()
     return Applied(Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), plan,
                    added.chars, skipped, notes)
+
+
+def first_ids(fresh: Sequence[Letter], made: Mapping[str, Sequence[Chunk]], next_id: int) -> dict[str, int]:
+    """Each fresh letter's first chunk id: ids follow the plan's order from ``next_id``, however batches come back
+    (a sharded build assigns them the same way on every machine)."""
+    first: dict[str, int] = {}
+    for letter in fresh:
+        first[letter.letter_id] = next_id
+        next_id += len(made[letter.letter_id])
+    return first
 
 
 class _Added:
