@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,9 +163,8 @@ class LetterStore:
         known = self._layout.facts.get(letter.letter_id)
         if letter.text or letter.sections or known is None or known.sha256 != letter.sha256:
             return letter
-        meta = {k: v for k, v in asdict(letter).items() if k not in ("text", "sections")}
-        meta["paths"] = letter.paths
-        return replace(self.letter(letter.letter_id), **meta)
+        stored = self.letter(letter.letter_id)
+        return replace(letter, text=stored.text, sections=stored.sections)
 
     def save(self, folder: Path) -> None:
         layout = self._layout
