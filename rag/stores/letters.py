@@ -171,12 +171,12 @@ class LetterStore:
         used = sorted({segment for segment, _ in layout.place.values()} | set(layout.chunks[:, 2].tolist()))
         for n in used:
             layout.segments[n].save(folder)
-        names = {n: layout.segments[n].name for n in used}
-        index = {"format": FORMAT, "segments": [names[n] for n in used],
-                 "letters": [[lid, used.index(layout.place[lid][0]), layout.place[lid][1]] for lid in layout.letters]}
-        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
-        renumber = np.full(len(layout.segments), -1, dtype=np.int64)
+        renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
+        index = {"format": FORMAT, "segments": [layout.segments[n].name for n in used],
+                 "letters": [[lid, int(renumber[layout.place[lid][0]]), layout.place[lid][1]]
+                             for lid in layout.letters]}
+        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
         table = layout.chunks.copy()
         table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
         np.save(folder / CHUNKS, table, allow_pickle=False)
