@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,21 +163,20 @@ class LetterStore:
         known = self._layout.facts.get(letter.letter_id)
         if letter.text or letter.sections or known is None or known.sha256 != letter.sha256:
             return letter
-        meta = {k: v for k, v in asdict(letter).items() if k not in ("text", "sections")}
-        meta["paths"] = letter.paths
-        return replace(self.letter(letter.letter_id), **meta)
+        stored = self.letter(letter.letter_id)
+        return replace(letter, text=stored.text, sections=stored.sections)
 
     def save(self, folder: Path) -> None:
         layout = self._layout
         used = sorted({segment for segment, _ in layout.place.values()} | set(layout.chunks[:, 2].tolist()))
         for n in used:
             layout.segments[n].save(folder)
-        names = {n: layout.segments[n].name for n in used}
-        index = {"format": FORMAT, "segments": [names[n] for n in used],
-                 "letters": [[lid, used.index(layout.place[lid][0]), layout.place[lid][1]] for lid in layout.letters]}
-        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
-        renumber = np.full(len(layout.segments), -1, dtype=np.int64)
+        renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
+        index = {"format": FORMAT, "segments": [layout.segments[n].name for n in used],
+                 "letters": [[lid, int(renumber[layout.place[lid][0]]), layout.place[lid][1]]
+                             for lid in layout.letters]}
+        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
         table = layout.chunks.copy()
         table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
         np.save(folder / CHUNKS, table, allow_pickle=False)
