@@ -141,8 +141,9 @@ class IVFDenseStore:
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         nlist = int(self._template.nlist)
         nprobe, want = min(self.nprobe, nlist), min(self._vectors, k * 6)
+        keep = [self._selector(part, allowed) for part in self._parts]  # once per search, not per widening
         while True:
-            scores, found, padded = self._probe(vector, want, nprobe, allowed)
+            scores, found, padded = self._probe(vector, want, nprobe, keep)
             ids, best = best_per_id(found, scores, k)
             if len(ids) >= k or (nprobe >= nlist and (padded or want >= self._vectors)):
                 return ids, best
@@ -152,17 +153,19 @@ class IVFDenseStore:
                 want = min(self._vectors, want * 4)
 
     def _probe(self, vector: np.ndarray, want: int, nprobe: int,
-               allowed: Ids | None) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The ``want`` best rows of every part (merged, best first) and whether a part ran out of rows."""
+               keep: list[Any]) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The ``want`` best rows of every part (merged, best first) and whether a part ran out of rows.
+
+        ``keep`` holds each part's :meth:`_selector`.
+        """
         import faiss
 
         scores, found, padded = [], [], False
-        for part in self._parts:
+        for part, sel in zip(self._parts, keep, strict=True):
             params = faiss.SearchParametersIVF()
             params.nprobe = nprobe
-            keep = self._selector(part, allowed)
-            if keep is not None:
-                params.sel = keep
+            if sel is not None:
+                params.sel = sel
             got, rows = part.index.search(vector, min(want, max(1, len(part.ids))), params=params)
             padded = padded or bool((rows[0] < 0).any()) or len(part.ids) < want
             scores.append(got[0])
