@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,9 @@ class Work:
     texts: tuple[str, ...]
     letter_chars: int = 0
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A hash of everything embedded and tokenised for this letter: its checkpoint's name."""
+        """A hash of everything embedded and tokenised for this letter: its checkpoint's name (hashed once)."""
         body = json.dumps([self.units, self.texts], ensure_ascii=False)
         return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
