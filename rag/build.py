@@ -132,18 +132,20 @@ def batches(works: Iterable[Work], restore: Callable[[Work], Result | None],
     Yields ``(works, results)``: ``results`` is ``None`` for a batch still to embed.
     """
     todo: list[Work] = []
+    count = 0  # units in ``todo``
     for work in works:
         restored = restore(work)
         if restored is not None:
             if todo:
                 yield todo, None
-                todo = []
+                todo, count = [], 0
             yield [work], [restored]
             continue
         todo.append(work)
-        if sum(w.unit_count for w in todo) >= units:
+        count += work.unit_count
+        if count >= units:
             yield todo, None
-            todo = []
+            todo, count = [], 0
     if todo:
         yield todo, None
 
