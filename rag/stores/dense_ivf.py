@@ -115,12 +115,17 @@ class IVFDenseStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self._template is None:
             self._train(vectors)
-        codes, owners = ivf_lists.by_cell(self._template, ivf_lists.encode(self._template, vectors), as_ids(ids))
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, owners)
-        self._next_seq += 1
+        segment = self._segment(ivf_lists.encode(self._template, vectors), as_ids(ids))
         self._vectors += len(ids)
         self._parts.append(self._part((segment,)))
         self._maintain()
+
+    def _segment(self, codes: np.ndarray, ids: np.ndarray) -> Segment:
+        """A new segment (the next seq) of standalone ``codes`` and their ``ids``, rows ordered by cell."""
+        codes, ids = ivf_lists.by_cell(self._template, codes, ids)
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, ids)
+        self._next_seq += 1
+        return segment
 
     def remove(self, ids: Ids) -> None:
         wanted = np.unique(as_ids(ids))
@@ -273,10 +278,7 @@ class IVFDenseStore:
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
         self._dead, self._dead_rows, self._selectors = {}, 0, {}
-        all_codes, all_ids = ivf_lists.by_cell(self._template, all_codes, all_ids)
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(all_ids), all_codes, all_ids)
-        self._next_seq += 1
-        self._parts = [self._part((segment,))]
+        self._parts = [self._part((self._segment(all_codes, all_ids),))]
         self.maintenance = note
 
     def _retrained(self, codes: np.ndarray) -> np.ndarray:
