@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,9 @@ class Work:
     texts: tuple[str, ...]
     letter_chars: int = 0
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A hash of everything embedded and tokenised for this letter: its checkpoint's name."""
+        """A hash of everything embedded and tokenised for this letter: its checkpoint's name (hashed once)."""
         body = json.dumps([self.units, self.texts], ensure_ascii=False)
         return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -131,18 +132,20 @@ def batches(works: Iterable[Work], restore: Callable[[Work], Result | None],
     Yields ``(works, results)``: ``results`` is ``None`` for a batch still to embed.
     """
     todo: list[Work] = []
+    count = 0  # units in ``todo``
     for work in works:
         restored = restore(work)
         if restored is not None:
             if todo:
                 yield todo, None
-                todo = []
+                todo, count = [], 0
             yield [work], [restored]
             continue
         todo.append(work)
-        if sum(w.unit_count for w in todo) >= units:
+        count += work.unit_count
+        if count >= units:
             yield todo, None
-            todo = []
+            todo, count = [], 0
     if todo:
         yield todo, None
 

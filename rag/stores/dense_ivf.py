@@ -115,12 +115,17 @@ class IVFDenseStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self._template is None:
             self._train(vectors)
-        codes, owners = ivf_lists.by_cell(self._template, ivf_lists.encode(self._template, vectors), as_ids(ids))
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, owners)
-        self._next_seq += 1
+        segment = self._segment(ivf_lists.encode(self._template, vectors), as_ids(ids))
         self._vectors += len(ids)
         self._parts.append(self._part((segment,)))
         self._maintain()
+
+    def _segment(self, codes: np.ndarray, ids: np.ndarray) -> Segment:
+        """A new segment (the next seq) of standalone ``codes`` and their ``ids``, rows ordered by cell."""
+        codes, ids = ivf_lists.by_cell(self._template, codes, ids)
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, ids)
+        self._next_seq += 1
+        return segment
 
     def remove(self, ids: Ids) -> None:
         wanted = np.unique(as_ids(ids))
@@ -141,8 +146,9 @@ class IVFDenseStore:
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         nlist = int(self._template.nlist)
         nprobe, want = min(self.nprobe, nlist), min(self._vectors, k * 6)
+        keep = [self._selector(part, allowed) for part in self._parts]  # once per search, not per widening
         while True:
-            scores, found, padded = self._probe(vector, want, nprobe, allowed)
+            scores, found, padded = self._probe(vector, want, nprobe, keep)
             ids, best = best_per_id(found, scores, k)
             if len(ids) >= k or (nprobe >= nlist and (padded or want >= self._vectors)):
                 return ids, best
@@ -152,17 +158,19 @@ class IVFDenseStore:
                 want = min(self._vectors, want * 4)
 
     def _probe(self, vector: np.ndarray, want: int, nprobe: int,
-               allowed: Ids | None) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The ``want`` best rows of every part (merged, best first) and whether a part ran out of rows."""
+               keep: list[Any]) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The ``want`` best rows of every part (merged, best first) and whether a part ran out of rows.
+
+        ``keep`` holds each part's :meth:`_selector`.
+        """
         import faiss
 
         scores, found, padded = [], [], False
-        for part in self._parts:
+        for part, sel in zip(self._parts, keep, strict=True):
             params = faiss.SearchParametersIVF()
             params.nprobe = nprobe
-            keep = self._selector(part, allowed)
-            if keep is not None:
-                params.sel = keep
+            if sel is not None:
+                params.sel = sel
             got, rows = part.index.search(vector, min(want, max(1, len(part.ids))), params=params)
             padded = padded or bool((rows[0] < 0).any()) or len(part.ids) < want
             scores.append(got[0])
@@ -270,10 +278,7 @@ class IVFDenseStore:
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
         self._dead, self._dead_rows, self._selectors = {}, 0, {}
-        all_codes, all_ids = ivf_lists.by_cell(self._template, all_codes, all_ids)
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(all_ids), all_codes, all_ids)
-        self._next_seq += 1
-        self._parts = [self._part((segment,))]
+        self._parts = [self._part((self._segment(all_codes, all_ids),))]
         self.maintenance = note
 
     def _retrained(self, codes: np.ndarray) -> np.ndarray:
