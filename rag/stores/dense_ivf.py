@@ -6,16 +6,20 @@ the trained cells. Vectors are kept as ``flat`` float32 codes (exact scores) or 
 dimension: a quarter of the memory, scores within about 1e-3).
 
 On disk the store is a trained (empty) FAISS index, immutable segment files of vector codes and ids, a
-tombstone file and ``segments.json``. Adding vectors writes one new segment; removing ids writes
-tombstones; the segments a save does not change are hard-linked from the generation they were loaded
-from (see :func:`rag.stores.disk.write_generation`). In memory, :meth:`IVFDenseStore.copy` shares the
-FAISS lists of the segments it has and copies the tombstones only. A compaction (all live rows into one
-segment, retrained when the store has grown 4× since training) runs when tombstones or segments pile up.
+tombstone file and ``segments.json``. Added vectors are encoded at once and held as pending codes; the first
+search, removal or save after them seals them into one new segment (a build's million adds make one
+segment, not a million); removing ids writes tombstones; the segments a save does not change are
+hard-linked from the generation they were loaded from (see :func:`rag.stores.disk.write_generation`).
+Codes live once in memory, in the FAISS lists: a new segment's file is written from its lists, cell by
+cell. :meth:`IVFDenseStore.copy` shares the sealed lists and copies the tombstones only. A compaction (all
+live rows into one segment, retrained when the store has grown 4× since training and the cells or codes
+that size calls for differ) runs when tombstones or segments pile up.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -34,17 +38,16 @@ MAX_PARTS = 4  # FAISS indexes searched per query; more are merged into one (sma
 MAX_SEGMENTS = 64  # segment files before a compaction rewrites them as one
 DEAD_SHARE = 0.2  # deleted rows (still in the lists) per live row before a compaction drops them
 RETRAIN_GROWTH = 4  # live vectors per training vector before a compaction retrains the cells
+Rows = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # standalone codes, their ids, rows kept (None: all)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One immutable file pair of vector codes and ids; ``codes``/``ids`` are held until it is first saved."""
+    """One immutable file pair of vector codes and ids (on disk, or only in its part's lists until saved)."""
 
     name: str
     seq: int
     rows: int
-    codes: np.ndarray | None = field(default=None, repr=False, compare=False)
-    ids: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,15 @@ class Part:
 
     index: Any
     segments: tuple[Segment, ...]
-    ids: np.ndarray  # the id of each row it holds
+    ids: np.ndarray = field(repr=False)  # the id of each row it holds
 
     @property
     def seq(self) -> int:
         return max(s.seq for s in self.segments)
+
+    def holds_all_of(self, segment: Segment) -> bool:
+        """Whether this part's lists are exactly ``segment``'s rows (so its file can be written from them)."""
+        return self.segments == (segment,) and len(self.ids) == segment.rows
 
 
 class IVFDenseStore:
@@ -97,6 +104,8 @@ class IVFDenseStore:
         self._next_seq = 0
         self._origin: Path | None = None  # the folder holding the saved segments' files
         self._selectors: dict[tuple[str, int], Any] = {}  # per part: its tombstoned ids and their selector
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (codes, ids) added, not yet sealed into a part
+        self._sealing = threading.Lock()  # a first search after adds seals them, once, whichever thread comes
 
     @property
     def nprobe(self) -> int:
@@ -114,23 +123,31 @@ class IVFDenseStore:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self._template is None:
-            self._train(vectors)
-        segment = self._segment(ivf_lists.encode(self._template, vectors), as_ids(ids))
+            self._train(vectors, len(vectors))
+        self._pending.append((ivf_lists.encode(self._template, vectors), as_ids(ids)))
         self._vectors += len(ids)
-        self._parts.append(self._part((segment,)))
         self._maintain()
 
-    def _segment(self, codes: np.ndarray, ids: np.ndarray) -> Segment:
-        """A new segment (the next seq) of standalone ``codes`` and their ``ids``, rows ordered by cell."""
-        codes, ids = ivf_lists.by_cell(self._template, codes, ids)
-        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids), codes, ids)
+    def _seal(self) -> None:
+        """The pending codes into one new segment and part (its lists sized once, the codes then dropped)."""
+        with self._sealing:
+            if self._pending:
+                pending, self._pending = self._pending, []
+                self._parts.append(self._part([(codes, ids, None) for codes, ids in pending]))
+                self._selectors = {}
+
+    def _part(self, rows: list[Rows]) -> Part:
+        """A part of one new segment (the next seq) holding ``rows``: (standalone codes, ids, rows kept or None)."""
+        ids = np.concatenate([i if keep is None else i[keep] for _, i, keep in rows]) if rows else as_ids([])
+        segment = Segment(f"seg-{uuid.uuid4().hex[:12]}", self._next_seq, len(ids))
         self._next_seq += 1
-        return segment
+        return Part(ivf_lists.filled(self._template, rows), (segment,), ids)
 
     def remove(self, ids: Ids) -> None:
         wanted = np.unique(as_ids(ids))
         if not len(wanted) or not self._vectors:
             return
+        self._seal()  # a tombstone applies to rows already in a segment
         for part in self._parts:
             alive = wanted[~np.isin(wanted, self._dead_for(part))]
             killed = int(np.isin(part.ids, alive).sum())
@@ -143,6 +160,7 @@ class IVFDenseStore:
     def search(self, query: np.ndarray, k: int, allowed: Ids | None = None) -> tuple[Ids, np.ndarray]:
         if not self._vectors or k <= 0:
             return as_ids([]), np.zeros(0, np.float32)
+        self._seal()
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         nlist = int(self._template.nlist)
         nprobe, want = min(self.nprobe, nlist), min(self._vectors, k * 6)
@@ -202,13 +220,16 @@ class IVFDenseStore:
         return self._selectors[key]  # type: ignore[no-any-return]
 
     def ids(self) -> Ids:
+        self._seal()
         alive = [part.ids[~np.isin(part.ids, self._dead_for(part))] for part in self._parts]
         return np.unique(np.concatenate(alive)) if alive else as_ids([])
 
     def copy(self) -> IVFDenseStore:
+        self._seal()  # what the copy shares is sealed; each store's later adds are its own
         twin = IVFDenseStore(self.dim, self.params)
         twin.__dict__.update({**self.__dict__, "_parts": list(self._parts), "_dead": dict(self._dead),
-                              "_selectors": {}, "maintenance": ""})
+                              "_selectors": {}, "maintenance": "", "_pending": [],
+                              "_sealing": threading.Lock()})
         return twin
 
     def stats(self) -> Stats:
@@ -217,7 +238,8 @@ class IVFDenseStore:
         row_bytes = self.dim * 4 if codes != "sq8" else self.dim
         stats: Stats = {"backend": self.backend, "vectors": self._vectors, "dim": self.dim, "nlist": nlist,
                         "nprobe": self.nprobe, "quantizer": "flat", "codes": codes, "trained_on": self._trained_on,
-                        "segments": sum(len(p.segments) for p in self._parts), "deleted_rows": self._dead_rows,
+                        "segments": sum(len(p.segments) for p in self._parts) + bool(self._pending),
+                        "deleted_rows": self._dead_rows,
                         "bytes": (self._vectors + self._dead_rows) * (row_bytes + 8)}
         if self.maintenance:
             stats["maintenance"] = self.maintenance
@@ -228,22 +250,13 @@ class IVFDenseStore:
     def _codes_name(self) -> str:
         return "sq8" if "ScalarQuantizer" in type(self._template).__name__ else "flat"
 
-    def _train(self, vectors: np.ndarray) -> None:
-        cells = ivf_lists.cells_for(len(vectors), self.params.nlist)
-        codes = ivf_lists.codes_for(len(vectors), self.params.codes)
+    def _train(self, vectors: np.ndarray, total: int) -> None:
+        """New cells trained on ``vectors`` (a sample), with the cells and codes a store of ``total`` vectors wants."""
+        cells = ivf_lists.cells_for(total, self.params.nlist)
+        codes = ivf_lists.codes_for(total, self.params.codes)
         self._template = ivf_lists.trained(vectors, self.dim, cells, codes)
         self._trained_name = f"ivf-{uuid.uuid4().hex[:12]}.faiss"
-        self._trained_on = len(vectors)
-
-    def _part(self, segments: tuple[Segment, ...]) -> Part:
-        """A part holding the rows of in-memory ``segments`` that no tombstone deletes."""
-        pairs = []
-        for segment in segments:
-            assert segment.codes is not None and segment.ids is not None
-            live = ~np.isin(segment.ids, self._dead_ids(segment.seq))
-            pairs.append((segment.codes, segment.ids, live))
-        return Part(ivf_lists.filled(self._template, pairs), segments,
-                    np.concatenate([ids[live] for _, ids, live in pairs]) if pairs else as_ids([]))
+        self._trained_on = total
 
     def _dead_ids(self, seq: int) -> Ids:
         return as_dead(self._dead, seq)
@@ -251,49 +264,66 @@ class IVFDenseStore:
     def _maintain(self) -> None:
         """Compact when tombstones, segments or growth call for it; merge small parts otherwise."""
         segments = sum(len(p.segments) for p in self._parts)
-        if self._vectors >= RETRAIN_GROWTH * max(self._trained_on, 1) and self._trained_on < self._vectors:
+        if self._retrain_due():
             self._compact(retrain=True)
         elif self._dead_rows > max(1000, DEAD_SHARE * self._vectors) or segments > MAX_SEGMENTS:
             self._compact(retrain=False)
         elif len(self._parts) > MAX_PARTS:
-            small = [s for p in self._parts[1:] for s in p.segments]
-            if all(s.codes is not None for s in small):
-                self._parts, self._selectors = [self._parts[0], self._part(tuple(small))], {}
+            self._compact(retrain=False, keep_first=True)
 
-    def _compact(self, *, retrain: bool) -> None:
-        """Every live row into one new segment (re-encoded under new cells with ``retrain``)."""
-        codes, ids = [], []
-        for part in self._parts:
-            rows, owners = ivf_lists.contents(part.index)
-            live = ~np.isin(owners, self._dead_for(part))
-            codes.append(rows[live])
-            ids.append(owners[live])
-        all_codes, all_ids = np.concatenate(codes), np.concatenate(ids)
-        segments, dropped = sum(len(p.segments) for p in self._parts), self._dead_rows
-        note = f"compacted {segments} segments into one, dropping {dropped:,} deleted vectors"
+    def _retrain_due(self) -> bool:
+        """Grown 4× since training, and that size calls for more cells or other codes than the store has."""
+        if self._vectors < RETRAIN_GROWTH * max(self._trained_on, 1):
+            return False
+        cells = ivf_lists.cells_for(self._vectors, self.params.nlist)
+        codes = ivf_lists.codes_for(self._vectors, self.params.codes)
+        return cells != int(self._template.nlist) or codes != self._codes_name()
+
+    def _compact(self, *, retrain: bool, keep_first: bool = False) -> None:
+        """The live rows of every part (all but the first, the largest, with ``keep_first``: a merge of the small
+        ones) and the pending ones into one new segment, re-encoded under new cells with ``retrain``; the deleted
+        rows they held are dropped."""
+        self._seal()
+        parts = self._parts[1:] if keep_first else list(self._parts)
+        if not parts:
+            return
+        rows: list[Rows] = []
+        for part in parts:
+            codes, owners = ivf_lists.contents(part.index)
+            rows.append((codes, owners, ~np.isin(owners, self._dead_for(part))))
+        dropped = sum(int((~keep).sum()) for _, _, keep in rows)
+        merged = sum(len(p.segments) for p in parts)
+        note = f"compacted {merged} segments into one, dropping {dropped:,} deleted vectors"
         if retrain:
             grown = self._vectors / max(self._trained_on, 1)
-            all_codes = self._retrained(all_codes)
+            rows = [self._retrained(rows)]
             note += (f"; retrained {int(self._template.nlist)} cells ({self._codes_name()} codes) on "
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
-        self._dead, self._dead_rows, self._selectors = {}, 0, {}
-        self._parts = [self._part((self._segment(all_codes, all_ids),))]
-        self.maintenance = note
+        kept = self._parts[:1] if keep_first else []
+        self._parts, self._dead_rows, self._selectors = [*kept, self._part(rows)], self._dead_rows - dropped, {}
+        if not keep_first:  # every tombstone has done its work
+            self._dead = {}
+            self.maintenance = note
 
-    def _retrained(self, codes: np.ndarray) -> np.ndarray:
-        """``codes`` decoded, a new template trained on a sample of them, and every row re-encoded under it."""
+    def _retrained(self, rows: list[Rows]) -> Rows:
+        """Live ``rows`` decoded, a new template trained on a sample of them, and every row re-encoded under it."""
         old = self._template
+        codes = np.concatenate([c if keep is None else c[keep] for c, _, keep in rows])
+        ids = np.concatenate([i if keep is None else i[keep] for _, i, keep in rows])
+        del rows
         cells = ivf_lists.cells_for(len(codes), self.params.nlist)
-        rows = np.arange(len(codes))
+        sample = np.arange(len(codes))
         if len(codes) > cells * ivf_lists.TRAINING_PER_CELL:
-            rows = np.sort(np.random.default_rng(0).choice(len(codes), cells * ivf_lists.TRAINING_PER_CELL,
-                                                           replace=False))
-        self._train(old.sa_decode(np.ascontiguousarray(codes[rows])))
-        self._trained_on = len(codes)
+            sample = np.sort(np.random.default_rng(0).choice(len(codes), cells * ivf_lists.TRAINING_PER_CELL,
+                                                             replace=False))
+        self._train(old.sa_decode(np.ascontiguousarray(codes[sample])), len(codes))
         step = 1 << 16
-        return np.concatenate([ivf_lists.encode(self._template, old.sa_decode(np.ascontiguousarray(codes[s:s + step])))
-                               for s in range(0, len(codes), step)]) if len(codes) else codes
+        fresh = [ivf_lists.encode(self._template, old.sa_decode(np.ascontiguousarray(codes[s:s + step])))
+                 for s in range(0, len(codes), step)]
+        del codes
+        return (np.concatenate(fresh) if fresh else np.zeros((0, int(self._template.sa_code_size())), np.uint8),
+                ids, None)
 
     # ---- files -------------------------------------------------------------------------------------
 
@@ -304,11 +334,15 @@ class IVFDenseStore:
 
         link_or_write(self._origin, folder, self._trained_name,
                       lambda path: faiss.write_index(self._template, str(path)))
+        self._seal()
         listed = []
-        for segment in (s for p in self._parts for s in p.segments):
-            for kind, array in (("codes", segment.codes), ("ids", segment.ids)):
-                link_or_write(self._origin, folder, f"{segment.name}.{kind}.npy", _writer(array))
-            listed.append({"name": segment.name, "seq": segment.seq, "rows": segment.rows})
+        for part in self._parts:
+            for segment in part.segments:
+                held = part.holds_all_of(segment)  # a new segment: its file is written from the part's lists
+                for kind in ("codes", "ids"):
+                    write = _writer(part.index, kind) if held else None
+                    link_or_write(self._origin, folder, f"{segment.name}.{kind}.npy", write)
+                listed.append({"name": segment.name, "seq": segment.seq, "rows": segment.rows})
         if self._dead:
             save_array(folder / "tombstones.npy", np.asarray(list(self._dead.items()), np.int64).reshape(-1, 2))
         body = {"trained": self._trained_name, "trained_on": self._trained_on, "next_seq": self._next_seq,
@@ -340,8 +374,6 @@ class IVFDenseStore:
         return store
 
 
-def _writer(array: np.ndarray | None) -> Callable[[Path], None] | None:
-    """What writes ``array`` as ``.npy`` (None: it is not in memory, only on disk)."""
-    if array is None:
-        return None
-    return lambda path: save_array(path, array)
+def _writer(index: Any, kind: str) -> Callable[[Path], None]:
+    """What writes the ``codes`` or ``ids`` of every row of an IVF index's lists as ``.npy``, cell by cell."""
+    return lambda path: ivf_lists.write_contents(index, path, kind)

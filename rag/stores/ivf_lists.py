@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,12 +110,6 @@ def filled(template: Any, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
     return index
 
 
-def by_cell(template: Any, codes: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ordered by cell (a segment written so loads without gathering its rows)."""
-    order = np.argsort(cells_of(template, codes), kind="stable")
-    return np.ascontiguousarray(codes[order]), np.ascontiguousarray(ids[order])
-
-
 def _put(lists: Any, where: np.ndarray, codes: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> None:
     import faiss
 
@@ -129,19 +124,44 @@ def _put(lists: Any, where: np.ndarray, codes: np.ndarray, ids: np.ndarray, offs
 
 
 def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Every row of a filled IVF index as (standalone codes, ids), cell by cell."""
+    """Every row of a filled IVF index as (standalone codes, ids), cell by cell (so ordered by cell)."""
+    codes = np.empty((int(index.ntotal), int(index.sa_code_size())), np.uint8)
+    ids = np.empty(int(index.ntotal), np.int64)
+    _copy_rows(index, codes, ids)
+    return codes, ids
+
+
+def write_contents(index: Any, path: Path, kind: str) -> None:
+    """The ``codes`` (standalone, by cell) or the ``ids`` of every row of a filled IVF index, as ``.npy`` at ``path``,
+    copied cell by cell into the file (no second copy of the codes in memory)."""
+    if kind == "ids":
+        ids = np.empty(int(index.ntotal), np.int64)
+        _copy_rows(index, None, ids)
+        with path.open("wb") as handle:
+            np.save(handle, ids, allow_pickle=False)
+        return
+    codes = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
+                                      shape=(int(index.ntotal), int(index.sa_code_size())))
+    _copy_rows(index, codes, None)
+    codes.flush()
+    del codes
+
+
+def _copy_rows(index: Any, codes: np.ndarray | None, ids: np.ndarray | None) -> None:
+    """Every row of ``index``'s lists, cell by cell, into ``codes`` (standalone) and ``ids`` (either may be None)."""
     import faiss
 
     width, size = int(index.coarse_code_size()), int(index.code_size)
     lists = index.invlists
-    codes, ids = [np.zeros((0, width + size), np.uint8)], [np.zeros(0, np.int64)]
+    start = 0
     for cell in range(index.nlist):
         count = lists.list_size(cell)
         if not count:
             continue
-        rows = np.empty((count, width + size), np.uint8)
-        rows[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
-        rows[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
-        codes.append(rows)
-        ids.append(faiss.rev_swig_ptr(lists.get_ids(cell), count).astype(np.int64))
-    return np.concatenate(codes), np.concatenate(ids)
+        if codes is not None:
+            rows = codes[start:start + count]
+            rows[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
+            rows[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
+        if ids is not None:
+            ids[start:start + count] = faiss.rev_swig_ptr(lists.get_ids(cell), count)
+        start += count
