@@ -285,6 +285,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --search-scale: build with N embedding/tokenising processes (default 1)")
     parser.add_argument("--no-exact", action="store_true", help="with --search-scale: build no exact twin "
                         "(recall_at_10_vs_exact is null; the twin of 10^6 chunks needs ~11 GB and as long again)")
+    parser.add_argument("--exact-by", choices=("twin", "scan"), default="twin",
+                        help="with --search-scale: the exact reference of recall_at_10_vs_exact: a twin built with a "
+                        "flat store (default), or the index itself with every IVF cell scanned (no second build; "
+                        "exact over the codes kept, so sq8 rounding is not counted)")
     parser.add_argument("--build-workers", metavar="N,N", help="instead: build the real letters grown --build-scale "
                         "times once per worker count (e.g. 1,2) and report chars of letter text per second")
     parser.add_argument("--build-scale", type=int, default=100, metavar="N",
@@ -344,7 +348,7 @@ def _search_scale(args: argparse.Namespace) -> int:
         questions = [q.question for q in load_gold([str(p) for p in gold])]
         row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
                             model=args.model, log=lambda text: print(text, file=sys.stderr), workers=args.workers,
-                            exact=not args.no_exact)
+                            exact=False if args.no_exact else "scan" if args.exact_by == "scan" else True)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -163,6 +163,11 @@ class Config:
             "milvus_lexical": self.milvus_lexical,
         }
 
+    def fixed_build_settings(self) -> dict[str, Any]:
+        """The build settings a built index cannot change (``ivf_nprobe`` is stored as its default but may change
+        per search view: :meth:`rag.Index.with_config`)."""
+        return {k: v for k, v in self.build_settings().items() if k != "ivf_nprobe"}
+
     def search_settings(self) -> dict[str, Any]:
         """Every field that a built index does not fix: retrieval, answering and input limits."""
         build = self.build_settings()

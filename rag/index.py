@@ -150,11 +150,15 @@ class Index:
         return index
 
     def with_config(self, **changes: Any) -> Index:
-        """A view of the same index with other search or answer settings (e.g. ``fusion="dense"``)."""
+        """A view of the same index with other search or answer settings (e.g. ``fusion="dense"``), or with
+        another ``ivf_nprobe`` (IVF cells scanned per query: recall against speed; every cell: an exhaustive scan)."""
         config = self.config.with_(**changes)
-        if config.build_settings() != self.config.build_settings():
+        if config.fixed_build_settings() != self.config.fixed_build_settings():
             raise ValueError("build settings (chunking, encoder, stores) cannot change on a built index; rebuild it")
-        return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=self._stores,
+        stores = self._stores
+        if config.ivf_nprobe != self.config.ivf_nprobe:  # built as a default, may change per view
+            stores = stores.with_dense_params(dense_params(config))
+        return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=stores,
                      sources=self.sources, store_token=self._store_token)
 
     @property

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag import Config, Index
-from rag.stores import AutoDenseStore, DenseParams, FlatDenseStore, IVFDenseStore
+from rag.stores import AutoDenseStore, DenseParams, FlatDenseStore, IVFDenseStore, ivf_lists
 from rag.stores import disk as disk_module
 from rag.stores.base import as_ids
 from rag.stores.disk import IndexLoadError
@@ -206,3 +206,35 @@ def test_an_auto_index_that_grows_past_its_threshold_switches_and_says_so(letter
     with pytest.raises(IndexLoadError, match="ivf_codes"):
         Index.build([letters_dir], tmp_path / "index", config=Config(dense="ivf", ivf_codes="sq8"),
                     encoder=fake_encoder, analyzer=analyzer)
+
+
+def test_a_view_with_another_nprobe_scans_more_cells_and_leaves_the_index_as_it_was(letters_dir: Path,
+                                                                                     tmp_path: Path, fake_encoder,
+                                                                                     analyzer):
+    index = Index.build([letters_dir], tmp_path / "index", config=Config(dense="ivf", ivf_nprobe=1),
+                        encoder=fake_encoder, analyzer=analyzer)
+    every = index.with_config(ivf_nprobe=1_000_000)
+    assert every._stores.dense.stats()["nprobe"] == 1_000_000 and index._stores.dense.stats()["nprobe"] == 1
+    exact = Index.build([letters_dir], tmp_path / "exact", config=Config(dense="flat"), encoder=fake_encoder,
+                        analyzer=analyzer)
+    for question in ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券"):
+        assert [h.chunk_id for h in every.search(question, k=10)] == [h.chunk_id for h in exact.search(question, k=10)]
+    with pytest.raises(ValueError, match="rebuild"):
+        index.with_config(ivf_nlist=7)
+
+
+def test_many_adds_make_one_segment_and_a_grown_store_takes_the_codes_its_size_calls_for(monkeypatch):
+    monkeypatch.setattr(ivf_lists, "SQ8_FROM", 2_000)
+    vectors = clustered_rows(8_000)
+    store = IVFDenseStore(32, DenseParams(codes="auto"))
+    for rows in np.array_split(np.arange(400), 8):  # trained on the first 50, retrained at 200: float32 codes
+        store.add(as_ids(rows), vectors[rows])
+    assert store.stats()["codes"] == "flat"
+    for rows in np.array_split(np.arange(400, 8_000), 40):  # retrained at 800 and at 3,200 (over SQ8_FROM)
+        store.add(as_ids(rows), vectors[rows])
+    stats = store.stats()
+    # 48 adds: at most two segments, the last retraining's and the rows added since
+    assert stats["codes"] == "sq8" and stats["segments"] <= 2 and "retrained" in store.maintenance
+    assert store.ids().tolist() == list(range(8_000))
+    found, _ = store.search(vectors[123], k=1)
+    assert found.tolist() == [123]

@@ -10,7 +10,7 @@ implements :class:`PlacedDenseBackend` instead and goes in :data:`PLACED_DENSE_B
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -163,6 +163,11 @@ class Stores:
         for name, store in ((DENSE_FOLDER, self.dense), (LEXICAL_FOLDER, self.lexical), ("", self.letters)):
             if isinstance(store, Relocatable):
                 store.saved_in(folder / name if name else folder)
+
+    def with_dense_params(self, params: DenseParams) -> Stores:
+        """The same snapshot searched with other dense parameters (IVF cells probed): the dense store is copied
+        (cheaply: its vectors are shared), this one is left as it is."""
+        return replace(self, dense=_configured(self.dense.copy(), params))
 
     @classmethod
     def load(cls, folder: Path, dim: int, dense: str, lexical: str, place: Place | None = None,

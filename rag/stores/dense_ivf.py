@@ -288,10 +288,12 @@ class IVFDenseStore:
         if not parts:
             return
         rows: list[Rows] = []
+        dropped = 0
         for part in parts:
             codes, owners = ivf_lists.contents(part.index)
-            rows.append((codes, owners, ~np.isin(owners, self._dead_for(part))))
-        dropped = sum(int((~keep).sum()) for _, _, keep in rows)
+            keep = ~np.isin(owners, self._dead_for(part))
+            rows.append((codes, owners, keep))
+            dropped += len(keep) - int(keep.sum())
         merged = sum(len(p.segments) for p in parts)
         note = f"compacted {merged} segments into one, dropping {dropped:,} deleted vectors"
         if retrain:
