@@ -289,6 +289,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --search-scale: the exact reference of recall_at_10_vs_exact: a twin built with a "
                         "flat store (default), or the index itself with every IVF cell scanned (no second build; "
                         "exact over the codes kept, so sq8 rounding is not counted)")
+    parser.add_argument("--plot-scale", nargs="+", metavar="RESULT", type=Path,
+                        help="instead: plot and tabulate saved --search-scale --json outputs (one file per size) "
+                        "into --out (scale.png, scale.md)")
     parser.add_argument("--build-workers", metavar="N,N", help="instead: build the real letters grown --build-scale "
                         "times once per worker count (e.g. 1,2) and report chars of letter text per second")
     parser.add_argument("--build-scale", type=int, default=100, metavar="N",
@@ -303,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _search_scale(args)
     if args.build_workers is not None:
         return _build_workers(args)
+    if args.plot_scale is not None:
+        return _plot_scale(args)
     scales = args.scales or (QUICK_SCALES if args.quick else FULL_SCALES)
     queries = args.queries or (30 if args.quick else 200)
     out = Path(args.out)
@@ -361,6 +366,26 @@ def _search_scale(args: argparse.Namespace) -> int:
     if not args.keep:
         for name in ("scale-corpus", f"scale-{args.dense}", "scale-exact"):
             shutil.rmtree(out / name, ignore_errors=True)
+    return 0
+
+
+def _plot_scale(args: argparse.Namespace) -> int:
+    """``--plot-scale RESULT...``: the scale results as a plot and a Markdown table (see :mod:`eval.scale`)."""
+    from .scale import draw as draw_scale
+    from .scale import read_rows
+    from .scale import table as scale_table
+
+    out = Path(args.out)
+    try:
+        rows = read_rows(args.plot_scale)
+        out.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (out / "scale.md").write_text(scale_table(rows) + "\n", encoding="utf-8")
+    draw_scale(rows, out / "scale.png")
+    print(scale_table(rows))
+    print(f"\nwrote {out / 'scale.md'}, {out / 'scale.png'}")
     return 0
 
 

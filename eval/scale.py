@@ -169,3 +169,61 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
     if not exact and dense != "flat":
         row["recall_at_10_vs_exact"] = None  # not measured: no exact twin was built
     return row
+
+
+def read_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The result of each ``--search-scale … --json`` run saved in ``paths`` (its last line), smallest first."""
+    import json
+
+    rows = []
+    for path in paths:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{path} is empty: expected the output of python -m eval.bench --search-scale N --json")
+        rows.append(json.loads(lines[-1]))
+    return sorted(rows, key=lambda row: row["chunks"])
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """The README's scale table (Markdown)."""
+    head = ("| chunks | vectors | dense store | build (peak RSS) | load | RSS after load | search p50 / p95 | "
+            "recall@10 vs exact | add a letter | disk |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines = [head]
+    for r in rows:
+        stats = r.get("dense_stats", {})
+        store = str(stats.get("backend", r["dense_index"]))
+        if store == "ivf":
+            store += f", {stats.get('nlist', 0):,} cells, {stats.get('codes')} codes"
+        recall = "–" if r["recall_at_10_vs_exact"] is None else f"{r['recall_at_10_vs_exact']:.3f}"
+        lines.append(f"| {r['chunks']:,} | {r['vectors']:,} | {store} | {r['build_s']:,.0f} s "
+                     f"({r['peak_rss_mib']:,.0f} MiB) | {r['load_s']:.1f} s | {r['rss_after_load_mib']:,.0f} MiB | "
+                     f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | {recall} | {r['add_letter_s']:.2f} s | "
+                     f"{r['disk_mib']:,.0f} MiB |")
+    return "\n".join(lines)
+
+
+def draw(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Search latency and memory against the number of chunks, log-log; saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chunks = [r["chunks"] for r in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(chunks, [r["p50_ms"] for r in rows], "-o", label="search p50 (end to end)")
+    left.plot(chunks, [r["p95_ms"] for r in rows], ":o", color="C0", label="search p95")
+    left.axhline(30, color="grey", linestyle="--", linewidth=0.8, label="30 ms")
+    left.set(xscale="log", yscale="log", xlabel="chunks in the index", ylabel="ms per query",
+             title="Search latency vs index size")
+    for key, style, label in (("peak_rss_mib", "-o", "build peak RSS"), ("rss_after_load_mib", "-s", "RSS after load"),
+                              ("disk_mib", "--^", "index on disk")):
+        right.plot(chunks, [r[key] for r in rows], style, label=label)
+    right.set(xscale="log", yscale="log", xlabel="chunks in the index", ylabel="MiB", title="Memory and disk")
+    for axis in (left, right):
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -121,3 +121,27 @@ def test_build_workers_bench_reports_chars_per_second_for_each_count(letters_dir
 def test_build_workers_refuses_a_count_below_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--build-workers", "0,2", "--out", str(tmp_path / "bench")]) == 2
     assert "worker counts of at least 1" in capsys.readouterr().err
+
+
+def test_search_scale_against_a_full_scan_then_plotted_and_tabulated(shared_letters: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scale"
+    assert main(["--search-scale", "300", "--dense", "ivf", "--exact-by", "scan", "--json", "--out", str(out),
+                 "--letters", str(shared_letters)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    row = json.loads(line)
+    assert SCALE_KEYS <= row.keys() and row["exact_reference"] == "every IVF cell scanned"
+    assert not (out / "scale-exact").exists()  # no twin was built
+    assert row["recall_at_10_vs_exact"] == 1.0  # 32 cells probed of fewer than 32: the scan itself
+    small, large = tmp_path / "small.txt", tmp_path / "large.txt"
+    small.write_text("building …\n" + line + "\n", encoding="utf-8")
+    large.write_text(json.dumps({**row, "chunks": row["chunks"] * 10, "p50_ms": 25.0, "p95_ms": 31.5}) + "\n",
+                     encoding="utf-8")
+    assert main(["--plot-scale", str(large), str(small), "--out", str(tmp_path / "plot")]) == 0
+    table = (tmp_path / "plot" / "scale.md").read_text(encoding="utf-8").splitlines()
+    assert table[2].startswith(f"| {row['chunks']:,} |") and "25.0 / 31.5 ms" in table[3]  # smallest first
+    assert (tmp_path / "plot" / "scale.png").stat().st_size > 10_000
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    assert main(["--plot-scale", str(empty), "--out", str(tmp_path / "plot")]) == 2
+    assert "empty" in capsys.readouterr().err
