@@ -31,7 +31,7 @@ import numpy as np
 from . import ivf_lists
 from .base import DenseParams, Ids, Stats, as_ids
 from .dense_flat import best_per_id
-from .segments import as_dead, link_or_write, save_array
+from .segments import as_dead, link_or_write, release_freed_memory, save_array
 
 MANIFEST = "segments.json"
 MAX_PARTS = 4  # FAISS indexes searched per query; more are merged into one (small ones, so cheaply)
@@ -135,6 +135,8 @@ class IVFDenseStore:
                 pending, self._pending = self._pending, []
                 self._parts.append(self._part([(codes, ids, None) for codes, ids in pending]))
                 self._selectors = {}
+                del pending
+                release_freed_memory()
 
     def _part(self, rows: list[Rows]) -> Part:
         """A part of one new segment (the next seq) holding ``rows``: (standalone codes, ids, rows kept or None)."""
@@ -282,50 +284,57 @@ class IVFDenseStore:
     def _compact(self, *, retrain: bool, keep_first: bool = False) -> None:
         """The live rows of every part (all but the first, the largest, with ``keep_first``: a merge of the small
         ones) and the pending ones into one new segment, re-encoded under new cells with ``retrain``; the deleted
-        rows they held are dropped."""
-        self._seal()
+        rows they held are dropped. Each old part's lists are let go once read, before the new ones are made."""
         parts = self._parts[1:] if keep_first else list(self._parts)
-        if not parts:
+        if not parts and not self._pending:
             return
-        rows: list[Rows] = []
+        merged = sum(len(p.segments) for p in parts) + bool(self._pending)
+        rows: list[Rows] = [(codes, ids, None) for codes, ids in self._pending]  # pending rows have no tombstones
+        self._pending, self._parts = [], self._parts[:1] if keep_first else []
         dropped = 0
-        for part in parts:
+        while parts:
+            part = parts.pop(0)
             codes, owners = ivf_lists.contents(part.index)
             keep = ~np.isin(owners, self._dead_for(part))
-            rows.append((codes, owners, keep))
             dropped += len(keep) - int(keep.sum())
-        merged = sum(len(p.segments) for p in parts)
+            rows.append((codes, owners, None) if keep.all() else (codes[keep], owners[keep], None))
+            del part, codes, owners, keep
         note = f"compacted {merged} segments into one, dropping {dropped:,} deleted vectors"
         if retrain:
             grown = self._vectors / max(self._trained_on, 1)
-            rows = [self._retrained(rows)]
+            self._retrain(rows)
             note += (f"; retrained {int(self._template.nlist)} cells ({self._codes_name()} codes) on "
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
-        kept = self._parts[:1] if keep_first else []
-        self._parts, self._dead_rows, self._selectors = [*kept, self._part(rows)], self._dead_rows - dropped, {}
+        self._parts, self._dead_rows, self._selectors = [*self._parts, self._part(rows)], self._dead_rows - dropped, {}
         if not keep_first:  # every tombstone has done its work
             self._dead = {}
             self.maintenance = note
+        release_freed_memory()
 
-    def _retrained(self, rows: list[Rows]) -> Rows:
-        """Live ``rows`` decoded, a new template trained on a sample of them, and every row re-encoded under it."""
+    def _retrain(self, rows: list[Rows]) -> None:
+        """New cells trained on a sample of ``rows`` (decoded), and every row re-encoded under them, in place (each
+        group's old codes let go as its new ones are made)."""
         old = self._template
-        codes = np.concatenate([c if keep is None else c[keep] for c, _, keep in rows])
-        ids = np.concatenate([i if keep is None else i[keep] for _, i, keep in rows])
-        del rows
-        cells = ivf_lists.cells_for(len(codes), self.params.nlist)
-        sample = np.arange(len(codes))
-        if len(codes) > cells * ivf_lists.TRAINING_PER_CELL:
-            sample = np.sort(np.random.default_rng(0).choice(len(codes), cells * ivf_lists.TRAINING_PER_CELL,
-                                                             replace=False))
-        self._train(old.sa_decode(np.ascontiguousarray(codes[sample])), len(codes))
+        sizes = np.asarray([len(ids) for _, ids, _ in rows], np.int64)
+        total = int(sizes.sum())
+        cells = ivf_lists.cells_for(total, self.params.nlist)
+        picked = np.arange(total)
+        if total > cells * ivf_lists.TRAINING_PER_CELL:
+            picked = np.sort(np.random.default_rng(0).choice(total, cells * ivf_lists.TRAINING_PER_CELL, replace=False))
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        group = np.searchsorted(starts, picked, side="right") - 1
+        sample = [rows[n][0][picked[group == n] - starts[n]] for n in range(len(rows))]
+        self._train(old.sa_decode(np.ascontiguousarray(np.concatenate(sample))) if total else
+                    np.zeros((0, self.dim), np.float32), total)
+        del sample
         step = 1 << 16
-        fresh = [ivf_lists.encode(self._template, old.sa_decode(np.ascontiguousarray(codes[s:s + step])))
-                 for s in range(0, len(codes), step)]
-        del codes
-        return (np.concatenate(fresh) if fresh else np.zeros((0, int(self._template.sa_code_size())), np.uint8),
-                ids, None)
+        for n, (codes, ids, _) in enumerate(rows):
+            fresh = [ivf_lists.encode(self._template, old.sa_decode(np.ascontiguousarray(codes[s:s + step])))
+                     for s in range(0, len(codes), step)]
+            rows[n] = (np.concatenate(fresh) if fresh else np.zeros((0, int(self._template.sa_code_size())), np.uint8),
+                       ids, None)
+            del codes, fresh
 
     # ---- files -------------------------------------------------------------------------------------
 

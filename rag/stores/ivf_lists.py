@@ -133,18 +133,27 @@ def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def write_contents(index: Any, path: Path, kind: str) -> None:
     """The ``codes`` (standalone, by cell) or the ``ids`` of every row of a filled IVF index, as ``.npy`` at ``path``,
-    copied cell by cell into the file (no second copy of the codes in memory)."""
-    if kind == "ids":
-        ids = np.empty(int(index.ntotal), np.int64)
-        _copy_rows(index, None, ids)
-        with path.open("wb") as handle:
-            np.save(handle, ids, allow_pickle=False)
-        return
-    codes = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
-                                      shape=(int(index.ntotal), int(index.sa_code_size())))
-    _copy_rows(index, codes, None)
-    codes.flush()
-    del codes
+    written cell by cell (no second copy of the codes in memory, nor in the process's mapped pages)."""
+    import faiss
+
+    width, size = int(index.coarse_code_size()), int(index.code_size)
+    rows = int(index.ntotal)
+    shape, dtype = ((rows,), np.dtype(np.int64)) if kind == "ids" else ((rows, width + size), np.dtype(np.uint8))
+    lists = index.invlists
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                      "fortran_order": False, "shape": shape})
+        for cell in range(index.nlist):
+            count = lists.list_size(cell)
+            if not count:
+                continue
+            if kind == "ids":
+                handle.write(faiss.rev_swig_ptr(lists.get_ids(cell), count).astype(np.int64).tobytes())
+                continue
+            block = np.empty((count, width + size), np.uint8)
+            block[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
+            block[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
+            handle.write(block.tobytes())
 
 
 def _copy_rows(index: Any, codes: np.ndarray | None, ids: np.ndarray | None) -> None:

@@ -48,6 +48,22 @@ def link_or_write(origin: Path | None, folder: Path, name: str, write: Callable[
     write(target)
 
 
+def release_freed_memory() -> None:
+    """Hand memory freed by large rewrites back to the system (glibc keeps freed heap pages otherwise).
+
+    FAISS grows one list per cell; once they are freed (a compaction, a seal) glibc keeps their pages for
+    reuse, so the process's resident size stays at its peak. ``malloc_trim`` returns them; elsewhere a no-op.
+    """
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library (musl): nothing to trim
+            pass
+
+
 def save_array(path: Path, array: np.ndarray) -> None:
     """An array as ``.npy`` (never pickled)."""
     with path.open("wb") as handle:
