@@ -87,6 +87,10 @@ class Config:
     # … and when the question names a place (gazetteer: rag/data/places.tsv) that none of the retrieved letters
     # mentions, nor any place inside it ("Guangzhou's canteens" asked of letters from Shanghai)
     place_gate: bool = True
+    # … and when the question asks for a kind of answer (an amount, a count of beds, a rate, a date, a duration, a
+    # phone number, a department: rag/answer/answer_type.py) that no sentence quoted from the best letter states:
+    # the letter about the very project asked about does not give the figure ("phase I's investment")
+    answer_kind_gate: bool = True
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False
