@@ -10,12 +10,12 @@ Gold files are read and validated by :mod:`eval.gold`. An answerable question is
 its evidence strings appears in the answer text (both NFKC-normalised, all whitespace removed); an
 abstention on it counts as not covered.
 
-Each question is asked once, with the abstention threshold at 0 and the gates off (so the
-answer is composed whenever a usable sentence exists, and carries its evidence confidence, the share
-of its words in no indexed passage, the places no letter found mentions and the kind of answer its quotes
-lack). The place and answer-type gates then abstain as the index's config has them on; a threshold ``t`` and a cut ``a`` then abstain exactly where the
-confidence is below ``t`` or that share is above ``a``, so every pair is evaluated, and the calibrated
-one chosen, without asking again.
+Each question is asked once, with the abstention threshold at 0 and the gates off (so the answer is
+composed whenever a usable sentence exists, and carries its evidence confidence, the share of its words in
+no indexed passage, the places no letter found mentions and the kind of answer its quotes lack). The place
+and answer-type gates then abstain as the index's config has them on; a threshold ``t`` and a cut ``a``
+abstain exactly where the confidence is below ``t`` or that share is above ``a``, so every pair is
+evaluated, and the calibrated one chosen, without asking again.
 """
 
 from __future__ import annotations

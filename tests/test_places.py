@@ -55,7 +55,8 @@ def test_a_question_about_a_place_no_letter_mentions_is_declined(use_index: Inde
     answer = use_index.ask(question)
     assert answer.abstained and not answer.citations
     assert answer.unplaced and "none of the letters found mentions" in answer.notes[0]
-    assert not use_index.with_config(place_gate=False, abstain_threshold=0.0).ask(question).abstained
+    assert not use_index.with_config(place_gate=False, answer_kind_gate=False,
+                                     abstain_threshold=0.0).ask(question).abstained
 
 
 @pytest.mark.slow
