@@ -14,12 +14,13 @@ from .answer_type import KIND_WORDS, missing_kind
 from .figures import SUPPORT_QUESTION
 from .scoring import Sentence, SentenceEvidence
 from .support import support_rows
+from .terms import fold
 from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
-            kind_gate: bool = False) -> Answer:
+            kind_gate: bool = False, novelty: float = 0.0) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
@@ -31,8 +32,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     number appears in the text.
     """
     zh = evidence.language == "zh"
-    best = evidence.sentences[0].score if evidence.sentences else 0.0
-    chosen = [s for s in evidence.sentences if s.score >= keep_ratio * best][:max_sentences]
+    chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
     leading = [s.text for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
     missing = (missing_kind(evidence.question, leading) or "") if leading else ""
     off_topic = evidence.absent > max_absent_share
@@ -70,6 +70,30 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     return Answer(evidence.question, text, tuple(citations), evidence.confidence, False, evidence.hits,
                   support=tuple(sorted(support, key=lambda item: item.citation_n)), language=evidence.language,
                   absent_share=evidence.absent, unplaced=evidence.unplaced, missing_kind=missing)
+
+
+def choose_sentences(evidence: SentenceEvidence, max_sentences: int, keep_ratio: float,
+                     novelty: float = 0.0) -> list[Sentence]:
+    """The sentences an answer quotes: the best one, then up to ``max_sentences`` scoring at least ``keep_ratio``
+    of it, each next one by its score plus ``novelty`` × the share of the question's term weight it is the first
+    to hold (so that four sentences saying the same thing do not crowd out the one naming what was asked)."""
+    if not evidence.sentences:
+        return []
+    pool = [s for s in evidence.sentences if s.score >= keep_ratio * evidence.sentences[0].score]
+    if novelty <= 0 or not evidence.terms:
+        return pool[:max_sentences]
+    total = sum(t.weight for t in evidence.terms) or 1.0
+    held = [frozenset(i for i, t in enumerate(evidence.terms) if any(f in fold(s.text) for f in t.forms))
+            for s in pool]
+    order = [0]
+    covered = set(held[0])
+    while len(order) < min(max_sentences, len(pool)):
+        gains = {i: pool[i].score + novelty * sum(evidence.terms[t].weight for t in held[i] - covered) / total
+                 for i in range(len(pool)) if i not in order}
+        pick = max(gains, key=lambda i: gains[i])  # the first of equals: the better-ranked sentence
+        order.append(pick)
+        covered |= held[pick]
+    return [pool[i] for i in order]
 
 
 def _decline_notes(evidence: SentenceEvidence, off_topic: bool, elsewhere: bool, missing: str) -> tuple[str, ...]:
