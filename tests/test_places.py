@@ -26,6 +26,10 @@ def test_places_are_found_in_english_and_chinese_questions():
     assert gazetteer.named("what does cixi give?") == ()  # a place name is capitalised in English
     assert [p.names for p in gazetteer.named("广州市对长者食堂每餐补贴多少？")] == [("广州",)]
     assert gazetteer.named("广州的补贴") == ()  # a two-character name counts only as a division: 广州市, 广州区…
+    # … or as the city of a zone: 宁波高新区, 广州经济技术开发区
+    assert [p.names for p in gazetteer.named("宁波高新区对注册证奖励多少钱？")] == [("宁波",)]
+    assert [p.names for p in gazetteer.named("广州经济技术开发区有哪些补贴？")] == [("广州",)]
+    assert gazetteer.named("宁波高端医疗器械") == ()
 
 
 def test_a_letter_naming_a_place_inside_the_one_asked_about_mentions_it():
