@@ -23,6 +23,7 @@ from .conftest import FakeEncoder
     ("宁波市第一医院采购了多少台乳腺癌筛查设备？", "count"),
     ("How many ICU beds does the hospital have?", "count"),
     ("医保目录对中药饮片的报销比例是多少？", "rate"),
+    ("贵州省农村生活污水治理率目前是多少？", "rate"),
     ("What share of clinical trial costs can a device maker recover?", "rate"),
     ("By how much did coronary stent prices fall?", "rate"),
     ("麻天路什么时候能通公交？", "date"),

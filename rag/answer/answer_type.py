@@ -62,7 +62,7 @@ KINDS = (
                           r"(?:days|weeks|months|years|hours|minutes)\b", re.I),
                (_DURATION,)),
     AnswerKind("rate",
-               re.compile(r"比例|比率|百分之?几|百分比|占比|多少%|[\u4e00-\u9fff]率(?:是|为|有|能|达到|可达)*多少|"
+               re.compile(r"比例|比率|百分之?几|百分比|占比|多少%|[\u4e00-\u9fff]率[^，,。？?；;]{0,5}多少|"
                           r"降了多少|下降(?:了)?多少|降幅|增幅|增速|增长(?:了)?多少|增长多快|打几折|几折|折扣"),
                re.compile(r"\bpercent|\bpercentage\b|\bwhat (?:share|proportion|fraction)\b|\bwhat (?:\w+ )?rate\b|"
                           r"\bat what (?:\w+ )?rate\b|\bby how much\b|\bhow (?:fast|quickly)\b.*\bgrow|\bdiscount\b",
