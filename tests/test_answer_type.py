@@ -48,6 +48,8 @@ def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, 
     "Who is the named contact person on the reply?",  # a person's name has no shape to check
     "What subsidies exist for Class II device registration?",  # a kind of support, not an amount
     "二类医疗器械注册有哪些补助或支持？",
+    "Can clinical trial costs be paid with innovation vouchers?",  # yes or no, not a sum
+    "Is there an annual subsidy for elderly canteens?",
 ])
 def test_questions_asking_for_no_checkable_kind_have_none(question: str):
     assert asked_kind(question) is None

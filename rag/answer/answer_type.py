@@ -73,10 +73,15 @@ KINDS = (
                           r"(?:花费|耗资|价格|售价|票价|收费|费用|预算|资金)(?:是|为|标准)?多少|"
                           r"(?:奖励|补贴|补助|资助|奖补|补偿|报销|支付|给|拨|投入|投|拿到|争取到|安排|获得)(?:了)?"
                           r"多少(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)"),
-               re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of)\b)|\bcost\b|\bprice\b|"
-                          r"\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|investment|"
-                          r"budget)|\b(?:total|overall) (?:investment|budget|cost)|\b(?:monthly|annual|yearly|"
-                          r"per[- ]\w+)\b.{0,30}\b(?:subsidy|funding|allowance|grant|fee|payment)", re.I),
+               # "What subsidies exist?" and "Can trial costs be covered?" ask for none: a figure is asked "how
+               # much", "what did … cost", "what is the price/total investment", "what monthly subsidy…"
+               re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of)\b)|"
+                          r"^\s*what (?:does|did|do|will|would)\b.{0,80}\bcost\b|"
+                          r"\bwhat (?:is|was|are|were|will be) the (?:\w+ ){0,3}(?:cost|price|fee|budget|investment|"
+                          r"amount)s?\b|\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|"
+                          r"investment|budget)|\b(?:total|overall) (?:investment|budget|cost)|^\s*(?:what|how)\b.{0,40}"
+                          r"\b(?:monthly|annual|yearly|per[- ]\w+)\b.{0,30}\b(?:subsidy|funding|allowance|grant|fee|"
+                          r"payment)", re.I),
                (_MONEY,)),
     AnswerKind("date",
                re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|几号|哪个月|日期|什么时间"),
