@@ -10,11 +10,12 @@ Gold files are read and validated by :mod:`eval.gold`. An answerable question is
 its evidence strings appears in the answer text (both NFKC-normalised, all whitespace removed); an
 abstention on it counts as not covered.
 
-Each question is asked once, with the abstention threshold at 0 and the absent-word gate off (so the
-answer is composed whenever a usable sentence exists, and carries its evidence confidence and the share
-of its words in no indexed passage). A threshold ``t`` and a cut ``a`` then abstain exactly where the
-confidence is below ``t`` or that share is above ``a``, so every pair is evaluated, and the calibrated
-one chosen, without asking again.
+Each question is asked once, with the abstention threshold at 0 and the gates off (so the answer is
+composed whenever a usable sentence exists, and carries its evidence confidence, the share of its words in
+no indexed passage, the places no letter found mentions and the kind of answer its quotes lack). The place
+and answer-type gates then abstain as the index's config has them on; a threshold ``t`` and a cut ``a``
+abstain exactly where the confidence is below ``t`` or that share is above ``a``, so every pair is
+evaluated, and the calibrated one chosen, without asking again.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Outcome:
     threshold: float = 0.0
     max_absent_share: float = 1.0
     place_gate: bool = False
+    kind_gate: bool = False
 
     @property
     def confidence(self) -> float:
@@ -57,8 +59,10 @@ class Outcome:
 
     @property
     def gated(self) -> bool:
-        """Whether the absent-word gate or the place gate abstains on it, whatever its confidence."""
-        return self.answer.absent_share > self.max_absent_share or self.place_gate and bool(self.answer.unplaced)
+        """Whether the absent-word gate, the place gate or the answer-type gate abstains on it, whatever its
+        confidence."""
+        return (self.answer.absent_share > self.max_absent_share or self.place_gate and bool(self.answer.unplaced)
+                or self.kind_gate and bool(self.answer.missing_kind))
 
     @property
     def citations(self) -> tuple[Citation, ...]:
@@ -99,9 +103,10 @@ def evaluate(index: Index, rows: list[Question], k: int, threshold: float,
              max_absent_share: float = 1.0) -> list[Outcome]:
     """Ask every question once (threshold 0, no absent-word gate) and judge the answers as ``threshold`` and
     ``max_absent_share`` would have them."""
-    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, place_gate=False)
-    return [Outcome(row, ungated.ask(row.question, k=k), threshold, max_absent_share, index.config.place_gate)
-            for row in rows]
+    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, place_gate=False,
+                                answer_kind_gate=False)
+    return [Outcome(row, ungated.ask(row.question, k=k), threshold, max_absent_share, index.config.place_gate,
+                    index.config.answer_kind_gate) for row in rows]
 
 
 def rethreshold(outcomes: list[Outcome], threshold: float, max_absent_share: float | None = None) -> list[Outcome]:
@@ -191,6 +196,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),
         "confidence threshold off": rethreshold(outcomes, 0.0),
         "place gate off": [replace(o, place_gate=False) for o in outcomes],
+        "answer-type gate off": [replace(o, kind_gate=False) for o in outcomes],
         "bridge off (retrieval and absent words)": bridgeless,
         "bridge and absent-word gate off": rethreshold(bridgeless, threshold, 1.0),
     }

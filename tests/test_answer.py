@@ -20,10 +20,13 @@ from rag.answer import (
     format_answer,
     number_spans,
 )
+from rag.answer.extractive import choose_sentences
+from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.answer.support import support_item
-from rag.answer.terms import question_terms
+from rag.answer.terms import Term, question_terms
 from rag.chunk import split_sentences
 from rag.cli import main
+from rag.retrieve.hits import Hit
 
 CITATION_KEYS = {"n", "quote", "citation", "letter_id", "start", "end"}
 
@@ -250,3 +253,17 @@ def test_a_question_about_a_letter_field_quotes_the_line_stating_it(use_index: I
     answer = use_index.ask(question)
     assert not answer.abstained and evidence in answer.text
     assert use_index.with_config(field_weight=0.0).ask(question).text != answer.text
+
+
+def test_the_next_quoted_sentence_is_the_one_adding_what_the_others_do_not_say():
+    texts = ["技能人才培训成效显著。", "技能人才评价制度健全。", "技能人才竞赛广泛开展。", "积极推动中国特色学徒制。"]
+    hit = Hit(text="".join(texts), score=1.0, letter_id="a", chunk_id="a#0", start=0, end=len("".join(texts)),
+              section="", title=None, agency=None, doc_number=None, date=None, citation="a", rank=1,
+              dense_score=0.9, lexical_score=1.0, path="")
+    sentences = tuple(Sentence(hit, 0, 1, text, 0.5, 0.5, 0.0, score)
+                      for text, score in zip(texts, (1.0, 0.95, 0.9, 0.85), strict=True))
+    terms = (Term(("技能人才",), 1.0), Term(("学徒", "学徒制"), 3.0))
+    evidence = SentenceEvidence("学徒", "zh", (hit,), sentences, 1.0, 0.9, terms)
+    assert [s.text for s in choose_sentences(evidence, 2, 0.75)] == texts[:2]  # by score alone
+    assert [s.text for s in choose_sentences(evidence, 2, 0.75, novelty=0.2)] == [texts[0], texts[3]]
+    assert [s.text for s in choose_sentences(evidence, 2, 0.9, novelty=0.2)] == texts[:2]  # 0.85 < 0.9 × 1.0

@@ -333,6 +333,7 @@ def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
     result = json.loads(capsys.readouterr().out)
     ablations = result["ablations"]
     assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off", "place gate off",
+                               "answer-type gate off",
                                "bridge off (retrieval and absent words)", "bridge and absent-word gate off"]
     assert ablations["all on"]["all"] == result["all"]
     declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}

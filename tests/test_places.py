@@ -26,6 +26,10 @@ def test_places_are_found_in_english_and_chinese_questions():
     assert gazetteer.named("what does cixi give?") == ()  # a place name is capitalised in English
     assert [p.names for p in gazetteer.named("广州市对长者食堂每餐补贴多少？")] == [("广州",)]
     assert gazetteer.named("广州的补贴") == ()  # a two-character name counts only as a division: 广州市, 广州区…
+    # … or as the city of a zone: 宁波高新区, 广州经济技术开发区
+    assert [p.names for p in gazetteer.named("宁波高新区对注册证奖励多少钱？")] == [("宁波",)]
+    assert [p.names for p in gazetteer.named("广州经济技术开发区有哪些补贴？")] == [("广州",)]
+    assert gazetteer.named("宁波高端医疗器械") == ()
 
 
 def test_a_letter_naming_a_place_inside_the_one_asked_about_mentions_it():
@@ -55,7 +59,8 @@ def test_a_question_about_a_place_no_letter_mentions_is_declined(use_index: Inde
     answer = use_index.ask(question)
     assert answer.abstained and not answer.citations
     assert answer.unplaced and "none of the letters found mentions" in answer.notes[0]
-    assert not use_index.with_config(place_gate=False, abstain_threshold=0.0).ask(question).abstained
+    assert not use_index.with_config(place_gate=False, answer_kind_gate=False,
+                                     abstain_threshold=0.0).ask(question).abstained
 
 
 @pytest.mark.slow

@@ -75,7 +75,8 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     evidence = score_sentences(question, hits, encoder=encoder, analyzer=analyzer, statistics=statistics,
                                letters=letters, config=config)
     extractive = compose(evidence, config.abstain_threshold, config.max_answer_sentences, config.answer_keep_ratio,
-                         config.max_support_items, config.max_absent_share, config.place_gate)
+                         config.max_support_items, config.max_absent_share, config.place_gate,
+                         config.answer_kind_gate, config.answer_novelty_weight)
     if llm is None:
         yield extractive
         return

@@ -10,34 +10,39 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .answer_type import KIND_WORDS, missing_kind
 from .figures import SUPPORT_QUESTION
 from .scoring import Sentence, SentenceEvidence
 from .support import support_rows
+from .terms import fold
 from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
-            max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False) -> Answer:
+            max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
+            kind_gate: bool = False, novelty: float = 0.0) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
     question's content words are in no indexed passage (the question is about something else, however
     close a sentence's wording), or (``place_gate``) when the question names a place that none of the retrieved
-    letters mentions. The sentences behind support-table rows are quoted too, after the
-    answer's own, so every citation number appears in the text.
+    letters mentions, or (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a
+    date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`).
+    The sentences behind support-table rows are quoted too, after the answer's own, so every citation
+    number appears in the text.
     """
     zh = evidence.language == "zh"
+    chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
+    leading = [s.text for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
+    missing = (missing_kind(evidence.question, leading) or "") if leading else ""
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
-    if not evidence.sentences or evidence.confidence < threshold or off_topic or elsewhere:
-        notes = ("no passage matched",) if not evidence.hits else (
-            f"{evidence.absent:.0%} of the question's words are in none of the letters",) if off_topic else (
-            f"none of the letters found mentions {', '.join(evidence.unplaced)}",) if elsewhere else ()
+    untyped = kind_gate and bool(missing)
+    if not evidence.sentences or evidence.confidence < threshold or off_topic or elsewhere or untyped:
+        notes = _decline_notes(evidence, off_topic, elsewhere, missing if untyped else "")
         return Answer(evidence.question, ABSTAIN_ZH if zh else ABSTAIN_EN, (), evidence.confidence, True,
                       evidence.hits, language=evidence.language, notes=notes, absent_share=evidence.absent,
-                      unplaced=evidence.unplaced)
-    best = evidence.sentences[0].score
-    chosen = [s for s in evidence.sentences if s.score >= keep_ratio * best][:max_sentences]
+                      unplaced=evidence.unplaced, missing_kind=missing)
     rows = support_rows(evidence.sentences, chosen, max_support) if SUPPORT_QUESTION.search(evidence.question) else []
     letter_rank: dict[str, int] = {}
     for sentence in chosen:
@@ -64,7 +69,44 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     text = "\n".join(paragraphs) if zh else "\n".join([LEAD_EN, *paragraphs])
     return Answer(evidence.question, text, tuple(citations), evidence.confidence, False, evidence.hits,
                   support=tuple(sorted(support, key=lambda item: item.citation_n)), language=evidence.language,
-                  absent_share=evidence.absent, unplaced=evidence.unplaced)
+                  absent_share=evidence.absent, unplaced=evidence.unplaced, missing_kind=missing)
+
+
+def choose_sentences(evidence: SentenceEvidence, max_sentences: int, keep_ratio: float,
+                     novelty: float = 0.0) -> list[Sentence]:
+    """The sentences an answer quotes: the best one, then up to ``max_sentences`` scoring at least ``keep_ratio``
+    of it, each next one by its score plus ``novelty`` × the share of the question's term weight it is the first
+    to hold (so that four sentences saying the same thing do not crowd out the one naming what was asked)."""
+    if not evidence.sentences:
+        return []
+    pool = [s for s in evidence.sentences if s.score >= keep_ratio * evidence.sentences[0].score]
+    if novelty <= 0 or not evidence.terms:
+        return pool[:max_sentences]
+    total = sum(t.weight for t in evidence.terms) or 1.0
+    held = [frozenset(i for i, t in enumerate(evidence.terms) if any(f in fold(s.text) for f in t.forms))
+            for s in pool]
+    order = [0]
+    covered = set(held[0])
+    while len(order) < min(max_sentences, len(pool)):
+        gains = {i: pool[i].score + novelty * sum(evidence.terms[t].weight for t in held[i] - covered) / total
+                 for i in range(len(pool)) if i not in order}
+        pick = max(gains, key=lambda i: gains[i])  # the first of equals: the better-ranked sentence
+        order.append(pick)
+        covered |= held[pick]
+    return [pool[i] for i in order]
+
+
+def _decline_notes(evidence: SentenceEvidence, off_topic: bool, elsewhere: bool, missing: str) -> tuple[str, ...]:
+    """Why the answer declines, for the user: the first gate that declined it (none for a weak confidence)."""
+    if not evidence.hits:
+        return ("no passage matched",)
+    if off_topic:
+        return (f"{evidence.absent:.0%} of the question's words are in none of the letters",)
+    if elsewhere:
+        return (f"none of the letters found mentions {', '.join(evidence.unplaced)}",)
+    if missing:
+        return (f"the letter found states no {KIND_WORDS.get(missing, missing)}, which the question asks for",)
+    return ()
 
 
 def _key(sentence: Sentence) -> tuple[str, int, int]:

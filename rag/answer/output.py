@@ -30,6 +30,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "hits": [h.to_dict() for h in answer.hits],
         "notes": list(answer.notes),
         "unplaced": list(answer.unplaced),
+        "missing_kind": answer.missing_kind,
     }
 
 

@@ -20,6 +20,8 @@ from ..analyze import english_words, longest_first
 
 _HEADER = re.compile(r"^#.*?:\s*([\u3400-\u9fff]+)\s*$")
 _SUFFIX = "省市县区州盟旗镇乡"
+# zones a city names before their own suffix: 西安高新区, 成都经开区, 天津滨海新区 is 滨海's
+_ZONE = ("高新区", "高新技术产业开发区", "经开区", "经济技术开发区", "开发区", "新区", "自贸区")
 # English words capitalised in a question: a run of them may name a place ("Inner Mongolia", "Jing'an").
 _CAPITALISED = re.compile(r"[A-Z][A-Za-z]*(?:['’\-][A-Za-z]+)*(?:\s+[A-Z][A-Za-z]*(?:['’\-][A-Za-z]+)*)*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -137,7 +139,8 @@ def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tup
         start, end = match.span(1)
         if any(taken[start:end]):
             continue
-        if (end < len(text) and text[end] in _SUFFIX) or len(name) >= 3 or name in gazetteer.standalone:
+        if ((end < len(text) and text[end] in _SUFFIX) or text.startswith(_ZONE, end) or len(name) >= 3
+                or name in gazetteer.standalone):
             found.append(NamedPlace(name, (name,)))
             taken[start:end] = [True] * (end - start)
             if first:

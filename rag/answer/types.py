@@ -92,6 +92,9 @@ class Answer:
     language: str = "zh"
     absent_share: float = 0.0  # share of the question's content words that no indexed passage contains
     unplaced: tuple[str, ...] = ()  # places the question names that none of the retrieved letters mentions
+    # the kind of answer the question asks for (amount, count, rate, date…, see answer_type.py) when none of the
+    # sentences quoted from the best letter states one; "" when it asks for none or one is stated
+    missing_kind: str = ""
 
 
 

@@ -1,0 +1,175 @@
+"""What kind of answer a question asks for (an amount, a count, a rate, a date…) and whether a sentence holds one.
+
+Classic question answering's answer-type check. A question asking "how much" is answered by a sentence stating
+a sum of money, not by one that merely names the project asked about: when the letter about the very project
+does not state the figure (a phase's investment, a bed count, a rate), its closest sentences are near the topic
+but no answer, and the answer says so (:func:`missing_kind`, used by :mod:`.extractive`).
+
+Example:
+    >>> asked_kind("城口县社区医养中心项目总投资是多少万元？"), asked_kind("How many ICU beds are there?")
+    ('amount', 'count')
+    >>> missing_kind("What is the total investment for phase I?", ["项目总投资1.2亿元。"]) is None
+    True
+    >>> missing_kind("项目总投资是多少？", ["项目已完成可行性研究。"])
+    'amount'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# a number in digits or Chinese numerals (一百二十, 两, 12.5, 1,200)
+_NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+(?:[点.][零〇一二三四五六七八九]+)?)"
+_CLASSIFIER = (r"(?:个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|处|辆|部|座|条|床|间|栋|层|本|册|只|头|"
+               r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟)")
+_MONEY = re.compile(_NUM + r"\s*(?:万亿|亿|万|千|百)?\s*(?:元|块钱)|\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
+                    r"\d+(?:\.\d+)?\s*(?:万|亿)(?=(?:以上|以下|左右|进行|的|用于|资金|投资|补助|奖励|补贴))")
+_RATE = re.compile(r"\d+(?:\.\d+)?\s*[%％‰]|百分之|个百分点|(?<![\u4e00-\u9fff])[一二三四五六七八九]成|"
+                   r"\d+(?:\.\d+)?\s*折|" + _NUM + r"\s*倍")
+_COUNT = re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万|亿)?\s*" + _CLASSIFIER + r"|逾\s*\d+|\d+\s*(?:余|多)")
+_DATE = re.compile(r"(?:19|20)\d{2}\s*(?:年|[-./—–])|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]{1,2}月|"
+                   r"\d{1,2}\s*日|年底|年初|年末|年内|月底|月初|上半年|下半年|今年|明年|去年|当年")
+_DURATION = re.compile(_NUM + r"\s*(?:个)?\s*(?:工作日|天|日|月|年|小时|分钟|周|星期|季度)|半年|半个月|"
+                       r"按(?:年|月|季|周)|[每逐](?:年|月|季|周|天|日)|年度|月度|季度|定期")
+_PHONE = re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|(?<!\d)\d{7,8}(?!\d)|(?<!\d)1[3-9]\d{9}(?!\d)")
+_UNIT = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|委员会|管委会|委|厅|办公室|办|部|中心|公司|医院|政府|协会|学会|院|所|"
+                   r"站|队|集团|大学|学校|银行|基金会|处|科|室)")
+
+
+@dataclass(frozen=True)
+class AnswerKind:
+    """A kind of answer: how Chinese and English questions ask for it, and what a sentence holding one contains."""
+
+    name: str
+    zh: re.Pattern[str]
+    en: re.Pattern[str]
+    holds: tuple[re.Pattern[str], ...]
+
+
+# First match wins: a rate asked "报销比例是多少" is not an amount, a duration asked "几个工作日" not a count.
+# Persons and companies are not kinds: their names (季琪昕, 河北志晟信息技术) have no shape a pattern can check.
+KINDS = (
+    AnswerKind("phone", re.compile(r"电话|手机号|联系方式|热线"),
+               re.compile(r"\b(?:phone|telephone|hotline)\b|\bon what number\b", re.I), (_PHONE,)),
+    AnswerKind("duration",
+               re.compile(r"多久|多长时间|多长|几个工作日|多少个?工作日|几天|多少天|几分钟|多少分钟|几个月|多少个月|几小时|"
+                          r"多少小时|(?<!哪)几年(?!级)|多少年(?!代)"),
+               re.compile(r"\bhow (?:long|soon|often)\b|\bhow many (?:working |business |calendar )?"
+                          r"(?:days|weeks|months|years|hours|minutes)\b", re.I),
+               (_DURATION,)),
+    AnswerKind("rate",
+               re.compile(r"比例|比率|百分之?几|百分比|占比|多少%|[\u4e00-\u9fff]率[^，,。？?；;]{0,5}多少|"
+                          r"降了多少|下降(?:了)?多少|降幅|增幅|增速|增长(?:了)?多少|增长多快|打几折|几折|折扣"),
+               re.compile(r"\bpercent|\bpercentage\b|\bwhat (?:share|proportion|fraction)\b|\bwhat (?:\w+ )?rate\b|"
+                          r"\bat what (?:\w+ )?rate\b|\bby how much\b|\bhow (?:fast|quickly)\b.*\bgrow|\bdiscount\b",
+                          re.I),
+               (_RATE,)),
+    AnswerKind("amount",
+               re.compile(r"多少钱|多少元|多少万|多少亿|几万元|几千元|金额|总投资|投资(?:了|是|为|额)?多少|花了多少|"
+                          r"(?:花费|耗资|价格|售价|票价|收费|费用|预算|资金)(?:是|为|标准)?多少|"
+                          r"(?:奖励|补贴|补助|资助|奖补|补偿|报销|支付|给|拨|投入|投|拿到|争取到|安排|获得)(?:了)?"
+                          r"多少(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)"),
+               # "What subsidies exist?" and "Can trial costs be covered?" ask for none: a figure is asked "how
+               # much", "what did … cost", "what is the price/total investment", "what monthly subsidy…"
+               re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of)\b)|"
+                          r"^\s*what (?:does|did|do|will|would)\b.{0,80}\bcost\b|"
+                          r"\bwhat (?:is|was|are|were|will be) the (?:\w+ ){0,3}(?:cost|price|fee|budget|investment|"
+                          r"amount)s?\b|\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|"
+                          r"investment|budget)|\b(?:total|overall) (?:investment|budget|cost)|^\s*(?:what|how)\b.{0,40}"
+                          r"\b(?:monthly|annual|yearly|per[- ]\w+)\b.{0,30}\b(?:subsidy|funding|allowance|grant|fee|"
+                          r"payment)", re.I),
+               (_MONEY,)),
+    AnswerKind("date",
+               re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|几号|哪个月|日期|什么时间"),
+               re.compile(r"^\s*when\b|[,;:]\s*when\b|\bwhen (?:did|will|does|do|is|was|were|are|can|has|have|"
+                          r"should|would)\b|\b(?:what|which|in what|in which) (?:year|date|day|month)\b|\bby when\b",
+                          re.I),
+               (_DATE,)),
+    AnswerKind("count",
+               re.compile(r"(?<!哪)(?:多少|几)" + _CLASSIFIER),
+               re.compile(r"\bhow many\b|(?<!document )(?<!reference )(?<!phone )(?<!contact )\bnumber of\b", re.I),
+               (_COUNT,)),
+    AnswerKind("unit",
+               re.compile(r"哪(?:个|些|家)(?:部门|单位|机构|省直部门|市直部门|科室|处室)|由谁牵头|谁牵头|谁负责|哪个机构"),
+               re.compile(r"\bwhich (?:\w+ ){0,3}(?:departments?|agenc(?:y|ies)|offices?|bureaus?|authorit(?:y|ies)|"
+                          r"bod(?:y|ies)|units?|organi[sz]ations?)\b", re.I),
+               (_UNIT,)),
+)
+# what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
+_ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")")
+_EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
+               (re.compile(r"\bsquare met(?:re|er)s?\b", re.I), "平方米"),
+               (re.compile(r"\b(?:kilomet(?:re|er)s?|km)\b", re.I), "公里|千米"),
+               (re.compile(r"\bmet(?:re|er)s?\b", re.I), "米"),
+               (re.compile(r"\b(?:tonnes|tons)\b", re.I), "吨"),
+               (re.compile(r"\bhectares?\b", re.I), "公顷"))
+# classifiers that count the same things: 多少家医院 is answered by 24家, 18所 or 3个
+_SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|项|款|种|位|名", "张": "张|床", "床": "床|张",
+               "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次", "名": "名|人|位", "位": "位|名|人",
+               "项": "项|个", "款": "款|个|种", "种": "种|个|款", "次": "次|人次"}
+_YEAR = re.compile(r"(?:19|20)\d{2}\s*年")
+_BARE = re.compile(r"(?:逾|超过?|近|约)\s*\d+(?:[.,]\d+)*(?![\d\u4e00-\u9fff])|"
+                   r"\d+(?:[.,]\d+)*\s*(?:余|多)(?![\u4e00-\u9fff])")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+KIND_WORDS = {"phone": "phone number", "duration": "duration", "rate": "rate or share", "amount": "amount of money",
+              "date": "date", "count": "count of what is asked", "unit": "department or body"}
+
+
+@dataclass(frozen=True)
+class AskedAnswer:
+    """The kind of answer a question asks for, and the patterns any of which a sentence answering it matches."""
+
+    kind: str
+    holds: tuple[re.Pattern[str], ...]
+
+    def held_by(self, text: str) -> bool:
+        """Whether ``text`` states an answer of this kind (a sum of money, a count of the things asked…)."""
+        text = unicodedata.normalize("NFKC", text)
+        if self.kind == "count":
+            text = _YEAR.sub(" ", text)  # 2017年 dates, it counts nothing
+        return any(pattern.search(text) for pattern in self.holds)
+
+
+def asked_answer(question: str) -> AskedAnswer | None:
+    """What ``question`` asks for, or None when it asks for none of :data:`KINDS`."""
+    question = unicodedata.normalize("NFKC", question)
+    chinese = bool(_CJK.search(question))
+    kind = next((kind for kind in KINDS if (kind.zh if chinese else kind.en).search(question)), None)
+    if kind is None:
+        return None
+    if kind.name == "count":
+        counted = _counted(question, chinese)
+        if counted:
+            return AskedAnswer("count", (_counting(counted), _BARE))
+    return AskedAnswer(kind.name, kind.holds)
+
+
+def asked_kind(question: str) -> str | None:
+    """The name of the kind of answer ``question`` asks for (``amount``, ``count``, ``rate``, ``date``…)."""
+    asked = asked_answer(question)
+    return asked.kind if asked else None
+
+
+def missing_kind(question: str, texts: Iterable[str]) -> str | None:
+    """The name of the kind of answer ``question`` asks for when none of ``texts`` holds one, else None."""
+    asked = asked_answer(question)
+    if asked is None:
+        return None
+    return None if any(asked.held_by(text) for text in texts) else asked.kind
+
+
+def _counted(question: str, chinese: bool) -> str | None:
+    """The classifiers a count question's answer carries, when the question says what it counts."""
+    if chinese:
+        match = _ZH_COUNTED.search(question)
+        return _SAME_COUNT.get(match.group(1), match.group(1)) if match else None
+    return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(question)), None)
+
+
+@functools.cache
+def _counting(classifiers: str) -> re.Pattern[str]:
+    return re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万|亿)?\s*(?:" + classifiers + ")")

@@ -1,0 +1,147 @@
+"""The answer-type check: what kind of answer a question asks for, whether a sentence holds one, and the gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import Analyzer, Config, Index, answer_to_dict
+from rag.answer.answer_type import asked_kind, missing_kind
+from rag.answer.extractive import compose
+from rag.answer.scoring import Sentence, SentenceEvidence
+from rag.retrieve.hits import Hit
+
+from .conftest import FakeEncoder
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("城口县社区医养中心项目总投资是多少万元？", "amount"),
+    ("西安高新区对取得注册证的企业奖励多少钱？", "amount"),
+    ("How much did phase I of the upgrade project cost?", "amount"),
+    ("What monthly operating subsidy does Hefei give each elderly canteen?", "amount"),
+    ("宁波市第一医院采购了多少台乳腺癌筛查设备？", "count"),
+    ("How many ICU beds does the hospital have?", "count"),
+    ("医保目录对中药饮片的报销比例是多少？", "rate"),
+    ("贵州省农村生活污水治理率目前是多少？", "rate"),
+    ("What share of clinical trial costs can a device maker recover?", "rate"),
+    ("By how much did coronary stent prices fall?", "rate"),
+    ("麻天路什么时候能通公交？", "date"),
+    ("In what year did the Ming dynasty end?", "date"),
+    ("When did provincial experts review the sewage projects?", "date"),
+    ("办理经营许可证需要多少个工作日？", "duration"),
+    ("How many working days does Hebei need to approve a registration?", "duration"),
+    ("How often do disabled elderly people get home visits?", "duration"),
+    ("联系人和电话是什么？", "phone"),
+    ("Who should I contact about the proposal, and on what number?", "phone"),
+    ("创新医疗器械特别审查由哪个机构负责？", "unit"),
+    ("Which office in the ecology and environment branch is handling the proposal?", "unit"),
+])
+def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, kind: str):
+    assert asked_kind(question) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "What is the document number of the Hebei industry department's reply?",  # a number, but not a count
+    "贵州哪几个县列入了农业现代化示范区创建名单？",  # which counties: names, not a count
+    "How much faster is device registration in the park?",  # a comparison, answered in months or words
+    "Who is the named contact person on the reply?",  # a person's name has no shape to check
+    "What subsidies exist for Class II device registration?",  # a kind of support, not an amount
+    "二类医疗器械注册有哪些补助或支持？",
+    "Can clinical trial costs be paid with innovation vouchers?",  # yes or no, not a sum
+    "Is there an annual subsidy for elderly canteens?",
+])
+def test_questions_asking_for_no_checkable_kind_have_none(question: str):
+    assert asked_kind(question) is None
+    assert missing_kind(question, ["这句话什么也没说。"]) is None
+
+
+@pytest.mark.parametrize(("question", "holding", "lacking"), [
+    ("项目总投资是多少？", "项目总投资1.2亿元。", "项目已完成可行性研究。"),
+    ("What is the total investment for phase I?", "一期总投资三千万元。", "一期将于年底完工。"),
+    ("奖励多少钱？", "按设备投入最高400万进行奖励。", "对企业给予专项支持。"),
+    ("规划设置多少张床位？", "规划设置床位一百二十张。", "共纳入18个公共卫生类项目。"),
+    ("How many beds will phase II have?", "二期设置床位600张。", "二期共建设18个项目。"),
+    ("城口县有多少家老龄友善医院？", "老龄友善医院28家。", "2017年起开展创建。"),  # a year counts nothing
+    ("渝中区大概有多少家中医药机构？", "截2023年底,辖区中医药机构逾450", "辖区中医药机构众多。"),
+    ("报销比例是多少？", "按规定给予30%补助。", "纳入医保报销范围。"),
+    ("What share of the costs is reimbursed?", "报销百分之七十。", "纳入医保报销范围。"),
+    ("什么时候能通公交？", "预计将于2020年12月底前开行。", "正在协调有关部门。"),
+    ("需要几个工作日？", "5个工作日内即可开展临床试验。", "将进一步压缩审批时限。"),
+    ("联系电话是多少？", "联系人及电话：梁沛 0311-87801895", "联系人：梁沛"),
+    ("由哪个部门牵头？", "由历史文化街区管委会牵头。", "将组建工作专班。"),
+])
+def test_a_sentence_holds_the_kind_asked_or_lacks_it(question: str, holding: str, lacking: str):
+    assert missing_kind(question, [lacking, holding]) is None
+    assert missing_kind(question, [lacking]) == asked_kind(question)
+
+
+def _evidence(question: str, sentence_text: str) -> SentenceEvidence:
+    hit = Hit(text=sentence_text, score=1.0, letter_id="a", chunk_id="a#0", start=0, end=len(sentence_text),
+              section="", title=None, agency=None, doc_number=None, date=None, citation="a", rank=1,
+              dense_score=0.9, lexical_score=1.0, path="")
+    sentence = Sentence(hit, 0, len(sentence_text), sentence_text, 0.9, 1.0, 0.0, 1.2)
+    return SentenceEvidence(question, "en", (hit,), (sentence,), 1.0, 0.9)
+
+
+def test_compose_declines_a_typed_question_its_quotes_do_not_answer_and_says_why():
+    declined = compose(_evidence("How much did phase I cost?", "一期工程已于去年完工。"), threshold=0.5, kind_gate=True)
+    assert declined.abstained and not declined.citations and declined.missing_kind == "amount"
+    assert declined.notes == ("the letter found states no amount of money, which the question asks for",)
+    assert answer_to_dict(declined)["missing_kind"] == "amount"
+    answered = compose(_evidence("How much did phase I cost?", "一期工程总投资1.2亿元。"), threshold=0.5,
+                       kind_gate=True)
+    assert not answered.abstained and answered.missing_kind == "" and "1.2亿元" in answered.text
+    ungated = compose(_evidence("How much did phase I cost?", "一期工程已于去年完工。"), threshold=0.5)
+    assert not ungated.abstained and ungated.missing_kind == "amount"  # still reported, for the evaluation
+
+
+HOSPITAL = """某县卫生健康局
+关于加快县人民医院新院区建设的答复
+王明代表：
+　　您提出的建议收悉，现答复如下：
+　　县人民医院新院区二期工程将建设康复楼和护理楼，规划设置床位600张，计划于明年开工建设。
+　　感谢您对我县卫生健康事业的关心和支持。
+"""
+CANTEEN = """某区民政局
+关于发展社区老年助餐服务的答复
+李华委员：
+　　您提出的建议收悉，现答复如下：
+　　全区已建成社区长者食堂12家，为老年人提供午餐和送餐上门服务，就餐老人可享受八五折优惠。
+　　感谢您对我区养老服务工作的关心。
+"""
+
+
+@pytest.fixture()
+def two_letter_index(tmp_path: Path, analyzer: Analyzer) -> Index:
+    """Two letters written here: a hospital's phase II (its beds, no investment) and canteens (a count, a rate)."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "hospital.txt").write_text(HOSPITAL, encoding="utf-8")
+    (folder / "canteen.txt").write_text(CANTEEN, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    return index.with_config(abstain_threshold=0.0, max_absent_share=1.0)  # only the answer-type gate decides
+
+
+def test_a_typed_question_whose_letter_lacks_that_kind_is_declined(two_letter_index: Index):
+    answer = two_letter_index.ask("县人民医院新院区二期工程总投资是多少万元？")
+    assert answer.abstained and not answer.citations and answer.missing_kind == "amount"
+    assert answer.hits[0].letter_id == "hospital"  # the letter about the very project, which gives no figure
+    assert "amount of money" in answer.notes[0]
+    ungated = two_letter_index.with_config(answer_kind_gate=False).ask("县人民医院新院区二期工程总投资是多少万元？")
+    assert not ungated.abstained and "康复楼" in ungated.text
+
+
+@pytest.mark.parametrize(("question", "figure"), [
+    ("县人民医院新院区二期工程规划设置多少张床位？", "600张"),
+    ("全区已建成多少家社区长者食堂？", "12家"),
+])
+def test_a_typed_question_whose_letter_has_that_kind_is_answered(two_letter_index: Index, question: str,
+                                                                 figure: str):
+    answer = two_letter_index.ask(question)
+    assert not answer.abstained and figure in answer.text and answer.missing_kind == ""
+
+
+def test_a_count_of_something_else_does_not_answer_a_count_question(two_letter_index: Index):
+    answer = two_letter_index.ask("社区长者食堂一共有多少张餐桌？")  # the letter counts canteens, not tables
+    assert answer.abstained and answer.missing_kind == "count"
