@@ -367,10 +367,8 @@ def _owner_id(directory: Path | None) -> str:
 
 def _newest_generation(client: Any, name: str) -> int:
     """The highest generation any row was born or retired in (a scan, done only when a rebuild starts)."""
-    newest = 0
-    for row in _all_rows(client, name, "born >= 0", ["born", "retired"]):
-        newest = max(newest, int(row["born"]), int(row["retired"]))
-    return newest
+    pages = _pages(client, name, "born >= 0", ["born", "retired"])
+    return max((max(int(row["born"]), int(row["retired"])) for page in pages for row in page), default=0)
 
 
 def _all_rows(client: Any, name: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
