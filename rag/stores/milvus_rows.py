@@ -3,7 +3,8 @@ chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a spa
 
 The dense store (:mod:`rag.stores.dense_milvus`) keeps one row per vector (a chunk and each of its sentences); every
 row of a chunk carries that chunk's facts. The lexical fields exist only in a collection made with them
-(``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own.
+(``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own. The
+collection's schema is made here, and checked here when an index opens a collection that already exists.
 """
 
 from __future__ import annotations
