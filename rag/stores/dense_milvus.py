@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,13 +24,17 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .base import Ids, Place, Stats, StoreUnavailable, as_ids
-from .milvus_rows import RowFacts, collection_fields, collection_owner, create_collection
+from .milvus_rows import RowFacts, check_owner, check_schema, create_collection
 
 SETTINGS_FILE = "milvus.json"
 LITE_FILE = "milvus.db"
 OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
 BATCH = 1_000  # rows per insert/upsert, ids per "in [...]" filter
+# Milvus Lite turns its write buffer (128 MiB by default, ~60,000 rows of 512-d) into a segment by making every cell a
+# Python object (~17 KB a 512-d row, 1.5 GB at once): flushing it every LITE_FLUSH_ROWS rows bounds that spike
+LITE_FLUSH_ROWS = 20_000
 MAX_TOPK = 16_384  # Milvus's largest limit for one search
+PAGE = 16_384  # rows per page of a query iterator (Milvus's largest)
 _SHIFT = 32  # a row's primary key: its generation in the high bits, its place in the generation below
 _SHARD_SHIFT = 26  # … and in a sharded build, the shard above that place (64 shards of 64 million rows)
 
@@ -117,6 +121,7 @@ class MilvusDenseStore:
         self._committed = committed
         self._writable = not committed
         self._added = 0
+        self._unflushed = 0  # rows inserted since this view last flushed Milvus Lite
 
     # ---- opening -------------------------------------------------------------------------------------
 
@@ -139,9 +144,9 @@ class MilvusDenseStore:
         owner = _owner_id(place.directory)
         client = connect(uri, place.token)
         if client.has_collection(place.collection):
-            _check_owner(client, place.collection, owner, uri)
+            check_owner(client, place.collection, owner, uri)
             client.load_collection(place.collection)
-            _check_schema(client, place.collection, dim, place.lexical)
+            check_schema(client, place.collection, dim, place.lexical)
             newest = _newest_generation(client, place.collection)
         else:
             create_collection(client, _pymilvus(), place.collection, dim, lexical=place.lexical, owner=owner)
@@ -176,8 +181,19 @@ class MilvusDenseStore:
         return f"born >= {self.low} and born <= {g} and (retired == 0 or retired > {g})"
 
     def __len__(self) -> int:
-        rows = self._client.query(self.collection, filter=self._visible(), output_fields=["count(*)"])
-        return int(rows[0]["count(*)"])
+        # every row less the hidden ones (a build's retirements, a killed build's rows: few), because Milvus Lite
+        # counts the whole collection without reading rows, but reads every row a filter matches (see _count)
+        everything = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(everything[0]["count(*)"]) - self._count(f"not ({self._visible()})")
+
+    def _count(self, expression: str) -> int:
+        """The rows meeting ``expression``. Milvus Lite answers ``count(*)`` over a filter by making every matching
+        row a Python dict, its vector a list of floats (~17 KB a 512-d row: 9 GB at 564,467 rows), so there the
+        primary keys are counted a page at a time."""
+        if not self._lite:
+            rows = self._client.query(self.collection, filter=expression, output_fields=["count(*)"])
+            return int(rows[0]["count(*)"])
+        return sum(len(page) for page in _pages(self._client, self.collection, expression, ["pk"]))
 
     def add(self, ids: Ids, vectors: np.ndarray, facts: Sequence[RowFacts] | None = None) -> None:
         """Add rows; ``facts`` (one per row: the letter's id, agency, date…) make filters scalar expressions."""
@@ -195,6 +211,10 @@ class MilvusDenseStore:
                                                                   known[start:start + BATCH], strict=True))]
             self._client.insert(self.collection, rows)
             self._added += len(rows)
+            self._unflushed += len(rows)
+            if self._lite and self._unflushed >= LITE_FLUSH_ROWS:
+                self._client.flush(self.collection)
+                self._unflushed = 0
 
     def remove(self, ids: Ids) -> None:
         self._check_writable()
@@ -241,12 +261,11 @@ class MilvusDenseStore:
         keys = as_ids(keys)
         if not len(keys):
             return len(self) == 0
-        outside = self._client.query(self.collection, output_fields=["count(*)"],
-                                     filter=self.where(f"chunk < {int(keys[0])} or chunk > {int(keys[-1])}"))
+        outside = self._count(self.where(f"chunk < {int(keys[0])} or chunk > {int(keys[-1])}"))
         sample = np.unique(keys[np.linspace(0, len(keys) - 1, num=min(64, len(keys))).astype(np.int64)])
         rows = self._client.query(self.collection, filter=self.where(f"chunk in {sample.tolist()}"),
                                   output_fields=["chunk"])
-        return int(outside[0]["count(*)"]) == 0 and {int(r["chunk"]) for r in rows} == set(sample.tolist())
+        return outside == 0 and {int(r["chunk"]) for r in rows} == set(sample.tolist())
 
     def ids(self) -> Ids:
         chunks = [row["chunk"] for row in _all_rows(self._client, self.collection, self._visible(), ["chunk"])]
@@ -267,8 +286,7 @@ class MilvusDenseStore:
         low, generation = self.low, self.generation + 1
         if not self._committed:  # a new index: generation 1, in a collection holding nothing else
             low = generation = 1
-            if self._client.query(self.collection, filter="born != 1 or retired != 0", output_fields=["count(*)"],
-                                  )[0]["count(*)"]:
+            if self._count("born != 1 or retired != 0"):
                 raise StoreUnavailable(f"the Milvus collection {self.collection!r} holds rows of earlier builds: a "
                                        "sharded build of a new index needs an empty collection (drop it, or use "
                                        "another --collection)")
@@ -288,8 +306,7 @@ class MilvusDenseStore:
 
     def new_rows(self) -> int:
         """How many rows are born in this view's generation (added by it, or by the shards it adopts)."""
-        rows = self._client.query(self.collection, filter=f"born == {self.generation}", output_fields=["count(*)"])
-        return int(rows[0]["count(*)"])
+        return self._count(f"born == {self.generation}")
 
     def save(self, folder: Path) -> None:
         """Commit: record the collection and generation in ``folder`` (the manifest switch makes it current)."""
@@ -348,42 +365,21 @@ def _owner_id(directory: Path | None) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _check_owner(client: Any, name: str, owner: str, uri: str) -> None:
-    """Refuse a collection another index made (two indexes' generations would overwrite each other)."""
-    recorded = collection_owner(client, name)
-    if recorded != owner:
-        whose = f"another index (id {recorded})" if recorded else "another program or policy-rag version"
-        raise StoreUnavailable(f"the Milvus collection {name!r} at {uri} belongs to {whose}, not to this index "
-                               f"(id {owner}): give this index its own --collection, or drop that collection "
-                               "if nothing uses it any more")
-
-
-def _check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
-    fields = collection_fields(client, name)
-    vector = fields.get("vector", {})
-    if int(vector.get("params", {}).get("dim", dim)) != dim:
-        raise ValueError(f"the Milvus collection {name!r} holds {vector['params']['dim']}-d vectors, not {dim}-d: "
-                         "use another --collection")
-    wanted = {"letter", "agency", "day", *(("text", "lex") if lexical else ())}
-    if not wanted <= set(fields):
-        raise ValueError(f"the Milvus collection {name!r} lacks the fields {sorted(wanted - set(fields))} this "
-                         "index needs: use another --collection")
-
-
 def _newest_generation(client: Any, name: str) -> int:
     """The highest generation any row was born or retired in (a scan, done only when a rebuild starts)."""
-    newest = 0
-    for row in _all_rows(client, name, "born >= 0", ["born", "retired"]):
-        newest = max(newest, int(row["born"]), int(row["retired"]))
-    return newest
+    pages = _pages(client, name, "born >= 0", ["born", "retired"])
+    return max((max(int(row["born"]), int(row["retired"])) for page in pages for row in page), default=0)
 
 
 def _all_rows(client: Any, name: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
-    iterator = client.query_iterator(name, batch_size=BATCH * 4, filter=expression, output_fields=fields)
-    rows: list[dict[str, Any]] = []
+    return [row for page in _pages(client, name, expression, fields) for row in page]
+
+
+def _pages(client: Any, name: str, expression: str, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+    """The rows meeting ``expression``, ``fields`` only, a page at a time (one page in memory)."""
+    iterator = client.query_iterator(name, batch_size=PAGE, filter=expression, output_fields=fields)
     try:
-        while batch := iterator.next():
-            rows.extend(batch)
+        while page := iterator.next():
+            yield page
     finally:
         iterator.close()
-    return rows

@@ -3,7 +3,8 @@ chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a spa
 
 The dense store (:mod:`rag.stores.dense_milvus`) keeps one row per vector (a chunk and each of its sentences); every
 row of a chunk carries that chunk's facts. The lexical fields exist only in a collection made with them
-(``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own.
+(``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own. The
+collection's schema is made here, and checked here when an index opens a collection that already exists.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from ..chunk import Chunk
 from ..parse import Letter
 from ..retrieve.filters import MAX_FIELD_CHARS, day_number, field_text
+from .base import StoreUnavailable
 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), so the sparse side ranks as the local one
 MAX_TEXT_CHARS = 8_000  # a chunk's text in Milvus (chunks are ~360 characters, a heading included)
@@ -125,3 +127,26 @@ def collection_owner(client: Any, name: str) -> str | None:
     """The index id recorded in the collection when it was made (None: made by another program)."""
     properties = client.describe_collection(name).get("properties", {}) or {}
     return properties.get(OWNER_PROPERTY)
+
+
+def check_owner(client: Any, name: str, owner: str, uri: str) -> None:
+    """Refuse a collection another index made (two indexes' generations would overwrite each other)."""
+    recorded = collection_owner(client, name)
+    if recorded != owner:
+        whose = f"another index (id {recorded})" if recorded else "another program or policy-rag version"
+        raise StoreUnavailable(f"the Milvus collection {name!r} at {uri} belongs to {whose}, not to this index "
+                               f"(id {owner}): give this index its own --collection, or drop that collection "
+                               "if nothing uses it any more")
+
+
+def check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
+    """Refuse a collection whose vectors or fields do not fit this index."""
+    fields = collection_fields(client, name)
+    vector = fields.get("vector", {})
+    if int(vector.get("params", {}).get("dim", dim)) != dim:
+        raise ValueError(f"the Milvus collection {name!r} holds {vector['params']['dim']}-d vectors, not {dim}-d: "
+                         "use another --collection")
+    wanted = {"letter", "agency", "day", *(("text", "lex") if lexical else ())}
+    if not wanted <= set(fields):
+        raise ValueError(f"the Milvus collection {name!r} lacks the fields {sorted(wanted - set(fields))} this "
+                         "index needs: use another --collection")
