@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,10 @@ class LetterSegment:
         if self._letters is not None:
             yield from ((row, stripped(letter)) for row, letter in enumerate(self._letters))
             return
-        for row, meta in self._query("SELECT row, meta FROM letters ORDER BY row", ()):
-            yield int(row), _letter_from(json.loads(meta), {"text": "", "sections": []})
+        found = self._query("SELECT row, meta FROM letters ORDER BY row", ())
+        metas = json.loads("[" + ",".join(meta for _, meta in found) + "]")  # one parse: 196k letters in ~1 s
+        for (row, _), meta in zip(found, metas, strict=True):
+            yield int(row), _stripped_from(meta)
 
     def chunk_record(self, key: int) -> ChunkRecord:
         if self._chunks is not None:
@@ -130,6 +132,22 @@ def _meta(letter: Letter) -> dict[str, Any]:
     row = asdict(stripped(letter))
     del row["text"], row["sections"]
     return row
+
+
+_LETTER_FIELDS = tuple(f.name for f in fields(Letter))
+
+
+def _stripped_from(meta: dict[str, Any]) -> Letter:
+    """A letter without text and sections from its stored metadata, built without the dataclass's ``__init__``
+    (a load makes one per letter: at 10^5 letters the checks of ``__init__`` cost seconds)."""
+    values: dict[str, Any] = dict.fromkeys(_LETTER_FIELDS)
+    values.update(meta)
+    values.update(text="", sections=(), paths=tuple(meta.get("paths", ())))
+    if len(values) != len(_LETTER_FIELDS) or not isinstance(values["letter_id"], str):
+        return _letter_from(meta, {"text": "", "sections": []})  # another shape: the checked way
+    letter = object.__new__(Letter)
+    letter.__dict__.update(values)
+    return letter
 
 
 def _letter_from(meta: dict[str, Any], body: dict[str, Any]) -> Letter:
