@@ -12,6 +12,7 @@ import pytest
 
 from rag import Config, Index, IndexLoadError
 from rag.stores import BM25Store
+from rag.stores import lexical_bm25 as lexical_module
 from rag.stores.base import as_ids
 
 GOLD = Path(__file__).resolve().parent.parent / "eval" / "data" / "dev.jsonl"
@@ -179,3 +180,26 @@ def test_a_loaded_store_holds_arrays_not_per_chunk_objects(tmp_path: Path):
     tracemalloc.stop()
     assert size / count < 64  # bytes per chunk: a Python tuple of tokens would be thousands
     assert len(loaded) == count and loaded.document_frequency("词1") > 0
+
+
+def test_cached_term_scores_change_nothing_and_go_when_the_store_changes(shared_tokens, questions, monkeypatch):
+    count = len(shared_tokens)
+    store = BM25Store()
+    store.add(as_ids(range(count - 10)), shared_tokens[:count - 10])
+    first = [store.search(query, k=20) for query in questions]
+    again = [store.search(query, k=20) for query in questions]  # the common terms now come from the cache
+    monkeypatch.setattr(lexical_module, "TERM_CACHE_BYTES", 0)
+    uncached = BM25Store()
+    uncached.add(as_ids(range(count - 10)), shared_tokens[:count - 10])
+    plain = [uncached.search(query, k=20) for query in questions]
+    for (ids, scores), (ids2, scores2), (ids3, scores3) in zip(first, again, plain, strict=True):
+        assert ids.tolist() == ids2.tolist() == ids3.tolist() and np.array_equal(scores, scores2)
+        assert np.array_equal(scores, scores3)
+    monkeypatch.setattr(lexical_module, "TERM_CACHE_BYTES", 256 << 20)
+    store.add(as_ids(range(count - 10, count)), shared_tokens[count - 10:])  # idf and lengths change
+    store.remove(as_ids([0, 1]))
+    fresh = BM25Store()
+    fresh.add(as_ids(range(2, count)), shared_tokens[2:])
+    for query in questions:
+        got, want = store.search(query, k=20), fresh.search(query, k=20)
+        assert got[0].tolist() == want[0].tolist() and np.array_equal(got[1], want[1])

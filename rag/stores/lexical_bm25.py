@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +26,7 @@ FORMAT = 1
 K1, B = 1.5, 0.75
 TAIL_MERGE = 2  # merge the last two segments while the last holds at least 1/TAIL_MERGE of the one before
 DEAD_SHARE = 0.25  # rewrite every segment once this share of rows is dead
+TERM_CACHE_BYTES = 256 << 20  # per store: the BM25 scores of recently asked terms (common terms recur across questions)
 
 
 class BM25Store:
@@ -47,6 +50,9 @@ class BM25Store:
         self.merges = merges  # segment merges since the store was first built: reported in stats()
         self._ids_by_row: Ids | None = None
         self._norms: tuple[tuple[int, int, int], np.ndarray] | None = None  # per row, for the current average length
+        self._scores: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # term → rows, scores (LRU)
+        self._scores_bytes = 0
+        self._scores_lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._alive
@@ -65,6 +71,7 @@ class BM25Store:
         segment = Segment.build(as_ids(ids), terms, (first, len(self._vocabulary)))
         self._segments.append((segment, np.zeros(len(segment), dtype=bool)))
         self._ids_by_row = None
+        self._forget_scores()
         self._alive += len(segment)
         self._length += int(segment.lengths.sum())
         self._compact()
@@ -73,6 +80,7 @@ class BM25Store:
         gone = as_ids(ids)
         if not len(gone):
             return
+        self._forget_scores()
         for n, (segment, dead) in enumerate(self._segments):
             hit = np.isin(segment.ids, gone) & ~dead
             if hit.any():
@@ -91,7 +99,7 @@ class BM25Store:
         scores = np.zeros(self._rows(), dtype=np.float32)
         dead = self._dead_masks()
         for term, weight in known:  # summed token by token in float32, as bm25s does
-            rows, term_scores = self._term_scores(term, dead)
+            rows, term_scores = self._cached_term_scores(term, dead)
             scores[rows] += term_scores if weight == 1.0 else np.float32(weight) * term_scores
         found = np.flatnonzero(scores > 0)
         if allowed is not None and len(found):
@@ -185,6 +193,30 @@ class BM25Store:
     def _dead_masks(self) -> list[np.ndarray | None]:
         """Each segment's dead-rows mask, None where no row is dead (most segments: nothing to filter)."""
         return [dead if dead.any() else None for _, dead in self._segments]
+
+    def _cached_term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_term_scores`, kept for the next question that asks the same term (up to TERM_CACHE_BYTES,
+        least recently used first out; emptied whenever the store changes, since idf and lengths change)."""
+        with self._scores_lock:
+            found = self._scores.get(term)
+            if found is not None:
+                self._scores.move_to_end(term)
+                return found
+        found = self._term_scores(term, dead)
+        size = found[0].nbytes + found[1].nbytes
+        if size <= TERM_CACHE_BYTES // 8:
+            with self._scores_lock:
+                if term not in self._scores:
+                    self._scores[term] = found
+                    self._scores_bytes += size
+                while self._scores_bytes > TERM_CACHE_BYTES:
+                    _, (rows, scores) = self._scores.popitem(last=False)
+                    self._scores_bytes -= rows.nbytes + scores.nbytes
+        return found
+
+    def _forget_scores(self) -> None:
+        with self._scores_lock:
+            self._scores, self._scores_bytes = OrderedDict(), 0
 
     def _term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
         """The live rows holding ``term`` and its BM25 scores there, computed as bm25s computes them."""
