@@ -238,3 +238,22 @@ def test_many_adds_make_one_segment_and_a_grown_store_takes_the_codes_its_size_c
     assert store.ids().tolist() == list(range(8_000))
     found, _ = store.search(vectors[123], k=1)
     assert found.tolist() == [123]
+
+
+def test_small_updates_merge_among_themselves_and_leave_the_largest_part_alone():
+    vectors, queries = clustered_rows(3000), clustered_rows(10, seed=3)
+    store = IVFDenseStore(32, DenseParams(codes="flat", nprobe=10_000))
+    store.add(as_ids(range(100)), vectors[:100])
+    store = store.copy()  # sealed: a small first part
+    store.add(as_ids(range(100, 2100)), vectors[100:2100])
+    store = store.copy()  # and a large one
+    largest = max(store._parts, key=lambda part: len(part.ids))
+    for start in range(2100, 3000, 100):  # nine small updates, each on a copy as an index update does
+        store = store.copy()
+        store.add(as_ids(range(start, start + 100)), vectors[start:start + 100])
+    store.ids()
+    assert len(store._parts) <= 4 and any(part is largest for part in store._parts)
+    fresh = IVFDenseStore(32, DenseParams(codes="flat", nprobe=10_000))
+    fresh.add(as_ids(range(3000)), vectors)
+    for query in queries:  # every cell scanned: exact, whatever the cells
+        assert store.search(query, 10)[0].tolist() == fresh.search(query, 10)[0].tolist()

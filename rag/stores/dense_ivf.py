@@ -271,7 +271,7 @@ class IVFDenseStore:
         elif self._dead_rows > max(1000, DEAD_SHARE * self._vectors) or segments > MAX_SEGMENTS:
             self._compact(retrain=False)
         elif len(self._parts) > MAX_PARTS:
-            self._compact(retrain=False, keep_first=True)
+            self._compact(retrain=False, keep_largest=True)
 
     def _retrain_due(self) -> bool:
         """Grown 4× since training, and that size calls for more cells or other codes than the store has."""
@@ -281,16 +281,17 @@ class IVFDenseStore:
         codes = ivf_lists.codes_for(self._vectors, self.params.codes)
         return cells != int(self._template.nlist) or codes != self._codes_name()
 
-    def _compact(self, *, retrain: bool, keep_first: bool = False) -> None:
-        """The live rows of every part (all but the first, the largest, with ``keep_first``: a merge of the small
-        ones) and the pending ones into one new segment, re-encoded under new cells with ``retrain``; the deleted
-        rows they held are dropped. Each old part's lists are let go once read, before the new ones are made."""
-        parts = self._parts[1:] if keep_first else list(self._parts)
+    def _compact(self, *, retrain: bool, keep_largest: bool = False) -> None:
+        """The live rows of every part (all but the largest with ``keep_largest``: a merge of the smaller ones)
+        and the pending ones into one new segment, re-encoded under new cells with ``retrain``; the deleted rows
+        they held are dropped. Each old part's lists are let go once read, before the new ones are made."""
+        kept = [max(self._parts, key=lambda p: len(p.ids))] if keep_largest and self._parts else []
+        parts = [p for p in self._parts if all(p is not k for k in kept)]
         if not parts and not self._pending:
             return
         merged = sum(len(p.segments) for p in parts) + bool(self._pending)
         rows: list[Rows] = [(codes, ids, None) for codes, ids in self._pending]  # pending rows have no tombstones
-        self._pending, self._parts = [], self._parts[:1] if keep_first else []
+        self._pending, self._parts = [], kept
         dropped = 0
         while parts:
             part = parts.pop(0)
@@ -307,7 +308,7 @@ class IVFDenseStore:
                      f"{min(self._vectors, int(self._template.nlist) * ivf_lists.TRAINING_PER_CELL):,} vectors, "
                      f"the store having grown {grown:.1f}× since its last training")
         self._parts, self._dead_rows, self._selectors = [*self._parts, self._part(rows)], self._dead_rows - dropped, {}
-        if not keep_first:  # every tombstone has done its work
+        if not keep_largest:  # every tombstone has done its work
             self._dead = {}
             self.maintenance = note
         release_freed_memory()
