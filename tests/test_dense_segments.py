@@ -257,3 +257,10 @@ def test_small_updates_merge_among_themselves_and_leave_the_largest_part_alone()
     fresh.add(as_ids(range(3000)), vectors)
     for query in queries:  # every cell scanned: exact, whatever the cells
         assert store.search(query, 10)[0].tolist() == fresh.search(query, 10)[0].tolist()
+
+
+def test_a_view_with_another_nprobe_of_a_flat_index_shares_its_vectors(letters_dir: Path, tmp_path: Path,
+                                                                       fake_encoder, analyzer):
+    index = Index.build([letters_dir], tmp_path / "index", config=Config(), encoder=fake_encoder, analyzer=analyzer)
+    assert index._stores.dense.stats()["backend"] == "flat"  # auto, below its threshold
+    assert index.with_config(ivf_nprobe=64)._stores is index._stores  # nothing to probe: no copy of the vectors

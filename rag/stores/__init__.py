@@ -165,8 +165,11 @@ class Stores:
                 store.saved_in(folder / name if name else folder)
 
     def with_dense_params(self, params: DenseParams) -> Stores:
-        """The same snapshot searched with other dense parameters (IVF cells probed): the dense store is copied
-        (cheaply: its vectors are shared), this one is left as it is."""
+        """The same snapshot searched with other dense parameters (IVF cells probed): an IVF store is copied
+        (cheaply: its lists are shared) and configured, this one is left as it is; other stores have nothing to
+        change (a flat store's copy would copy its vectors)."""
+        if not isinstance(self.dense, Configurable) or self.dense.stats().get("backend") != "ivf":
+            return self
         return replace(self, dense=_configured(self.dense.copy(), params))
 
     @classmethod
