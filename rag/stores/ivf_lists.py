@@ -10,7 +10,7 @@ at 10^6 chunks would cost gigabytes).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,50 +127,42 @@ def contents(index: Any) -> tuple[np.ndarray, np.ndarray]:
     """Every row of a filled IVF index as (standalone codes, ids), cell by cell (so ordered by cell)."""
     codes = np.empty((int(index.ntotal), int(index.sa_code_size())), np.uint8)
     ids = np.empty(int(index.ntotal), np.int64)
-    _copy_rows(index, codes, ids)
+    for kind, out in (("codes", codes), ("ids", ids)):
+        start = 0
+        for block in _blocks(index, kind):
+            out[start:start + len(block)] = block
+            start += len(block)
     return codes, ids
 
 
 def write_contents(index: Any, path: Path, kind: str) -> None:
     """The ``codes`` (standalone, by cell) or the ``ids`` of every row of a filled IVF index, as ``.npy`` at ``path``,
     written cell by cell (no second copy of the codes in memory, nor in the process's mapped pages)."""
-    import faiss
-
-    width, size = int(index.coarse_code_size()), int(index.code_size)
     rows = int(index.ntotal)
-    shape, dtype = ((rows,), np.dtype(np.int64)) if kind == "ids" else ((rows, width + size), np.dtype(np.uint8))
-    lists = index.invlists
+    shape, dtype = ((rows,), np.dtype(np.int64)) if kind == "ids" else ((rows, int(index.sa_code_size())),
+                                                                        np.dtype(np.uint8))
     with path.open("wb") as handle:
         np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(dtype),
                                                       "fortran_order": False, "shape": shape})
-        for cell in range(index.nlist):
-            count = lists.list_size(cell)
-            if not count:
-                continue
-            if kind == "ids":
-                handle.write(faiss.rev_swig_ptr(lists.get_ids(cell), count).astype(np.int64).tobytes())
-                continue
-            block = np.empty((count, width + size), np.uint8)
-            block[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
-            block[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
-            handle.write(block.tobytes())
+        for block in _blocks(index, kind):
+            block.tofile(handle)
 
 
-def _copy_rows(index: Any, codes: np.ndarray | None, ids: np.ndarray | None) -> None:
-    """Every row of ``index``'s lists, cell by cell, into ``codes`` (standalone) and ``ids`` (either may be None)."""
+def _blocks(index: Any, kind: str) -> Iterator[np.ndarray]:
+    """Each non-empty cell's rows, in cell order: their standalone ``codes`` (cell number, then the vector's code)
+    or their ``ids``."""
     import faiss
 
     width, size = int(index.coarse_code_size()), int(index.code_size)
     lists = index.invlists
-    start = 0
     for cell in range(index.nlist):
         count = lists.list_size(cell)
         if not count:
             continue
-        if codes is not None:
-            rows = codes[start:start + count]
-            rows[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
-            rows[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
-        if ids is not None:
-            ids[start:start + count] = faiss.rev_swig_ptr(lists.get_ids(cell), count)
-        start += count
+        if kind == "ids":
+            yield faiss.rev_swig_ptr(lists.get_ids(cell), count).astype(np.int64)
+            continue
+        block = np.empty((count, width + size), np.uint8)
+        block[:, :width] = np.asarray([cell], "<i8").view(np.uint8)[:width]
+        block[:, width:] = faiss.rev_swig_ptr(lists.get_codes(cell), count * size).reshape(count, size)
+        yield block
