@@ -118,6 +118,9 @@ class Config:
     # after the best sentence, each next one gains this × the share of the question's term weight it is the first to
     # hold; on dev+extra+tune 0.1 to 0.5 all gave one more English evidence (dev+extra en 93.8 → 95.3%), nothing else
     answer_novelty_weight: float = 0.2
+    # a quoted sentence's next one is quoted too when it opens by continuing it ("例如…", "但是…": an example, a
+    # reservation; rag/answer/extractive.py, with_continuations)
+    quote_continuations: bool = True
     max_support_items: int = 8
     llm_url: str | None = None  # an OpenAI-compatible endpoint (".../v1") for generative answers
     llm_model: str | None = None

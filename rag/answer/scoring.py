@@ -31,7 +31,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 # Acknowledgements and courtesy: they restate the question, never answer it.
 _BOILERPLATE = re.compile(r"收悉|答复如下|回复如下|函告如下|感谢您|感谢你|您提出的|你提出的|提出的《|办理情况征询")
 # A sentence opening with these continues the one before it and inherits some of its relevance.
-_CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
+CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     for (hit, start, end, text), similarity in zip(candidates, similarities, strict=True):
         folded = fold(text)
         overlap = _overlap(folded, hit, terms, total, config)
-        if previous is not None and previous.hit is hit and _CONTINUES.match(text):
+        if previous is not None and previous.hit is hit and CONTINUES.match(text):
             overlap = max(overlap, config.continuation_share * previous.overlap)
         cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
         penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) else 0.0
