@@ -36,6 +36,17 @@ from .conftest import FakeEncoder
     ("Who should I contact about the proposal, and on what number?", "phone"),
     ("创新医疗器械特别审查由哪个机构负责？", "unit"),
     ("Which office in the ecology and environment branch is handling the proposal?", "unit"),
+    # a rate or a limit named after a copula and modifiers; a limit or standard of money asked in Chinese
+    ("What is the VAT rate on imported scanners?", "rate"),
+    ("What is the extra deduction ratio for research spending?", "rate"),
+    ("What price cap applies to coronary stents?", "amount"),
+    ("What is the subsidy ceiling per bed?", "amount"),
+    ("What is the maximum grant a firm can receive?", "amount"),
+    ("养老机构床位补贴标准是多少？", "amount"),
+    ("研发奖励上限是多少？", "amount"),
+    ("首台套保险最高能补多少？", "amount"),
+    ("报销比例最高能到多少？", "rate"),
+    ("What is the deadline for applications?", "date"),
 ])
 def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, kind: str):
     assert asked_kind(question) == kind
@@ -50,6 +61,8 @@ def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, 
     "二类医疗器械注册有哪些补助或支持？",
     "Can clinical trial costs be paid with innovation vouchers?",  # yes or no, not a sum
     "Is there an annual subsidy for elderly canteens?",
+    "Is there a cap on the subsidy?",  # yes or no
+    "Was the growth rate discussed?",  # yes or no, though it names a rate
 ])
 def test_questions_asking_for_no_checkable_kind_have_none(question: str):
     assert asked_kind(question) is None
