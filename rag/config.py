@@ -121,6 +121,9 @@ class Config:
     # a quoted sentence's next one is quoted too when it opens by continuing it ("例如…", "但是…": an example, a
     # reservation; rag/answer/extractive.py, with_continuations)
     quote_continuations: bool = True
+    # a question asking several things at once ("能在网上办吗？走哪个平台？") also quotes the sentence of the first
+    # quoted letter that answers each part best (rag/answer/clauses.py)
+    clause_answers: bool = True
     max_support_items: int = 8
     llm_url: str | None = None  # an OpenAI-compatible endpoint (".../v1") for generative answers
     llm_model: str | None = None

@@ -1,4 +1,4 @@
-"""Which sentences an extractive answer quotes: continuations of a quoted sentence."""
+"""Which sentences an extractive answer quotes: continuations of a quoted sentence, an answer to each part."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import Analyzer, Config, Index
+from rag.answer.clauses import split_clauses
 from rag.answer.extractive import compose, with_continuations
 from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.retrieve.hits import Hit
@@ -72,3 +73,39 @@ def test_the_index_quotes_the_reservation_after_the_sentence_it_qualifies(tmp_pa
                                quote_continuations=continuations).ask("社区老人食堂的建设有什么现实意义？")
     assert "现实意义" in answer.citations[0].quote
     assert ("还没有专门的经费预算" in answer.text) is continuations
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("河北的申请能在网上办吗？走哪个平台？", ["河北的申请能在网上办吗", "走哪个平台"]),
+    ("静安区有多少个助餐场所，其中长者食堂几家？", ["静安区有多少个助餐场所", "其中长者食堂几家"]),
+    ("慈溪对技改项目按设备投入奖励，比例最高能到多少？", ["慈溪对技改项目按设备投入奖励，比例最高能到多少"]),
+    ("Who should I contact about the proposal, and on what number?", ["Who should I contact about the proposal",
+                                                                     "on what number"]),
+    ("Was the proposal adopted, fully or partly?", ["Was the proposal adopted, fully or partly"]),
+])
+def test_a_question_is_split_into_the_questions_it_coordinates(question: str, parts: list[str]):
+    assert split_clauses(question) == parts
+
+
+PLATFORM = """某省药品监督管理局
+关于优化创新医疗器械审查服务的答复
+张伟代表：
+　　我局落实第二类创新医疗器械特别审查办法，设立创新审查服务办公室，负责创新特别审查申请的审查工作。结合产业发展实际，设置创新医疗器械申报条件。优化申报流程，通过省政务服务网实现电子化办理。
+　　感谢您对药品监管工作的关心。
+"""
+
+
+@pytest.mark.parametrize("clauses", [True, False])
+def test_each_part_of_a_two_part_question_gets_its_answering_sentence(tmp_path: Path, analyzer: Analyzer,
+                                                                     clauses: bool):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "platform.txt").write_text(PLATFORM, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1,
+                             clause_answers=clauses)
+    answer = view.ask("创新医疗器械特别审查申请由谁负责审查？走哪个网办理？")
+    assert "创新审查服务办公室" in answer.citations[0].quote
+    assert ("省政务服务网" in answer.text) is clauses
+    single = view.ask("创新医疗器械特别审查申请由谁负责审查？")
+    assert [c.quote for c in single.citations] == [answer.citations[0].quote]  # one question: one sentence

@@ -29,14 +29,18 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     letters mentions, or (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a
     date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`).
     The sentences behind support-table rows are quoted too, after the answer's own, so every citation
-    number appears in the text. With ``continuations``, a quoted sentence's next one is quoted too when it opens
+    number appears in the text. A question asking several things quotes the sentence answering each part
+    (``evidence.clause_picks``) too. With ``continuations``, a quoted sentence's next one is quoted too when it opens
     by continuing it (例如…, 但是…: :func:`with_continuations`).
     """
     zh = evidence.language == "zh"
     chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
+    # the answer-type gate reads the sentences chosen for the whole question: a part's own pick answers that part,
+    # it does not make the whole question answered
+    leading = [s.text for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
+    chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
     if continuations:
         chosen = with_continuations(evidence, chosen)
-    leading = [s.text for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
     missing = (missing_kind(evidence.question, leading) or "") if leading else ""
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)

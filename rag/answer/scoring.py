@@ -61,6 +61,8 @@ class SentenceEvidence:
     terms: tuple[Term, ...] = field(default=(), repr=False)
     absent: float = 0.0  # share of the question's content words in no indexed chunk (terms.absent_share)
     unplaced: tuple[str, ...] = ()  # places the question names that no retrieved letter mentions (places.py)
+    # for a question asking several things at once, the sentence answering each part best (clauses.py)
+    clause_picks: tuple[Sentence, ...] = ()
 
 
 def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -100,8 +102,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
-    overlap = sentences[0].overlap if ranking is terms else _overlap(fold(sentences[0].text), sentences[0].hit, terms,
-                                                                     total, config)
+    overlap = sentences[0].overlap if ranking is terms else sentence_overlap(fold(sentences[0].text),
+                                                                             sentences[0].hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
 
@@ -147,7 +149,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     previous: Sentence | None = None
     for (hit, start, end, text), similarity in zip(candidates, similarities, strict=True):
         folded = fold(text)
-        overlap = _overlap(folded, hit, terms, total, config)
+        overlap = sentence_overlap(folded, hit, terms, total, config)
         if previous is not None and previous.hit is hit and CONTINUES.match(text):
             overlap = max(overlap, config.continuation_share * previous.overlap)
         cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
@@ -162,7 +164,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     return sorted(sentences, key=lambda s: -s.score)
 
 
-def _overlap(folded: str, hit: Hit, terms: Sequence[Term], total: float, config: Config) -> float:
+def sentence_overlap(folded: str, hit: Hit, terms: Sequence[Term], total: float, config: Config) -> float:
     """The weighted share of ``terms`` a (folded) sentence holds; a term only in its passage's heading or
     letter's title still ties the sentence to the question, less so."""
     context = fold(" ".join(x for x in (hit.section, hit.title, hit.agency, hit.doc_number) if x))
