@@ -91,6 +91,9 @@ class Config:
     # phone number, a department: rag/answer/answer_type.py) that no sentence quoted from the best letter states:
     # the letter about the very project asked about does not give the figure ("phase I's investment")
     answer_kind_gate: bool = True
+    # … and (with it) when none of those sentences stating that kind holds this share of the question's term weight:
+    # a figure about another project or another rate is no answer (rag/answer/extractive.py, missing_kind_about)
+    kind_min_overlap: float = 0.35
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False

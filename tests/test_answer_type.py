@@ -158,3 +158,30 @@ def test_a_typed_question_whose_letter_has_that_kind_is_answered(two_letter_inde
 def test_a_count_of_something_else_does_not_answer_a_count_question(two_letter_index: Index):
     answer = two_letter_index.ask("社区长者食堂一共有多少张餐桌？")  # the letter counts canteens, not tables
     assert answer.abstained and answer.missing_kind == "count"
+
+
+def _held(question: str, text: str, overlap: float) -> SentenceEvidence:
+    hit = Hit(text=text, score=1.0, letter_id="a", chunk_id="a#0", start=0, end=len(text), section="", title=None,
+              agency=None, doc_number=None, date=None, citation="a", rank=1, dense_score=0.9, lexical_score=1.0,
+              path="")
+    return SentenceEvidence(question, "zh", (hit,), (Sentence(hit, 0, len(text), text, 0.9, overlap, 0.0, 1.2),),
+                            1.0, 0.9)
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("城口县社区医养中心项目总投资是多少万元？", "綦江区医院项目已安排中央预算内投资10000万元。"),
+    ("阳光挂网耗材价格平均下降多少？", "网上采购率力争达到90%以上。"),
+])
+def test_a_figure_of_the_kind_asked_about_something_else_is_no_answer(question: str, text: str):
+    about_else = compose(_held(question, text, 0.2), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert about_else.abstained and about_else.missing_kind == asked_kind(question)
+    about_it = compose(_held(question, text, 0.6), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert not about_it.abstained and text in about_it.text
+    unchecked = compose(_held(question, text, 0.2), threshold=0.5, kind_gate=True)
+    assert not unchecked.abstained  # kind_min_overlap 0: any sentence of the kind will do
+
+
+def test_a_contact_line_answers_a_phone_question_whatever_words_it_shares():
+    line = "联系人及电话：梁沛 0311-87801895"
+    answer = compose(_held("联系电话是多少？", line, 0.0), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert not answer.abstained and line in answer.text
