@@ -194,7 +194,8 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
     bridgeless = evaluate(index.with_config(bridge_weight=0.0), rows, k, threshold, max_absent_share)
     asked_again = {"quote continuations off": {"quote_continuations": False},
                    "an answer per question part off": {"clause_answers": False},
-                   "typed figure need not share terms": {"kind_min_overlap": 0.0}}
+                   "typed figure need not share terms": {"kind_min_overlap": 0.0},
+                   "listing sentences not spared": {"spare_listing_sentences": False}}
     variants = {
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),

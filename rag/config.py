@@ -104,6 +104,9 @@ class Config:
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries
+    # a question asking which departments (several) spares a sentence listing two or more the boilerplate penalty
+    # ("经与市发展改革委、市财政局共同研究，现答复如下"); on dev+extra+tune a bonus for it too cost an answered question
+    spare_listing_sentences: bool = True
     exact_cue_weight: float = 0.25  # … when the question asks for a phone or document number
     rank_bonus: float = 0.05  # ÷ (1 + the passage's rank)
     boilerplate_penalty: float = 0.15  # "收悉", "答复如下", thanks: restate the question, never answer it

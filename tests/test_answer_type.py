@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import Analyzer, Config, Index, answer_to_dict
-from rag.answer.answer_type import asked_kind, missing_kind
+from rag.answer.answer_type import asked_kind, lists_answers, missing_kind
 from rag.answer.extractive import compose
 from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.retrieve.hits import Hit
@@ -185,3 +185,39 @@ def test_a_contact_line_answers_a_phone_question_whatever_words_it_shares():
     line = "联系人及电话：梁沛 0311-87801895"
     answer = compose(_held("联系电话是多少？", line, 0.0), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
     assert not answer.abstained and line in answer.text
+
+
+@pytest.mark.parametrize(("question", "text", "lists"), [
+    ("会同了哪些省直部门？", "我委会同省财政厅、省经济和信息化厅、省发展改革委等部门进行了研究。", True),
+    ("Which city agencies did the commission consult?", "经与市发展改革委、市民政局、市财政局共同研究，现答复如下：",
+     True),
+    ("会同了哪些省直部门？", "您提出的建议已交我局办理。", False),  # one department is no list
+    ("由哪个部门牵头？", "由市发展改革委、市财政局共同研究。", False),  # one department asked for
+    ("Which agency leads the work?", "经与市发展改革委、市民政局共同研究。", False),
+])
+def test_a_plural_question_for_departments_is_answered_by_a_list_of_them(question: str, text: str, lists: bool):
+    assert lists_answers(question, text) is lists
+
+
+REPLY = """某市卫生健康委员会
+关于发展健康服务业的答复
+王明代表：
+　　经与市发展改革委、市民政局、市财政局共同研究康养产业园区建设，现将办理情况答复如下：
+　　我委将加快推进康养产业园区建设。
+"""
+
+
+@pytest.mark.parametrize("spared", [True, False])
+def test_the_sentence_listing_the_departments_asked_for_is_quoted_despite_its_courtesy(
+        tmp_path: Path, analyzer: Analyzer, spared: bool):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "reply.txt").write_text(REPLY, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1,
+                             spare_listing_sentences=spared)
+    answer = view.ask("哪些部门共同研究了康养产业园区建设？")
+    if spared:
+        assert not answer.abstained and "市民政局" in answer.text
+    else:  # the penalty ("答复如下") puts the plainer sentence first, which names no department: the gate declines
+        assert answer.abstained and answer.missing_kind == "unit"

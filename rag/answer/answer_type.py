@@ -161,6 +161,20 @@ def asked_answer(question: str) -> AskedAnswer | None:
     return AskedAnswer(kind.name, kind.holds)
 
 
+# a plural question for departments ("哪些部门", "which agencies") is answered by a list of them: 甲局、乙委和丙公司
+_PLURAL_UNITS = (re.compile(r"哪些"), re.compile(r"\bwhich (?:[\w-]+ ){0,3}(?:departments|agencies|offices|bureaus|"
+                                                r"authorities|bodies|units|organi[sz]ations)\b", re.I))
+_UNIT_LIST = re.compile(_UNIT.pattern + r"\s*(?:、|和|及|以及|与|,|，)\s*" + _UNIT.pattern)
+
+
+def lists_answers(question: str, text: str) -> bool:
+    """Whether ``question`` asks which departments or bodies (several) and ``text`` lists two or more of them."""
+    asked = asked_answer(question)
+    chinese = bool(_CJK.search(question))
+    return (asked is not None and asked.kind == "unit" and bool(_PLURAL_UNITS[0 if chinese else 1].search(question))
+            and bool(_UNIT_LIST.search(unicodedata.normalize("NFKC", text))))
+
+
 def asked_kind(question: str) -> str | None:
     """The name of the kind of answer ``question`` asks for (``amount``, ``count``, ``rate``, ``date``…)."""
     asked = asked_answer(question)

@@ -21,6 +21,7 @@ from ..config import Config
 from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
+from .answer_type import lists_answers
 from .fields import asked_fields, field_values, states_field
 from .figures import EXACT_CUES, wanted_figures
 from .places import bundled as bundled_places
@@ -153,7 +154,10 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
         if previous is not None and previous.hit is hit and CONTINUES.match(text):
             overlap = max(overlap, config.continuation_share * previous.overlap)
         cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
-        penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) else 0.0
+        # a sentence listing the departments asked for is no mere courtesy, whatever its opening ("经与甲局、乙委研究，
+        # 现答复如下")
+        listing = config.spare_listing_sentences and lists_answers(question, text)
+        penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) and not listing else 0.0
         if len(_CJK.findall(text)) < config.fragment_chars and not cue:
             penalty += config.fragment_penalty  # a heading or a fragment
         field = config.field_weight if states_field(folded, fields.get(hit.letter_id, ())) else 0.0
