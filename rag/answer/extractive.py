@@ -37,8 +37,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     """
     zh = evidence.language == "zh"
     chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
-    # the answer-type gate reads the sentences chosen for the whole question: a part's own pick answers that part,
-    # it does not make the whole question answered
+    # the answer-type gate reads the sentences chosen for the whole question, not a part's own pick
     leading = [s for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
     chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
     if continuations:
