@@ -188,9 +188,14 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
            outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
     """The report with each abstention feature, and the bridge, turned off (everything else as given).
 
-    ``outcomes`` are the answers of the full system (asked once); turning the bridge off asks again.
+    ``outcomes`` are the answers of the full system (asked once); turning the bridge off, or a feature choosing the
+    quoted sentences, asks again.
     """
     bridgeless = evaluate(index.with_config(bridge_weight=0.0), rows, k, threshold, max_absent_share)
+    asked_again = {"quote continuations off": {"quote_continuations": False},
+                   "an answer per question part off": {"clause_answers": False},
+                   "typed figure need not share terms": {"kind_min_overlap": 0.0},
+                   "listing sentences not spared": {"spare_listing_sentences": False}}
     variants = {
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),
@@ -199,6 +204,8 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
         "answer-type gate off": [replace(o, kind_gate=False) for o in outcomes],
         "bridge off (retrieval and absent words)": bridgeless,
         "bridge and absent-word gate off": rethreshold(bridgeless, threshold, 1.0),
+        **{name: evaluate(index.with_config(**changes), rows, k, threshold, max_absent_share)
+           for name, changes in asked_again.items()},
     }
     return {name: report(index, judged) for name, judged in variants.items()}
 

@@ -91,6 +91,9 @@ class Config:
     # phone number, a department: rag/answer/answer_type.py) that no sentence quoted from the best letter states:
     # the letter about the very project asked about does not give the figure ("phase I's investment")
     answer_kind_gate: bool = True
+    # … and (with it) when none of those sentences stating that kind holds this share of the question's term weight:
+    # a figure about another project or another rate is no answer (rag/answer/extractive.py, missing_kind_about)
+    kind_min_overlap: float = 0.35
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False
@@ -101,6 +104,9 @@ class Config:
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries
+    # a question asking which departments (several) spares a sentence listing two or more the boilerplate penalty
+    # ("经与市发展改革委、市财政局共同研究，现答复如下"); on dev+extra+tune a bonus for it too cost an answered question
+    spare_listing_sentences: bool = True
     exact_cue_weight: float = 0.25  # … when the question asks for a phone or document number
     rank_bonus: float = 0.05  # ÷ (1 + the passage's rank)
     boilerplate_penalty: float = 0.15  # "收悉", "答复如下", thanks: restate the question, never answer it
@@ -118,6 +124,12 @@ class Config:
     # after the best sentence, each next one gains this × the share of the question's term weight it is the first to
     # hold; on dev+extra+tune 0.1 to 0.5 all gave one more English evidence (dev+extra en 93.8 → 95.3%), nothing else
     answer_novelty_weight: float = 0.2
+    # a quoted sentence's next one is quoted too when it opens by continuing it ("例如…", "但是…": an example, a
+    # reservation; rag/answer/extractive.py, with_continuations)
+    quote_continuations: bool = True
+    # a question asking several things at once ("能在网上办吗？走哪个平台？") also quotes the sentence of the first
+    # quoted letter that answers each part best (rag/answer/clauses.py)
+    clause_answers: bool = True
     max_support_items: int = 8
     llm_url: str | None = None  # an OpenAI-compatible endpoint (".../v1") for generative answers
     llm_model: str | None = None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag import Analyzer, Config, Index, answer_to_dict
-from rag.answer.answer_type import asked_kind, missing_kind
+from rag.answer.answer_type import asked_kind, lists_answers, missing_kind
 from rag.answer.extractive import compose
 from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.retrieve.hits import Hit
@@ -36,6 +36,17 @@ from .conftest import FakeEncoder
     ("Who should I contact about the proposal, and on what number?", "phone"),
     ("创新医疗器械特别审查由哪个机构负责？", "unit"),
     ("Which office in the ecology and environment branch is handling the proposal?", "unit"),
+    # a rate or a limit named after a copula and modifiers; a limit or standard of money asked in Chinese
+    ("What is the VAT rate on imported scanners?", "rate"),
+    ("What is the extra deduction ratio for research spending?", "rate"),
+    ("What price cap applies to coronary stents?", "amount"),
+    ("What is the subsidy ceiling per bed?", "amount"),
+    ("What is the maximum grant a firm can receive?", "amount"),
+    ("养老机构床位补贴标准是多少？", "amount"),
+    ("研发奖励上限是多少？", "amount"),
+    ("首台套保险最高能补多少？", "amount"),
+    ("报销比例最高能到多少？", "rate"),
+    ("What is the deadline for applications?", "date"),
 ])
 def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, kind: str):
     assert asked_kind(question) == kind
@@ -50,6 +61,8 @@ def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, 
     "二类医疗器械注册有哪些补助或支持？",
     "Can clinical trial costs be paid with innovation vouchers?",  # yes or no, not a sum
     "Is there an annual subsidy for elderly canteens?",
+    "Is there a cap on the subsidy?",  # yes or no
+    "Was the growth rate discussed?",  # yes or no, though it names a rate
 ])
 def test_questions_asking_for_no_checkable_kind_have_none(question: str):
     assert asked_kind(question) is None
@@ -145,3 +158,66 @@ def test_a_typed_question_whose_letter_has_that_kind_is_answered(two_letter_inde
 def test_a_count_of_something_else_does_not_answer_a_count_question(two_letter_index: Index):
     answer = two_letter_index.ask("社区长者食堂一共有多少张餐桌？")  # the letter counts canteens, not tables
     assert answer.abstained and answer.missing_kind == "count"
+
+
+def _held(question: str, text: str, overlap: float) -> SentenceEvidence:
+    hit = Hit(text=text, score=1.0, letter_id="a", chunk_id="a#0", start=0, end=len(text), section="", title=None,
+              agency=None, doc_number=None, date=None, citation="a", rank=1, dense_score=0.9, lexical_score=1.0,
+              path="")
+    return SentenceEvidence(question, "zh", (hit,), (Sentence(hit, 0, len(text), text, 0.9, overlap, 0.0, 1.2),),
+                            1.0, 0.9)
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    ("城口县社区医养中心项目总投资是多少万元？", "綦江区医院项目已安排中央预算内投资10000万元。"),
+    ("阳光挂网耗材价格平均下降多少？", "网上采购率力争达到90%以上。"),
+])
+def test_a_figure_of_the_kind_asked_about_something_else_is_no_answer(question: str, text: str):
+    about_else = compose(_held(question, text, 0.2), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert about_else.abstained and about_else.missing_kind == asked_kind(question)
+    about_it = compose(_held(question, text, 0.6), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert not about_it.abstained and text in about_it.text
+    unchecked = compose(_held(question, text, 0.2), threshold=0.5, kind_gate=True)
+    assert not unchecked.abstained  # kind_min_overlap 0: any sentence of the kind will do
+
+
+def test_a_contact_line_answers_a_phone_question_whatever_words_it_shares():
+    line = "联系人及电话：梁沛 0311-87801895"
+    answer = compose(_held("联系电话是多少？", line, 0.0), threshold=0.5, kind_gate=True, kind_min_overlap=0.35)
+    assert not answer.abstained and line in answer.text
+
+
+@pytest.mark.parametrize(("question", "text", "lists"), [
+    ("会同了哪些省直部门？", "我委会同省财政厅、省经济和信息化厅、省发展改革委等部门进行了研究。", True),
+    ("Which city agencies did the commission consult?", "经与市发展改革委、市民政局、市财政局共同研究，现答复如下：",
+     True),
+    ("会同了哪些省直部门？", "您提出的建议已交我局办理。", False),  # one department is no list
+    ("由哪个部门牵头？", "由市发展改革委、市财政局共同研究。", False),  # one department asked for
+    ("Which agency leads the work?", "经与市发展改革委、市民政局共同研究。", False),
+])
+def test_a_plural_question_for_departments_is_answered_by_a_list_of_them(question: str, text: str, lists: bool):
+    assert lists_answers(question, text) is lists
+
+
+REPLY = """某市卫生健康委员会
+关于发展健康服务业的答复
+王明代表：
+　　经与市发展改革委、市民政局、市财政局共同研究康养产业园区建设，现将办理情况答复如下：
+　　我委将加快推进康养产业园区建设。
+"""
+
+
+@pytest.mark.parametrize("spared", [True, False])
+def test_the_sentence_listing_the_departments_asked_for_is_quoted_despite_its_courtesy(
+        tmp_path: Path, analyzer: Analyzer, spared: bool):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "reply.txt").write_text(REPLY, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1,
+                             spare_listing_sentences=spared)
+    answer = view.ask("哪些部门共同研究了康养产业园区建设？")
+    if spared:
+        assert not answer.abstained and "市民政局" in answer.text
+    else:  # the penalty ("答复如下") puts the plainer sentence first, which names no department: the gate declines
+        assert answer.abstained and answer.missing_kind == "unit"

@@ -334,7 +334,9 @@ def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
     ablations = result["ablations"]
     assert list(ablations) == ["all on", "absent-word gate off", "confidence threshold off", "place gate off",
                                "answer-type gate off",
-                               "bridge off (retrieval and absent words)", "bridge and absent-word gate off"]
+                               "bridge off (retrieval and absent words)", "bridge and absent-word gate off",
+                               "quote continuations off", "an answer per question part off",
+                               "typed figure need not share terms", "listing sentences not spared"]
     assert ablations["all on"]["all"] == result["all"]
     declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}
     assert declined["confidence threshold off"] < declined["all on"]  # the threshold does real work on dev

@@ -21,6 +21,7 @@ from ..config import Config
 from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
+from .clauses import clause_picks
 from .extractive import compose
 from .figures import number_spans
 from .generative import LLM, EndpointError, stream_answer
@@ -74,9 +75,13 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     """
     evidence = score_sentences(question, hits, encoder=encoder, analyzer=analyzer, statistics=statistics,
                                letters=letters, config=config)
+    if config.clause_answers:
+        evidence = replace(evidence, clause_picks=clause_picks(question, evidence.sentences, encoder=encoder,
+                                                               analyzer=analyzer, statistics=statistics, config=config))
     extractive = compose(evidence, config.abstain_threshold, config.max_answer_sentences, config.answer_keep_ratio,
                          config.max_support_items, config.max_absent_share, config.place_gate,
-                         config.answer_kind_gate, config.answer_novelty_weight)
+                         config.answer_kind_gate, config.answer_novelty_weight, config.quote_continuations,
+                         config.kind_min_overlap)
     if llm is None:
         yield extractive
         return

@@ -64,7 +64,9 @@ KINDS = (
     AnswerKind("rate",
                re.compile(r"比例|比率|百分之?几|百分比|占比|多少%|[\u4e00-\u9fff]率[^，,。？?；;]{0,5}多少|"
                           r"降了多少|下降(?:了)?多少|降幅|增幅|增速|增长(?:了)?多少|增长多快|打几折|几折|折扣"),
-               re.compile(r"\bpercent|\bpercentage\b|\bwhat (?:share|proportion|fraction)\b|\bwhat (?:\w+ )?rate\b|"
+               # "what rate", "what is the VAT rate", "what is the extra deduction ratio": copula, modifiers between
+               re.compile(r"\bpercent|\bpercentage\b|\bwhat (?:share|proportion|fraction)\b|"
+                          r"\bwhat (?:(?:is|was|are|were|will be) (?:the |a |an )?)?(?:[\w-]+ ){0,3}(?:rate|ratio)s?\b|"
                           r"\bat what (?:\w+ )?rate\b|\bby how much\b|\bhow (?:fast|quickly)\b.*\bgrow|\bdiscount\b",
                           re.I),
                (_RATE,)),
@@ -72,7 +74,11 @@ KINDS = (
                re.compile(r"多少钱|多少元|多少万|多少亿|几万元|几千元|金额|总投资|投资(?:了|是|为|额)?多少|花了多少|"
                           r"(?:花费|耗资|价格|售价|票价|收费|费用|预算|资金)(?:是|为|标准)?多少|"
                           r"(?:奖励|补贴|补助|资助|奖补|补偿|报销|支付|给|拨|投入|投|拿到|争取到|安排|获得)(?:了)?"
-                          r"多少(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)"),
+                          r"多少(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)|"
+                          # a limit or a standard of money asked for: "补贴标准是多少", "上限是多少", "最高能补多少"
+                          r"(?:补贴|补助|奖励|资助|收费|价格|费用)的?(?:标准|上限|限额)(?:是|为)?多少|(?:上限|限额)(?:是|为)?多少|"
+                          r"最高(?:能|可以?)?(?:补|奖|给|拿|领|报销?|支付)?到?多少"
+                          r"(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)"),
                # "What subsidies exist?" and "Can trial costs be covered?" ask for none: a figure is asked "how
                # much", "what did … cost", "what is the price/total investment", "what monthly subsidy…"
                re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of)\b)|"
@@ -81,12 +87,19 @@ KINDS = (
                           r"amount)s?\b|\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|"
                           r"investment|budget)|\b(?:total|overall) (?:investment|budget|cost)|^\s*(?:what|how)\b.{0,40}"
                           r"\b(?:monthly|annual|yearly|per[- ]\w+)\b.{0,30}\b(?:subsidy|funding|allowance|grant|fee|"
-                          r"payment)", re.I),
+                          r"payment)|"
+                          # "what price cap…", "what is the subsidy ceiling", "the maximum grant": a limit is a figure
+                          r"\bwhat (?:(?:is|was|are|were|will be) (?:the |a |an )?)?(?:[\w-]+ ){0,2}(?:price|fee|cost|"
+                          r"subsid(?:y|ies)|grant|reward|allowance|payment|budget|funding|investment)s? (?:cap|ceiling|"
+                          r"limit|standard)s?\b|\bwhat(?:'s| is| was| are| were)? the (?:maximum|minimum|upper limit|"
+                          r"cap|ceiling) (?:on |of |for )?(?:the )?(?:[\w-]+ ){0,2}(?:price|fee|subsid(?:y|ies)|grant|"
+                          r"reward|allowance|payment)s?\b", re.I),
                (_MONEY,)),
     AnswerKind("date",
                re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|几号|哪个月|日期|什么时间"),
                re.compile(r"^\s*when\b|[,;:]\s*when\b|\bwhen (?:did|will|does|do|is|was|were|are|can|has|have|"
-                          r"should|would)\b|\b(?:what|which|in what|in which) (?:year|date|day|month)\b|\bby when\b",
+                          r"should|would)\b|\b(?:what|which|in what|in which) (?:year|date|day|month)\b|\bby when\b|"
+                          r"\buntil when\b|\bwhat (?:is |was )?the deadline\b",
                           re.I),
                (_DATE,)),
     AnswerKind("count",
@@ -146,6 +159,20 @@ def asked_answer(question: str) -> AskedAnswer | None:
         if counted:
             return AskedAnswer("count", (_counting(counted), _BARE))
     return AskedAnswer(kind.name, kind.holds)
+
+
+# a plural question for departments ("哪些部门", "which agencies") is answered by a list of them: 甲局、乙委和丙公司
+_PLURAL_UNITS = (re.compile(r"哪些"), re.compile(r"\bwhich (?:[\w-]+ ){0,3}(?:departments|agencies|offices|bureaus|"
+                                                r"authorities|bodies|units|organi[sz]ations)\b", re.I))
+_UNIT_LIST = re.compile(_UNIT.pattern + r"\s*(?:、|和|及|以及|与|,|，)\s*" + _UNIT.pattern)
+
+
+def lists_answers(question: str, text: str) -> bool:
+    """Whether ``question`` asks which departments or bodies (several) and ``text`` lists two or more of them."""
+    asked = asked_answer(question)
+    chinese = bool(_CJK.search(question))
+    return (asked is not None and asked.kind == "unit" and bool(_PLURAL_UNITS[0 if chinese else 1].search(question))
+            and bool(_UNIT_LIST.search(unicodedata.normalize("NFKC", text))))
 
 
 def asked_kind(question: str) -> str | None:

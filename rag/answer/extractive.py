@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .answer_type import KIND_WORDS, missing_kind
+from .answer_type import KIND_WORDS, asked_answer, missing_kind
 from .figures import SUPPORT_QUESTION
-from .scoring import Sentence, SentenceEvidence
+from .scoring import CONTINUES, Sentence, SentenceEvidence
 from .support import support_rows
 from .terms import fold
 from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
@@ -20,21 +20,29 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
-            kind_gate: bool = False, novelty: float = 0.0) -> Answer:
+            kind_gate: bool = False, novelty: float = 0.0, continuations: bool = False,
+            kind_min_overlap: float = 0.0) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
     question's content words are in no indexed passage (the question is about something else, however
     close a sentence's wording), or (``place_gate``) when the question names a place that none of the retrieved
     letters mentions, or (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a
-    date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`).
+    date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`), or none
+    holding at least ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`).
     The sentences behind support-table rows are quoted too, after the answer's own, so every citation
-    number appears in the text.
+    number appears in the text. A question asking several things quotes the sentence answering each part
+    (``evidence.clause_picks``) too. With ``continuations``, a quoted sentence's next one is quoted too when it opens
+    by continuing it (例如…, 但是…: :func:`with_continuations`).
     """
     zh = evidence.language == "zh"
     chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
-    leading = [s.text for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
-    missing = (missing_kind(evidence.question, leading) or "") if leading else ""
+    # the answer-type gate reads the sentences chosen for the whole question, not a part's own pick
+    leading = [s for s in chosen if s.hit.letter_id == chosen[0].hit.letter_id]
+    chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
+    if continuations:
+        chosen = with_continuations(evidence, chosen)
+    missing = missing_kind_about(evidence.question, leading, kind_min_overlap)
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
     untyped = kind_gate and bool(missing)
@@ -94,6 +102,42 @@ def choose_sentences(evidence: SentenceEvidence, max_sentences: int, keep_ratio:
         order.append(pick)
         covered |= held[pick]
     return [pool[i] for i in order]
+
+
+def missing_kind_about(question: str, leading: list[Sentence], min_overlap: float) -> str:
+    """The kind of answer ``question`` asks for when none of ``leading`` states one in a sentence holding at least
+    ``min_overlap`` of the question's term weight, else "".
+
+    A figure of the right kind about another project ("the online purchase rate", asked "how much did prices
+    fall") is no answer: the sentence stating it must also be about what was asked. A phone number is exempt: the
+    contact line shares no word with the question by nature (fields.py).
+    """
+    if not leading:
+        return ""
+    kind = missing_kind(question, [s.text for s in leading])
+    asked = asked_answer(question)
+    if kind or asked is None or asked.kind == "phone" or min_overlap <= 0:
+        return kind or ""
+    return "" if any(s.overlap >= min_overlap and asked.held_by(s.text) for s in leading) else asked.kind
+
+
+def with_continuations(evidence: SentenceEvidence, chosen: list[Sentence]) -> list[Sentence]:
+    """``chosen``, each followed by the next sentence of its passage when that one continues it.
+
+    A sentence opening with 例如, 其中, 但是… (``scoring.CONTINUES``) carries on the one before it: the example
+    after "new products were first used in public hospitals", the "but there is no dedicated budget yet" after
+    "canteens matter". Whatever the continued sentence says, its continuation qualifies it, so it is quoted too.
+    """
+    out: list[Sentence] = []
+    for sentence in chosen:
+        out.append(sentence)
+        after = min((s for s in evidence.sentences
+                     if s.hit.chunk_id == sentence.hit.chunk_id and s.start >= sentence.end),
+                    key=lambda s: s.start, default=None)
+        if (after is not None and CONTINUES.match(after.text) and after not in chosen and after not in out
+                and not sentence.hit.text[sentence.end - sentence.hit.start:after.start - sentence.hit.start].strip()):
+            out.append(after)
+    return out
 
 
 def _decline_notes(evidence: SentenceEvidence, off_topic: bool, elsewhere: bool, missing: str) -> tuple[str, ...]:

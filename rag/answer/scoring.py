@@ -21,6 +21,7 @@ from ..config import Config
 from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
+from .answer_type import lists_answers
 from .fields import asked_fields, field_values, states_field
 from .figures import EXACT_CUES, wanted_figures
 from .places import bundled as bundled_places
@@ -31,7 +32,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 # Acknowledgements and courtesy: they restate the question, never answer it.
 _BOILERPLATE = re.compile(r"收悉|答复如下|回复如下|函告如下|感谢您|感谢你|您提出的|你提出的|提出的《|办理情况征询")
 # A sentence opening with these continues the one before it and inherits some of its relevance.
-_CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
+CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class SentenceEvidence:
     terms: tuple[Term, ...] = field(default=(), repr=False)
     absent: float = 0.0  # share of the question's content words in no indexed chunk (terms.absent_share)
     unplaced: tuple[str, ...] = ()  # places the question names that no retrieved letter mentions (places.py)
+    # for a question asking several things at once, the sentence answering each part best (clauses.py)
+    clause_picks: tuple[Sentence, ...] = ()
 
 
 def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -100,8 +103,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
-    overlap = sentences[0].overlap if ranking is terms else _overlap(fold(sentences[0].text), sentences[0].hit, terms,
-                                                                     total, config)
+    overlap = sentences[0].overlap if ranking is terms else sentence_overlap(fold(sentences[0].text),
+                                                                             sentences[0].hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
 
@@ -147,11 +150,14 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     previous: Sentence | None = None
     for (hit, start, end, text), similarity in zip(candidates, similarities, strict=True):
         folded = fold(text)
-        overlap = _overlap(folded, hit, terms, total, config)
-        if previous is not None and previous.hit is hit and _CONTINUES.match(text):
+        overlap = sentence_overlap(folded, hit, terms, total, config)
+        if previous is not None and previous.hit is hit and CONTINUES.match(text):
             overlap = max(overlap, config.continuation_share * previous.overlap)
         cue = sum(1.0 for p in wanted if p.search(text)) / len(wanted) if wanted else 0.0
-        penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) else 0.0
+        # a sentence listing the departments asked for is no mere courtesy, whatever its opening ("经与甲局、乙委研究，
+        # 现答复如下")
+        listing = config.spare_listing_sentences and lists_answers(question, text)
+        penalty = config.boilerplate_penalty if _BOILERPLATE.search(text) and not listing else 0.0
         if len(_CJK.findall(text)) < config.fragment_chars and not cue:
             penalty += config.fragment_penalty  # a heading or a fragment
         field = config.field_weight if states_field(folded, fields.get(hit.letter_id, ())) else 0.0
@@ -162,7 +168,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
     return sorted(sentences, key=lambda s: -s.score)
 
 
-def _overlap(folded: str, hit: Hit, terms: Sequence[Term], total: float, config: Config) -> float:
+def sentence_overlap(folded: str, hit: Hit, terms: Sequence[Term], total: float, config: Config) -> float:
     """The weighted share of ``terms`` a (folded) sentence holds; a term only in its passage's heading or
     letter's title still ties the sentence to the question, less so."""
     context = fold(" ".join(x for x in (hit.section, hit.title, hit.agency, hit.doc_number) if x))
