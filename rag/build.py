@@ -27,6 +27,7 @@ from .embed import EMBED_BATCH, Encoder, LazyEncoder, SentenceTransformerEncoder
 from .stores.disk import IndexFolderError
 
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: enough to keep it busy, few enough to bound memory
+LETTER_CALL = 4 * EMBED_BATCH  # texts of one letter per encoder call: a huge letter's vectors come in slices
 
 
 class WorkerDied(IndexFolderError):
@@ -80,21 +81,24 @@ class Result:
 
 
 def process(batch: Sequence[Work], encoder: Encoder, analyzer: Analyzer) -> list[Result]:
-    """Embed and tokenise a batch of letters; a letter that fails comes back with its error, the others done."""
+    """Embed and tokenise a batch of letters; a letter that fails comes back with its error, the others done.
+
+    Each letter's texts go to the encoder in calls of their own: an encoder may share work among the texts of
+    one call (the USE encoder computes each distinct token window once), never across letters, so a corpus
+    that repeats sentences from letter to letter costs what its letters would cost alone.
+    """
     try:
-        texts = [unit for work in batch for units in work.units for unit in units]
-        vectors = np.concatenate([encoder.encode_passages(texts[start:start + EMBED_BATCH])
-                                  for start in range(0, len(texts), EMBED_BATCH)] or
-                                 [np.zeros((0, encoder.dim), np.float32)])
-        if vectors.shape != (len(texts), encoder.dim):
-            raise ValueError(f"the encoder returned {vectors.shape} vectors for {len(texts)} texts")
-        results, start = [], 0
+        results = []
         for work in batch:
+            texts = [unit for units in work.units for unit in units]
+            vectors = np.concatenate([encoder.encode_passages(texts[start:start + LETTER_CALL])
+                                      for start in range(0, len(texts), LETTER_CALL)] or
+                                     [np.zeros((0, encoder.dim), np.float32)])
+            if vectors.shape != (len(texts), encoder.dim):
+                raise ValueError(f"the encoder returned {vectors.shape} vectors for {len(texts)} texts")
             tokens = tuple(tuple(analyzer.tokens(text)) for text in work.texts)
-            end = start + work.unit_count
-            results.append(Result(work.letter_id, np.ascontiguousarray(vectors[start:end], np.float32), tokens,
-                                  chars=sum(len(unit) for units in work.units for unit in units)))
-            start = end
+            results.append(Result(work.letter_id, np.ascontiguousarray(vectors, np.float32), tokens,
+                                  chars=sum(map(len, texts))))
         return results
     except Exception as exc:  # one bad letter must not sink its batch: try each alone
         if len(batch) > 1:

