@@ -191,3 +191,18 @@ def test_dense_files_of_the_other_mode_are_refused_with_the_reason(tmp_path: Pat
     save_array(starts, np.load(starts)[:-1])  # a segment file that does not fit the others
     with pytest.raises(ValueError, match="does not hold"):
         load_dense("flat", rescored, 32, params=DenseParams(rescore=True))
+
+
+def test_rag_build_flag_sets_the_mode_and_the_rebuild_command_names_it():
+    from rag.cli import _parser
+    from rag.cli_store import build_config
+    from rag.stores.disk import rebuild_hint
+
+    args = _parser().parse_args(["build", "letters/", "--sentence-rescore"])
+    assert build_config(args).sentence_rescore is True
+    assert build_config(_parser().parse_args(["build", "letters/"])).sentence_rescore is False
+    with pytest.raises(ValueError, match="--sentence-rescore needs a local dense store"):
+        build_config(_parser().parse_args(["build", "letters/", "--store", "milvus", "--sentence-rescore"]))
+    hint = rebuild_hint(Path("idx"), ["letters/"], "m", Config(sentence_rescore=True).to_dict())
+    assert hint == "rag build letters/ --index idx --model m --sentence-rescore --rebuild"
+    assert "--sentence-rescore" not in rebuild_hint(Path("idx"), ["letters/"], "m", Config().to_dict())
