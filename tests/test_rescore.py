@@ -49,7 +49,7 @@ def test_rescored_store_scores_a_chunk_by_its_best_unit_like_the_store_of_every_
     everything, rescored = FlatDenseStore(32), RescoredDenseStore(FlatDenseStore(32))
     everything.add(ids, vectors)
     rescored.add(ids, vectors)
-    assert len(rescored) == len(everything) and len(rescored.inner) == 300
+    assert len(rescored) == len(everything) and len(rescored.inner) == 300  # every unit beside, chunk vectors in
     assert np.array_equal(rescored.ids(), np.arange(300))
     for query in clustered_rows(20, seed=3):
         want_ids, want = everything.search(query, 300)  # every chunk a candidate: the same scores exactly
@@ -72,6 +72,7 @@ def test_a_chunk_found_only_by_a_sentence_is_missed_when_its_chunk_vector_is_no_
     got_ids, got = rescored.search(eye[3], 1)
     assert got_ids.tolist() == [2] and got.tolist() == pytest.approx([0.8])
     assert rescored.search(eye[3], 2)[0].tolist() == [1, 2]  # with chunk 1 a candidate, its sentence counts
+    assert rescored.score(eye[3], as_ids([2, 1, 9])).tolist() == pytest.approx([0.8, 1.0, -np.inf], abs=FLOAT16)
 
 
 def test_sentence_vectors_of_a_removed_id_stay_gone_when_the_id_is_used_again(tmp_path: Path):
@@ -129,7 +130,7 @@ def test_index_in_rescore_mode_gives_todays_hits_when_every_chunk_is_a_candidate
     assert len(rescore) == len(today) <= Config().k_candidates  # the sample letters: 36 chunks
     stats = rescore._stores.stats()["dense"]
     assert stats["chunk_vectors"] == len(rescore) and stats["sentences"] == "rescore"
-    assert stats["chunk_vectors"] + stats["sentence_vectors"] == len(today._stores.dense)
+    assert stats["sentence_vectors"] == stats["vectors"] == len(today._stores.dense)
     assert all(_hits(rescore, question) for question in QUESTIONS)
     _same_hits(rescore, today)
     for view in ("dense", "lexical"):
@@ -140,6 +141,20 @@ def test_index_in_rescore_mode_gives_todays_hits_when_every_chunk_is_a_candidate
     assert (dense / MANIFEST).exists() and len(list(dense.glob("sentences-*.vectors.npy"))) == 1
     assert isinstance(loaded._stores.dense, RescoredDenseStore)
     assert all(isinstance(s.vectors, np.memmap) for s in loaded._stores.dense.sentences._segments)
+
+
+def test_hybrid_search_gives_lexical_candidates_their_dense_score_from_the_units(fake_encoder, analyzer):
+    """With few dense candidates, the lexical side's others get the score a store of every unit would give them."""
+    today = Index.build([LETTER_000, LETTER_004], None, encoder=fake_encoder, analyzer=analyzer)
+    rescore = Index.build([LETTER_000, LETTER_004], None, config=Config(sentence_rescore=True, k_candidates=3),
+                          encoder=fake_encoder, analyzer=analyzer)
+    exact = {h.chunk_id: h.dense_score for h in today.with_config(fusion="dense").search(QUESTIONS[1], len(today))}
+    hits = rescore.search(QUESTIONS[1], k=10)
+    lexical_only = [h for h in hits if h.lexical_score is not None and h.chunk_id not in
+                    {d.chunk_id for d in rescore.with_config(fusion="dense").search(QUESTIONS[1], k=3)}]
+    assert lexical_only and len(hits) > 3
+    for hit in hits:
+        assert hit.dense_score == pytest.approx(exact[hit.chunk_id], abs=FLOAT16)
 
 
 def test_rescore_index_adds_and_removes_letters_like_a_fresh_build(tmp_path: Path, fake_encoder, analyzer):

@@ -3,11 +3,12 @@
 Today's mode puts every dense unit of a chunk (the chunk with its context header, then each of its sentences;
 :func:`rag.embed.dense_units`) into the dense index, and a chunk scores its best unit. This store keeps the
 same score for the chunks it looks at, with one vector per chunk in the (flat or IVF) index: the first unit of
-each chunk goes there, the others into :class:`~rag.stores.sentences.SentenceVectors` (float16, memory-mapped).
-A search asks the index for the ``k`` best chunks by their chunk vector, then re-scores exactly those: a
-chunk's score is the best of its chunk vector's and its sentence vectors' scores. A chunk whose chunk vector
-is not among the ``k`` is not found by one of its sentences, which today's mode would find: the price of the
-smaller index (README "Dense stores").
+each chunk goes there, and every unit (that one too) into :class:`~rag.stores.sentences.SentenceVectors`
+(float16, memory-mapped). A search asks the index for the ``k`` best chunks by their chunk vector, then
+re-scores exactly those: a chunk's score is the best of its units' scores. :meth:`RescoredDenseStore.score`
+scores any other chunks the same way (the hybrid search gives the lexical side's candidates their dense score
+so). A chunk whose chunk vector is not among the ``k`` is not found by one of its sentences, which today's
+mode would find: the price of the smaller index (README "Dense stores").
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class RescoredDenseStore:
         sentences: the sentence vectors (default: none yet).
 
     ``add`` takes a chunk's units as :class:`~rag.stores.base.DenseStore` does (all of them in one call, the
-    chunk's own vector first): the first row of each run of one id goes to ``inner``, the rest are sentences.
+    chunk's own vector first): the first row of each run of one id goes to ``inner``, every row to ``sentences``.
 
     Example:
         >>> from rag.stores.dense_flat import FlatDenseStore
@@ -55,7 +56,8 @@ class RescoredDenseStore:
             self.inner.configure(params)
 
     def __len__(self) -> int:
-        return len(self.inner) + self.sentences.rows
+        """Units held (as many as a store of every unit holds); the dense index holds one per chunk of them."""
+        return self.sentences.rows
 
     def add(self, ids: Ids, vectors: np.ndarray) -> None:
         ids = as_ids(ids)
@@ -65,7 +67,7 @@ class RescoredDenseStore:
         first = np.ones(len(ids), bool)
         first[1:] = ids[1:] != ids[:-1]
         self.inner.add(ids[first], vectors[first])
-        self.sentences.add(ids[~first], vectors[~first])
+        self.sentences.add(ids, vectors)
 
     def remove(self, ids: Ids) -> None:
         self.inner.remove(ids)
@@ -78,6 +80,10 @@ class RescoredDenseStore:
         rescored = np.maximum(np.asarray(scores, np.float32), self.sentences.best(query, ids))
         order = np.argsort(-rescored, kind="stable")
         return as_ids(ids[order]), rescored[order]
+
+    def score(self, query: np.ndarray, ids: Ids) -> np.ndarray:
+        """The score of each of ``ids``, as a search would give it (``-inf`` for an id not held)."""
+        return self.sentences.best(query, as_ids(ids))
 
     def ids(self) -> Ids:
         return self.inner.ids()
@@ -101,7 +107,8 @@ class RescoredDenseStore:
 
     def stats(self) -> Stats:
         stats: dict[str, Any] = {**self.inner.stats(), **self.sentences.stats(), "sentences": "rescore",
-                                 "chunk_vectors": len(self.inner), "vectors": len(self)}
+                                 "chunk_vectors": len(self.inner), "vectors": len(self),
+                                 "index_vectors": self.inner.stats().get("vectors", len(self.inner))}
         if self.maintenance:
             stats["maintenance"] = self.maintenance
         return stats

@@ -1,7 +1,8 @@
-"""Sentence vectors kept beside the dense index: immutable float16 segments, memory-mapped, read by chunk id.
+"""A chunk's dense units beside the dense index: immutable float16 segments, memory-mapped, read by chunk id.
 
 Used by :class:`~rag.stores.dense_rescore.RescoredDenseStore` (``Config.sentence_rescore``): the ANN index holds
-one vector per chunk, and only the candidate chunks' sentence vectors are read, to re-score them. Each segment
+one vector per chunk, and only the candidate chunks' units (the chunk's vector and its sentences') are read,
+to re-score them. Each segment
 is three ``.npy`` files (the rows as float16, the chunk id of each run of rows, the runs' first rows), written
 once and hard-linked by later saves like the IVF store's segments; ``sentences.json`` names them, and
 ``sentences.tombstones.npy`` holds removed ids (an id's runs in segments numbered below its tombstone are gone).
