@@ -145,3 +145,16 @@ def test_search_scale_against_a_full_scan_then_plotted_and_tabulated(shared_lett
     empty.write_text("", encoding="utf-8")
     assert main(["--plot-scale", str(empty), "--out", str(tmp_path / "plot")]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_search_scale_builds_the_rescore_mode_when_asked(shared_letters: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scale"
+    assert main(["--search-scale", "300", "--dense", "flat", "--sentence-rescore", "--json", "--out", str(out),
+                 "--letters", str(shared_letters)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert SCALE_KEYS <= row.keys() and row["sentence_rescore"] is True
+    stats = row["dense_stats"]
+    assert stats["sentences"] == "rescore" and stats["backend"] == "flat"
+    assert stats["chunk_vectors"] == stats["index_vectors"] == row["chunks"] < row["vectors"] == stats["vectors"]
