@@ -12,7 +12,7 @@ from rag.stores import DenseParams, FlatDenseStore, IVFDenseStore, RescoredDense
 from rag.stores.base import as_ids
 from rag.stores.disk import IndexLoadError
 from rag.stores.segments import save_array
-from rag.stores.sentences import MANIFEST
+from rag.stores.sentences import MANIFEST, MAX_SEGMENTS
 
 from .conftest import LETTER_000, LETTER_004
 from .test_stores import clustered_rows
@@ -105,6 +105,31 @@ def test_removals_compact_the_sentence_segments_and_keep_the_same_answers():
     assert store.stats()["sentence_segments"] == 1 and len(store) == len(fresh)
     for query in clustered_rows(10, seed=8):
         assert store.search(query, 20)[0].tolist() == fresh.search(query, 20)[0].tolist()
+
+
+def test_many_small_adds_merge_the_small_segments_and_leave_the_largest_alone():
+    ids, vectors = _units(500, seed=6)
+    store = RescoredDenseStore(FlatDenseStore(32))
+    big = ids < 300
+    store.add(ids[big], vectors[big])
+    store = store.copy()  # an update works on a copy, as rag.updates does
+    largest = store.sentences._segments[0]
+    notes = set()
+    for chunk in range(300, 500, 5):  # 40 updates of 5 chunks each
+        store = store.copy()
+        notes.add(store.sentences.maintenance)
+        rows = (ids >= chunk) & (ids < chunk + 5)
+        store.add(ids[rows], vectors[rows])
+        assert store.sentences.rows  # seals the update's segment, as its save would
+        assert len(store.sentences._segments) <= MAX_SEGMENTS + 1
+    assert store.sentences._segments[0] is largest
+    assert f"merged {MAX_SEGMENTS} small sentence segments into one" in notes
+    fresh = RescoredDenseStore(FlatDenseStore(32))
+    fresh.add(ids, vectors)
+    for query in clustered_rows(10, seed=9):
+        got_ids, got = store.search(query, 50)
+        want_ids, want = fresh.search(query, 50)
+        assert got_ids.tolist() == want_ids.tolist() and np.allclose(got, want)
 
 
 def test_an_ivf_store_of_chunk_vectors_is_rescored_and_searched_with_other_cells():

@@ -152,22 +152,33 @@ class SentenceVectors:
                 self._pending = []
 
     def _maintain(self) -> None:
+        """Removed rows past :data:`DEAD_SHARE`: every live run into one segment; more than :data:`MAX_SEGMENTS`
+        segments (an add makes one): all but the largest into one, so adding a letter never rewrites them all."""
         total = sum(s.rows for s in self._segments)
         live = self.rows
-        if len(self._segments) > MAX_SEGMENTS or total - live > DEAD_SHARE * max(live, 1):
-            self._compact()
+        if total - live > DEAD_SHARE * max(live, 1):
+            self._compact(keep=None)
             self.maintenance = f"compacted the sentence vectors into one segment of {live:,} rows"
+        elif len(self._segments) > MAX_SEGMENTS:
+            largest = max(range(len(self._segments)), key=lambda n: self._segments[n].rows)
+            merged = len(self._segments) - 1
+            self._compact(keep=largest)
+            self.maintenance = f"merged {merged} small sentence segments into one"
 
-    def _compact(self) -> None:
-        """Every live run into one new segment (read from the memory-mapped files: this holds them in memory)."""
-        keys, where, first, last = self._index()
-        blocks = [np.asarray(self._segments[n].vectors[a:b]) for n, a, b in
-                  zip(where.tolist(), first.tolist(), last.tolist(), strict=True)]
-        ids = np.repeat(keys, last - first)
-        vectors = np.concatenate(blocks) if blocks else np.zeros((0, self.dim), np.float16)
+    def _compact(self, keep: int | None) -> None:
+        """The live runs of every segment but ``keep`` into one new segment (read from the memory-mapped files:
+        this holds them in memory)."""
+        merged = [n for n in range(len(self._segments)) if n != keep]
+        runs = [(self._segments[n], self._live[n]) for n in merged]
+        ids = np.concatenate([np.repeat(s.chunks[live], np.diff(s.starts)[live]) for s, live in runs])
+        vectors = np.concatenate([np.asarray(s.vectors[_rows(s.starts, live)]) for s, live in runs])
         segment = make_segment(self._next_seq, ids, vectors)
-        self._segments, self._live = [segment], [np.ones(len(segment.chunks), bool)]
-        self._dead, self._next_seq, self._lookup = {}, self._next_seq + 1, None
+        kept = [(self._segments[keep], self._live[keep])] if keep is not None else []
+        self._segments = [*(s for s, _ in kept), segment]
+        self._live = [*(live for _, live in kept), np.ones(len(segment.chunks), bool)]
+        if keep is None:
+            self._dead = {}
+        self._next_seq, self._lookup = self._next_seq + 1, None
         release_freed_memory()
 
     def copy(self) -> SentenceVectors:
@@ -176,6 +187,7 @@ class SentenceVectors:
         other = SentenceVectors(self.dim)
         other._segments, other._live = list(self._segments), [live.copy() for live in self._live]
         other._dead, other._next_seq, other._origin = dict(self._dead), self._next_seq, self._origin
+        other._maintain()  # on the copy an update works on: searches of this store never see a compaction
         return other
 
     def save(self, folder: Path) -> None:
@@ -228,6 +240,13 @@ class SentenceVectors:
     def stats(self) -> dict[str, int]:
         return {"sentence_vectors": self.rows, "sentence_segments": len(self._segments),
                 "sentence_bytes": sum(s.rows for s in self._segments) * self.dim * 2}
+
+
+def _rows(starts: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """The row numbers of the live runs, in order."""
+    begin, end = starts[:-1][live], starts[1:][live]
+    sizes = end - begin
+    return np.repeat(begin - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
 
 
 def _writer(array: np.ndarray) -> Callable[[Path], None]:
