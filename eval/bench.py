@@ -279,6 +279,9 @@ def _parser() -> argparse.ArgumentParser:
                              "from real sentence vectors) and measure search, memory, recall and adding a letter")
     parser.add_argument("--dense", default="flat", metavar="BACKEND",
                         help="with --search-scale: the dense store (flat, ivf, auto: see rag.stores.DENSE_BACKENDS)")
+    parser.add_argument("--sentence-rescore", action="store_true",
+                        help="with --search-scale: build with Config.sentence_rescore (one vector per chunk in the "
+                             "dense index, sentence vectors beside it re-scoring the candidates)")
     parser.add_argument("--json", action="store_true",
                         help="with --search-scale or --build-workers: the last line is one JSON object")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
@@ -353,7 +356,8 @@ def _search_scale(args: argparse.Namespace) -> int:
         questions = [q.question for q in load_gold([str(p) for p in gold])]
         row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
                             model=args.model, log=lambda text: print(text, file=sys.stderr), workers=args.workers,
-                            exact=False if args.no_exact else "scan" if args.exact_by == "scan" else True)
+                            exact=False if args.no_exact else "scan" if args.exact_by == "scan" else True,
+                            rescore=args.sentence_rescore)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -74,13 +74,16 @@ def real_sentences(letters: Path) -> list[str]:
     return [d.text[s:e] for d in documents for s, e in split_sentences(d.text)]
 
 
-def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, workers: int = 1) -> dict[str, Any]:
-    """Build the index in ``index_dir`` from ``corpus`` with ``workers`` processes (run in a fresh process)."""
+def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, workers: int = 1,
+          rescore: bool = False) -> dict[str, Any]:
+    """Build the index in ``index_dir`` from ``corpus`` with ``workers`` processes (run in a fresh process);
+    ``rescore``: with ``Config.sentence_rescore`` (sentence vectors beside the dense index)."""
     from .bench import _peak_rss
 
     encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
     started = time.perf_counter()
-    index = Index.build([corpus], index_dir, config=Config(dense=dense), encoder=encoder, workers=workers)
+    index = Index.build([corpus], index_dir, config=Config(dense=dense, sentence_rescore=rescore),
+                        encoder=encoder, workers=workers)
     import resource
 
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest worker's, once ended
@@ -126,13 +129,13 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
 
 
 def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str], out: Path, model: str,
-            log: Any = print, workers: int = 1, exact: bool | str = True) -> dict[str, Any]:
+            log: Any = print, workers: int = 1, exact: bool | str = True, rescore: bool = False) -> dict[str, Any]:
     """Grow a corpus of about ``chunks`` chunks, build it with ``dense``, load and query it.
 
     ``exact`` says what ``recall_at_10_vs_exact`` compares with: ``True``, an exact twin (the same letters built
     with a flat store); ``"scan"``, the same index searched with every IVF cell scanned (exact over the codes the
     index keeps: with ``sq8`` codes this leaves out their rounding, about 1e-3 of a score); ``False``: nothing
-    (the key is ``None``)."""
+    (the key is ``None``). ``rescore`` builds with ``Config.sentence_rescore`` (the twin too)."""
     from .bench import _in_fresh_process_call
     from .corpus import grow_corpus, synthesize
 
@@ -148,14 +151,15 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
     new_letter.write_text(synthesize(parsed, 1, seed=99, first_serial=990_000)[0], encoding="utf-8")
     for folder in (index_dir, exact_dir):
         shutil.rmtree(folder, ignore_errors=True)
-    log(f"{len(files)} letters; building with dense={dense} in a fresh process")
-    row: dict[str, Any] = {"dense_index": dense, "workers": workers, **_in_fresh_process_call(
-        build, str(corpus), str(index_dir), str(letters), dense, model, workers)}
+    log(f"{len(files)} letters; building with dense={dense}, sentence_rescore={rescore} in a fresh process")
+    row: dict[str, Any] = {"dense_index": dense, "workers": workers, "sentence_rescore": rescore,
+                           **_in_fresh_process_call(build, str(corpus), str(index_dir), str(letters), dense, model,
+                                                    workers, rescore)}
     log(f"  {row['chunks']} chunks in {row['build_s']:.0f} s, peak {row['peak_rss_mib']:.0f} MiB")
     twin = exact is True and dense != "flat"
     if twin:
         log("building the exact twin (dense=flat) for recall")
-        _in_fresh_process_call(build, str(corpus), str(exact_dir), str(letters), "flat", model, workers)
+        _in_fresh_process_call(build, str(corpus), str(exact_dir), str(letters), "flat", model, workers, rescore)
     import json
 
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag import Config, Encoder, Index, load_encoder
 
@@ -133,6 +134,18 @@ def baselines(index: Index, log: Log = print) -> list[System]:
     ]
 
 
+FUSION_VARIANTS: tuple[dict[str, Any], ...] = (
+    dict(fusion="rrf", rrf_k=10, dense_weight=1.0, lexical_weight=1.0),
+    dict(fusion="rrf", rrf_k=60, dense_weight=1.0, lexical_weight=1.0),
+    dict(fusion="rrf", rrf_k=60, dense_weight=1.0, lexical_weight=2.0),
+    dict(fusion="weighted", dense_weight=1.0, lexical_weight=1.0),
+    dict(fusion="weighted", dense_weight=2.0, lexical_weight=1.0),
+    dict(fusion="weighted", dense_weight=1.0, lexical_weight=2.0),
+    dict(fusion="dense"),
+    dict(fusion="lexical"),
+)
+
+
 def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str], Encoder] = load_encoder,
               log: Log = print) -> list[System]:
     """Variants of our system that change one setting each.
@@ -149,10 +162,11 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
     base = index.config
     systems = [System("ours", _describe(base), index, group="ours")]
 
-    def variant(group: str, name: str, config: Config, encoder: Encoder | None = None) -> None:
+    def variant(group: str, name: str, config: Config, encoder: Encoder | None = None) -> Index:
         log(f"building ablation {name} in memory")
         built, seconds = rebuild(index, config, encoder)
         systems.append(System(name, _describe(built.config), built, group=group, build_seconds=seconds))
+        return built
 
     if base.chunking == "sections":
         variant("chunking", f"chunking=fixed {base.fixed_chunk_chars}/{base.fixed_overlap}",
@@ -161,19 +175,12 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         variant("chunking", "chunking=sections", base.with_(chunking="sections"))
     variant("context header", f"context_header={'off' if base.context_header else 'on'}",
             base.with_(context_header=not base.context_header))
-    variant("sentence vectors", f"sentence_vectors={'off' if base.sentence_vectors else 'on'}",
-            base.with_(sentence_vectors=not base.sentence_vectors))
-    fusions = [
-        dict(fusion="rrf", rrf_k=10, dense_weight=1.0, lexical_weight=1.0),
-        dict(fusion="rrf", rrf_k=60, dense_weight=1.0, lexical_weight=1.0),
-        dict(fusion="rrf", rrf_k=60, dense_weight=1.0, lexical_weight=2.0),
-        dict(fusion="weighted", dense_weight=1.0, lexical_weight=1.0),
-        dict(fusion="weighted", dense_weight=2.0, lexical_weight=1.0),
-        dict(fusion="weighted", dense_weight=1.0, lexical_weight=2.0),
-        dict(fusion="dense"),
-        dict(fusion="lexical"),
-    ]
-    for settings in fusions:
+    for name, config in _sentence_variants(base):
+        built = variant("sentence vectors", name, config)
+        if config.fusion != "dense":  # the dense side alone is where sentence vectors matter most
+            systems.append(System(f"{name}, fusion=dense", _describe(config.with_(fusion="dense")),
+                                  built.with_config(fusion="dense"), group="sentence vectors"))
+    for settings in FUSION_VARIANTS:
         config = base.with_(**settings)
         if _fusion_label(config) != _fusion_label(base):
             systems.append(System(f"fusion={_fusion_label(config)}", _describe(config),
@@ -193,6 +200,16 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         log(f"loading encoder {model}")
         variant("encoder", f"encoder={model_label(model)}", base.with_(model=model), load(model))
     return systems
+
+
+def _sentence_variants(base: Config) -> list[tuple[str, Config]]:
+    """Sentence vectors flipped; and, when on, kept out of the dense index to re-score its candidates (or back)."""
+    variants = [(f"sentence_vectors={'off' if base.sentence_vectors else 'on'}",
+                 base.with_(sentence_vectors=not base.sentence_vectors, sentence_rescore=False))]
+    if base.sentence_vectors:
+        variants.append((f"sentence_rescore={'off' if base.sentence_rescore else 'on'}",
+                         base.with_(sentence_rescore=not base.sentence_rescore)))
+    return variants
 
 
 def model_label(model: str) -> str:
@@ -217,8 +234,14 @@ def _describe(config: Config) -> str:
     chunking = ("section" if config.chunking == "sections"
                 else f"fixed {config.fixed_chunk_chars}/{config.fixed_overlap}")
     return (f"{chunking} chunks, header {'on' if config.context_header else 'off'}, sentence vectors "
-            f"{'on' if config.sentence_vectors else 'off'}, {_fusion_label(config)}, "
+            f"{_sentences_label(config)}, {_fusion_label(config)}, "
             f"bridge {_bridge_label(config.bridge_weight)}, {model_label(config.model)}")
+
+
+def _sentences_label(config: Config) -> str:
+    if not config.sentence_vectors:
+        return "off"
+    return "re-scoring the candidates" if config.sentence_rescore else "on"
 
 
 def _bridge_label(weight: float) -> str:

@@ -27,6 +27,9 @@ def dense_args(build: argparse.ArgumentParser) -> None:
     build.add_argument("--ivf-codes", choices=["auto", "flat", "sq8"], default="auto",
                        help="how ivf keeps vectors: flat (float32), sq8 (a byte per dimension) or auto (sq8 from "
                             "262,144 vectors on; the default)")
+    build.add_argument("--sentence-rescore", action="store_true",
+                       help="keep one vector per chunk in the dense store and its sentence vectors beside it "
+                            "(memory-mapped float16), re-scoring the dense candidates (README: Dense stores)")
 
 
 def add_store_args(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +64,10 @@ def build_config(args: argparse.Namespace) -> Config:
                          "put the credentials in an environment variable named by --milvus-token-env")
     if not milvus:
         return Config(model=args.model, dense=args.dense, dense_auto_vectors=args.dense_auto_vectors,
-                      ivf_nlist=args.ivf_nlist, ivf_nprobe=args.ivf_nprobe, ivf_codes=args.ivf_codes)
+                      ivf_nlist=args.ivf_nlist, ivf_nprobe=args.ivf_nprobe, ivf_codes=args.ivf_codes,
+                      sentence_rescore=args.sentence_rescore)
+    if args.sentence_rescore:
+        raise ValueError("--sentence-rescore needs a local dense store (Milvus keeps the sentence vectors)")
     return Config(model=args.model, dense="milvus", milvus_uri=args.milvus_uri, milvus_collection=args.collection,
                   milvus_token_env=args.milvus_token_env, milvus_lexical=args.milvus_lexical)
 

@@ -31,6 +31,10 @@ class Config:
     fixed_overlap: int = 50
     # Dense units: also embed each sentence of a chunk and score the chunk by its best unit.
     sentence_vectors: bool = True
+    # … kept out of the dense index: it holds one vector per chunk, the sentence vectors sit beside it in a
+    # memory-mapped float16 file and re-score the dense candidates (rag/stores/dense_rescore.py; README
+    # "Dense stores" for the measured trade)
+    sentence_rescore: bool = False
     # Stores: the dense backend (a name in rag.stores.DENSE_BACKENDS) and the lexical one (LEXICAL_BACKENDS).
     # "auto": exact (flat) below dense_auto_vectors vectors, IVF from there on (README, "Dense stores").
     dense: str = "auto"
@@ -171,6 +175,7 @@ class Config:
             "fixed_overlap": self.fixed_overlap,
             "context_header": self.context_header,
             "sentence_vectors": self.sentence_vectors,
+            "sentence_rescore": self.sentence_rescore,
             "dense": self.dense,
             "dense_auto_vectors": self.dense_auto_vectors,
             "ivf_nlist": self.ivf_nlist,

@@ -145,3 +145,35 @@ def test_search_scale_against_a_full_scan_then_plotted_and_tabulated(shared_lett
     empty.write_text("", encoding="utf-8")
     assert main(["--plot-scale", str(empty), "--out", str(tmp_path / "plot")]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_search_scale_builds_the_rescore_mode_when_asked(shared_letters: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scale"
+    assert main(["--search-scale", "300", "--dense", "flat", "--sentence-rescore", "--json", "--out", str(out),
+                 "--letters", str(shared_letters)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert SCALE_KEYS <= row.keys() and row["sentence_rescore"] is True
+    stats = row["dense_stats"]
+    assert stats["sentences"] == "rescore" and stats["backend"] == "flat"
+    assert stats["chunk_vectors"] == stats["index_vectors"] == row["chunks"] < row["vectors"] == stats["vectors"]
+
+
+@pytest.mark.slow
+def test_rescore_scale_compares_two_kept_indexes_of_one_corpus(shared_letters: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from eval.rescore_scale import main as compare
+
+    for name, flags in (("today", []), ("rescore", ["--sentence-rescore"])):
+        assert main(["--search-scale", "300", "--dense", "flat", "--no-exact", "--keep", "--out",
+                     str(tmp_path / name), "--letters", str(shared_letters), *flags]) == 0
+    capsys.readouterr()
+    today, rescore = tmp_path / "today" / "scale-flat", tmp_path / "rescore" / "scale-flat"
+    assert compare([str(rescore), str(today), "--letters", str(shared_letters)]) == 2  # the order matters
+    assert compare([str(today), str(rescore), "--letters", str(shared_letters)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if line.startswith(("today ", "rescore "))]) == 4 * 2 + 2
+    agreement = {line.split()[1] + line.split()[0]: float(line.split()[-1]) for line in lines if "top 10 vs" in line}
+    assert agreement["todayweighted"] == agreement["todaydense"] == 1.0  # today's against itself
+    assert 0.0 <= agreement["rescoreweighted"] <= 1.0 and 0.0 <= agreement["rescoredense"] <= 1.0

@@ -10,7 +10,7 @@ import numpy as np
 from ..analyze import Analyzer
 from ..config import Config
 from ..embed import Encoder
-from ..stores import MilvusDenseStore, Stores
+from ..stores import LetterStore, MilvusDenseStore, RescoredDenseStore, Stores
 from . import milvus_side
 from .filters import Filters
 from .fusion import fuse
@@ -68,23 +68,46 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
             _ranking(*stores.lexical.search(list(weights), depth, allowed, list(weights.values())))
     clock["lexical"] = time.perf_counter() - started
     started = time.perf_counter()
+    dense = _with_lexical_candidates(stores.dense, query, dense, lexical)
     if milvus and "+" in milvus and query is not None:  # Milvus fuses: its ranker, not policy-rag's fusion
         fused = milvus_side.hybrid_search(stores, query, weights, depth, where, config)
     else:
         fused = fuse(dense, lexical, method=config.fusion, rrf_k=config.rrf_k, dense_weight=config.dense_weight,
                      lexical_weight=config.lexical_weight)
-    dense_of, lexical_of = dict(dense), dict(lexical)
+    hits = _hits(letters, fused[:k], dict(dense), dict(lexical))
+    clock["fusion"] = time.perf_counter() - started
+    return hits
+
+
+def _hits(letters: LetterStore, fused: list[tuple[int, float]], dense_of: dict[int, float],
+          lexical_of: dict[int, float]) -> list[Hit]:
     hits = []
-    for rank, (key, score) in enumerate(fused[:k], start=1):
+    for rank, (key, score) in enumerate(fused, start=1):
         chunk = letters.chunk(key)
         hits.append(make_hit(chunk, letters.letters[chunk.letter_id], rank, score, dense_of.get(key),
                              lexical_of.get(key)))
-    clock["fusion"] = time.perf_counter() - started
     return hits
 
 
 def _ranking(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
     return list(zip(ids.tolist(), scores.tolist(), strict=True))
+
+
+def _with_lexical_candidates(store: object, query: np.ndarray | None, dense: list[tuple[int, float]],
+                             lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """With a :class:`RescoredDenseStore`, the dense candidates and the lexical side's others with their dense
+    score, best first: that store finds a chunk by its chunk vector only, and its sentence vectors re-score
+    whichever candidate comes their way. Other stores' candidates are returned as they are."""
+    if query is None or not dense or not lexical or not isinstance(store, RescoredDenseStore):
+        return dense
+    seen = {key for key, _ in dense}
+    others = [key for key, _ in lexical if key not in seen]
+    if not others:
+        return dense
+    scores = store.score(query, np.asarray(others, np.int64))
+    extra = sorted(((key, float(score)) for key, score in zip(others, scores.tolist(), strict=True)
+                    if score > -np.inf), key=lambda pair: -pair[1])
+    return sorted([*dense, *extra], key=lambda pair: -pair[1])
 
 
 def _dense(stores: Stores, query: np.ndarray, depth: int, allowed: np.ndarray | None,

@@ -21,8 +21,10 @@ from .dense_auto import AutoDenseStore
 from .dense_flat import FlatDenseStore
 from .dense_ivf import IVFDenseStore
 from .dense_milvus import MilvusDenseStore
+from .dense_rescore import RescoredDenseStore
 from .letters import LetterStore
 from .lexical_bm25 import BM25Store
+from .sentences import MANIFEST as SENTENCES_MANIFEST
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,16 +92,35 @@ def dense_backend(name: str) -> DenseBackend:
 def new_dense(name: str, dim: int, place: Place | None = None, params: DenseParams | None = None) -> DenseStore:
     """An empty dense store of backend ``name`` (a placed one at ``place``), given ``params`` if it takes them."""
     if name in PLACED_DENSE_BACKENDS:
+        _check_rescore(name, params)
         return PLACED_DENSE_BACKENDS[name].create(dim, place or Place())
-    return _configured(dense_backend(name)(dim), params)
+    store = _configured(dense_backend(name)(dim), params)
+    return RescoredDenseStore(store) if params is not None and params.rescore else store
 
 
 def load_dense(name: str, folder: Path, dim: int, place: Place | None = None,
                params: DenseParams | None = None) -> DenseStore:
-    """The dense store of backend ``name`` saved in ``folder``."""
+    """The dense store of backend ``name`` saved in ``folder``.
+
+    Raises:
+        ValueError: the folder's sentence vectors are (or are not) kept apart, unlike ``params.rescore``.
+    """
     if name in PLACED_DENSE_BACKENDS:
+        _check_rescore(name, params)
         return PLACED_DENSE_BACKENDS[name].load(folder, dim, place)
-    return _configured(dense_backend(name).load(folder, dim), params)
+    store = _configured(dense_backend(name).load(folder, dim), params)
+    if params is not None and params.rescore:
+        return RescoredDenseStore.load(folder, store)
+    if (folder / SENTENCES_MANIFEST).exists():
+        raise ValueError(f"{folder} keeps its sentence vectors apart for re-scoring (sentence_rescore on), "
+                         "but the index's settings say they are in the dense index")
+    return store
+
+
+def _check_rescore(name: str, params: DenseParams | None) -> None:
+    if params is not None and params.rescore:
+        raise ValueError(f"the {name} dense store keeps sentence vectors in its collection: "
+                         "sentence_rescore works with the local stores (auto, flat, ivf)")
 
 
 def _configured(store: DenseStore, params: DenseParams | None) -> DenseStore:
@@ -198,5 +219,5 @@ class Stores:
 
 __all__ = ["DENSE_BACKENDS", "LEXICAL_BACKENDS", "PLACED_DENSE_BACKENDS", "AutoDenseStore", "BM25Store",
            "DenseParams", "DenseStore", "FlatDenseStore", "IVFDenseStore", "LetterStore", "LexicalStore",
-           "MilvusDenseStore", "Place", "Stores", "add_vectors", "dense_backend", "lexical_backend", "load_dense",
-           "new_dense"]
+           "MilvusDenseStore", "Place", "RescoredDenseStore", "Stores", "add_vectors", "dense_backend",
+           "lexical_backend", "load_dense", "new_dense"]

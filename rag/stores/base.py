@@ -80,12 +80,15 @@ class DenseParams:
         codes: how IVF keeps vectors: ``flat`` (float32, exact scores), ``sq8`` (a byte per dimension) or
             ``auto`` (sq8 from 262,144 vectors at training on).
         auto_vectors: with the ``auto`` backend, the vector count from which an exact store becomes an IVF one.
+        rescore: the store holds one vector per chunk, and a chunk's other units (its sentences) re-score the
+            candidates from beside it (:class:`~rag.stores.dense_rescore.RescoredDenseStore`).
     """
 
     nlist: int = 0
     nprobe: int = 32
     codes: str = "auto"
     auto_vectors: int = 50_000
+    rescore: bool = False
 
 
 @runtime_checkable

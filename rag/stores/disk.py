@@ -40,9 +40,11 @@ def rebuild_hint(directory: Path, sources: Iterable[str] = (), model: str | None
 
 
 def _store_flags(config: dict[str, Any] | None) -> str:
-    """``--store milvus`` and the Milvus place of an index built with it (nothing for the local store)."""
-    if not isinstance(config, dict) or config.get("dense") != "milvus":
+    """``--store milvus`` and the Milvus place of an index built with it; ``--sentence-rescore`` for a local one."""
+    if not isinstance(config, dict):
         return ""
+    if config.get("dense") != "milvus":
+        return " --sentence-rescore" if config.get("sentence_rescore") else ""
     flags = " --store milvus"
     if config.get("milvus_uri"):
         flags += f" --milvus-uri {_shell_quote(str(config['milvus_uri']))}"

@@ -38,7 +38,7 @@ def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: E
 def dense_params(config: Config) -> DenseParams:
     """The dense store's parameters in ``config``."""
     return DenseParams(nlist=config.ivf_nlist, nprobe=config.ivf_nprobe, codes=config.ivf_codes,
-                       auto_vectors=config.dense_auto_vectors)
+                       auto_vectors=config.dense_auto_vectors, rescore=config.sentence_rescore)
 
 
 def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
