@@ -104,3 +104,14 @@ def test_a_loaded_store_holds_per_chunk_arrays_not_objects(tmp_path: Path):
     assert len(loaded) == 50_000 and isinstance(loaded._layout.chunks, np.ndarray)
     assert size / len(loaded) < 100  # bytes per chunk: a Chunk object with its text would be several hundred
     assert loaded.chunk(12_345).text == letters["L0-24"].text[loaded.chunk(12_345).start:loaded.chunk(12_345).end]
+
+
+def test_stored_metadata_becomes_the_stripped_letter_whatever_fields_an_earlier_writer_kept():
+    from rag.stores.letter_segments import _meta, _stripped_from, stripped
+
+    letter = Letter("a", "/x/a.txt", "一、正文。", "f" * 64, agency="民政局", date="2021-03-01",
+                    paths=("/x/a.txt", "/y/a.txt"))
+    fast = _stripped_from(json.loads(json.dumps(_meta(letter))))
+    assert fast == stripped(letter) and hash(fast) == hash(stripped(letter)) and fast.paths == ("/x/a.txt", "/y/a.txt")
+    older = {k: v for k, v in _meta(letter).items() if k not in ("phone", "paths")}  # fields it did not write yet
+    assert _stripped_from(older) == replace(stripped(letter), paths=())

@@ -134,19 +134,19 @@ def _meta(letter: Letter) -> dict[str, Any]:
     return row
 
 
-_LETTER_FIELDS = tuple(f.name for f in fields(Letter))
+_LETTER_FIELDS = frozenset(f.name for f in fields(Letter))
 
 
 def _stripped_from(meta: dict[str, Any]) -> Letter:
-    """A letter without text and sections from its stored metadata, built without the dataclass's ``__init__``
-    (a load makes one per letter: at 10^5 letters the checks of ``__init__`` cost seconds)."""
-    values: dict[str, Any] = dict.fromkeys(_LETTER_FIELDS)
-    values.update(meta)
-    values.update(text="", sections=(), paths=tuple(meta.get("paths", ())))
-    if len(values) != len(_LETTER_FIELDS) or not isinstance(values["letter_id"], str):
-        return _letter_from(meta, {"text": "", "sections": []})  # another shape: the checked way
+    """A letter without text and sections from its stored metadata (a dict of its own, taken over as the letter's
+    attributes), built without the dataclass's ``__init__``: a load makes one per letter, and at 10^5 letters
+    the checks of ``__init__`` (or a copy of each dict) cost seconds."""
+    meta.update(text="", sections=(), paths=tuple(meta.get("paths", ())))
+    if meta.keys() != _LETTER_FIELDS or not isinstance(meta["letter_id"], str):  # another shape: the checked way
+        return _letter_from({k: v for k, v in meta.items() if k not in ("text", "sections")},
+                            {"text": "", "sections": []})
     letter = object.__new__(Letter)
-    letter.__dict__.update(values)
+    object.__setattr__(letter, "__dict__", meta)
     return letter
 
 

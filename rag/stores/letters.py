@@ -168,14 +168,15 @@ class LetterStore:
 
     def save(self, folder: Path) -> None:
         layout = self._layout
-        used = sorted({segment for segment, _ in layout.place.values()} | set(layout.chunks[:, 2].tolist()))
+        places = np.asarray([layout.place[lid] for lid in layout.letters], dtype=np.int64).reshape(-1, 2)
+        used = np.union1d(places[:, 0], layout.chunks[:, 2]).tolist()
         for n in used:
             layout.segments[n].save(folder)
         renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
+        rows = zip(layout.letters, renumber[places[:, 0]].tolist(), places[:, 1].tolist(), strict=True)
         index = {"format": FORMAT, "segments": [layout.segments[n].name for n in used],
-                 "letters": [[lid, int(renumber[layout.place[lid][0]]), layout.place[lid][1]]
-                             for lid in layout.letters]}
+                 "letters": [list(row) for row in rows]}  # plain ints: no numpy scalar per letter
         (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
         table = layout.chunks.copy()
         table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
