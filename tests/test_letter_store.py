@@ -115,3 +115,27 @@ def test_stored_metadata_becomes_the_stripped_letter_whatever_fields_an_earlier_
     assert fast == stripped(letter) and hash(fast) == hash(stripped(letter)) and fast.paths == ("/x/a.txt", "/y/a.txt")
     older = {k: v for k, v in _meta(letter).items() if k not in ("phone", "paths")}  # fields it did not write yet
     assert _stripped_from(older) == replace(stripped(letter), paths=())
+
+
+def test_a_load_reads_metadata_from_the_facts_files_and_a_save_writes_one_a_segment_lacked(tmp_path: Path):
+    letters, chunks = synthetic(5, 2)
+    (tmp_path / "a").mkdir()
+    LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path / "a")
+    assert len(list((tmp_path / "a").glob("*.facts.json"))) == 1
+    loaded = LetterStore.load(tmp_path / "a")
+    assert all(segment._connection is None for segment in loaded._layout.segments)  # no page of text was read
+    assert dict(loaded.metadata) == {lid: replace(letter, text="", sections=()) for lid, letter in letters.items()}
+
+    next((tmp_path / "a").glob("*.facts.json")).unlink()  # a segment written before facts files
+    older = LetterStore.load(tmp_path / "a")
+    assert dict(older.metadata) == dict(loaded.metadata)
+    kept = {lid: letter for lid, letter in older.metadata.items() if lid != "L0-3"}
+    (tmp_path / "b").mkdir()
+    older.changed(retire=("L0-3",), letters=kept, chunks={}).save(tmp_path / "b")
+    facts = json.loads(next((tmp_path / "b").glob("*.facts.json")).read_text(encoding="utf-8"))
+    assert facts["rows"] == [0, 1, 2, 4]  # the live rows: L0-3's is retired
+    assert [meta["letter_id"] for meta in facts["letters"]] == ["L0-0", "L0-1", "L0-2", "L0-4"]
+    again = LetterStore.load(tmp_path / "b")
+    assert all(segment._connection is None for segment in again._layout.segments)
+    assert dict(again.metadata) == {lid: loaded.metadata[lid] for lid in kept}
+    assert again.letters["L0-4"].text == letters["L0-4"].text

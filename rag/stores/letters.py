@@ -171,7 +171,8 @@ class LetterStore:
         places = np.asarray([layout.place[lid] for lid in layout.letters], dtype=np.int64).reshape(-1, 2)
         used = np.union1d(places[:, 0], layout.chunks[:, 2]).tolist()
         for n in used:
-            layout.segments[n].save(folder)
+            layout.segments[n].save(folder, lambda n=n: ((row, layout.facts[lid]) for lid, (segment, row)
+                                                         in layout.place.items() if segment == n))
         renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
         rows = zip(layout.letters, renumber[places[:, 0]].tolist(), places[:, 1].tolist(), strict=True)
