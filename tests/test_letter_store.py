@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_a_save_after_adding_a_letter_links_the_old_segment(letters_dir: Path, t
     (later / "short.txt").write_text("关于养老服务补助的答复\n一、养老机构运营补助按床位给予支持。\n", encoding="utf-8")
     index.add([later])
     after = {name: p for name, p in generation_files(tmp_path / "index").items() if name.endswith(".sqlite")}
-    assert len(before) == 1 and set(before) < set(after) and len(after) == 2
+    assert len(before) == 2 and set(before) < set(after) and len(after) == 4  # each segment with its facts file
     assert all(after[name].stat().st_ino == (keep / name).stat().st_ino for name in before)
     loaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
     assert [(c.chunk_id, c.start, c.end, c.text) for c in loaded.chunks] == [
@@ -88,7 +89,7 @@ def test_changes_then_save_and_load_equal_the_same_letters_built_at_once(tmp_pat
 def test_a_missing_segment_is_refused(tmp_path: Path):
     letters, chunks = synthetic(2, 2)
     LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path)
-    next(tmp_path.glob("*.sqlite")).unlink()
+    next(tmp_path.glob("letters-????????????.sqlite")).unlink()
     with pytest.raises(ValueError, match="missing"):
         LetterStore.load(tmp_path)
 
@@ -119,22 +120,25 @@ def test_stored_metadata_becomes_the_stripped_letter_whatever_fields_an_earlier_
 
 def test_a_load_reads_metadata_from_the_facts_files_and_a_save_writes_one_a_segment_lacked(tmp_path: Path):
     letters, chunks = synthetic(5, 2)
+    letters["L0-0"] = replace(letters["L0-0"], paths=("/x/L0-0.txt", "/y/second copy.txt"))
+    letters["L0-1"] = replace(letters["L0-1"], paths=())
     (tmp_path / "a").mkdir()
     LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path / "a")
-    assert len(list((tmp_path / "a").glob("*.facts.json"))) == 1
+    assert len(list((tmp_path / "a").glob("*.facts.sqlite"))) == 1
     loaded = LetterStore.load(tmp_path / "a")
     assert all(segment._connection is None for segment in loaded._layout.segments)  # no page of text was read
     assert dict(loaded.metadata) == {lid: replace(letter, text="", sections=()) for lid, letter in letters.items()}
 
-    next((tmp_path / "a").glob("*.facts.json")).unlink()  # a segment written before facts files
+    next((tmp_path / "a").glob("*.facts.sqlite")).unlink()  # a segment written before facts files
     older = LetterStore.load(tmp_path / "a")
     assert dict(older.metadata) == dict(loaded.metadata)
     kept = {lid: letter for lid, letter in older.metadata.items() if lid != "L0-3"}
     (tmp_path / "b").mkdir()
     older.changed(retire=("L0-3",), letters=kept, chunks={}).save(tmp_path / "b")
-    facts = json.loads(next((tmp_path / "b").glob("*.facts.json")).read_text(encoding="utf-8"))
-    assert facts["rows"] == [0, 1, 2, 4]  # the live rows: L0-3's is retired
-    assert [meta["letter_id"] for meta in facts["letters"]] == ["L0-0", "L0-1", "L0-2", "L0-4"]
+    facts = sqlite3.connect(next((tmp_path / "b").glob("*.facts.sqlite")))
+    assert facts.execute("SELECT row, letter_id FROM facts").fetchall() == [  # the live rows: L0-3's is retired
+        (0, "L0-0"), (1, "L0-1"), (2, "L0-2"), (4, "L0-4")]
+    facts.close()
     again = LetterStore.load(tmp_path / "b")
     assert all(segment._connection is None for segment in again._layout.segments)
     assert dict(again.metadata) == {lid: loaded.metadata[lid] for lid in kept}

@@ -5,8 +5,10 @@ chunks' records (letter, section, label, offsets) by integer id. A chunk's text 
 of its letter's text. A segment is never changed once written; the database is opened read-only and
 ``immutable`` so SQLite writes no journal next to it (the generation folder's checksums stay true).
 
-Beside it, ``<name>.facts.json`` holds its letters' metadata alone (what a load keeps in memory): reading it
-from the database would walk every page of the letters' text (1.1 GB at 10^6 chunks). A segment written
+Beside it, ``<name>.facts.sqlite`` holds its letters' metadata alone, a column per field (what a load keeps in
+memory): reading it from the segment would walk every page of the letters' text (1.1 GB at 10^6 chunks) and
+parse a JSON object per letter (measured at 10^6 chunks on a busy box: about 1.8 s for this file, 3–4 s for the
+same metadata as JSON). A segment written
 before these files existed gets one at the next save, from the metadata in memory (its live rows: a row no
 longer live never becomes live again); until then its metadata is read from the database.
 """
@@ -62,7 +64,7 @@ class LetterSegment:
 
     @property
     def facts_file(self) -> str:
-        return f"{self.name}.facts.json"
+        return f"{self.name}.facts.sqlite"
 
     def letter(self, row: int) -> Letter:
         if self._letters is not None:
@@ -79,9 +81,7 @@ class LetterSegment:
             return
         facts = self._home(self.facts_file)
         if facts is not None:
-            body = json.loads(facts.read_text(encoding="utf-8"))
-            for row, meta in zip(body["rows"], body["letters"], strict=True):
-                yield int(row), _stripped_from(meta)
+            yield from _read_facts(facts)
             return
         found = self._query("SELECT row, meta FROM letters ORDER BY row", ())
         metas = json.loads("[" + ",".join(meta for _, meta in found) + "]")  # one parse: 196k letters in ~1 s
@@ -155,9 +155,35 @@ def _write(path: Path, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> N
 
 
 def _write_facts(path: Path, rows: Iterable[tuple[int, Letter]]) -> None:
-    pairs = list(rows)
-    body = {"rows": [row for row, _ in pairs], "letters": [_meta(letter) for _, letter in pairs]}
-    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    """Letters' metadata by row, a column per field; ``paths`` joined by NUL (no file path holds one)."""
+    names = ", ".join(f'"{name}"' for name in _META_FIELDS)
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(f"CREATE TABLE facts (row INTEGER PRIMARY KEY, {names})")
+        connection.executemany(f"INSERT INTO facts VALUES (?{', ?' * len(_META_FIELDS)})", (
+            (row, *(_PATHS_SEPARATOR.join(letter.paths) if name == "paths" else getattr(letter, name)
+                    for name in _META_FIELDS)) for row, letter in rows))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _read_facts(path: Path) -> Iterator[tuple[int, Letter]]:
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        cursor = connection.execute("SELECT * FROM facts ORDER BY row")
+        names = [column[0] for column in cursor.description][1:]
+        found = cursor.fetchall()
+    finally:
+        connection.close()
+    for row, *values in found:
+        meta = dict(zip(names, values, strict=True))
+        joined = meta.get("paths")
+        meta["paths"] = joined.split(_PATHS_SEPARATOR) if joined else ()
+        yield int(row), _stripped_from(meta)
+
+
+_PATHS_SEPARATOR = "\0"
 
 
 _META_FIELDS = tuple(f.name for f in fields(Letter) if f.name not in ("text", "sections"))
