@@ -143,3 +143,18 @@ def test_a_load_reads_metadata_from_the_facts_files_and_a_save_writes_one_a_segm
     assert all(segment._connection is None for segment in again._layout.segments)
     assert dict(again.metadata) == {lid: loaded.metadata[lid] for lid in kept}
     assert again.letters["L0-4"].text == letters["L0-4"].text
+
+
+def test_a_facts_file_written_with_fewer_fields_reads_as_the_letters_with_those_left_empty(tmp_path: Path):
+    from rag.stores.letter_segments import _read_facts, _write_facts, stripped
+
+    letters, _ = synthetic(3, 1)
+    _write_facts(tmp_path / "now.facts.sqlite", enumerate(letters.values()))
+    assert _read_facts(tmp_path / "now.facts.sqlite") == [(n, stripped(x)) for n, x in enumerate(letters.values())]
+    older = sqlite3.connect(tmp_path / "older.facts.sqlite")
+    older.execute("CREATE TABLE facts (row INTEGER PRIMARY KEY, letter_id, path, sha256, agency, paths)")
+    older.execute("INSERT INTO facts VALUES (5, 'a', '/x/a.txt', ?, '民政局', ?)", ("f" * 64, "/x/a.txt\0/y/a.txt"))
+    older.commit()
+    older.close()
+    assert _read_facts(tmp_path / "older.facts.sqlite") == [
+        (5, Letter("a", "/x/a.txt", "", "f" * 64, agency="民政局", paths=("/x/a.txt", "/y/a.txt")))]

@@ -168,19 +168,36 @@ def _write_facts(path: Path, rows: Iterable[tuple[int, Letter]]) -> None:
         connection.close()
 
 
-def _read_facts(path: Path) -> Iterator[tuple[int, Letter]]:
+def _read_facts(path: Path) -> list[tuple[int, Letter]]:
+    """Each row of a facts file with its letter without text and sections (as :func:`_stripped_from` makes them,
+    with the per-row steps of a file whose columns are the fields of :class:`Letter`: one dict per letter)."""
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     try:
         cursor = connection.execute("SELECT * FROM facts ORDER BY row")
-        names = [column[0] for column in cursor.description][1:]
+        names = [column[0] for column in cursor.description]
         found = cursor.fetchall()
     finally:
         connection.close()
-    for row, *values in found:
-        meta = dict(zip(names, values, strict=True))
-        joined = meta.get("paths")
-        meta["paths"] = joined.split(_PATHS_SEPARATOR) if joined else ()
-        yield int(row), _stripped_from(meta)
+    if {*names[1:], "text", "sections"} != _LETTER_FIELDS:  # written with other fields: the checked way
+        return [(int(row), _stripped_from(_split_paths(dict(zip(names[1:], values, strict=True)))))
+                for row, *values in found]
+    paths = names.index("paths")
+    new, own = object.__new__, object.__setattr__
+    letters = []
+    for values in found:
+        meta = dict(zip(names, values, strict=True), text="", sections=())
+        row = meta.pop("row")
+        meta["paths"] = tuple(values[paths].split(_PATHS_SEPARATOR)) if values[paths] else ()
+        letter = new(Letter)
+        own(letter, "__dict__", meta)
+        letters.append((row, letter))
+    return letters
+
+
+def _split_paths(meta: dict[str, Any]) -> dict[str, Any]:
+    joined = meta.get("paths")
+    meta["paths"] = joined.split(_PATHS_SEPARATOR) if joined else ()
+    return meta
 
 
 _PATHS_SEPARATOR = "\0"
