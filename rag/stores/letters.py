@@ -178,9 +178,10 @@ class LetterStore:
         renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
         rows = zip(layout.letters, renumber[places[:, 0]].tolist(), places[:, 1].tolist(), strict=True)
-        index = {"format": FORMAT, "segments": [layout.segments[n].name for n in used],
-                 "letters": [list(row) for row in rows]}  # plain ints: no numpy scalar per letter
-        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
+        head = json.dumps({"format": FORMAT, "segments": [layout.segments[n].name for n in used]}, ensure_ascii=False)
+        quote = json.encoder.encode_basestring
+        letters = ",".join([f"[{quote(lid)},{segment},{row}]" for lid, segment, row in rows])  # text, no list each
+        (folder / INDEX).write_text(f'{head[:-1]}, "letters": [{letters}]}}', encoding="utf-8")
         table = layout.chunks.copy()
         table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
         np.save(folder / CHUNKS, table, allow_pickle=False)
