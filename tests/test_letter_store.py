@@ -158,3 +158,14 @@ def test_a_facts_file_written_with_fewer_fields_reads_as_the_letters_with_those_
     older.close()
     assert _read_facts(tmp_path / "older.facts.sqlite") == [
         (5, Letter("a", "/x/a.txt", "", "f" * 64, agency="民政局", paths=("/x/a.txt", "/y/a.txt")))]
+
+
+def test_letter_ids_with_quotes_backslashes_and_chinese_survive_a_save_and_load(tmp_path: Path):
+    letters, chunks = synthetic(2, 1)
+    odd = 'a "quoted" \\ 答复\u2028'
+    letters = {odd if lid == "L0-1" else lid: replace(letter, letter_id=odd) if lid == "L0-1" else letter
+               for lid, letter in letters.items()}
+    chunks = {key: replace(c, letter_id=odd) if c.letter_id == "L0-1" else c for key, c in chunks.items()}
+    LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path)
+    loaded = LetterStore.load(tmp_path)
+    assert list(loaded.letters) == ["L0-0", odd] and loaded.chunk(1).letter_id == odd
