@@ -169,3 +169,13 @@ def test_letter_ids_with_quotes_backslashes_and_chinese_survive_a_save_and_load(
     LetterStore().changed(retire=(), letters=letters, chunks=chunks).save(tmp_path)
     loaded = LetterStore.load(tmp_path)
     assert list(loaded.letters) == ["L0-0", odd] and loaded.chunk(1).letter_id == odd
+
+
+def test_letters_given_in_another_order_keep_their_chunks_and_metadata_in_that_order():
+    letters, chunks = synthetic(4, 2)
+    store = LetterStore().changed(retire=(), letters=letters, chunks=chunks)
+    backwards = {lid: store.metadata[lid] for lid in reversed(list(letters))}
+    turned = store.changed(retire=(), letters=backwards, chunks={})
+    assert list(turned.letters) == list(turned.metadata) == ["L0-3", "L0-2", "L0-1", "L0-0"]
+    assert turned.chunk_ids(["L0-1"]).tolist() == [2, 3] and turned.chunk(6).letter_id == "L0-3"
+    assert turned.allowed(Filters(agency="民政局")).tolist() == [2, 3, 6, 7]

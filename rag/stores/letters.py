@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -144,21 +145,32 @@ class LetterStore:
         for segment in old.segments:
             segment.settle()
         gone = set(retire)
-        order = list(letters)
-        new_letters = [self._whole(letters[lid]) for lid in order if lid in gone or lid not in old.facts or (
-            letters[lid] is not old.facts[lid] and stripped(letters[lid]) != old.facts[lid])]  # `is`: from metadata
+        order = tuple(letters)
+        known = old.facts
+        new_letters = [self._whole(letter) for lid, letter in letters.items() if lid in gone or (
+            letter is not known.get(lid) and (lid not in known or stripped(letter) != known[lid]))]  # `is`: metadata
         fresh = LetterSegment.fresh(new_letters, dict(chunks)) if new_letters or chunks else None
         segments = (*old.segments, fresh) if fresh is not None else old.segments
         rows = {letter.letter_id: (len(old.segments), row) for row, letter in enumerate(new_letters)}
-        place = {lid: rows.get(lid) or old.place[lid] for lid in order}
-        facts = {lid: stripped(letters[lid]) if lid in rows else old.facts[lid] for lid in order}
-        position = {lid: n for n, lid in enumerate(order)}
-        remap = np.asarray([-1 if lid in gone else position.get(lid, -1) for lid in old.letters], dtype=np.int64)
+        place, facts = dict(old.place), dict(old.facts)  # copied and edited: no Python step per kept letter
+        for lid in old.place.keys() - letters.keys():
+            del place[lid], facts[lid]
+        place.update(rows)
+        facts.update((lid, stripped(letters[lid])) for lid in rows)
+        if tuple(facts) != order:  # the letters were given in another order: the facts follow it
+            facts = {lid: facts[lid] for lid in order}
+        position = dict(zip(order, range(len(order)), strict=True))
+        if order[:len(old.letters)] == old.letters:  # the old letters first, as they were: positions kept
+            remap = np.arange(len(old.letters), dtype=np.int64)
+        else:
+            remap = np.fromiter(map(position.get, old.letters, repeat(-1)), dtype=np.int64, count=len(old.letters))
+        if gone:
+            remap[[n for n, lid in enumerate(old.letters) if lid in gone]] = -1
         kept = old.chunks[remap[old.chunks[:, 1]] >= 0] if len(old.chunks) else old.chunks
         kept = np.column_stack([kept[:, 0], remap[kept[:, 1]], kept[:, 2]]) if len(kept) else kept
         added = np.asarray([[key, position[c.letter_id], len(old.segments)] for key, c in chunks.items()],
                            dtype=np.int64).reshape(-1, 3)
-        return LetterStore(_Layout(segments, tuple(order), place, facts, np.concatenate([kept, added])))
+        return LetterStore(_Layout(segments, order, place, facts, np.concatenate([kept, added])))
 
     def _whole(self, letter: Letter) -> Letter:
         """``letter``, its text and sections read from the store when it came from :attr:`metadata`."""
