@@ -187,6 +187,20 @@ def test_manifest_of_an_earlier_writer_with_per_letter_entries_still_loads(fake_
     assert "letters" not in json.loads(path.read_text(encoding="utf-8"))
 
 
+@both_stores
+def test_removing_the_newest_letter_and_adding_it_back_gives_its_chunks_new_ids(fake_index: Index, tmp_path: Path,
+                                                                               fake_encoder: FakeEncoder, analyzer):
+    newest = fake_index.letters[-1]
+    old_ids = fake_index._stores.letters.chunk_ids([newest.letter_id]).tolist()
+    fake_index.remove([newest.letter_id])
+    fake_index.add([newest.paths[0]])  # the lexical store still holds the old ids as deleted rows
+    loaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
+    new_ids = loaded._stores.letters.chunk_ids([newest.letter_id]).tolist()
+    assert len(new_ids) == len(old_ids) and min(new_ids) > max(old_ids)
+    first = loaded._stores.letters.chunk(new_ids[0])
+    assert loaded.search(first.text, k=1)[0].chunk_id == first.chunk_id
+
+
 def test_config_mismatch_on_build_is_refused(fake_index: Index, tmp_path: Path, analyzer):
     with pytest.raises(IndexLoadError, match="max_chunk_chars"):
         Index.build([tmp_path / "letters"], tmp_path / "index", encoder=FakeEncoder(),

@@ -41,6 +41,7 @@ class _Layout:
     place: dict[str, tuple[int, int]]  # letter id → (segment, row)
     facts: dict[str, Letter]  # letter id → the letter without text and sections
     chunks: np.ndarray  # (n, 3) int64: id, letter position, segment
+    floor: int = 0  # no new chunk takes an id below: ids of removed chunks are never given again
 
     @classmethod
     def empty(cls) -> _Layout:
@@ -61,7 +62,7 @@ class LetterStore:
         keys = self._layout.chunks[:, 0]
         self._order = np.argsort(keys, kind="stable")
         self._sorted = keys[self._order]
-        self.next_id = int(keys.max()) + 1 if len(keys) else 0
+        self.next_id = max(self._layout.floor, int(keys.max()) + 1 if len(keys) else 0)
         self._cache: OrderedDict[str, Letter] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -170,7 +171,7 @@ class LetterStore:
         kept = np.column_stack([kept[:, 0], remap[kept[:, 1]], kept[:, 2]]) if len(kept) else kept
         added = np.asarray([[key, position[c.letter_id], len(old.segments)] for key, c in chunks.items()],
                            dtype=np.int64).reshape(-1, 3)
-        return LetterStore(_Layout(segments, order, place, facts, np.concatenate([kept, added])))
+        return LetterStore(_Layout(segments, order, place, facts, np.concatenate([kept, added]), self.next_id))
 
     def _whole(self, letter: Letter) -> Letter:
         """``letter``, its text and sections read from the store when it came from :attr:`metadata`."""
@@ -190,7 +191,8 @@ class LetterStore:
         renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
         rows = zip(layout.letters, renumber[places[:, 0]].tolist(), places[:, 1].tolist(), strict=True)
-        head = json.dumps({"format": FORMAT, "segments": [layout.segments[n].name for n in used]}, ensure_ascii=False)
+        head = json.dumps({"format": FORMAT, "next_id": self.next_id,
+                           "segments": [layout.segments[n].name for n in used]}, ensure_ascii=False)
         quote = json.encoder.encode_basestring
         letters = ",".join([f"[{quote(lid)},{segment},{row}]" for lid, segment, row in rows])  # text, no list each
         (folder / INDEX).write_text(f'{head[:-1]}, "letters": [{letters}]}}', encoding="utf-8")
@@ -222,7 +224,7 @@ class LetterStore:
         if len(facts) != len(place) or chunks.ndim != 2 or chunks.shape[1] != 3 or (len(chunks) and (
                 int(chunks[:, 1].max()) >= len(order) or int(chunks[:, 2].max()) >= len(segments))):
             raise ValueError(f"{folder}: {INDEX}, {CHUNKS} and the letter segments disagree")
-        return cls(_Layout(segments, order, place, facts, chunks.astype(np.int64)))
+        return cls(_Layout(segments, order, place, facts, chunks.astype(np.int64), int(index.get("next_id", 0))))
 
     def stats(self) -> Stats:
         return {"letters": len(self._layout.letters), "chunks": len(self._layout.chunks),
