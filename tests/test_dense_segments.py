@@ -264,3 +264,20 @@ def test_a_view_with_another_nprobe_of_a_flat_index_shares_its_vectors(letters_d
     index = Index.build([letters_dir], tmp_path / "index", config=Config(), encoder=fake_encoder, analyzer=analyzer)
     assert index._stores.dense.stats()["backend"] == "flat"  # auto, below its threshold
     assert index.with_config(ivf_nprobe=64)._stores is index._stores  # nothing to probe: no copy of the vectors
+
+
+@pytest.mark.parametrize("codes", ["flat", "sq8"])
+def test_lists_filled_from_saved_codes_a_slice_at_a_time_equal_the_index_they_came_from(codes: str, monkeypatch):
+    import faiss
+
+    vectors = clustered_rows(3000, seed=4)
+    template = ivf_lists.trained(vectors, vectors.shape[1], 12, codes)
+    whole = faiss.clone_index(template)
+    whole.add_with_ids(vectors, np.arange(3000, dtype=np.int64) * 7)
+    saved, ids = ivf_lists.contents(whole)  # by cell, as a segment file is
+    monkeypatch.setattr(ivf_lists, "_FILL_ROWS", 257)  # slices that end inside cells
+    filled = ivf_lists.filled(template, [(saved, ids, None)])
+    again, again_ids = ivf_lists.contents(filled)
+    assert np.array_equal(again, saved) and np.array_equal(again_ids, ids)
+    whole.nprobe = filled.nprobe = 4
+    assert np.array_equal(whole.search(vectors[:20], 10)[1], filled.search(vectors[:20], 10)[1])

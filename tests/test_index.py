@@ -164,11 +164,41 @@ def test_manifest_records_build_facts(fake_index: Index, tmp_path: Path):
     assert manifest["encoder"] == {"id": "fake-bigrams", "dim": 256, "normalized": True, "metric": "inner_product"}
     assert manifest["counts"]["letters"] == 2 and manifest["counts"]["chunks"] == len(fake_index.chunks)
     assert manifest["build_settings"]["chunking"] == "sections"
-    assert set(manifest["letters"]) == {"000_3530caffdd2f932b", "004_dce9e1310b5c7813"}
-    assert all(len(entry["sha256"]) == 64 for entry in manifest["letters"].values())
+    assert "letters" not in manifest  # the letter store is the record of letters: no list of all to rewrite
     assert set(manifest["files"]) >= {"letters.json", "chunks.npy", "dense/dense.faiss", "lexical/segments.json"}
     assert manifest["stores"]["dense"]["backend"] == "flat" and manifest["stores"]["lexical"]["backend"] == "bm25s"
     assert manifest["stores"]["dense"]["vectors"] == manifest["counts"]["vectors"] > len(fake_index.chunks)
+
+
+def test_manifest_of_an_earlier_writer_with_per_letter_entries_still_loads(fake_index: Index, tmp_path: Path,
+                                                                          fake_encoder: FakeEncoder):
+    from rag.stores.disk import _manifest_checksum
+
+    path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["letters"] = {letter.letter_id: {"sha256": letter.sha256, "paths": list(letter.paths), "chunks": 1}
+                           for letter in fake_index.letters}
+    manifest["checksum"] = _manifest_checksum(manifest)
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    loaded = Index.load(tmp_path / "index", encoder=fake_encoder)
+    assert {letter.letter_id: letter.sha256 for letter in loaded.letters} == {
+        letter.letter_id: letter.sha256 for letter in fake_index.letters}
+    loaded.remove(["004_dce9e1310b5c7813"])
+    assert "letters" not in json.loads(path.read_text(encoding="utf-8"))
+
+
+@both_stores
+def test_removing_the_newest_letter_and_adding_it_back_gives_its_chunks_new_ids(fake_index: Index, tmp_path: Path,
+                                                                               fake_encoder: FakeEncoder, analyzer):
+    newest = fake_index.letters[-1]
+    old_ids = fake_index._stores.letters.chunk_ids([newest.letter_id]).tolist()
+    fake_index.remove([newest.letter_id])
+    fake_index.add([newest.paths[0]])  # the lexical store still holds the old ids as deleted rows
+    loaded = Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer)
+    new_ids = loaded._stores.letters.chunk_ids([newest.letter_id]).tolist()
+    assert len(new_ids) == len(old_ids) and min(new_ids) > max(old_ids)
+    first = loaded._stores.letters.chunk(new_ids[0])
+    assert loaded.search(first.text, k=1)[0].chunk_id == first.chunk_id
 
 
 def test_config_mismatch_on_build_is_refused(fake_index: Index, tmp_path: Path, analyzer):

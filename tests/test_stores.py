@@ -23,7 +23,7 @@ from rag.stores import (
     Place,
     dense_backend,
 )
-from rag.stores.base import Ids, Stats, as_ids
+from rag.stores.base import Ids, Stats, as_ids, distinct_ids
 
 from .milvus_helpers import release_all_lite
 
@@ -241,3 +241,11 @@ def test_index_updated_in_place_matches_a_fresh_build(backend: str, reference: s
     assert manifest["stores"]["dense"]["backend"] == backend == manifest["build_settings"]["dense"]
     assert manifest["counts"]["vectors"] == len(fresh._stores.dense)
     release_all_lite()
+
+
+def test_distinct_ids_match_numpy_unique_for_dense_sparse_and_negative_ids():
+    rng = np.random.default_rng(3)
+    for ids in (rng.integers(0, 1000, 5000), np.asarray([7, 7, 3]), np.asarray([5, 10**12, 5]),
+                np.asarray([-4, 2, 2, -4]), np.asarray([], np.int64)):
+        found = distinct_ids(ids)
+        assert found.dtype == np.int64 and found.tolist() == np.unique(ids).tolist()

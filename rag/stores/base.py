@@ -183,3 +183,18 @@ class StoreUnavailable(IndexFolderError):
 def as_ids(ids: Sequence[int] | np.ndarray) -> Ids:
     """Ids as a contiguous int64 array."""
     return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
+
+
+def distinct_ids(ids: np.ndarray) -> Ids:
+    """The distinct ``ids``, sorted: ``np.unique``, by marking a table when the ids are dense non-negative
+    integers (chunk ids are; a chunk's sentence vectors repeat its id), which at 5.6 M vector ids of 10^6 chunks
+    takes a few milliseconds rather than about a second and a half."""
+    ids = as_ids(ids)
+    if not len(ids):
+        return ids
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high > 4 * len(ids) + 1024:
+        return np.unique(ids)
+    seen = np.zeros(high + 1, dtype=bool)
+    seen[ids] = True
+    return as_ids(np.flatnonzero(seen))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Ids, Stats, as_ids
+from .base import Ids, Stats, as_ids, distinct_ids
 
 FILE = "dense.faiss"
 _OVERSAMPLE = 6  # vectors fetched per wanted id at first: a chunk has about 5 (itself and its sentences)
@@ -67,7 +67,7 @@ class FlatDenseStore:
     def ids(self) -> Ids:
         import faiss
 
-        return np.unique(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+        return distinct_ids(faiss.vector_to_array(self._index.id_map).astype(np.int64))
 
     def contents(self) -> tuple[Ids, np.ndarray]:
         """Every vector held and its id, in the order they were added."""

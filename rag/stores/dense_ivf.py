@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import ivf_lists
-from .base import DenseParams, Ids, Stats, as_ids
+from .base import DenseParams, Ids, Stats, as_ids, distinct_ids
 from .dense_flat import best_per_id
 from .segments import as_dead, link_or_write, release_freed_memory, save_array
 
@@ -224,7 +224,7 @@ class IVFDenseStore:
     def ids(self) -> Ids:
         self._seal()
         alive = [part.ids[~np.isin(part.ids, self._dead_for(part))] for part in self._parts]
-        return np.unique(np.concatenate(alive)) if alive else as_ids([])
+        return distinct_ids(np.concatenate(alive)) if alive else as_ids([])
 
     def copy(self) -> IVFDenseStore:
         self._seal()  # what the copy shares is sealed; each store's later adds are its own

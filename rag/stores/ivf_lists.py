@@ -93,12 +93,16 @@ def filled(template: Any, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
     for cell in np.flatnonzero(counts):
         lists.resize(int(cell), int(counts[cell]))
     offsets = np.zeros(index.nlist, np.int64)
+    direct = isinstance(faiss.downcast_InvertedLists(lists), faiss.ArrayInvertedLists)
     for (codes, ids, _), rows, where in zip(parts, kept, cells, strict=True):
         if len(rows) == len(ids) and bool(np.all(where[1:] >= where[:-1])):  # whole and sorted by cell: no gather
             for start in range(0, len(rows), _FILL_ROWS):
                 end = start + _FILL_ROWS
-                _put(lists, where[start:end], np.ascontiguousarray(codes[start:end, width:]),
-                     np.ascontiguousarray(ids[start:end]), offsets)
+                if direct:
+                    _copy_into(lists, where[start:end], codes[start:end], ids[start:end], width, offsets)
+                else:
+                    _put(lists, where[start:end], np.ascontiguousarray(codes[start:end, width:]),
+                         np.ascontiguousarray(ids[start:end]), offsets)
             continue
         order = np.argsort(where, kind="stable")
         for start in range(0, len(order), _FILL_ROWS):
@@ -108,6 +112,27 @@ def filled(template: Any, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
                  np.ascontiguousarray(ids[picked]), offsets)
     index.ntotal = int(counts.sum())
     return index
+
+
+def _copy_into(lists: Any, where: np.ndarray, codes: np.ndarray, ids: np.ndarray, width: int,
+               offsets: np.ndarray) -> None:
+    """Rows sorted by cell copied from their (memory-mapped) standalone codes straight into the lists' memory, sized
+    beforehand: one copy of the codes, where :func:`_put` makes a contiguous one first (2.5 GB more at 10^6 chunks).
+
+    Only for ``ArrayInvertedLists``, whose ``get_codes``/``get_ids`` are the lists' own arrays.
+    """
+    import faiss
+
+    size = codes.shape[1] - width
+    cells, starts, counts = np.unique(where, return_index=True, return_counts=True)
+    for cell, start, count in zip(cells.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        at, total = int(offsets[cell]), int(lists.list_size(cell))
+        if at + count > total:
+            raise ValueError(f"cell {cell} holds {total} rows, not {at + count}")
+        faiss.rev_swig_ptr(lists.get_codes(cell), total * size).reshape(total, size)[at:at + count] = \
+            codes[start:start + count, width:]
+        faiss.rev_swig_ptr(lists.get_ids(cell), total)[at:at + count] = ids[start:start + count]
+        offsets[cell] += count
 
 
 def _put(lists: Any, where: np.ndarray, codes: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> None:

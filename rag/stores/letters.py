@@ -8,11 +8,14 @@ letters new since; ``letters.json`` and ``chunks.npy`` (small, rewritten each sa
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,7 @@ class _Layout:
     place: dict[str, tuple[int, int]]  # letter id → (segment, row)
     facts: dict[str, Letter]  # letter id → the letter without text and sections
     chunks: np.ndarray  # (n, 3) int64: id, letter position, segment
+    floor: int = 0  # no new chunk takes an id below: ids of removed chunks are never given again
 
     @classmethod
     def empty(cls) -> _Layout:
@@ -58,7 +62,7 @@ class LetterStore:
         keys = self._layout.chunks[:, 0]
         self._order = np.argsort(keys, kind="stable")
         self._sorted = keys[self._order]
-        self.next_id = int(keys.max()) + 1 if len(keys) else 0
+        self.next_id = max(self._layout.floor, int(keys.max()) + 1 if len(keys) else 0)
         self._cache: OrderedDict[str, Letter] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -142,21 +146,32 @@ class LetterStore:
         for segment in old.segments:
             segment.settle()
         gone = set(retire)
-        order = list(letters)
-        new_letters = [self._whole(letters[lid]) for lid in order if lid in gone or lid not in old.facts or (
-            letters[lid] is not old.facts[lid] and stripped(letters[lid]) != old.facts[lid])]  # `is`: from metadata
+        order = tuple(letters)
+        known = old.facts
+        new_letters = [self._whole(letter) for lid, letter in letters.items() if lid in gone or (
+            letter is not known.get(lid) and (lid not in known or stripped(letter) != known[lid]))]  # `is`: metadata
         fresh = LetterSegment.fresh(new_letters, dict(chunks)) if new_letters or chunks else None
         segments = (*old.segments, fresh) if fresh is not None else old.segments
         rows = {letter.letter_id: (len(old.segments), row) for row, letter in enumerate(new_letters)}
-        place = {lid: rows.get(lid) or old.place[lid] for lid in order}
-        facts = {lid: stripped(letters[lid]) if lid in rows else old.facts[lid] for lid in order}
-        position = {lid: n for n, lid in enumerate(order)}
-        remap = np.asarray([-1 if lid in gone else position.get(lid, -1) for lid in old.letters], dtype=np.int64)
+        place, facts = dict(old.place), dict(old.facts)  # copied and edited: no Python step per kept letter
+        for lid in old.place.keys() - letters.keys():
+            del place[lid], facts[lid]
+        place.update(rows)
+        facts.update((lid, stripped(letters[lid])) for lid in rows)
+        if tuple(facts) != order:  # the letters were given in another order: the facts follow it
+            facts = {lid: facts[lid] for lid in order}
+        position = dict(zip(order, range(len(order)), strict=True))
+        if order[:len(old.letters)] == old.letters:  # the old letters first, as they were: positions kept
+            remap = np.arange(len(old.letters), dtype=np.int64)
+        else:
+            remap = np.fromiter(map(position.get, old.letters, repeat(-1)), dtype=np.int64, count=len(old.letters))
+        if gone:
+            remap[[n for n, lid in enumerate(old.letters) if lid in gone]] = -1
         kept = old.chunks[remap[old.chunks[:, 1]] >= 0] if len(old.chunks) else old.chunks
         kept = np.column_stack([kept[:, 0], remap[kept[:, 1]], kept[:, 2]]) if len(kept) else kept
         added = np.asarray([[key, position[c.letter_id], len(old.segments)] for key, c in chunks.items()],
                            dtype=np.int64).reshape(-1, 3)
-        return LetterStore(_Layout(segments, tuple(order), place, facts, np.concatenate([kept, added])))
+        return LetterStore(_Layout(segments, order, place, facts, np.concatenate([kept, added]), self.next_id))
 
     def _whole(self, letter: Letter) -> Letter:
         """``letter``, its text and sections read from the store when it came from :attr:`metadata`."""
@@ -168,15 +183,19 @@ class LetterStore:
 
     def save(self, folder: Path) -> None:
         layout = self._layout
-        used = sorted({segment for segment, _ in layout.place.values()} | set(layout.chunks[:, 2].tolist()))
+        places = np.asarray([layout.place[lid] for lid in layout.letters], dtype=np.int64).reshape(-1, 2)
+        used = np.union1d(places[:, 0], layout.chunks[:, 2]).tolist()
         for n in used:
-            layout.segments[n].save(folder)
+            layout.segments[n].save(folder, lambda n=n: ((row, layout.facts[lid]) for lid, (segment, row)
+                                                         in layout.place.items() if segment == n))
         renumber = np.full(len(layout.segments), -1, dtype=np.int64)  # segment → its place among the used
         renumber[used] = np.arange(len(used))
-        index = {"format": FORMAT, "segments": [layout.segments[n].name for n in used],
-                 "letters": [[lid, int(renumber[layout.place[lid][0]]), layout.place[lid][1]]
-                             for lid in layout.letters]}
-        (folder / INDEX).write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
+        rows = zip(layout.letters, renumber[places[:, 0]].tolist(), places[:, 1].tolist(), strict=True)
+        head = json.dumps({"format": FORMAT, "next_id": self.next_id,
+                           "segments": [layout.segments[n].name for n in used]}, ensure_ascii=False)
+        quote = json.encoder.encode_basestring
+        letters = ",".join([f"[{quote(lid)},{segment},{row}]" for lid, segment, row in rows])  # text, no list each
+        (folder / INDEX).write_text(f'{head[:-1]}, "letters": [{letters}]}}', encoding="utf-8")
         table = layout.chunks.copy()
         table[:, 2] = renumber[table[:, 2]] if len(table) else table[:, 2]
         np.save(folder / CHUNKS, table, allow_pickle=False)
@@ -186,25 +205,26 @@ class LetterStore:
         """The store saved in ``folder`` (ValueError when its files disagree or are of another format)."""
         if not (folder / INDEX).is_file():
             raise ValueError(f"{folder} holds no {INDEX}: a letter store of an older format")
-        index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
-        if index.get("format") != FORMAT:
-            raise ValueError(f"{folder / INDEX} has format {index.get('format')!r}, not {FORMAT}")
-        segments = tuple(LetterSegment(str(name), folder) for name in index["segments"])
-        place = {str(lid): (int(segment), int(row)) for lid, segment, row in index["letters"]}
-        wanted = {key: lid for lid, key in place.items()}
-        facts: dict[str, Letter] = {}
-        for n, segment in enumerate(segments):
-            if not (folder / segment.file).is_file():
-                raise ValueError(f"{folder / segment.file} is missing")
-            for row, letter in segment.metadata():
-                if wanted.get((n, row)) == letter.letter_id:
-                    facts[letter.letter_id] = letter
+        with _collector_paused():
+            index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+            if index.get("format") != FORMAT:
+                raise ValueError(f"{folder / INDEX} has format {index.get('format')!r}, not {FORMAT}")
+            segments = tuple(LetterSegment(str(name), folder) for name in index["segments"])
+            place = {str(lid): (int(segment), int(row)) for lid, segment, row in index["letters"]}
+            wanted = {key: lid for lid, key in place.items()}
+            facts: dict[str, Letter] = {}
+            for n, segment in enumerate(segments):
+                if not (folder / segment.file).is_file():
+                    raise ValueError(f"{folder / segment.file} is missing")
+                for row, letter in segment.metadata():
+                    if wanted.get((n, row)) == letter.letter_id:
+                        facts[letter.letter_id] = letter
         chunks = np.load(folder / CHUNKS, allow_pickle=False)
         order = tuple(str(row[0]) for row in index["letters"])
         if len(facts) != len(place) or chunks.ndim != 2 or chunks.shape[1] != 3 or (len(chunks) and (
                 int(chunks[:, 1].max()) >= len(order) or int(chunks[:, 2].max()) >= len(segments))):
             raise ValueError(f"{folder}: {INDEX}, {CHUNKS} and the letter segments disagree")
-        return cls(_Layout(segments, order, place, facts, chunks.astype(np.int64)))
+        return cls(_Layout(segments, order, place, facts, chunks.astype(np.int64), int(index.get("next_id", 0))))
 
     def stats(self) -> Stats:
         return {"letters": len(self._layout.letters), "chunks": len(self._layout.chunks),
@@ -215,6 +235,20 @@ class LetterStore:
         if at >= len(self._sorted) or int(self._sorted[at]) != key:
             raise KeyError(key)
         return int(self._order[at])
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile. Building 10^5 letters' objects (which form no cycles) would set off
+    full collections over every object in the process, the more of them the longer (a model's, say): at 10^6
+    chunks a quarter or more of the letter store's load."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Letters(Mapping[str, Letter]):

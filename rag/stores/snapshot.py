@@ -16,8 +16,11 @@ from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint,
 
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
                   sources: Sequence[str]) -> str:
-    """Write ``stores`` as a new generation of ``directory`` and switch the manifest to it; return its name."""
-    chunk_counts = stores.letters.chunk_counts()
+    """Write ``stores`` as a new generation of ``directory`` and switch the manifest to it; return its name.
+
+    The manifest names no letter: the letter store is the record of letters (ids, hashes, paths), so the
+    manifest stays a few kilobytes and an update at 10^6 chunks does not rewrite, parse and hash a list of all.
+    """
     manifest = {
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sources": list(sources),
@@ -27,8 +30,6 @@ def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: E
         "counts": {"letters": len(stores.letters.letters), "chunks": len(stores.letters),
                    "vectors": len(stores.dense)},
         "stores": stores.stats(),
-        "letters": {lid: {"sha256": letter.sha256, "paths": list(letter.paths), "chunks": chunk_counts[lid]}
-                    for lid, letter in stores.letters.metadata.items()},
     }
     generation = write_generation(directory, stores.save, manifest)
     stores.saved_in(directory / generation)
