@@ -10,6 +10,7 @@ implements :class:`PlacedDenseBackend` instead and goes in :data:`PLACED_DENSE_B
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -196,8 +197,21 @@ class Stores:
     @classmethod
     def load(cls, folder: Path, dim: int, dense: str, lexical: str, place: Place | None = None,
              params: DenseParams | None = None) -> Stores:
-        return cls(LetterStore.load(folder), load_dense(dense, folder / DENSE_FOLDER, dim, place, params),
-                   lexical_backend(lexical).load(folder / LEXICAL_FOLDER), dense, lexical)
+        """The stores saved in ``folder``; a local dense store is read in a second thread meanwhile (filling
+        FAISS lists and copying vectors leave the interpreter free for the letters' records and BM25)."""
+        if dense in PLACED_DENSE_BACKENDS:  # a database client stays on the calling thread
+            vectors = load_dense(dense, folder / DENSE_FOLDER, dim, place, params)
+            return cls(LetterStore.load(folder), vectors, lexical_backend(lexical).load(folder / LEXICAL_FOLDER),
+                       dense, lexical)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dense-load") as pool:
+            pending = pool.submit(load_dense, dense, folder / DENSE_FOLDER, dim, place, params)
+            try:
+                letters = LetterStore.load(folder)
+                words = lexical_backend(lexical).load(folder / LEXICAL_FOLDER)
+            except BaseException:
+                pending.cancel()
+                raise
+            return cls(letters, pending.result(), words, dense, lexical)
 
     def stats(self) -> dict[str, Stats]:
         dense = self.dense.stats()  # the auto backend names the store it chose
