@@ -109,6 +109,8 @@ class Config:
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True
+    # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
+    place_bound_sentences: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries

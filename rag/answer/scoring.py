@@ -89,7 +89,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                              bridge_share=config.bridge_term_share) if hits and config.bridge_terms else terms
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
-    candidates = _candidates(hits)
+    candidates = _candidates(placed_hits(question, hits, letters) if config.place_bound_sentences else hits)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
@@ -126,6 +126,23 @@ def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str,
     if not texts or not gazetteer.locates(texts[0]):
         return ()  # the best hit's letter names no place: it may be from anywhere
     return tuple(place.written for place in named if not gazetteer.mentioned(place, texts))
+
+
+def placed_hits(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[Hit, ...]:
+    """The hits whose letter is not about somewhere else than a place ``question`` names (:meth:`Gazetteer.elsewhere`);
+    all of them when the question names none, or when every letter is (the place gate judges that case).
+
+    "How much central budget money did the Laiwu park receive?" is not answered by a Haikou letter's sum, however
+    alike the wording: the sentences answering a question about a place come from letters about that place.
+    """
+    named = bundled_places().named(question)
+    if not named:
+        return tuple(hits)
+    gazetteer = bundled_places()
+    away = {lid: any(gazetteer.elsewhere(place, letters[lid].text) for place in named)
+            for lid in {h.letter_id for h in hits} if lid in letters}
+    placed = tuple(h for h in hits if not away.get(h.letter_id, False))
+    return placed or tuple(hits)
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
