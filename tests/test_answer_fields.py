@@ -74,12 +74,20 @@ def test_a_date_field_is_matched_however_the_letter_writes_it():
 
 
 def test_a_department_addressee_is_no_proposer():
-    # a 会办意见 addressed to the department that answers the proposer passes on another's proposal
-    department = Letter(letter_id="a", path="a.txt", text="", sha256="", addressee="区发改委")
+    # a 会办意见 addressed to the department that answers the proposer passes on another's proposal: the proposer
+    # is named where its body opens
+    opening = "区发改委：\n　　张文浩委员提出的《关于产城融合的提案》收悉，经研究，现将会办意见函告如下：\n"
+    department = Letter(letter_id="a", path="a.txt", text=opening, sha256="", addressee="区发改委")
     deputy = Letter(letter_id="b", path="b.txt", text="", sha256="", addressee="王明委员")
-    assert field_values(department, ("proposer",)) == ()
+    several = Letter(letter_id="c", path="c.txt", text="省科技厅：\n程漫等3位代表提出的《建议》收悉。\n", sha256="",
+                     addressee="省科技厅")
+    nobody = Letter(letter_id="d", path="d.txt", text="代表您好：\n您提出的《建议》收悉。\n", sha256="",
+                    addressee="代表")
+    assert field_values(department, ("proposer",)) == ("张文浩",)
     assert field_values(department, ("addressee",)) == ("区发改委",)
     assert field_values(deputy, ("proposer",)) == ("王明委员",)
+    assert field_values(several, ("proposer",)) == ("程漫",)
+    assert field_values(nobody, ("proposer",)) == ()  # "代表" alone names nobody, nor does "您"
 
 
 def _index(tmp_path: Path, analyzer: Analyzer, letters: dict[str, str]) -> Index:

@@ -42,7 +42,10 @@ _BROAD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "addressee": (re.compile(r"写给|发给|答复给|回复给|主送|致哪"),
                   re.compile(r"\b(?:sent|addressed|written|replied) to\b", re.I)),
 }
-_DEPUTY = re.compile(r"(?:代表|委员)们?$")
+_DEPUTY = re.compile(r"\S{2,}(?:代表|委员)们?$")  # a name before it: "代表：" alone names nobody
+# a line opening with who proposed what the letter answers: "王宇伟提出的关于…", "程漫等3位代表提出的《…》"
+_PROPOSED_BY = re.compile(r"^[ \t\u3000]*([^\s:：，,。、《“\"]{2,12}?)(?:等\d+位)?(?:代表|委员)?提出", re.M)
+_PRONOUNS = frozenset({"你们", "您们", "你们在", "您在", "你在"})
 # the letter's own date: the question names the letter (its reply, its comments) and asks when
 _DATE_QUESTIONS = (
     re.compile(r"落款|成文日期|发文日期|(?:答复|复函|回函|回复|会办意见|这份|该函|此函)[^，。？?]*?"
@@ -79,6 +82,9 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
             out += date_forms(value) if name == "date" else [value]
+        elif name == "proposer":  # addressed to a department: the proposer is named where the body opens
+            out += [match.group(1) for match in _PROPOSED_BY.finditer(letter.text)
+                    if match.group(1) not in _PRONOUNS][:1]
     return tuple(folded for value in out if len(folded := fold(value)) >= 2)
 
 
