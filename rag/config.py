@@ -105,6 +105,16 @@ class Config:
     # a sentence's score: dense similarity to the question, plus
     overlap_weight: float = 0.35  # × the (IDF-weighted) share of question terms in the sentence
     field_weight: float = 1.0  # a sentence of the best hit's letter stating the field asked for (contact, 文号…)
+    # the proposer asked in any words ("Which CPPCC member wrote…", "是谁提的") and whom the letter is written to are
+    # its addressee field (rag/answer/fields.py)
+    broad_field_cues: bool = True
+    # "When did the bureau send its reply…", "这份复函是哪天发的": the letter's own date is a field too
+    letter_date_field: bool = True
+    # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
+    # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
+    field_line_answers: bool = True
+    # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
+    place_bound_sentences: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries

@@ -103,8 +103,9 @@ KINDS = (
                           re.I),
                (_DATE,)),
     AnswerKind("count",
-               re.compile(r"(?<!哪)(?:多少|几)" + _CLASSIFIER),
-               re.compile(r"\bhow many\b|(?<!document )(?<!reference )(?<!phone )(?<!contact )\bnumber of\b", re.I),
+               re.compile(r"(?<!哪)(?:多少|几)" + _CLASSIFIER + r"|人口(?:数|总数)?(?:是|有|为)?多少"),
+               re.compile(r"\bhow many\b|(?<!document )(?<!reference )(?<!phone )(?<!contact )\bnumber of\b|"
+                          r"\bpopulation\b", re.I),
                (_COUNT,)),
     AnswerKind("unit",
                re.compile(r"哪(?:个|些|家)(?:部门|单位|机构|省直部门|市直部门|科室|处室)|由谁牵头|谁牵头|谁负责|哪个机构"),
@@ -119,7 +120,12 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\b(?:kilomet(?:re|er)s?|km)\b", re.I), "公里|千米"),
                (re.compile(r"\bmet(?:re|er)s?\b", re.I), "米"),
                (re.compile(r"\b(?:tonnes|tons)\b", re.I), "吨"),
-               (re.compile(r"\bhectares?\b", re.I), "公顷"))
+               (re.compile(r"\bhectares?\b", re.I), "公顷"),
+               # people are counted in 人, 名, 位 (33700人, 21937名老年人); a count of schools or projects is no answer
+               (re.compile(r"\b(?:students?|pupils?|people|persons|residents|patients|population|inhabitants)\b",
+                           re.I), "人|名|位|人次"),
+               (re.compile(r"\bhouseholds?\b", re.I), "户"),
+               (re.compile(r"\bschools?\b", re.I), "所|个"))
 # classifiers that count the same things: 多少家医院 is answered by 24家, 18所 or 3个
 _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|项|款|种|位|名", "张": "张|床", "床": "床|张",
                "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次", "名": "名|人|位", "位": "位|名|人",
@@ -193,7 +199,9 @@ def _counted(question: str, chinese: bool) -> str | None:
     """The classifiers a count question's answer carries, when the question says what it counts."""
     if chinese:
         match = _ZH_COUNTED.search(question)
-        return _SAME_COUNT.get(match.group(1), match.group(1)) if match else None
+        if match is None:
+            return "人|名|位|人次" if "人口" in question else None
+        return _SAME_COUNT.get(match.group(1), match.group(1))
     return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(question)), None)
 
 

@@ -21,7 +21,7 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
             kind_gate: bool = False, novelty: float = 0.0, continuations: bool = False,
-            kind_min_overlap: float = 0.0) -> Answer:
+            kind_min_overlap: float = 0.0, field_lines: bool = False) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
@@ -29,7 +29,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     close a sentence's wording), or (``place_gate``) when the question names a place that none of the retrieved
     letters mentions, or (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a
     date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`), or none
-    holding at least ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`).
+    holding at least ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, ``field_lines``).
     The sentences behind support-table rows are quoted too, after the answer's own, so every citation
     number appears in the text. A question asking several things quotes the sentence answering each part
     (``evidence.clause_picks``) too. With ``continuations``, a quoted sentence's next one is quoted too when it opens
@@ -42,7 +42,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
     if continuations:
         chosen = with_continuations(evidence, chosen)
-    missing = missing_kind_about(evidence.question, leading, kind_min_overlap)
+    missing = missing_kind_about(evidence.question, leading, kind_min_overlap, field_lines)
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
     untyped = kind_gate and bool(missing)
@@ -104,15 +104,16 @@ def choose_sentences(evidence: SentenceEvidence, max_sentences: int, keep_ratio:
     return [pool[i] for i in order]
 
 
-def missing_kind_about(question: str, leading: list[Sentence], min_overlap: float) -> str:
+def missing_kind_about(question: str, leading: list[Sentence], min_overlap: float, field_lines: bool = False) -> str:
     """The kind of answer ``question`` asks for when none of ``leading`` states one in a sentence holding at least
     ``min_overlap`` of the question's term weight, else "".
 
     A figure of the right kind about another project ("the online purchase rate", asked "how much did prices
     fall") is no answer: the sentence stating it must also be about what was asked. A phone number is exempt: the
-    contact line shares no word with the question by nature (fields.py).
+    contact line shares no word with the question by nature (fields.py). With ``field_lines``, so is any line stating
+    the letter field asked for (its date, its addressee): it answers the kind asked.
     """
-    if not leading:
+    if not leading or field_lines and any(s.field for s in leading):
         return ""
     kind = missing_kind(question, [s.text for s in leading])
     asked = asked_answer(question)

@@ -4,6 +4,12 @@ Their answers are lines of the letter's header or signature block ("联系人及
 share few words with the question and little meaning, so sentence scoring alone ranks them low. The parser
 already reads these fields (:class:`~rag.parse.Letter`); a sentence that states the field a question asks for,
 of its own letter, is preferred.
+
+Two kinds are asked in many wordings: who proposed what the letter answers (its addressee, "李佳代表："), asked
+"Which CPPCC member wrote…", "Who suggested…", "Whose proposal…", "是谁提的"; and the letter's own date, asked
+"When did the bureau send its reply…", "这份复函是哪天发的" (a date the letter reports, "When did the State
+Council issue…", is not its own). ``broad`` adds those wordings (``Config.broad_field_cues``) and ``dated`` the
+date field (``Config.letter_date_field``).
 """
 
 from __future__ import annotations
@@ -24,22 +30,78 @@ FIELD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "addressee": (re.compile(r"哪位代表|哪位委员|哪个代表|哪个委员|代表是谁|委员是谁|谁提出|谁提的"),
                   re.compile(r"\bwhich (?:deputy|member|delegate)|\bwho (?:proposed|raised|submitted|asked)", re.I)),
 }
+# the further wordings of Config.broad_field_cues: who proposed it in any words (the addressee, when a deputy or a
+# member: a letter addressed to a department passes on another's proposal), and whom the letter is written to
+_BROAD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "proposer": (
+        re.compile(r"哪位(?!领导)|哪几位|谁(?:提|建议|写)|提案人|建议人|提出人"),
+        re.compile(r"\bwhich (?:\w+ ){0,3}(?:deput(?:y|ies)|members?|delegates?)\b"
+                   r"|\bwho (?:\w+ ){0,2}(?:proposed|suggested|raised|submitted|asked|wrote|made|put forward|"
+                   r"brought|called for|is the (?:deputy|member|delegate))|\bwhose (?:proposal|suggestion|motion)",
+                   re.I)),
+    "addressee": (re.compile(r"写给|发给|答复给|回复给|主送|致哪"),
+                  re.compile(r"\b(?:sent|addressed|written|replied) to\b", re.I)),
+}
+_DEPUTY = re.compile(r"\S{2,}(?:代表|委员)们?$")  # a name before it: "代表：" alone names nobody
+# a line opening with who proposed what the letter answers: "王宇伟提出的关于…", "程漫等3位代表提出的《…》"
+_PROPOSED_BY = re.compile(r"^[ \t\u3000]*([^\s:：，,。、《“\"]{2,12}?)(?:等\d+位)?(?:代表|委员)?提出", re.M)
+_PRONOUNS = frozenset({"你们", "您们", "你们在", "您在", "你在"})
+# the letter's own date: the question names the letter (its reply, its comments) and asks when
+_DATE_QUESTIONS = (
+    re.compile(r"落款|成文日期|发文日期|(?:答复|复函|回函|回复|会办意见|这份|该函|此函)[^，。？?]*?"
+               r"(?:哪天|哪一天|哪日|什么时候|何时|日期|几月几[日号])"),
+    re.compile(r"\b(?:when|what date|which date|what day)\b[^?]*?\b(?:reply|replied|response|responded|letter|"
+               r"comments?|answer(?:ed)?)\b|\bdated\b|\bdate (?:is )?on\b", re.I),
+)
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
-              "addressee": ("addressee",)}
+              "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
+_ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
+_CN_DIGITS = "〇一二三四五六七八九"
 
 
-def asked_fields(question: str, language: str) -> tuple[str, ...]:
-    """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``)."""
-    return tuple(name for name, (zh, en) in FIELD_QUESTIONS.items()
-                 if (zh if language == "zh" else en).search(question))
+def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False) -> tuple[str, ...]:
+    """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
+    too, ``dated``: the letter's own date as well."""
+    pick = 0 if language == "zh" else 1
+    asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
+    if broad:
+        asked += [name for name, patterns in _BROAD_QUESTIONS.items()
+                  if name not in asked and patterns[pick].search(question)]
+    if dated and _DATE_QUESTIONS[pick].search(question):
+        asked.append("date")
+    return tuple(asked)
 
 
 def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, ...]:
-    """The folded values ``letter`` states for ``fields`` (as :func:`~rag.answer.terms.fold` gives them)."""
+    """The folded values ``letter`` states for ``fields`` (as :func:`~rag.answer.terms.fold` gives them); a date
+    in each way a letter writes it (2021-06-30, 2021年6月30日, 二〇二一年六月三十日…)."""
     if letter is None:
         return ()
-    values = (getattr(letter, attribute) for name in fields for attribute in _FIELDS_OF[name])
-    return tuple(folded for value in values if value and len(folded := fold(value)) >= 2)
+    values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF[name]]
+    out: list[str] = []
+    for name, value in values:
+        if value and (name != "proposer" or _DEPUTY.search(value)):
+            out += date_forms(value) if name == "date" else [value]
+        elif name == "proposer":  # addressed to a department: the proposer is named where the body opens
+            out += [match.group(1) for match in _PROPOSED_BY.finditer(letter.text)
+                    if match.group(1) not in _PRONOUNS][:1]
+    return tuple(folded for value in out if len(folded := fold(value)) >= 2)
+
+
+def date_forms(iso: str) -> list[str]:
+    """The ways a letter writes the date ``iso`` (YYYY-MM-DD); empty for anything else."""
+    match = _ISO.fullmatch(iso)
+    if not match:
+        return []
+    year, month, day = match.groups()
+    m, d = int(month), int(day)
+    return [iso, f"{year}年{m}月{d}日", f"{year}年{month}月{day}日", f"{year}/{month}/{day}", f"{year}.{month}.{day}",
+            f"{year}-{m}-{d}", "".join(_CN_DIGITS[int(c)] for c in year) + f"年{_cn_number(m)}月{_cn_number(d)}日"]
+
+
+def _cn_number(n: int) -> str:
+    tens, ones = divmod(n, 10)
+    return (("" if tens == 1 else _CN_DIGITS[tens]) + "十" if tens else "") + (_CN_DIGITS[ones] if ones else "")
 
 
 def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:

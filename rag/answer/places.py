@@ -106,6 +106,15 @@ class Gazetteer:
         names = set(place.names).union(*(self._within.get(n, set()) for n in place.names))
         return any(name in text for text in texts for name in names)
 
+    def elsewhere(self, place: NamedPlace, text: str) -> bool:
+        """Whether ``text`` is about somewhere else: it names neither ``place`` nor a place inside it, and the first
+        place it names (its agency's, as a rule) is not one ``place`` lies in (a letter opening with 上海 may be about
+        普陀; one opening with 海口 is not about 莱芜; a letter naming no place may be from anywhere)."""
+        if self.mentioned(place, [text]):
+            return False
+        first = _chinese_places(self, unicodedata.normalize("NFKC", text), first=True)
+        return bool(first) and not set(place.names) & self._within.get(first[0].written, set())
+
     def locates(self, text: str) -> bool:
         """Whether ``text`` names any place (as :meth:`named` finds them in Chinese): a letter that names none
         may be from anywhere, so it never rules a place out."""

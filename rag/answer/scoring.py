@@ -47,6 +47,7 @@ class Sentence:
     overlap: float
     cue: float
     score: float
+    field: bool = False  # states the letter field the question asks for (fields.py)
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                              bridge_share=config.bridge_term_share) if hits and config.bridge_terms else terms
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
-    candidates = _candidates(hits)
+    candidates = _candidates(placed_hits(question, hits, letters) if config.place_bound_sentences else hits)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    asked = asked_fields(question, language)
+    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field)
     # the letter asked about is the best hit's: another letter's contact line answers another question
     values = {hits[0].letter_id: field_values(letters.get(hits[0].letter_id), asked)} if asked else {}
     sentences = _scored(question, candidates, similarities, ranking, config, values)
@@ -103,8 +104,11 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
     coverage = max(sum(t.weight for t in terms if any(f in text for f in t.forms)) / total
                    for text in leading.values()) if terms else 0.0
-    overlap = sentences[0].overlap if ranking is terms else sentence_overlap(fold(sentences[0].text),
-                                                                             sentences[0].hit, terms, total, config)
+    # a field line ("2021年6月30日", "李佳代表：") shares no word with the question by nature: the evidence is judged by
+    # the best sentence as it would rank without the field's weight
+    lead = max(sentences, key=lambda s: s.score - config.field_weight * s.field) if config.field_line_answers \
+        else sentences[0]
+    overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
 
@@ -122,6 +126,23 @@ def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str,
     if not texts or not gazetteer.locates(texts[0]):
         return ()  # the best hit's letter names no place: it may be from anywhere
     return tuple(place.written for place in named if not gazetteer.mentioned(place, texts))
+
+
+def placed_hits(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[Hit, ...]:
+    """The hits whose letter is not about somewhere else than a place ``question`` names (:meth:`Gazetteer.elsewhere`);
+    all of them when the question names none, or when every letter is (the place gate judges that case).
+
+    "How much central budget money did the Laiwu park receive?" is not answered by a Haikou letter's sum, however
+    alike the wording: the sentences answering a question about a place come from letters about that place.
+    """
+    named = bundled_places().named(question)
+    if not named:
+        return tuple(hits)
+    gazetteer = bundled_places()
+    away = {lid: any(gazetteer.elsewhere(place, letters[lid].text) for place in named)
+            for lid in {h.letter_id for h in hits} if lid in letters}
+    placed = tuple(h for h in hits if not away.get(h.letter_id, False))
+    return placed or tuple(hits)
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
@@ -163,7 +184,7 @@ def _scored(question: str, candidates: Sequence[tuple[Hit, int, int, str]], simi
         field = config.field_weight if states_field(folded, fields.get(hit.letter_id, ())) else 0.0
         score = (similarity + config.overlap_weight * overlap + cue_weight * cue + field
                  + config.rank_bonus / (1 + hit.rank) - penalty)
-        previous = Sentence(hit, start, end, text, float(similarity), overlap, cue, float(score))
+        previous = Sentence(hit, start, end, text, float(similarity), overlap, cue, float(score), field > 0)
         sentences.append(previous)
     return sorted(sentences, key=lambda s: -s.score)
 

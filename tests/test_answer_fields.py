@@ -1,0 +1,152 @@
+"""Letter fields asked in many wordings (the proposer, whom a letter is written to, its own date), and answers kept to
+letters about the place a question names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import Analyzer, Config, Index
+from rag.answer.answer_type import missing_kind
+from rag.answer.fields import asked_fields, date_forms, field_values
+from rag.answer.places import bundled
+from rag.parse import Letter
+
+from .conftest import FakeEncoder
+
+CANTEEN = """某区民政局
+关于推进社区老人食堂建设的答复
+王明委员：
+　　您提出的关于推进社区老人食堂建设的提案收悉，现答复如下：
+　　目前，全区已建成社区老人食堂12家，老年人助餐点30个，为老年人提供就近就餐服务。
+　　下一步，我局将继续推进社区老人食堂建设，扩大助餐服务覆盖面。
+　　　　　　　　　　　　　　　　某区民政局
+　　　　　　　　　　　　　　　　2023年5月8日
+"""
+HAIKOU = """海口市发展和改革委员会关于康养项目的会办意见
+市卫生健康委员会：
+　　我委已将海口市第四人民医院新院二期项目等18个公共卫生类项目纳入政府投资计划，并争取到中央预算内资金1200万元用于健康产业园项目建设。
+"""
+LAIWU = """莱芜区发展改革局关于发展大健康产业的答复
+张强委员：
+　　规划打造莱芜健康产业园项目，引导产业集聚发展。
+"""
+
+
+@pytest.mark.parametrize(("question", "language", "plain", "broad"), [
+    ("Which CPPCC member wrote the proposal on community canteens?", "en", (), ("proposer",)),
+    ("Who suggested building community canteens?", "en", (), ("proposer",)),
+    ("Whose proposal did the civil affairs bureau answer?", "en", (), ("proposer",)),
+    ("Which deputy raised it?", "en", ("addressee",), ("addressee", "proposer")),
+    ("Which office were the comments sent to?", "en", (), ("addressee",)),
+    ("这个提案的提案人是谁？", "zh", (), ("proposer",)),
+    ("答复是写给哪个单位的？", "zh", (), ("addressee",)),
+    ("由哪位领导签发？", "zh", ("signer",), ("signer",)),  # a leader who signs is no proposer
+    ("How many canteens are there?", "en", (), ()),
+])
+def test_the_proposer_and_the_addressee_are_asked_in_many_wordings(question: str, language: str,
+                                                                   plain: tuple[str, ...], broad: tuple[str, ...]):
+    assert asked_fields(question, language) == plain
+    assert asked_fields(question, language, broad=True) == broad
+
+
+@pytest.mark.parametrize(("question", "language", "dated"), [
+    ("When did the civil affairs bureau send its reply?", "en", True),
+    ("What date is on the bureau's reply?", "en", True),
+    ("这份复函是哪天发的？", "zh", True),
+    ("会办意见的落款日期是哪天？", "zh", True),
+    ("When did the State Council issue its opinion on healthy ageing?", "en", False),  # a date the letter reports
+    ("湖北省委书记是哪天到蕲春调研的？", "zh", False),
+])
+def test_only_a_question_about_the_letters_own_date_asks_for_its_date_field(question: str, language: str,
+                                                                          dated: bool):
+    assert ("date" in asked_fields(question, language, dated=True)) is dated
+    assert "date" not in asked_fields(question, language)
+
+
+def test_a_date_field_is_matched_however_the_letter_writes_it():
+    forms = date_forms("2025-12-01")
+    assert {"2025-12-01", "2025年12月1日", "2025年12月01日", "二〇二五年十二月一日"} <= set(forms)
+    assert date_forms("2025年") == []
+    letter = Letter(letter_id="a", path="a.txt", text="", sha256="", date="2019-06-17")
+    assert "2019年6月17日" in field_values(letter, ("date",))  # "2019 年6 月17 日" folds to this
+
+
+def test_a_department_addressee_is_no_proposer():
+    # a 会办意见 addressed to the department that answers the proposer passes on another's proposal: the proposer
+    # is named where its body opens
+    opening = "区发改委：\n　　张文浩委员提出的《关于产城融合的提案》收悉，经研究，现将会办意见函告如下：\n"
+    department = Letter(letter_id="a", path="a.txt", text=opening, sha256="", addressee="区发改委")
+    deputy = Letter(letter_id="b", path="b.txt", text="", sha256="", addressee="王明委员")
+    several = Letter(letter_id="c", path="c.txt", text="省科技厅：\n程漫等3位代表提出的《建议》收悉。\n", sha256="",
+                     addressee="省科技厅")
+    nobody = Letter(letter_id="d", path="d.txt", text="代表您好：\n您提出的《建议》收悉。\n", sha256="",
+                    addressee="代表")
+    assert field_values(department, ("proposer",)) == ("张文浩",)
+    assert field_values(department, ("addressee",)) == ("区发改委",)
+    assert field_values(deputy, ("proposer",)) == ("王明委员",)
+    assert field_values(several, ("proposer",)) == ("程漫",)
+    assert field_values(nobody, ("proposer",)) == ()  # "代表" alone names nobody, nor does "您"
+
+
+def _index(tmp_path: Path, analyzer: Analyzer, letters: dict[str, str]) -> Index:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for name, text in letters.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    return index.with_config(abstain_threshold=0.0)
+
+
+def test_the_letters_own_date_and_proposer_are_quoted_from_its_lines(tmp_path: Path, analyzer: Analyzer):
+    index = _index(tmp_path, analyzer, {"canteen.txt": CANTEEN})
+    dated = index.ask("关于社区老人食堂建设的答复是哪天发的？")
+    assert not dated.abstained and "2023年5月8日" in dated.text
+    assert "2023年5月8日" not in index.with_config(letter_date_field=False).ask(dated.question).text
+    proposer = index.ask("推进社区老人食堂建设提案的提案人是谁？")
+    assert not proposer.abstained and "王明委员" in proposer.text
+    assert "王明委员" not in index.with_config(broad_field_cues=False).ask(proposer.question).text
+
+
+def test_a_field_line_answers_the_kind_asked_and_keeps_the_confidence(tmp_path: Path, analyzer: Analyzer):
+    index = _index(tmp_path, analyzer, {"canteen.txt": CANTEEN})
+    question = "关于社区老人食堂建设的答复是哪天发的？"
+    answer = index.ask(question)
+    judged = index.with_config(field_line_answers=False).ask(question)
+    # the date line shares no word with the question: as a sentence it holds too little of it to answer it
+    assert answer.missing_kind == "" and judged.missing_kind == "date"
+    assert answer.confidence > judged.confidence
+    gated = index.with_config(answer_kind_gate=True)
+    assert not gated.ask(question).abstained
+    assert gated.with_config(field_line_answers=False).ask(question).abstained
+
+
+def test_a_question_naming_a_place_is_not_answered_from_a_letter_about_another(tmp_path: Path, analyzer: Analyzer):
+    index = _index(tmp_path, analyzer, {"haikou.txt": HAIKOU, "laiwu.txt": LAIWU})
+    question = "莱芜区争取到多少中央预算内资金用于健康产业园项目建设？"
+    unbound = index.with_config(place_bound_sentences=False, answer_kind_gate=False).ask(question)
+    assert "1200万元" in unbound.text  # the Haikou letter's sum, about another park
+    bound = index.with_config(answer_kind_gate=False).ask(question)
+    assert "1200万元" not in bound.text and bound.missing_kind == "amount"  # the kind gate would decline it
+    assert all(c.hit.letter_id == "laiwu" for c in bound.citations)
+
+
+def test_a_letter_naming_only_a_place_around_the_one_asked_is_not_about_elsewhere():
+    gazetteer = bundled()
+    putuo = gazetteer.named("普陀区生命健康产业增速多少？")[0]
+    assert not gazetteer.elsewhere(putuo, "上海市生物医药产品注册指导服务工作站为企业提供服务。")
+    assert gazetteer.elsewhere(putuo, "海口市发展和改革委员会：我委已将项目纳入计划。")
+    assert not gazetteer.elsewhere(putuo, "我区将推进生命健康产业发展。")  # names no place: may be from anywhere
+
+
+@pytest.mark.parametrize(("question", "sentence", "missing"), [
+    ("How many students will the new school take?", "对18所农村寄宿制学校的宿舍安装空调。", "count"),
+    ("How many students will the new school take?", "新学校可容纳学生1200名。", None),
+    ("What is the population of the county?", "全县65岁及以上老年人33700人。", None),
+    ("What is the population of the county?", "全县已建成养老机构26家。", "count"),
+    ("县里人口有多少？", "全县已建成养老机构26家。", "count"),
+])
+def test_a_count_of_people_is_not_answered_by_a_count_of_something_else(question: str, sentence: str,
+                                                                       missing: str | None):
+    assert missing_kind(question, [sentence]) == missing
