@@ -211,3 +211,12 @@ def kill_when(child: subprocess.Popen[str], ready: Callable[[], None]) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def index_of_texts(tmp_path: Path, analyzer: Analyzer, **letters: str) -> Index:
+    """An index (fake encoder, default settings) of letters written in the test: file stem → text."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for stem, text in letters.items():
+        (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+    return Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import Analyzer, Config, Index
+from rag import Analyzer, Index
 from rag.answer.answer_type import missing_kind
 from rag.answer.fields import asked_fields, date_forms, field_values
 from rag.answer.places import bundled
 from rag.parse import Letter
 
-from .conftest import FakeEncoder
+from .conftest import index_of_texts
 
 CANTEEN = """某区民政局
 关于推进社区老人食堂建设的答复
@@ -91,12 +91,8 @@ def test_a_department_addressee_is_no_proposer():
 
 
 def _index(tmp_path: Path, analyzer: Analyzer, letters: dict[str, str]) -> Index:
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    for name, text in letters.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
-    return index.with_config(abstain_threshold=0.0)
+    return index_of_texts(tmp_path, analyzer, **{name.removesuffix(".txt"): text for name, text in letters.items()}
+                          ).with_config(abstain_threshold=0.0)
 
 
 def test_the_letters_own_date_and_proposer_are_quoted_from_its_lines(tmp_path: Path, analyzer: Analyzer):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import Analyzer, Config, Index
+from rag import Analyzer
 from rag.answer.clauses import split_clauses
 from rag.answer.extractive import compose, with_continuations
 from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.retrieve.hits import Hit
 
-from .conftest import FakeEncoder
+from .conftest import index_of_texts
 
 
 def _evidence(question: str, texts: list[str], scores: list[float]) -> SentenceEvidence:
@@ -65,10 +65,7 @@ CANTEEN = """某区民政局
 @pytest.mark.parametrize("continuations", [True, False])
 def test_the_index_quotes_the_reservation_after_the_sentence_it_qualifies(tmp_path: Path, analyzer: Analyzer,
                                                                         continuations: bool):
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    (folder / "canteen.txt").write_text(CANTEEN, encoding="utf-8")
-    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    index = index_of_texts(tmp_path, analyzer, canteen=CANTEEN)
     answer = index.with_config(abstain_threshold=0.0, max_answer_sentences=1,
                                quote_continuations=continuations).ask("社区老人食堂的建设有什么现实意义？")
     assert "现实意义" in answer.citations[0].quote
@@ -98,10 +95,7 @@ PLATFORM = """某省药品监督管理局
 @pytest.mark.parametrize("clauses", [True, False])
 def test_each_part_of_a_two_part_question_gets_its_answering_sentence(tmp_path: Path, analyzer: Analyzer,
                                                                      clauses: bool):
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    (folder / "platform.txt").write_text(PLATFORM, encoding="utf-8")
-    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    index = index_of_texts(tmp_path, analyzer, platform=PLATFORM)
     view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1,
                              clause_answers=clauses)
     answer = view.ask("创新医疗器械特别审查申请由谁负责审查？走哪个网办理？")

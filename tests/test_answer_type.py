@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import Analyzer, Config, Index, answer_to_dict
+from rag import Analyzer, Index, answer_to_dict
 from rag.answer.answer_type import asked_kind, lists_answers, missing_kind
 from rag.answer.extractive import compose
 from rag.answer.scoring import Sentence, SentenceEvidence
 from rag.retrieve.hits import Hit
 
-from .conftest import FakeEncoder
+from .conftest import index_of_texts
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -128,11 +128,7 @@ CANTEEN = """某区民政局
 @pytest.fixture()
 def two_letter_index(tmp_path: Path, analyzer: Analyzer) -> Index:
     """Two letters written here: a hospital's phase II (its beds, no investment) and canteens (a count, a rate)."""
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    (folder / "hospital.txt").write_text(HOSPITAL, encoding="utf-8")
-    (folder / "canteen.txt").write_text(CANTEEN, encoding="utf-8")
-    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    index = index_of_texts(tmp_path, analyzer, hospital=HOSPITAL, canteen=CANTEEN)
     return index.with_config(abstain_threshold=0.0, max_absent_share=1.0)  # only the answer-type gate decides
 
 
@@ -210,10 +206,7 @@ REPLY = """某市卫生健康委员会
 @pytest.mark.parametrize("spared", [True, False])
 def test_the_sentence_listing_the_departments_asked_for_is_quoted_despite_its_courtesy(
         tmp_path: Path, analyzer: Analyzer, spared: bool):
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    (folder / "reply.txt").write_text(REPLY, encoding="utf-8")
-    index = Index.build([folder], tmp_path / "index", config=Config(), encoder=FakeEncoder(), analyzer=analyzer)
+    index = index_of_texts(tmp_path, analyzer, reply=REPLY)
     view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1,
                              spare_listing_sentences=spared)
     answer = view.ask("哪些部门共同研究了康养产业园区建设？")
