@@ -110,14 +110,11 @@ class SentenceVectors:
         if not counts.sum():
             return best
         owner = np.repeat(np.arange(len(ids)), counts)
-        entry = np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        entry, _ = _ranges(lo, hi)
         vector = np.asarray(query, np.float32).reshape(-1)
         for n in np.unique(where[entry]).tolist():
             mine = where[entry] == n
-            begin, end = first[entry[mine]], last[entry[mine]]
-            sizes = end - begin
-            offsets = np.cumsum(sizes) - sizes
-            rows = np.repeat(begin - offsets, sizes) + np.arange(sizes.sum())
+            rows, offsets = _ranges(first[entry[mine]], last[entry[mine]])
             scores = np.asarray(self._segments[n].vectors[rows], np.float32) @ vector
             np.maximum.at(best, owner[mine], np.maximum.reduceat(scores, offsets))
         return best
@@ -244,9 +241,14 @@ class SentenceVectors:
 
 def _rows(starts: np.ndarray, live: np.ndarray) -> np.ndarray:
     """The row numbers of the live runs, in order."""
-    begin, end = starts[:-1][live], starts[1:][live]
+    return _ranges(starts[:-1][live], starts[1:][live])[0]
+
+
+def _ranges(begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The numbers ``begin[n]:end[n]`` for every n, concatenated, and where each range starts among them."""
     sizes = end - begin
-    return np.repeat(begin - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    offsets = np.cumsum(sizes) - sizes
+    return np.repeat(begin - offsets, sizes) + np.arange(int(sizes.sum())), offsets
 
 
 def _writer(array: np.ndarray) -> Callable[[Path], None]:
