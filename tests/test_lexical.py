@@ -203,3 +203,27 @@ def test_cached_term_scores_change_nothing_and_go_when_the_store_changes(shared_
     for query in questions:
         got, want = store.search(query, k=20), fresh.search(query, k=20)
         assert got[0].tolist() == want[0].tolist() and np.array_equal(got[1], want[1])
+
+
+def test_the_top_k_equals_a_full_sort_of_every_score_ties_in_the_order_added(shared_tokens, questions, monkeypatch):
+    count = len(shared_tokens)
+    store = BM25Store()
+    store.add(as_ids(range(count)), shared_tokens)
+    floors: list[float] = []
+    bound = lexical_module._kth_score
+
+    def spy(*args):
+        floors.append(bound(*args))
+        return floors[-1]
+
+    monkeypatch.setattr(lexical_module, "_kth_score", spy)
+    for query in questions:
+        expected = bm25s_scores(shared_tokens, query)
+        order = [n for n in np.argsort(-expected, kind="stable") if expected[n] > 0]
+        for k in (1, 10, 40):
+            ids, scores = store.search(query, k=k)
+            assert ids.tolist() == order[:k] and np.array_equal(scores, expected[order[:k]]), (query, k)
+    assert sum(f > 0 for f in floors) >= len(questions) // 2  # the bound from the rare terms was used, not only > 0
+    store = BM25Store()  # every document alike: one score shared by all, the first added win
+    store.add(as_ids(range(30)), [["养老", "补助"]] * 30)
+    assert store.search(["补助", "养老"], k=7)[0].tolist() == list(range(7))

@@ -26,6 +26,7 @@ FORMAT = 1
 K1, B = 1.5, 0.75
 TAIL_MERGE = 2  # merge the last two segments while the last holds at least 1/TAIL_MERGE of the one before
 DEAD_SHARE = 0.25  # rewrite every segment once this share of rows is dead
+DENSE_SHARE = 0.2  # a term on more of the rows keeps its scores over all rows: an in-order add beats scattering
 TERM_CACHE_BYTES = 256 << 20  # per store: the BM25 scores of recently asked terms (common terms recur across questions)
 
 
@@ -50,7 +51,7 @@ class BM25Store:
         self.merges = merges  # segment merges since the store was first built: reported in stats()
         self._ids_by_row: Ids | None = None
         self._norms: tuple[tuple[int, int, int], np.ndarray] | None = None  # per row, for the current average length
-        self._scores: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # term → rows, scores (LRU)
+        self._scores: OrderedDict[int, tuple[np.ndarray | None, np.ndarray]] = OrderedDict()  # term → scores (LRU)
         self._scores_bytes = 0
         self._scores_lock = threading.Lock()
 
@@ -98,17 +99,20 @@ class BM25Store:
         known = [(vocab[t], w) for t, w in zip(tokens, given, strict=True) if t and t in vocab and w > 0]
         scores = np.zeros(self._rows(), dtype=np.float32)
         dead = self._dead_masks()
+        sparse = []
         for term, weight in known:  # summed token by token in float32, as bm25s does
             rows, term_scores = self._cached_term_scores(term, dead)
-            scores[rows] += term_scores if weight == 1.0 else np.float32(weight) * term_scores
-        found = np.flatnonzero(scores > 0)
+            scaled = term_scores if weight == 1.0 else np.float32(weight) * term_scores
+            if rows is None:  # a common term: its scores over every row, added in memory order
+                scores += scaled
+            else:
+                scores[rows] += scaled
+                sparse.append(rows)
+        floor = _kth_score(scores, sparse, k) if allowed is None else 0.0
+        found = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
         if allowed is not None and len(found):
             found = found[np.isin(self._row_ids()[found], as_ids(allowed))]
-        depth = min(k, len(found))
-        if depth <= 0:
-            return as_ids([]), np.zeros(0, np.float32)
-        top = found[np.argpartition(-scores[found], depth - 1)[:depth]] if depth < len(found) else found
-        top = top[np.lexsort((top, -scores[top]))]  # ties in the order the documents were added
+        top = _best(found, scores, k)
         return self._row_ids()[top], scores[top]
 
     def document_frequency(self, token: str) -> int:
@@ -194,7 +198,7 @@ class BM25Store:
         """Each segment's dead-rows mask, None where no row is dead (most segments: nothing to filter)."""
         return [dead if dead.any() else None for _, dead in self._segments]
 
-    def _cached_term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    def _cached_term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray | None, np.ndarray]:
         """:meth:`_term_scores`, kept for the next question that asks the same term (up to TERM_CACHE_BYTES,
         least recently used first out; emptied whenever the store changes, since idf and lengths change)."""
         with self._scores_lock:
@@ -203,27 +207,28 @@ class BM25Store:
                 self._scores.move_to_end(term)
                 return found
         found = self._term_scores(term, dead)
-        size = found[0].nbytes + found[1].nbytes
+        size = _nbytes(found)
         if size <= TERM_CACHE_BYTES // 8:
             with self._scores_lock:
                 if term not in self._scores:
                     self._scores[term] = found
                     self._scores_bytes += size
                 while self._scores_bytes > TERM_CACHE_BYTES:
-                    _, (rows, scores) = self._scores.popitem(last=False)
-                    self._scores_bytes -= rows.nbytes + scores.nbytes
+                    _, gone = self._scores.popitem(last=False)
+                    self._scores_bytes -= _nbytes(gone)
         return found
 
     def _forget_scores(self) -> None:
         with self._scores_lock:
             self._scores, self._scores_bytes = OrderedDict(), 0
 
-    def _term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-        """The live rows holding ``term`` and its BM25 scores there, computed as bm25s computes them."""
+    def _term_scores(self, term: int, dead: list[np.ndarray | None]) -> tuple[np.ndarray | None, np.ndarray]:
+        """The live rows holding ``term`` (int64) and its BM25 scores there, computed as bm25s computes them;
+        for a term on more than DENSE_SHARE of the rows, None and its scores over every row (0 where absent)."""
         found = self._postings(term, dead)
         if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = found[0][0] if len(found) == 1 else np.concatenate([r.astype(np.int64) for r, _ in found])
+        rows = np.concatenate([r.astype(np.int64) for r, _ in found])
         counts = found[0][1] if len(found) == 1 else np.concatenate([c for _, c in found])
         idf = np.float32(math.log(1 + (self._alive - len(rows) + 0.5) / (len(rows) + 0.5)))
         # idf · tf / (tf + k1·(1 − b + b·length/avgdl)) in float64, stored as float32: bm25s's arithmetic,
@@ -233,7 +238,11 @@ class BM25Store:
         denominator += tf
         np.divide(tf, denominator, out=tf)
         tf *= np.float64(idf)
-        return rows, tf.astype(np.float32)
+        if len(rows) <= DENSE_SHARE * self._rows():
+            return rows, tf.astype(np.float32)
+        every = np.zeros(self._rows(), dtype=np.float32)
+        every[rows] = tf
+        return None, every
 
     def _row_norms(self) -> np.ndarray:
         """k1·(1 − b + b·length/average length) per row, kept until the rows or the average change."""
@@ -266,3 +275,32 @@ def _read_vocabulary(path: Path, have: int, first: int, end: int) -> list[str]:
     if first != have or not isinstance(tokens, list) or len(tokens) != end - first:
         raise ValueError(f"{path} does not continue the vocabulary (ids {first}–{end}, {have} read so far)")
     return [str(t) for t in tokens]
+
+
+def _nbytes(term_scores: tuple[np.ndarray | None, np.ndarray]) -> int:
+    rows, scores = term_scores
+    return scores.nbytes + (0 if rows is None else rows.nbytes)
+
+
+def _kth_score(scores: np.ndarray, sparse: list[np.ndarray], k: int) -> float:
+    """A score the k-th best row reaches, 0.0 when none is known: the best such bound among the question's three
+    rarest terms holding at least ``k`` rows, each the k-th best score of its rows (rows under it cannot be in the
+    top k, and the rare terms' rows are few to read)."""
+    floor = 0.0
+    for rows in sorted((rows for rows in sparse if len(rows) >= k > 0), key=len)[:3]:
+        floor = max(floor, float(np.partition(scores[rows], len(rows) - k)[len(rows) - k]))
+    return floor
+
+
+def _best(found: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` rows of ``found`` (ascending) with the best scores, best first; ties in the order the rows were
+    added, also where the k-th place is shared."""
+    depth = min(k, len(found))
+    if depth <= 0:
+        return np.zeros(0, np.int64)
+    if depth < len(found):
+        values = scores[found]
+        kth = np.partition(values, len(values) - depth)[len(values) - depth]
+        above = found[values > kth]
+        found = np.concatenate([above, found[values == kth][:depth - len(above)]])
+    return found[np.lexsort((found, -scores[found]))]
