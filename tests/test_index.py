@@ -213,3 +213,29 @@ def test_glossary_meets_hyphens_curly_apostrophes_and_possessives():
     glossary = Glossary({"hearing aid": ["助听器"], "xi'an": ["西安"], "zhejiang": ["浙江"], "high-tech": ["高新"]})
     assert glossary.translate("Hearing-aid makers in Xi’an and Zhejiang's high tech parks") == [
         "助听器", "西安", "浙江", "高新"]
+
+
+def test_the_lexical_side_runs_beside_the_dense_side_with_the_same_hits(fake_index: Index, monkeypatch):
+    import threading
+
+    from rag.stores import BM25Store
+
+    searched_in: list[str] = []
+    search = BM25Store.search
+
+    def spy(self, *args, **kwargs):
+        searched_in.append(threading.current_thread().name)
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(BM25Store, "search", spy)
+    one_thread = fake_index.with_config(parallel_sides=False)
+    for question in (CLASS_II, "二类医疗器械注册有哪些补助", "河北 人才培养"):
+        timings: dict[str, float] = {}
+        assert _hits(fake_index.with_config(parallel_sides=True), question) == _hits(one_thread, question)
+        fake_index.search(question, k=3, timings=timings)
+        assert timings["lexical"] > 0 and timings["encode"] > 0
+    main = threading.current_thread().name
+    assert searched_in[-1] != main and searched_in[-1].startswith("rag-lexical") and main in searched_in
+    monkeypatch.setattr(BM25Store, "search", lambda *a, **k: (_ for _ in ()).throw(MemoryError("lexical side")))
+    with pytest.raises(MemoryError, match="lexical side"):  # its failure reaches the caller, as in one thread
+        fake_index.search(CLASS_II)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -18,7 +20,8 @@ from .hits import Hit, make_hit
 from .milvus_side import in_milvus, milvus_filter
 from .query import check_k, clean_question
 
-TIMED_PARTS = ("encode", "dense", "lexical", "fusion")
+TIMED_PARTS = ("encode", "dense", "lexical", "fusion")  # the lexical side may overlap the first two
+_SIDES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-lexical")  # Config.parallel_sides
 
 
 def search(question: str, k: int, filters: Filters | None, *, stores: Stores, encoder: Encoder, analyzer: Analyzer,
@@ -49,8 +52,14 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     where = milvus_filter(stores, filters)  # a Milvus store filters on its rows' fields, not by listing ids
     milvus = config.milvus_search if in_milvus(stores, config) else None
     depth = max(k, config.k_candidates)
+    encoded = config.fusion != "lexical" or milvus is not None
+    lexical_side = partial(_lexical_side, text, depth, allowed, where, stores=stores, analyzer=analyzer,
+                           config=config, milvus=milvus)
+    # the lexical side runs beside the encoder and the dense search when both are asked: numpy and FAISS let go
+    # of the GIL, so on two cores a search takes about its longer side rather than the sum of both
+    beside = _SIDES.submit(lexical_side) if encoded and config.fusion != "dense" and config.parallel_sides else None
     query = None
-    if config.fusion != "lexical" or milvus:
+    if encoded:
         started = time.perf_counter()
         query = encoder.encode_queries([text])[0]
         clock["encode"] = time.perf_counter() - started
@@ -59,14 +68,7 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
         started = time.perf_counter()
         dense = _dense(stores, query, depth, allowed, where)
         clock["dense"] = time.perf_counter() - started
-    started = time.perf_counter()
-    weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
-                                     max_candidates=config.bridge_candidates) if config.fusion != "dense" else {}
-    lexical: list[tuple[int, float]] = []
-    if config.fusion != "dense" and not (milvus and "+" in milvus):
-        lexical = milvus_side.lexical_search(stores, weights, depth, where, config) if milvus else \
-            _ranking(*stores.lexical.search(list(weights), depth, allowed, list(weights.values())))
-    clock["lexical"] = time.perf_counter() - started
+    weights, lexical, clock["lexical"] = beside.result() if beside is not None else lexical_side()
     started = time.perf_counter()
     dense = _with_lexical_candidates(stores.dense, query, dense, lexical)
     if milvus and "+" in milvus and query is not None:  # Milvus fuses: its ranker, not policy-rag's fusion
@@ -77,6 +79,21 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     hits = _hits(letters, fused[:k], dict(dense), dict(lexical))
     clock["fusion"] = time.perf_counter() - started
     return hits
+
+
+def _lexical_side(text: str, depth: int, allowed: np.ndarray | None, where: str | None, *, stores: Stores,
+                  analyzer: Analyzer, config: Config,
+                  milvus: str | None) -> tuple[dict[str, float], list[tuple[int, float]], float]:
+    """The question's lexical weights, the lexical candidates (none when the search is dense only or Milvus fuses)
+    and the seconds taken."""
+    started = time.perf_counter()
+    weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
+                                     max_candidates=config.bridge_candidates) if config.fusion != "dense" else {}
+    lexical: list[tuple[int, float]] = []
+    if config.fusion != "dense" and not (milvus and "+" in milvus):
+        lexical = milvus_side.lexical_search(stores, weights, depth, where, config) if milvus else \
+            _ranking(*stores.lexical.search(list(weights), depth, allowed, list(weights.values())))
+    return weights, lexical, time.perf_counter() - started
 
 
 def _hits(letters: LetterStore, fused: list[tuple[int, float]], dense_of: dict[int, float],
