@@ -239,3 +239,20 @@ def test_the_lexical_side_runs_beside_the_dense_side_with_the_same_hits(fake_ind
     monkeypatch.setattr(BM25Store, "search", lambda *a, **k: (_ for _ in ()).throw(MemoryError("lexical side")))
     with pytest.raises(MemoryError, match="lexical side"):  # its failure reaches the caller, as in one thread
         fake_index.search(CLASS_II)
+
+
+
+def test_a_forked_process_gets_lexical_threads_of_its_own():
+    import multiprocessing
+
+    from rag.retrieve import hybrid
+
+    assert hybrid._sides().submit(sum, [1, 2]).result() == 3  # the parent's threads exist now; a child has none
+    context = multiprocessing.get_context("fork")
+    results = context.SimpleQueue()
+    child = context.Process(target=lambda: results.put(hybrid._sides().submit(sum, [3, 4]).result()))
+    child.start()
+    child.join(timeout=60)  # a hang guard: a child waiting on its parent's threads would never finish
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0 and results.get() == 7

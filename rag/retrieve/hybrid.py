@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from .milvus_side import in_milvus, milvus_filter
 from .query import check_k, clean_question
 
 TIMED_PARTS = ("encode", "dense", "lexical", "fusion")  # the lexical side may overlap the first two
-_SIDES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-lexical")  # Config.parallel_sides
+_SIDES: dict[int, ThreadPoolExecutor] = {}  # per process (a forked child has none of its parent's threads)
 
 
 def search(question: str, k: int, filters: Filters | None, *, stores: Stores, encoder: Encoder, analyzer: Analyzer,
@@ -57,7 +58,7 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
                            config=config, milvus=milvus)
     # the lexical side runs beside the encoder and the dense search when both are asked: numpy and FAISS let go
     # of the GIL, so on two cores a search takes about its longer side rather than the sum of both
-    beside = _SIDES.submit(lexical_side) if encoded and config.fusion != "dense" and config.parallel_sides else None
+    beside = _sides().submit(lexical_side) if encoded and config.fusion != "dense" and config.parallel_sides else None
     query = None
     if encoded:
         started = time.perf_counter()
@@ -79,6 +80,14 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     hits = _hits(letters, fused[:k], dict(dense), dict(lexical))
     clock["fusion"] = time.perf_counter() - started
     return hits
+
+
+def _sides() -> ThreadPoolExecutor:
+    """This process's threads for searches' lexical sides (:attr:`Config.parallel_sides`)."""
+    pool = _SIDES.get(os.getpid())
+    if pool is None:
+        pool = _SIDES.setdefault(os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-lexical"))
+    return pool
 
 
 def _lexical_side(text: str, depth: int, allowed: np.ndarray | None, where: str | None, *, stores: Stores,
