@@ -56,9 +56,11 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
     encoded = config.fusion != "lexical" or milvus is not None
     lexical_side = partial(_lexical_side, text, depth, allowed, where, stores=stores, analyzer=analyzer,
                            config=config, milvus=milvus)
-    # the lexical side runs beside the encoder and the dense search when both are asked: numpy and FAISS let go
-    # of the GIL, so on two cores a search takes about its longer side rather than the sum of both
-    beside = _sides().submit(lexical_side) if encoded and config.fusion != "dense" and config.parallel_sides else None
+    # over many chunks the lexical side runs beside the encoder and the dense search: numpy and FAISS let go of
+    # the GIL, so on two cores a search takes about its longer side rather than the sum of both (below that,
+    # the threads' turns at the GIL cost more than BM25 takes)
+    beside = _sides().submit(lexical_side) if encoded and config.fusion != "dense" and \
+        len(stores.lexical) >= config.lexical_thread_chunks else None
     query = None
     if encoded:
         started = time.perf_counter()
@@ -83,7 +85,7 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
 
 
 def _sides() -> ThreadPoolExecutor:
-    """This process's threads for searches' lexical sides (:attr:`Config.parallel_sides`)."""
+    """This process's threads for searches' lexical sides (:attr:`Config.lexical_thread_chunks`)."""
     pool = _SIDES.get(os.getpid())
     if pool is None:
         pool = _SIDES.setdefault(os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-lexical"))
