@@ -76,7 +76,7 @@ class Config:
     k_candidates: int = 100
     # from this many chunks on, the lexical side of a search (question analysis, BM25) runs in a second thread
     # beside the question's encoding and the dense search (rag/retrieve/hybrid.py; 0: always). Below that the
-    # threads' turns at the GIL cost more than BM25 takes (10^4 chunks: search p50 9.2 ms, 5.4 in one thread)
+    # threads' turns at the GIL cost more than BM25 takes (README "Dense stores": measured at 10^4 and 10^6)
     lexical_thread_chunks: int = 250_000
     max_question_chars: int = 2000
     # English words the glossary lacks reach the lexical side through CC-CEDICT (rag.analyze.Bridge): each word's
