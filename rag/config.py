@@ -113,6 +113,10 @@ class Config:
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True
+    # the letter whose field answers is the one of the best sentence without any field's weight, not the best hit's:
+    # "Which office were the comments on the 'students instead of investment' proposal sent to?" is about the letter
+    # naming that proposal, though another letter's passage ranked first
+    field_letter_by_sentence: bool = True
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much

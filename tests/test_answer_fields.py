@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import Analyzer, Index
+from rag.answer import answer
 from rag.answer.answer_type import missing_kind
 from rag.answer.fields import asked_fields, date_forms, field_values
 from rag.answer.places import bundled
@@ -146,3 +147,31 @@ def test_a_letter_naming_only_a_place_around_the_one_asked_is_not_about_elsewher
 def test_a_count_of_people_is_not_answered_by_a_count_of_something_else(question: str, sentence: str,
                                                                        missing: str | None):
     assert missing_kind(question, [sentence]) == missing
+
+
+XUANZHOU = """宣州区民政局关于对第67号提案的答复
+赵荣芳委员：
+　　您在区政协会议上提出的关于要求推进社区食堂建设的提案收悉，现答复如下：
+　　我局将推进社区食堂建设。
+"""
+JINGAN = """静安区民政局关于优化街镇助餐服务的答复
+刘春燕代表：
+　　您提出的关于优化统筹各街镇助餐服务方便老年人就餐的建议收悉。
+　　全区共有老年人助餐场所109个，社区长者食堂31家。
+"""
+
+
+def test_the_proposer_is_read_from_the_letter_most_about_the_question(tmp_path: Path, analyzer: Analyzer):
+    index = _index(tmp_path, analyzer, {"xuanzhou.txt": XUANZHOU, "jingan.txt": JINGAN})
+    question = "宣州区推进社区食堂建设的提案是谁提的？"
+    hits = index.search(question, k=8)
+    # retrieval placing the other letter's passage first (as a real encoder may): its addressee names another
+    hits = sorted(hits, key=lambda h: h.letter_id != "jingan")
+    assert hits[0].letter_id == "jingan"
+
+    def ask(index: Index) -> str:
+        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config).text
+
+    assert "赵荣芳委员" in ask(index)
+    assert "赵荣芳委员" not in ask(index.with_config(field_letter_by_sentence=False))

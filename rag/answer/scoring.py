@@ -96,9 +96,14 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field)
-    # the letter asked about is the best hit's: another letter's contact line answers another question
-    values = {hits[0].letter_id: field_values(letters.get(hits[0].letter_id), asked)} if asked else {}
-    sentences = _scored(question, candidates, similarities, ranking, config, values)
+    sentences = _scored(question, candidates, similarities, ranking, config, {})
+    if asked:
+        # the letter asked about: another letter's contact line answers another question
+        about = {hits[0].letter_id}
+        if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
+            about.add(max(sentences, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
+        values = {lid: field_values(letters.get(lid), asked) for lid in about}
+        sentences = _scored(question, candidates, similarities, ranking, config, values)
     total = sum(t.weight for t in terms) or 1.0
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
