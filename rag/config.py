@@ -98,6 +98,9 @@ class Config:
     # … and (with it) when none of those sentences stating that kind holds this share of the question's term weight:
     # a figure about another project or another rate is no answer (rag/answer/extractive.py, missing_kind_about)
     kind_min_overlap: float = 0.35
+    # … or of the most any sentence of that letter holds, when less: a question whose own words the letter barely uses
+    # ("能打几折" of "持卡用户85折优惠") is not about another project for want of them
+    kind_overlap_relative: bool = True
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False

@@ -175,3 +175,18 @@ def test_the_proposer_is_read_from_the_letter_most_about_the_question(tmp_path: 
 
     assert "赵荣芳委员" in ask(index)
     assert "赵荣芳委员" not in ask(index.with_config(field_letter_by_sentence=False))
+
+
+def test_a_typed_figure_in_a_letter_that_barely_uses_the_questions_words_still_answers(tmp_path: Path,
+                                                                                      analyzer: Analyzer):
+    canteen = ("静安区民政局关于老年助餐的答复\n刘春燕代表：\n"
+               "　　优惠统一，开放敬老卡、社保卡等结算方式，同步落实持卡用户85折优惠。\n"
+               "　　全区共有老年人助餐场所109个。\n")
+    # the question's other words are in no letter here: the absent-word gate is not what this test is about
+    index = _index(tmp_path, analyzer, {"canteen.txt": canteen}).with_config(max_absent_share=1.0)
+    question = "老人持卡在社区长者食堂吃饭能打几折？"
+    answer_ = index.ask(question)
+    assert not answer_.abstained and "85折" in answer_.text
+    # held to the fixed share, the 85折 sentence holds too little of the question (吃饭, 长者, 食堂 are not in it)
+    strict = index.with_config(kind_overlap_relative=False).ask(question)
+    assert strict.abstained and strict.missing_kind == "rate"

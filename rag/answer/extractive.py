@@ -21,7 +21,7 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
             kind_gate: bool = False, novelty: float = 0.0, continuations: bool = False,
-            kind_min_overlap: float = 0.0, field_lines: bool = False) -> Answer:
+            kind_min_overlap: float = 0.0, field_lines: bool = False, kind_overlap_relative: bool = False) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
@@ -42,7 +42,9 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
     if continuations:
         chosen = with_continuations(evidence, chosen)
-    missing = missing_kind_about(evidence.question, leading, kind_min_overlap, field_lines)
+    letter_best = max((s.overlap for s in evidence.sentences if s.hit.letter_id == leading[0].hit.letter_id),
+                      default=0.0) if leading and kind_overlap_relative else 1.0
+    missing = missing_kind_about(evidence.question, leading, min(kind_min_overlap, letter_best), field_lines)
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
     untyped = kind_gate and bool(missing)
