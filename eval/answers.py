@@ -201,6 +201,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "letter's own date not a field": {"letter_date_field": False},
                    "field lines judged as sentences": {"field_line_answers": False},
                    "fields of the best hit's letter": {"field_letter_by_sentence": False},
+                   "field lines only from retrieved passages": {"field_line_passages": False},
                    "place-bound sentences off": {"place_bound_sentences": False}}
     variants = {
         "all on": outcomes,

@@ -120,6 +120,9 @@ class Config:
     # "Which office were the comments on the 'students instead of investment' proposal sent to?" is about the letter
     # naming that proposal, though another letter's passage ranked first
     field_letter_by_sentence: bool = True
+    # … and when no retrieved passage holds that letter's line stating the field ("田群代表:", its date line), the
+    # line is read from the letter as a passage of its own (rag/answer/fields.py, field_line_hit)
+    field_line_passages: bool = True
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much

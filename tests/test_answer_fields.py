@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Analyzer, Index
+from rag import Analyzer, Answer, Index
 from rag.answer import answer
 from rag.answer.answer_type import missing_kind
 from rag.answer.fields import asked_fields, date_forms, field_values
@@ -190,3 +190,23 @@ def test_a_typed_figure_in_a_letter_that_barely_uses_the_questions_words_still_a
     # held to the fixed share, the 85折 sentence holds too little of the question (吃饭, 长者, 食堂 are not in it)
     strict = index.with_config(kind_overlap_relative=False).ask(question)
     assert strict.abstained and strict.missing_kind == "rate"
+
+
+def test_the_addressee_line_is_quoted_when_no_retrieved_passage_holds_it(tmp_path: Path, analyzer: Analyzer):
+    qichun = ("关于对省十三届人大五次会议第466号建议的答复\n田群代表：\n　　您提出的建议收悉。\n"
+              "一、产业发展情况\n　　蕲春县积极布局大健康产业，依托蕲艾资源发展支柱产业。\n"
+              "二、政策支持\n　　我委将加大对蕲春大健康产业发展的政策支持力度。\n")
+    index = _index(tmp_path, analyzer, {"qichun.txt": qichun})
+    question = "哪位代表提出要加大对蕲春大健康产业发展的政策支持？"
+    # the passages retrieved for the question's topic, not the header's
+    hits = [h for h in index.search(question, k=8) if "田群" not in h.text]
+    assert hits
+
+    def ask(index: Index) -> Answer:
+        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config)
+
+    found = ask(index)
+    quoted = [c for c in found.citations if "田群代表" in c.quote]
+    assert quoted and index.letter("qichun").text[quoted[0].start:quoted[0].end] == quoted[0].quote
+    assert "田群" not in ask(index.with_config(field_line_passages=False)).text

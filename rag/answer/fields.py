@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
+from ..chunk import split_sentences
 from ..parse import Letter
+from ..retrieve.hits import Hit, citation
 from .terms import fold
 
 # field → (what a Chinese question asks it with, what an English one does)
@@ -107,3 +109,32 @@ def _cn_number(n: int) -> str:
 def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
     """Whether a sentence (folded) states one of the values."""
     return any(value in folded_sentence for value in values)
+
+
+def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
+    it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
+    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer"))
+
+
+def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:
+    """The line of ``letter`` stating one of the (folded) field ``values``, as a passage of its own, when it is short
+    (a header or signature line: "田群代表:", "2023年4月21日"); ``None`` when no such line exists.
+
+    A letter's addressee or date line may sit in a chunk that retrieval did not return: the question names the
+    letter's topic, not its header. The line is a whole sentence of the letter, so it is quoted and cited as one.
+    """
+    if letter is None or not values:
+        return None
+    position = 0
+    for line in letter.text.split("\n"):
+        start, end = position, position + len(line)
+        position = end + 1
+        spans = split_sentences(line, start)
+        if len(spans) == 1 and spans[0][1] - spans[0][0] <= max_chars and states_field(fold(line), values):
+            s, e = spans[0]
+            return Hit(text=letter.text[s:e], score=0.0, letter_id=letter.letter_id, doc_number=letter.doc_number,
+                       title=letter.title, agency=letter.agency, date=letter.date, section="", start=s, end=e,
+                       citation=citation(letter, ""), chunk_id=f"{letter.letter_id}:{s}-{e}", rank=rank,
+                       dense_score=None, lexical_score=None, path=letter.path)
+    return None
