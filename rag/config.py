@@ -113,6 +113,8 @@ class Config:
     broad_field_cues: bool = True
     # "When did the bureau send its reply…", "这份复函是哪天发的": the letter's own date is a field too
     letter_date_field: bool = True
+    # "Was the proposal adopted, fully or partly?", "采纳了吗": how it was handled is a field too (办理结果:部分采纳)
+    result_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -210,3 +210,15 @@ def test_the_addressee_line_is_quoted_when_no_retrieved_passage_holds_it(tmp_pat
     quoted = [c for c in found.citations if "田群代表" in c.quote]
     assert quoted and index.letter("qichun").text[quoted[0].start:quoted[0].end] == quoted[0].quote
     assert "田群" not in ask(index.with_config(field_line_passages=False)).text
+
+
+def test_how_a_proposal_was_handled_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    assert "result" in asked_fields("Was the proposal adopted, fully or partly?", "en", result=True)
+    assert "result" in asked_fields("南翔镇对这份提案的办理结果是什么？", "zh", result=True)
+    assert "result" not in asked_fields("Was the proposal adopted, fully or partly?", "en")
+    nanxiang = ("办理结果:部分采纳\n嘉定区经济委员会：\n　　关于精准医疗产业园的提案，南翔镇已集聚一批精准医疗企业。\n"
+                "　　后期，希望区级层面对相关产业单位进行统一的政策指导。\n")
+    index = _index(tmp_path, analyzer, {"nanxiang.txt": nanxiang})
+    question = "关于精准医疗产业园的提案，南翔镇采纳了吗？"
+    assert "部分采纳" in index.ask(question).text
+    assert "部分采纳" not in index.with_config(result_field=False).ask(question).text

@@ -55,15 +55,20 @@ _DATE_QUESTIONS = (
     re.compile(r"\b(?:when|what date|which date|what day)\b[^?]*?\b(?:reply|replied|response|responded|letter|"
                r"comments?|answer(?:ed)?)\b|\bdated\b|\bdate (?:is )?on\b", re.I),
 )
+# how the proposal was handled, a page label ("办理结果:部分采纳", "办理结果:B"): "was it adopted?", "采纳了吗"
+_RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"),
+                     re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b", re.I))
+_RESULT = re.compile(r"(?:办理结果|答复类别|办理类别)\s*[:：]?\s*\|?\s*(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
-def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False) -> tuple[str, ...]:
+def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
+                 result: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
-    too, ``dated``: the letter's own date as well."""
+    too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果)."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
     if broad:
@@ -71,6 +76,8 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
                   if name not in asked and patterns[pick].search(question)]
     if dated and _DATE_QUESTIONS[pick].search(question):
         asked.append("date")
+    if result and _RESULT_QUESTIONS[pick].search(question):
+        asked.append("result")
     return tuple(asked)
 
 
@@ -79,7 +86,8 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     in each way a letter writes it (2021-06-30, 2021年6月30日, 二〇二一年六月三十日…)."""
     if letter is None:
         return ()
-    values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF[name]]
+    values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF.get(name, ())]
+    values += [("result", match.group()) for match in _RESULT.finditer(letter.text)][:1] if "result" in fields else []
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
@@ -114,7 +122,7 @@ def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
 def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
     it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
-    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer"))
+    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:

@@ -95,7 +95,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field)
+    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
+                         result=config.result_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         # the letter asked about: another letter's contact line answers another question
