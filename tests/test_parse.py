@@ -163,3 +163,11 @@ def test_signature_date_after_the_agency_on_one_line():
     text = "某某代表：\n一、情况\n内容很多。\n某市民政局 二〇二一年六月三十日\n"
     letter = parse_letter(text, letter_id="d")
     assert (letter.date, letter.agency) == ("2021-06-30", "某市民政局")
+
+
+def test_a_document_number_cut_off_in_copying():
+    text = "对市政协第112号提案的答复\n舞教〔2022106                    签发人:魏红涛\n张伟委员:\n您们的提案收悉。\n"
+    letter = parse_letter(text, letter_id="c")
+    assert (letter.doc_number, letter.signer) == ("舞教〔2022106", "魏红涛")
+    # a bracketed year inside a sentence is no document number
+    assert parse_letter("王委员:\n依据《规划〔2021〕》推进工作。\n", letter_id="n").doc_number is None

@@ -129,13 +129,18 @@ def title_fields(
     )
 
 
+# a document number whose closing bracket and 号 were lost in copying ("舞教〔2022106"), opening its line
+_CUT_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【]\s*(?:19|20)\d{2}\d{1,4}(?![\d〕\]］】])")
+
+
 def doc_number(header: list[Line], labelled: dict[str, str]) -> str | None:
     candidates = [labelled.get("文号") or ""] + [line.text for line in header]
     for text in candidates:
         match = _DOC_NUMBER.search(text)
         if match and "《" not in text[: match.start()]:
             return re.sub(r"\s+", "", match.group(0)).removeprefix("文号")
-    return None
+    cut = (_CUT_DOC_NUMBER.match(line.text) for line in header)
+    return next((match.group() for match in cut if match), None)
 
 
 def is_org(text: str) -> bool:
