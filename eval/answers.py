@@ -195,10 +195,14 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
     asked_again = {"quote continuations off": {"quote_continuations": False},
                    "an answer per question part off": {"clause_answers": False},
                    "typed figure need not share terms": {"kind_min_overlap": 0.0},
+                   "typed figure's share not relative": {"kind_overlap_relative": False},
                    "listing sentences not spared": {"spare_listing_sentences": False},
                    "proposer/addressee wordings off": {"broad_field_cues": False},
                    "letter's own date not a field": {"letter_date_field": False},
+                   "handling result not a field": {"result_field": False},
                    "field lines judged as sentences": {"field_line_answers": False},
+                   "fields of the best hit's letter": {"field_letter_by_sentence": False},
+                   "field lines only from retrieved passages": {"field_line_passages": False},
                    "place-bound sentences off": {"place_bound_sentences": False}}
     variants = {
         "all on": outcomes,

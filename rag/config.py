@@ -102,6 +102,9 @@ class Config:
     # … and (with it) when none of those sentences stating that kind holds this share of the question's term weight:
     # a figure about another project or another rate is no answer (rag/answer/extractive.py, missing_kind_about)
     kind_min_overlap: float = 0.35
+    # … or of the most any sentence of that letter holds, when less: a question whose own words the letter barely uses
+    # ("能打几折" of "持卡用户85折优惠") is not about another project for want of them
+    kind_overlap_relative: bool = True
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False
@@ -114,9 +117,18 @@ class Config:
     broad_field_cues: bool = True
     # "When did the bureau send its reply…", "这份复函是哪天发的": the letter's own date is a field too
     letter_date_field: bool = True
+    # "Was the proposal adopted, fully or partly?", "采纳了吗": how it was handled is a field too (办理结果:部分采纳)
+    result_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True
+    # the letter whose field answers is the one of the best sentence without any field's weight, not the best hit's:
+    # "Which office were the comments on the 'students instead of investment' proposal sent to?" is about the letter
+    # naming that proposal, though another letter's passage ranked first
+    field_letter_by_sentence: bool = True
+    # … and when no retrieved passage holds that letter's line stating the field ("田群代表:", its date line), the
+    # line is read from the letter as a passage of its own (rag/answer/fields.py, field_line_hit)
+    field_line_passages: bool = True
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import Analyzer, Index
+from rag import Analyzer, Answer, Index
+from rag.answer import answer
 from rag.answer.answer_type import missing_kind
 from rag.answer.fields import asked_fields, date_forms, field_values
 from rag.answer.places import bundled
@@ -146,3 +147,78 @@ def test_a_letter_naming_only_a_place_around_the_one_asked_is_not_about_elsewher
 def test_a_count_of_people_is_not_answered_by_a_count_of_something_else(question: str, sentence: str,
                                                                        missing: str | None):
     assert missing_kind(question, [sentence]) == missing
+
+
+XUANZHOU = """宣州区民政局关于对第67号提案的答复
+赵荣芳委员：
+　　您在区政协会议上提出的关于要求推进社区食堂建设的提案收悉，现答复如下：
+　　我局将推进社区食堂建设。
+"""
+JINGAN = """静安区民政局关于优化街镇助餐服务的答复
+刘春燕代表：
+　　您提出的关于优化统筹各街镇助餐服务方便老年人就餐的建议收悉。
+　　全区共有老年人助餐场所109个，社区长者食堂31家。
+"""
+
+
+def test_the_proposer_is_read_from_the_letter_most_about_the_question(tmp_path: Path, analyzer: Analyzer):
+    index = _index(tmp_path, analyzer, {"xuanzhou.txt": XUANZHOU, "jingan.txt": JINGAN})
+    question = "宣州区推进社区食堂建设的提案是谁提的？"
+    hits = index.search(question, k=8)
+    # retrieval placing the other letter's passage first (as a real encoder may): its addressee names another
+    hits = sorted(hits, key=lambda h: h.letter_id != "jingan")
+    assert hits[0].letter_id == "jingan"
+
+    def ask(index: Index) -> str:
+        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config).text
+
+    assert "赵荣芳委员" in ask(index)
+    assert "赵荣芳委员" not in ask(index.with_config(field_letter_by_sentence=False))
+
+
+def test_a_typed_figure_in_a_letter_that_barely_uses_the_questions_words_still_answers(tmp_path: Path,
+                                                                                      analyzer: Analyzer):
+    canteen = ("静安区民政局关于老年助餐的答复\n刘春燕代表：\n"
+               "　　优惠统一，开放敬老卡、社保卡等结算方式，同步落实持卡用户85折优惠。\n"
+               "　　全区共有老年人助餐场所109个。\n")
+    # the question's other words are in no letter here: the absent-word gate is not what this test is about
+    index = _index(tmp_path, analyzer, {"canteen.txt": canteen}).with_config(max_absent_share=1.0)
+    question = "老人持卡在社区长者食堂吃饭能打几折？"
+    answer_ = index.ask(question)
+    assert not answer_.abstained and "85折" in answer_.text
+    # held to the fixed share, the 85折 sentence holds too little of the question (吃饭, 长者, 食堂 are not in it)
+    strict = index.with_config(kind_overlap_relative=False).ask(question)
+    assert strict.abstained and strict.missing_kind == "rate"
+
+
+def test_the_addressee_line_is_quoted_when_no_retrieved_passage_holds_it(tmp_path: Path, analyzer: Analyzer):
+    qichun = ("关于对省十三届人大五次会议第466号建议的答复\n田群代表：\n　　您提出的建议收悉。\n"
+              "一、产业发展情况\n　　蕲春县积极布局大健康产业，依托蕲艾资源发展支柱产业。\n"
+              "二、政策支持\n　　我委将加大对蕲春大健康产业发展的政策支持力度。\n")
+    index = _index(tmp_path, analyzer, {"qichun.txt": qichun})
+    question = "哪位代表提出要加大对蕲春大健康产业发展的政策支持？"
+    # the passages retrieved for the question's topic, not the header's
+    hits = [h for h in index.search(question, k=8) if "田群" not in h.text]
+    assert hits
+
+    def ask(index: Index) -> Answer:
+        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config)
+
+    found = ask(index)
+    quoted = [c for c in found.citations if "田群代表" in c.quote]
+    assert quoted and index.letter("qichun").text[quoted[0].start:quoted[0].end] == quoted[0].quote
+    assert "田群" not in ask(index.with_config(field_line_passages=False)).text
+
+
+def test_how_a_proposal_was_handled_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    assert "result" in asked_fields("Was the proposal adopted, fully or partly?", "en", result=True)
+    assert "result" in asked_fields("南翔镇对这份提案的办理结果是什么？", "zh", result=True)
+    assert "result" not in asked_fields("Was the proposal adopted, fully or partly?", "en")
+    nanxiang = ("办理结果:部分采纳\n嘉定区经济委员会：\n　　关于精准医疗产业园的提案，南翔镇已集聚一批精准医疗企业。\n"
+                "　　后期，希望区级层面对相关产业单位进行统一的政策指导。\n")
+    index = _index(tmp_path, analyzer, {"nanxiang.txt": nanxiang})
+    question = "关于精准医疗产业园的提案，南翔镇采纳了吗？"
+    assert "部分采纳" in index.ask(question).text
+    assert "部分采纳" not in index.with_config(result_field=False).ask(question).text

@@ -56,6 +56,7 @@ def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, 
     "What is the document number of the Hebei industry department's reply?",  # a number, but not a count
     "贵州哪几个县列入了农业现代化示范区创建名单？",  # which counties: names, not a count
     "How much faster is device registration in the park?",  # a comparison, answered in months or words
+    "On average, how much cheaper did the negotiated drugs become?",  # a difference, often a rate (降幅44%)
     "Who is the named contact person on the reply?",  # a person's name has no shape to check
     "What subsidies exist for Class II device registration?",  # a kind of support, not an amount
     "二类医疗器械注册有哪些补助或支持？",

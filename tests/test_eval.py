@@ -339,9 +339,11 @@ def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
                                "answer-type gate off",
                                "bridge off (retrieval and absent words)", "bridge and absent-word gate off",
                                "quote continuations off", "an answer per question part off",
-                               "typed figure need not share terms", "listing sentences not spared",
-                               "proposer/addressee wordings off", "letter's own date not a field",
-                               "field lines judged as sentences", "place-bound sentences off"]
+                               "typed figure need not share terms", "typed figure's share not relative",
+                               "listing sentences not spared", "proposer/addressee wordings off",
+                               "letter's own date not a field", "handling result not a field",
+                               "field lines judged as sentences", "fields of the best hit's letter",
+                               "field lines only from retrieved passages", "place-bound sentences off"]
     assert ablations["all on"]["all"] == result["all"]
     declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}
     assert declined["confidence threshold off"] < declined["all on"]  # the threshold does real work on dev

@@ -140,3 +140,34 @@ def test_contact_name_and_phone_are_separate_fields(shared_letters: Path, name: 
     letter = parse_letter(text, letter_id=name)
     assert (letter.contact, letter.phone) == (contact, phone)
     assert letter.metadata()["phone"] == phone
+
+
+def test_addressee_greeted_without_a_colon():
+    text = ("某区人民政府关于第0068号建议办理情况的答复函\n\n岳林代表\n\n"
+            "提出的《关于支持中医药产业园的建议》收悉。\n一、情况\n内容。\n")
+    assert parse_letter(text, letter_id="a").addressee == "岳林代表"
+    assert parse_letter("尊敬的张伟、李娜委员\n您们的提案收悉。\n", letter_id="b").addressee == "张伟、李娜委员"
+    # a line ending in 代表 that says more than a greeting is body text, not the addressee
+    assert parse_letter("我们认真听取了人大代表\n的意见。\n", letter_id="c").addressee is None
+
+
+def test_date_in_a_table_cell_or_after_its_label_without_a_colon():
+    table = ("[ 索引号 ] | 115/2023-00096 | [ 发文字号 ] | 渝科局函〔2023〕281号 |\n"
+             "[ 成文日期 ] | 2023-07-26 | [ 发布日期 ] | 2023-07-28 |\n周杭代表:\n你提出的建议收悉。\n")
+    assert parse_letter(table, letter_id="t").date == "2023-07-26"
+    spaced = "关于第466号建议的答复\n索 引 号 011043372/2021-28662 发文日期 2021-06-21\n田群代表:\n您提出的建议收悉。\n"
+    assert parse_letter(spaced, letter_id="s").date == "2021-06-21"
+
+
+def test_signature_date_after_the_agency_on_one_line():
+    text = "某某代表：\n一、情况\n内容很多。\n某市民政局 二〇二一年六月三十日\n"
+    letter = parse_letter(text, letter_id="d")
+    assert (letter.date, letter.agency) == ("2021-06-30", "某市民政局")
+
+
+def test_a_document_number_cut_off_in_copying():
+    text = "对市政协第112号提案的答复\n舞教〔2022106                    签发人:魏红涛\n张伟委员:\n您们的提案收悉。\n"
+    letter = parse_letter(text, letter_id="c")
+    assert (letter.doc_number, letter.signer) == ("舞教〔2022106", "魏红涛")
+    # a bracketed year inside a sentence is no document number
+    assert parse_letter("王委员:\n依据《规划〔2021〕》推进工作。\n", letter_id="n").doc_number is None

@@ -81,7 +81,7 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     extractive = compose(evidence, config.abstain_threshold, config.max_answer_sentences, config.answer_keep_ratio,
                          config.max_support_items, config.max_absent_share, config.place_gate,
                          config.answer_kind_gate, config.answer_novelty_weight, config.quote_continuations,
-                         config.kind_min_overlap, config.field_line_answers)
+                         config.kind_min_overlap, config.field_line_answers, config.kind_overlap_relative)
     if llm is None:
         yield extractive
         return

@@ -81,7 +81,9 @@ KINDS = (
                           r"(?!个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|床|天|年|月)"),
                # "What subsidies exist?" and "Can trial costs be covered?" ask for none: a figure is asked "how
                # much", "what did … cost", "what is the price/total investment", "what monthly subsidy…"
-               re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of)\b)|"
+               # "how much cheaper", "how much lower" ask for a difference, often a rate (平均降幅达到44%): no amount
+               re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|"
+                          r"higher)\b)|"
                           r"^\s*what (?:does|did|do|will|would)\b.{0,80}\bcost\b|"
                           r"\bwhat (?:is|was|are|were|will be) the (?:\w+ ){0,3}(?:cost|price|fee|budget|investment|"
                           r"amount)s?\b|\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|"

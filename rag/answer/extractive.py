@@ -21,19 +21,18 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
             kind_gate: bool = False, novelty: float = 0.0, continuations: bool = False,
-            kind_min_overlap: float = 0.0, field_lines: bool = False) -> Answer:
+            kind_min_overlap: float = 0.0, field_lines: bool = False, kind_overlap_relative: bool = False) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
-    It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the
-    question's content words are in no indexed passage (the question is about something else, however
-    close a sentence's wording), or (``place_gate``) when the question names a place that none of the retrieved
-    letters mentions, or (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a
-    date…) that none of the sentences it would quote from the best letter states (:mod:`.answer_type`), or none
-    holding at least ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, ``field_lines``).
-    The sentences behind support-table rows are quoted too, after the answer's own, so every citation
-    number appears in the text. A question asking several things quotes the sentence answering each part
-    (``evidence.clause_picks``) too. With ``continuations``, a quoted sentence's next one is quoted too when it opens
-    by continuing it (例如…, 但是…: :func:`with_continuations`).
+    It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the question's
+    content words are in no indexed passage (the question is about something else, however close a sentence's
+    wording), or (``place_gate``) when the question names a place that none of the retrieved letters mentions, or
+    (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a date…) that none of the
+    sentences it would quote from the best letter states (:mod:`.answer_type`), or none holding at least
+    ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, :func:`kind_overlap`).
+    The sentences behind support-table rows are quoted too, after the answer's own, so every citation number appears
+    in the text. A question asking several things quotes the sentence answering each part (``evidence.clause_picks``)
+    too. With ``continuations``, a quoted sentence's next one is too when it continues it (:func:`with_continuations`).
     """
     zh = evidence.language == "zh"
     chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
@@ -42,7 +41,8 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     chosen += [pick for pick in evidence.clause_picks if pick not in chosen]
     if continuations:
         chosen = with_continuations(evidence, chosen)
-    missing = missing_kind_about(evidence.question, leading, kind_min_overlap, field_lines)
+    needed = kind_overlap(evidence, leading, kind_min_overlap, kind_overlap_relative)
+    missing = missing_kind_about(evidence.question, leading, needed, field_lines)
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
     untyped = kind_gate and bool(missing)
@@ -120,6 +120,16 @@ def missing_kind_about(question: str, leading: list[Sentence], min_overlap: floa
     if kind or asked is None or asked.kind == "phone" or min_overlap <= 0:
         return kind or ""
     return "" if any(s.overlap >= min_overlap and asked.held_by(s.text) for s in leading) else asked.kind
+
+
+def kind_overlap(evidence: SentenceEvidence, leading: list[Sentence], min_overlap: float, relative: bool) -> float:
+    """The share of the question's term weight a sentence stating the kind asked must hold: ``min_overlap``, or with
+    ``relative`` the most any sentence of the leading letter holds, when less (a question worded unlike its letter,
+    "能打几折" of "持卡用户85折优惠", is no question about another project)."""
+    if not relative or not leading:
+        return min_overlap
+    best = max((s.overlap for s in evidence.sentences if s.hit.letter_id == leading[0].hit.letter_id), default=0.0)
+    return min(min_overlap, best)
 
 
 def with_continuations(evidence: SentenceEvidence, chosen: list[Sentence]) -> list[Sentence]:

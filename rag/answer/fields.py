@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
+from ..chunk import split_sentences
 from ..parse import Letter
+from ..retrieve.hits import Hit, citation
 from .terms import fold
 
 # field → (what a Chinese question asks it with, what an English one does)
@@ -53,15 +55,20 @@ _DATE_QUESTIONS = (
     re.compile(r"\b(?:when|what date|which date|what day)\b[^?]*?\b(?:reply|replied|response|responded|letter|"
                r"comments?|answer(?:ed)?)\b|\bdated\b|\bdate (?:is )?on\b", re.I),
 )
+# how the proposal was handled, a page label ("办理结果:部分采纳", "办理结果:B"): "was it adopted?", "采纳了吗"
+_RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"),
+                     re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b", re.I))
+_RESULT = re.compile(r"(?:办理结果|答复类别|办理类别)\s*[:：]?\s*\|?\s*(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
-def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False) -> tuple[str, ...]:
+def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
+                 result: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
-    too, ``dated``: the letter's own date as well."""
+    too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果)."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
     if broad:
@@ -69,6 +76,8 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
                   if name not in asked and patterns[pick].search(question)]
     if dated and _DATE_QUESTIONS[pick].search(question):
         asked.append("date")
+    if result and _RESULT_QUESTIONS[pick].search(question):
+        asked.append("result")
     return tuple(asked)
 
 
@@ -77,7 +86,8 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     in each way a letter writes it (2021-06-30, 2021年6月30日, 二〇二一年六月三十日…)."""
     if letter is None:
         return ()
-    values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF[name]]
+    values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF.get(name, ())]
+    values += [("result", match.group()) for match in _RESULT.finditer(letter.text)][:1] if "result" in fields else []
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
@@ -107,3 +117,32 @@ def _cn_number(n: int) -> str:
 def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
     """Whether a sentence (folded) states one of the values."""
     return any(value in folded_sentence for value in values)
+
+
+def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
+    it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
+    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result"))
+
+
+def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:
+    """The line of ``letter`` stating one of the (folded) field ``values``, as a passage of its own, when it is short
+    (a header or signature line: "田群代表:", "2023年4月21日"); ``None`` when no such line exists.
+
+    A letter's addressee or date line may sit in a chunk that retrieval did not return: the question names the
+    letter's topic, not its header. The line is a whole sentence of the letter, so it is quoted and cited as one.
+    """
+    if letter is None or not values:
+        return None
+    position = 0
+    for line in letter.text.split("\n"):
+        start, end = position, position + len(line)
+        position = end + 1
+        spans = split_sentences(line, start)
+        if len(spans) == 1 and spans[0][1] - spans[0][0] <= max_chars and states_field(fold(line), values):
+            s, e = spans[0]
+            return Hit(text=letter.text[s:e], score=0.0, letter_id=letter.letter_id, doc_number=letter.doc_number,
+                       title=letter.title, agency=letter.agency, date=letter.date, section="", start=s, end=e,
+                       citation=citation(letter, ""), chunk_id=f"{letter.letter_id}:{s}-{e}", rank=rank,
+                       dense_score=None, lexical_score=None, path=letter.path)
+    return None

@@ -22,7 +22,7 @@ from ..embed import Encoder
 from ..parse import Letter
 from ..retrieve.hits import Hit
 from .answer_type import lists_answers
-from .fields import asked_fields, field_values, states_field
+from .fields import asked_fields, field_line_hit, field_values, line_fields, states_field
 from .figures import EXACT_CUES, wanted_figures
 from .places import bundled as bundled_places
 from .terms import Term, absent_share, fold, question_terms
@@ -95,10 +95,22 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field)
-    # the letter asked about is the best hit's: another letter's contact line answers another question
-    values = {hits[0].letter_id: field_values(letters.get(hits[0].letter_id), asked)} if asked else {}
-    sentences = _scored(question, candidates, similarities, ranking, config, values)
+    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
+                         result=config.result_field)
+    sentences = _scored(question, candidates, similarities, ranking, config, {})
+    if asked:
+        # the letter asked about: another letter's contact line answers another question
+        about = {hits[0].letter_id}
+        if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
+            about.add(max(sentences, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
+        values = {lid: field_values(letters.get(lid), asked) for lid in about}
+        if config.field_line_passages:
+            lines = _field_lines(candidates, {lid: field_values(letters.get(lid), line_fields(asked)) for lid in about},
+                                 letters, len(hits))
+            candidates += lines
+            similarities += np.asarray(encoder.encode_passages([t for *_, t in lines]) @ query,
+                                       dtype=np.float64).tolist() if lines else []
+        sentences = _scored(question, candidates, similarities, ranking, config, values)
     total = sum(t.weight for t in terms) or 1.0
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
     leading = {lid: fold(letters[lid].text) for lid in dict.fromkeys(s.hit.letter_id for s in sentences[:3])}
@@ -143,6 +155,19 @@ def placed_hits(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter
             for lid in {h.letter_id for h in hits} if lid in letters}
     placed = tuple(h for h in hits if not away.get(h.letter_id, False))
     return placed or tuple(hits)
+
+
+def _field_lines(candidates: Sequence[tuple[Hit, int, int, str]], values: Mapping[str, tuple[str, ...]],
+                 letters: Mapping[str, Letter], rank: int) -> list[tuple[Hit, int, int, str]]:
+    """For each letter asked about whose candidates state none of its field values, the letter's line stating one
+    (:func:`~rag.answer.fields.field_line_hit`): (hit, start, end, text)."""
+    out: list[tuple[Hit, int, int, str]] = []
+    for lid, folded in values.items():
+        if folded and not any(h.letter_id == lid and states_field(fold(t), folded) for h, _, _, t in candidates):
+            hit = field_line_hit(letters.get(lid), folded, rank + len(out))
+            if hit is not None:
+                out.append((hit, hit.start, hit.end, hit.text))
+    return out
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:

@@ -50,19 +50,27 @@ def split_lines(text: str) -> list[Line]:
 
 
 
+# a deputy or a member greeted on a line of its own without a colon: "岳林代表", "尊敬的张伟、李娜委员"
+_BARE_GREETING = re.compile(r"(?:尊敬的)?[\u4e00-\u9fff]{2,4}(?:[、，,][\u4e00-\u9fff]{2,4}){0,5}(?:等\d+位)?"
+                            r"(?:代表|委员)(?:您好|你好)?[，,！!]?")
+
+
 def addressee_index(lines: list[Line], first_heading: int | None) -> int | None:
-    """The line greeting the addressee ("尊敬的…代表：") before the first numbered heading, if any."""
+    """The line greeting the addressee ("尊敬的…代表：") before the first numbered heading, if any; a deputy or a
+    member may be greeted without the colon ("岳林代表" alone on its line)."""
     limit = min(len(lines), 30, first_heading if first_heading is not None else 30)
     for i in range(limit):
         text = lines[i].text
         if len(text) <= 40 and text[-1] in ":：" and not any(w in text for w in _STOPWORD_ADDRESSEE):
             if "|" not in text and not _DOC_NUMBER.search(text):
                 return i
+        if _BARE_GREETING.fullmatch(text):
+            return i
     return None
 
 
 def addressee(line: str) -> str | None:
-    name = line.rstrip(":： ").removeprefix("尊敬的").strip()
+    name = line.rstrip(":：，,！! ").removeprefix("尊敬的").strip()
     for greeting in ("您好", "你好", "同志们"):
         name = name.removesuffix(greeting)
     return name.strip(" ，,") or None
@@ -121,13 +129,18 @@ def title_fields(
     )
 
 
+# a document number whose closing bracket and 号 were lost in copying ("舞教〔2022106"), opening its line
+_CUT_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[［【]\s*(?:19|20)\d{2}\d{1,4}(?![\d〕\]］】])")
+
+
 def doc_number(header: list[Line], labelled: dict[str, str]) -> str | None:
     candidates = [labelled.get("文号") or ""] + [line.text for line in header]
     for text in candidates:
         match = _DOC_NUMBER.search(text)
         if match and "《" not in text[: match.start()]:
             return re.sub(r"\s+", "", match.group(0)).removeprefix("文号")
-    return None
+    cut = (_CUT_DOC_NUMBER.match(line.text) for line in header)
+    return next((match.group() for match in cut if match), None)
 
 
 def is_org(text: str) -> bool:
@@ -155,6 +168,9 @@ def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], titl
 def _signature_org(lines: list[Line]) -> str | None:
     """The organisation named on the line just above the closing date."""
     for i in range(len(lines) - 1, max(len(lines) - 15, 0), -1):
+        inline = re.fullmatch(r"(\S.{1,29}?)\s+\S[\S ]{7,16}", lines[i].text)
+        if inline and not standalone_date(lines[i].text) and signature_date(lines[i].text):
+            return re.sub(r"\s+", "", inline.group(1))  # "某市民政局 2021年6月30日"
         if standalone_date(lines[i].text) and i > 0:
             candidate = re.sub(r"\s+", "", lines[i - 1].text)
             if is_org(candidate):
@@ -196,12 +212,39 @@ def _iso(year: str, month: str, day: str) -> str | None:
 
 
 def letter_date(lines: list[Line], labelled: dict[str, str]) -> str | None:
-    """The letter's own date: a labelled 成文日期, else the signature date, else a page date."""
+    """The letter's own date: a labelled 成文日期, else the signature date, else a page date.
+
+    A label may be a table cell ("[ 成文日期 ] | 2023-07-26 |") or stand before its date without a colon
+    ("发文日期 2021-06-21"); the signature's date may follow the agency on its line ("某市民政局 2021年6月30日").
+    """
+    head = "\n".join(line.text for line in lines[:12])
     return (
-        _labelled_date(labelled, ("成文日期",))
-        or next(filter(None, (standalone_date(line.text) for line in reversed(lines[-15:]))), None)
+        _labelled_date(labelled, ("成文日期",)) or _cell_date(head, ("成文日期",))
+        or next(filter(None, (signature_date(line.text) for line in reversed(lines[-15:]))), None)
         or _labelled_date(labelled, ("发文日期", "日期", "生成日期", "发布日期", "发布时间"))
+        or _cell_date(head, ("发文日期", "生成日期", "发布日期", "发布时间"))
     )
+
+
+def signature_date(text: str) -> str | None:
+    """The date of a signature line: the line is the date, or an organisation then the date."""
+    date = standalone_date(text)
+    if date is not None:
+        return date
+    match = re.fullmatch(r"(\S.{1,29}?)\s+(\S[\S ]{7,16})", text.strip())
+    if match and is_org(re.sub(r"\s+", "", match.group(1))):
+        return standalone_date(match.group(2))
+    return None
+
+
+def _cell_date(head: str, labels: tuple[str, ...]) -> str | None:
+    """A date right after one of ``labels`` with no colon between: a table cell or a space."""
+    for label in labels:
+        spaced = r"\s*".join(map(re.escape, label))
+        match = re.search(spaced + r"[\s\]］】|:：]*" + _DATE_NUM.pattern, head)
+        if match:
+            return _iso(*match.groups()[-3:])
+    return None
 
 
 def _labelled_date(labelled: dict[str, str], labels: tuple[str, ...]) -> str | None:
