@@ -203,7 +203,9 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "field lines judged as sentences": {"field_line_answers": False},
                    "fields of the best hit's letter": {"field_letter_by_sentence": False},
                    "field lines only from retrieved passages": {"field_line_passages": False},
-                   "place-bound sentences off": {"place_bound_sentences": False}}
+                   "place-bound sentences off": {"place_bound_sentences": False},
+                   "economic output not an amount": {"output_amount_kind": False},
+                   "office holder not a kind": {"official_kind": False}}
     variants = {
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),

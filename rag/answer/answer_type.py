@@ -115,6 +115,31 @@ KINDS = (
                           r"bod(?:y|ies)|units?|organi[sz]ations?)\b", re.I),
                (_UNIT,)),
 )
+# Kinds a question asks for only with their Config switch (``extra`` in :func:`asked_answer`), checked first.
+# An economic aggregate (GDP, 产值, 营业收入, revenue) is a sum of money: a count of schools or a year is no answer.
+OUTPUT_KIND = AnswerKind(
+    "amount",
+    re.compile(r"(?:产值|营业收入|营收|销售收入|销售额|生产总值|gdp|利润|税收|利税)[^，,。？?；;]{0,6}(?:是|有|为|达到?)?多少"
+               r"|(?:产值|营业收入|营收|销售收入|销售额|生产总值|gdp|利润|税收|利税)(?:是|有|为)?几", re.I),
+    re.compile(r"\b(?:what|how much)\b.{0,40}\b(?:gdp|output value|(?:industrial |annual |gross )?output|revenues?|"
+               r"turnover|sales|profits?|tax (?:revenue|income))\b", re.I),
+    (_MONEY,))
+# "Who is the mayor / the director of …": a sentence naming a person holding that office answers it; the letter's
+# other sentences about the same city or bureau do not (a person's name has no shape, the office's title has)
+_ROLES_EN = ((r"mayor", "市长|县长|区长|镇长"), (r"governor", "省长"), (r"(?:party )?secretary", "书记"),
+             (r"minister", "部长"),
+             (r"(?:director(?:-general)?|head|chief|commissioner)", "局长|厅长|主任|处长|部长|院长|所长|委员长|组长"),
+             (r"(?:president|principal|dean)", "院长|校长|行长|主席"),
+             (r"(?:chair(?:man|woman|person)?)", "主席|董事长|主任"))
+_ROLE_ZH = r"市长|县长|区长|镇长|省长|书记|部长|局长|厅长|主任|处长|院长|所长|校长|行长|主席|董事长|组长"
+OFFICIAL_KIND = AnswerKind(
+    "official",
+    re.compile(r"(?:" + _ROLE_ZH + r")(?:是谁|叫什么|是哪位|姓什么)|谁(?:是|担任|任)(?:" + _ROLE_ZH + r")"),
+    re.compile(r"\bwho (?:is|was|are|were|will be)\b (?:the )?(?:current |present |new |incumbent )?(?:[\w-]+ ){0,2}"
+               r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b|\bwhat is the name of the (?:current )?"
+               r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b", re.I),
+    (re.compile(_ROLE_ZH),))
+EXTRA_KINDS = {"output": OUTPUT_KIND, "official": OFFICIAL_KIND}
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
 _ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")")
 _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
@@ -137,7 +162,8 @@ _BARE = re.compile(r"(?:逾|超过?|近|约)\s*\d+(?:[.,]\d+)*(?![\d\u4e00-\u9ff
                    r"\d+(?:[.,]\d+)*\s*(?:余|多)(?![\u4e00-\u9fff])")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 KIND_WORDS = {"phone": "phone number", "duration": "duration", "rate": "rate or share", "amount": "amount of money",
-              "date": "date", "count": "count of what is asked", "unit": "department or body"}
+              "date": "date", "count": "count of what is asked", "unit": "department or body",
+              "official": "holder of the office asked about"}
 
 
 @dataclass(frozen=True)
@@ -155,13 +181,17 @@ class AskedAnswer:
         return any(pattern.search(text) for pattern in self.holds)
 
 
-def asked_answer(question: str) -> AskedAnswer | None:
-    """What ``question`` asks for, or None when it asks for none of :data:`KINDS`."""
+def asked_answer(question: str, extra: tuple[str, ...] = ()) -> AskedAnswer | None:
+    """What ``question`` asks for, or None when it asks for none of :data:`KINDS` (nor of the :data:`EXTRA_KINDS`
+    named in ``extra``, which are checked first)."""
     question = unicodedata.normalize("NFKC", question)
     chinese = bool(_CJK.search(question))
-    kind = next((kind for kind in KINDS if (kind.zh if chinese else kind.en).search(question)), None)
+    kinds = (*(EXTRA_KINDS[name] for name in extra), *KINDS)
+    kind = next((kind for kind in kinds if (kind.zh if chinese else kind.en).search(question)), None)
     if kind is None:
         return None
+    if kind.name == "official":
+        return AskedAnswer("official", (_office(question, chinese),))
     if kind.name == "count":
         counted = _counted(question, chinese)
         if counted:
@@ -189,9 +219,9 @@ def asked_kind(question: str) -> str | None:
     return asked.kind if asked else None
 
 
-def missing_kind(question: str, texts: Iterable[str]) -> str | None:
+def missing_kind(question: str, texts: Iterable[str], extra: tuple[str, ...] = ()) -> str | None:
     """The name of the kind of answer ``question`` asks for when none of ``texts`` holds one, else None."""
-    asked = asked_answer(question)
+    asked = asked_answer(question, extra)
     if asked is None:
         return None
     return None if any(asked.held_by(text) for text in texts) else asked.kind
@@ -205,6 +235,16 @@ def _counted(question: str, chinese: bool) -> str | None:
             return "人|名|位|人次" if "人口" in question else None
         return _SAME_COUNT.get(match.group(1), match.group(1))
     return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(question)), None)
+
+
+def _office(question: str, chinese: bool) -> re.Pattern[str]:
+    """The titles of the office a question asks the holder of: 局长 asked "局长是谁", 市长|县长… asked "mayor"."""
+    if chinese:
+        match = re.search(_ROLE_ZH, question)
+        return re.compile(match.group() if match else _ROLE_ZH)
+    lowered = question.lower()
+    titles = next((zh for en, zh in _ROLES_EN if re.search(r"\b" + en + r"\b", lowered)), _ROLE_ZH)
+    return re.compile(titles)
 
 
 @functools.cache
