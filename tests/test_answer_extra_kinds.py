@@ -52,6 +52,7 @@ def test_an_output_or_an_office_is_asked_only_with_its_switch(question: str, nam
     ("生物医药产业的产值是多少？", "2019年，将生物医药产业列入国家产业集群。", "预计年产值超过100亿元。"),
     ("What was the revenue of the device industry?", "共批复建设18家重点实验室。", "全年营业收入达到120亿元。"),
     ("Who is the mayor of the city?", "根据市委、市政府的工作安排，纳入投资计划。", "由分管副市长任组长。"),
+    ("Who is the current mayor of Haikou?", "海口市长流卫生院提升为二级医院。", "会议由王某市长主持。"),
     ("Who is the director of the bureau?", "市科技局累计投入财政经费超7000万元。", "答复意见已经杨军局长审定。"),
 ])
 def test_a_sentence_answers_an_output_or_office_question_only_when_it_states_one(question: str, lacking: str,

@@ -139,6 +139,9 @@ OFFICIAL_KIND = AnswerKind(
                r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b|\bwhat is the name of the (?:current )?"
                r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b", re.I),
     (re.compile(_ROLE_ZH),))
+# what follows a person's title: no more Chinese, or the verb or particle of what that person did
+_TITLE_END = (r"(?=[^\u4e00-\u9fff]|$|审定|审核|审签|签发|签批|批示|任|兼|主持|带队|牵头|同志|为|是|的|在|出席|调研|"
+              r"讲话|指出|强调|听取|等|和|及|与)")
 EXTRA_KINDS = {"output": OUTPUT_KIND, "official": OFFICIAL_KIND}
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
 _ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")")
@@ -238,13 +241,15 @@ def _counted(question: str, chinese: bool) -> str | None:
 
 
 def _office(question: str, chinese: bool) -> re.Pattern[str]:
-    """The titles of the office a question asks the holder of: 局长 asked "局长是谁", 市长|县长… asked "mayor"."""
+    """The titles of the office a question asks the holder of: 局长 asked "局长是谁", 市长|县长… asked "mayor"; a title
+    is one where a person's title ends (杨军局长审定, 分管副市长任组长), not inside a name (海口市长流卫生院)."""
     if chinese:
         match = re.search(_ROLE_ZH, question)
-        return re.compile(match.group() if match else _ROLE_ZH)
-    lowered = question.lower()
-    titles = next((zh for en, zh in _ROLES_EN if re.search(r"\b" + en + r"\b", lowered)), _ROLE_ZH)
-    return re.compile(titles)
+        titles = match.group() if match else _ROLE_ZH
+    else:
+        lowered = question.lower()
+        titles = next((zh for en, zh in _ROLES_EN if re.search(r"\b" + en + r"\b", lowered)), _ROLE_ZH)
+    return re.compile(r"(?:" + titles + r")" + _TITLE_END)
 
 
 @functools.cache
