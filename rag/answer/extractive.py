@@ -30,11 +30,9 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     wording), or (``place_gate``) when the question names a place that none of the retrieved letters mentions, or
     (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a date…) that none of the
     sentences it would quote from the best letter states (:mod:`.answer_type`), or none holding at least
-    ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, :func:`kind_overlap`);
-    ``extra_kinds`` names the kinds of :data:`~.answer_type.EXTRA_KINDS` it knows too (an economic output, an office).
-    The sentences behind support-table rows are quoted too, after the answer's own, so every citation number appears
-    in the text. A question asking several things quotes the sentence answering each part (``evidence.clause_picks``)
-    too. With ``continuations``, a quoted sentence's next one is too when it continues it (:func:`with_continuations`).
+    ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, :func:`kind_overlap`; also the
+    ``extra_kinds`` of :data:`~.answer_type.EXTRA_KINDS`). Support-table rows' sentences are quoted after the answer's,
+    each part's best (``evidence.clause_picks``) too, and with ``continuations`` a next sentence continuing one.
     """
     zh = evidence.language == "zh"
     chosen = choose_sentences(evidence, max_sentences, keep_ratio, novelty)
