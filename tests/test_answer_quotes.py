@@ -103,3 +103,20 @@ def test_each_part_of_a_two_part_question_gets_its_answering_sentence(tmp_path: 
     assert ("省政务服务网" in answer.text) is clauses
     single = view.ask("创新医疗器械特别审查申请由谁负责审查？")
     assert [c.quote for c in single.citations] == [answer.citations[0].quote]  # one question: one sentence
+
+
+def test_the_parts_of_a_question_are_scored_with_the_sentence_vectors_already_made(tmp_path: Path,
+                                                                                   analyzer: Analyzer):
+    index = index_of_texts(tmp_path, analyzer, platform=PLATFORM)
+    encoded: list[str] = []
+    passages = index.encoder.encode_passages
+
+    def counted(texts, batch_size: int = 64):
+        encoded.extend(texts)
+        return passages(texts, batch_size)
+
+    index.encoder.encode_passages = counted  # type: ignore[method-assign]
+    view = index.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1)
+    answer = view.ask("创新医疗器械特别审查申请由谁负责审查？走哪个网办理？")
+    assert "省政务服务网" in answer.text and encoded  # each part answered, its sentences embedded once
+    assert len(encoded) == len(set(encoded))

@@ -82,8 +82,8 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     evidence = score_sentences(question, hits, encoder=encoder, analyzer=analyzer, statistics=statistics,
                                letters=letters, config=config)
     if config.clause_answers:
-        evidence = replace(evidence, clause_picks=clause_picks(question, evidence.sentences, encoder=encoder,
-                                                               analyzer=analyzer, statistics=statistics, config=config))
+        evidence = replace(evidence, clause_picks=clause_picks(evidence, encoder=encoder, analyzer=analyzer,
+                                                               statistics=statistics, config=config))
     extractive = compose(evidence, config.abstain_threshold, config.max_answer_sentences, config.answer_keep_ratio,
                          config.max_support_items, config.max_absent_share, config.place_gate,
                          config.answer_kind_gate, config.answer_novelty_weight, config.quote_continuations,

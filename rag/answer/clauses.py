@@ -8,14 +8,13 @@ in several coordinated questions gets its own best sentence, from the letter the
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import numpy as np
 
 from ..analyze import Analyzer, TermStatistics
 from ..config import Config
 from ..embed import Encoder
-from .scoring import Sentence, sentence_overlap
+from .scoring import Sentence, SentenceEvidence, sentence_overlap
 from .terms import fold, question_terms
 from .types import question_language
 
@@ -51,19 +50,19 @@ def split_clauses(question: str) -> list[str]:
     return out
 
 
-def clause_picks(question: str, sentences: Sequence[Sentence], *, encoder: Encoder, analyzer: Analyzer,
-                 statistics: TermStatistics, config: Config) -> tuple[Sentence, ...]:
-    """For each question ``question`` coordinates (two or more), the sentence of the best sentence's letter that
-    answers it best: its dense similarity to that part plus ``overlap_weight`` × the share of the part's terms it
-    holds, when it holds any. None for a single question.
+def clause_picks(evidence: SentenceEvidence, *, encoder: Encoder, analyzer: Analyzer, statistics: TermStatistics,
+                 config: Config) -> tuple[Sentence, ...]:
+    """For each question ``evidence.question`` coordinates (two or more), the sentence of the best sentence's letter
+    that answers it best: its dense similarity to that part (by the vectors the evidence was scored with) plus
+    ``overlap_weight`` × the share of the part's terms it holds, when it holds any. None for a single question.
     """
-    clauses = split_clauses(question)
+    clauses, sentences = split_clauses(evidence.question), evidence.sentences
     if len(clauses) < 2 or not sentences:
         return ()
     letter = sentences[0].hit.letter_id
     own = [s for s in sentences if s.hit.letter_id == letter]
     queries = encoder.encode_queries(clauses)
-    vectors = encoder.encode_passages([s.text for s in own])
+    vectors = np.stack([evidence.vectors[(s.hit.letter_id, s.start, s.end)] for s in own])
     picks: list[Sentence] = []
     for clause, query in zip(clauses, queries, strict=True):
         terms = question_terms(clause, analyzer, statistics)

@@ -65,6 +65,8 @@ class SentenceEvidence:
     unplaced: tuple[str, ...] = ()  # places the question names that no retrieved letter mentions (places.py)
     # for a question asking several things at once, the sentence answering each part best (clauses.py)
     clause_picks: tuple[Sentence, ...] = ()
+    # each sentence's passage vector, by (letter id, start, end): the parts of a question are scored against them
+    vectors: Mapping[tuple[str, int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
 
 def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -107,9 +109,10 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
         if config.field_line_passages:
             lines = _field_lines(candidates, {lid: field_values(letters.get(lid), line_fields(asked)) for lid in about},
                                  letters, len(hits))
-            candidates += lines
-            similarities += np.asarray(encoder.encode_passages([t for *_, t in lines]) @ query,
-                                       dtype=np.float64).tolist() if lines else []
+            if lines:
+                candidates += lines
+                vectors = np.vstack([vectors, encoder.encode_passages([t for *_, t in lines])])
+                similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
         sentences = _scored(question, candidates, similarities, ranking, config, values)
     total = sum(t.weight for t in terms) or 1.0
     # the question's coverage by the letters of the leading sentences: the best one may come from a neighbour
@@ -122,7 +125,9 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
         else sentences[0]
     overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
-    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced)
+    spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
+    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
+                            vectors=spans)
 
 
 def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[str, ...]:
