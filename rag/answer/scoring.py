@@ -152,10 +152,10 @@ def placed_hits(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter
     "How much central budget money did the Laiwu park receive?" is not answered by a Haikou letter's sum, however
     alike the wording: the sentences answering a question about a place come from letters about that place.
     """
-    named = bundled_places().named(question)
+    gazetteer = bundled_places()
+    named = gazetteer.named(question)
     if not named:
         return tuple(hits)
-    gazetteer = bundled_places()
     away = {lid: any(gazetteer.elsewhere(place, letters[lid].text) for place in named)
             for lid in {h.letter_id for h in hits} if lid in letters}
     placed = tuple(h for h in hits if not away.get(h.letter_id, False))

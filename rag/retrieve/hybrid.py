@@ -133,8 +133,7 @@ def _with_lexical_candidates(store: object, query: np.ndarray | None, dense: lis
     if not others:
         return dense
     scores = store.score(query, np.asarray(others, np.int64))
-    extra = sorted(((key, float(score)) for key, score in zip(others, scores.tolist(), strict=True)
-                    if score > -np.inf), key=lambda pair: -pair[1])
+    extra = [(key, float(score)) for key, score in zip(others, scores.tolist(), strict=True) if score > -np.inf]
     return sorted([*dense, *extra], key=lambda pair: -pair[1])
 
 
