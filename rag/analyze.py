@@ -4,6 +4,7 @@ and for English words the glossary lacks, a general dictionary (CC-CEDICT) rever
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
@@ -99,6 +100,18 @@ class Glossary:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @functools.cached_property
+    def aliases(self) -> Mapping[str, tuple[str, ...]]:
+        """The Chinese renderings of one entry that abbreviate one another, both ways: 发改委 and 发展和改革委员会,
+        邮编 and 邮政编码 (a Chinese question's word is also found in its long or short form)."""
+        out: dict[str, set[str]] = {}
+        for renderings in self._entries.values():
+            for short, long in itertools.permutations(renderings, 2):
+                if _abbreviates(short, long):
+                    out.setdefault(short, set()).add(long)
+                    out.setdefault(long, set()).add(short)
+        return {word: tuple(sorted(forms)) for word, forms in out.items()}
+
     def translate(self, text: str) -> list[str]:
         """Chinese renderings of the English terms in ``text``, longest phrases first, in order."""
         return [r for _, renderings in self.match(english_words(text)) for r in renderings]
@@ -107,6 +120,14 @@ class Glossary:
         """Each span of ``words`` (as :func:`english_words` gives them), longest known phrase first, with its
         renderings: ``()`` for a word this glossary does not know."""
         return longest_first(words, lambda phrase: tuple(self._entries.get(phrase, ())), self._longest)
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """Whether Chinese ``short`` abbreviates ``long``: same first character, its characters in order, not a part cut
+    out of it (医疗器械 is no abbreviation of 医疗器械注册)."""
+    rest = iter(long)
+    return (len(short) >= 2 and len(long) >= len(short) + 2 and short[0] == long[0] and short not in long
+            and all("\u3400" <= c <= "\u9fff" for c in short + long) and all(c in rest for c in short))
 
 
 def longest_first(words: list[str], lookup: Callable[[str], tuple[str, ...]],

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag import Config, Index
+from rag.analyze import Glossary
 from rag.answer import (
     ABSTAIN_EN,
     ABSTAIN_ZH,
@@ -147,6 +148,31 @@ def test_english_terms_come_from_the_glossary(analyzer):
     assert any("二类" in f for f in forms)
     assert any("注册" in f for f in forms)
     assert not any(f & {"exist", "what"} for f in forms)
+
+
+def test_a_chinese_questions_words_are_found_in_their_glossary_abbreviations_and_demonstratives_are_no_terms(analyzer):
+    texts = ["海口市发展和改革委员会", "联系人:邢启明", "邮政编码:201802"]
+
+    class Counts:
+        documents = len(texts)
+
+        def document_frequency(self, token: str) -> int:
+            return sum(token in text for text in texts)
+
+    forms = [set(t.forms) for t in question_terms("海口发改委那份会办意见的联系人是谁？", analyzer, Counts())]
+    assert any({"发改委", "发展和改革委员会"} <= f for f in forms)
+    assert not any(f & {"那份", "那份会"} for f in forms)
+    assert any({"邮编", "邮政编码"} <= f for f in question_terms("南翔镇的邮编是多少？", analyzer, Counts())
+               for f in [set(f.forms)])
+    english = [set(t.forms) for t in question_terms("What is the postal code of the town government?", analyzer,
+                                                    Counts())]
+    assert any("邮政编码" in f for f in english)
+
+
+def test_glossary_aliases_pair_abbreviations_with_their_long_forms_only():
+    glossary = Glossary({"ndrc": ["发改委", "发展和改革委员会"], "device registration": ["医疗器械", "医疗器械注册"],
+                         "suggestion": ["建议", "意见"]})
+    assert glossary.aliases == {"发改委": ("发展和改革委员会",), "发展和改革委员会": ("发改委",)}
 
 
 def test_answer_to_dict_is_the_json_contract(fake_index: Index):

@@ -30,6 +30,9 @@ def test_places_are_found_in_english_and_chinese_questions():
     assert [p.names for p in gazetteer.named("宁波高新区对注册证奖励多少钱？")] == [("宁波",)]
     assert [p.names for p in gazetteer.named("广州经济技术开发区有哪些补贴？")] == [("广州",)]
     assert gazetteer.named("宁波高端医疗器械") == ()
+    # … or of a government body's short name: 宁波发改委, 广州卫健委, 慈溪政府
+    assert [p.names for p in gazetteer.named("宁波发改委那份会办意见的联系人是谁？")] == [("宁波",)]
+    assert [p.names for p in gazetteer.named("广州卫健委和慈溪政府怎么说？")] == [("广州",), ("慈溪",)]
 
 
 def test_a_letter_naming_a_place_inside_the_one_asked_about_mentions_it():

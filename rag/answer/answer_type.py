@@ -155,11 +155,16 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\b(?:students?|pupils?|people|persons|residents|patients|population|inhabitants)\b",
                            re.I), "人|名|位|人次"),
                (re.compile(r"\bhouseholds?\b", re.I), "户"),
+               (re.compile(r"\btimes\b", re.I), "次|人次"),
+               (re.compile(r"\b(?:companies|firms|enterprises|businesses)\b", re.I), "家|个|户"),
                (re.compile(r"\bschools?\b", re.I), "所|个"))
 # classifiers that count the same things: 多少家医院 is answered by 24家, 18所 or 3个
 _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|项|款|种|位|名", "张": "张|床", "床": "床|张",
                "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次", "名": "名|人|位", "位": "位|名|人",
                "项": "项|个", "款": "款|个|种", "种": "种|个|款", "次": "次|人次"}
+# what an English count question counts: the few words after "how many" / "number of" ("How many smart blackboards
+# does Wugang plan to buy for its schools?" counts blackboards, not schools)
+_HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,3})", re.I)
 _YEAR = re.compile(r"(?:19|20)\d{2}\s*年")
 _BARE = re.compile(r"(?:逾|超过?|近|约)\s*\d+(?:[.,]\d+)*(?![\d\u4e00-\u9fff])|"
                    r"\d+(?:[.,]\d+)*\s*(?:余|多)(?![\u4e00-\u9fff])")
@@ -237,7 +242,9 @@ def _counted(question: str, chinese: bool) -> str | None:
         if match is None:
             return "人|名|位|人次" if "人口" in question else None
         return _SAME_COUNT.get(match.group(1), match.group(1))
-    return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(question)), None)
+    asked = _HOW_MANY.search(question)
+    counted = asked.group(1) if asked else question
+    return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(counted)), None)
 
 
 def _office(question: str, chinese: bool) -> re.Pattern[str]:

@@ -57,7 +57,12 @@ _DATE_QUESTIONS = (
 )
 # how the proposal was handled, a page label ("办理结果:部分采纳", "办理结果:B"): "was it adopted?", "采纳了吗"
 _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"),
-                     re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b", re.I))
+                     re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b|"
+                                # "did they take up / accept / act on the suggestion"
+                                r"\b(?:take|took|taken|accept(?:ed)?|act(?:ed)? on)\b(?: up)?\s+"
+                                r"(?:the |his |her |their |this |that |my |our )?(?:[\w-]+ ){0,3}"
+                                r"(?:suggestion|proposal|idea|recommendation|motion)s?\b",
+                                re.I))
 _RESULT = re.compile(r"(?:办理结果|答复类别|办理类别)\s*[:：]?\s*\|?\s*(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}

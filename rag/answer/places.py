@@ -22,6 +22,8 @@ _HEADER = re.compile(r"^#.*?:\s*([\u3400-\u9fff]+)\s*$")
 _SUFFIX = "省市县区州盟旗镇乡"
 # zones a city names before their own suffix: 西安高新区, 成都经开区, 天津滨海新区 is 滨海's
 _ZONE = ("高新区", "高新技术产业开发区", "经开区", "经济技术开发区", "开发区", "新区", "自贸区")
+# a government body's short name after a place's (海口发改委, 河北工信厅, 渝中区政府): the place stands as one
+_BODY = re.compile(r"[\u4e00-\u9fff]{0,3}?(?:局|委|厅|政府)")
 # English words capitalised in a question: a run of them may name a place ("Inner Mongolia", "Jing'an").
 _CAPITALISED = re.compile(r"[A-Z][A-Za-z]*(?:['’\-][A-Za-z]+)*(?:\s+[A-Z][A-Za-z]*(?:['’\-][A-Za-z]+)*)*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -140,7 +142,8 @@ def _english_places(gazetteer: Gazetteer, question: str) -> tuple[NamedPlace, ..
 
 
 def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tuple[NamedPlace, ...]:
-    """Chinese names followed by a division suffix (宁波市), of three or more characters (西双版纳), or countries."""
+    """Chinese names followed by a division suffix (宁波市) or a government body (海口发改委), of three or more
+    characters (西双版纳), or countries."""
     found: list[NamedPlace] = []
     taken = [False] * len(text)
     for match in gazetteer.pattern.finditer(text):
@@ -149,7 +152,7 @@ def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tup
         if any(taken[start:end]):
             continue
         if ((end < len(text) and text[end] in _SUFFIX) or text.startswith(_ZONE, end) or len(name) >= 3
-                or name in gazetteer.standalone):
+                or name in gazetteer.standalone or _BODY.match(text, end)):
             found.append(NamedPlace(name, (name,)))
             taken[start:end] = [True] * (end - start)
             if first:

@@ -91,7 +91,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                              bridge_share=config.bridge_term_share) if hits and config.bridge_terms else terms
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
-    candidates = _candidates(placed_hits(question, hits, letters) if config.place_bound_sentences else hits)
+    source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
+    candidates = _candidates(source)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
@@ -101,8 +102,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                          result=config.result_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
-        # the letter asked about: another letter's contact line answers another question
-        about = {hits[0].letter_id}
+        # the letter asked about (of the place named): another letter's contact line answers another question
+        about = {source[0].letter_id}
         if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
             about.add(max(sentences, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
         values = {lid: field_values(letters.get(lid), asked) for lid in about}

@@ -18,7 +18,9 @@ _EN_WORD = re.compile(r"[a-z]+\d+[a-z\d]*|\d+(?:\.\d+)?%?|[a-z]+")
 _ZH_QUESTION_WORDS = re.compile(
     r"多少|多大|多快|多久|多长|多高|几[个家项张所次期年位名条批类款种人户月天]?|哪[一些几个家里年位所条批类种儿天]*|"
     r"什么时候|什么样|什么|怎么样|怎么|怎样|如何|为什么|是否|有没有|能不能|可不可以|能否|吗|呢|吧|现在|目前|大概|大约|"
-    r"接下来|请问|分别|具体|打算|需要|才能|拿到|各有"
+    r"接下来|请问|分别|具体|打算|需要|才能|拿到|各有|"
+    # demonstratives pointing at the letter or the thing asked about ("那份会办意见", "这个项目")
+    r"[这那该此][份封个项](?=[\u4e00-\u9fff])"
 )
 # Verbs a question is phrased with ("想", "叫", "做"), left after segmentation.
 _ZH_QUESTION_TOKENS = frozenset("想 要 叫 做 能 会 后 让 给 用 来 去 搞 弄 算 有".split())
@@ -39,7 +41,8 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
     A form's document frequency is that of its rarest word in ``statistics`` (the lexical store's
     vocabulary), so the cost does not grow with the corpus.
 
-    Chinese questions give their words (interrogatives removed); English ones give, per content word,
+    Chinese questions give their words (interrogatives removed), each also as the glossary's abbreviations of it or
+    long forms (:attr:`~rag.analyze.Glossary.aliases`); English ones give, per content word,
     its glossary renderings, so "subsidies" is found as 补助 or 补贴. English words the glossary does
     not know cannot be checked against Chinese text and are left out, unless ``bridge_candidates`` > 0: then
     the words the bridge (CC-CEDICT) knows are terms too, found as any of their best Chinese candidates in the
@@ -49,7 +52,8 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
     lowered = unicodedata.normalize("NFKC", question).lower()
     forms: list[tuple[str, ...]]
     if question_language(question) == "zh":
-        forms = [(token,) for token in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered))
+        aliases = analyzer.glossary.aliases  # 发改委 is found as 发展和改革委员会 too
+        forms = [(token, *aliases.get(token, ())) for token in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered))
                  if token not in _ZH_QUESTION_TOKENS]
     else:
         forms = _english_forms(lowered, analyzer)
