@@ -139,6 +139,9 @@ class Config:
     field_line_passages: bool = True
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
+    # an English word no glossary or dictionary knows that spells in pinyin a name in a retrieved letter ("Wacaochong",
+    # 瓦草冲村) is a question term (rag/answer/pinyin.py)
+    pinyin_names: bool = True
     heading_term_share: float = 0.5  # a term only in the passage's heading or letter title counts this much
     continuation_share: float = 0.8  # "例如…/其中…" keeps this share of the previous sentence's overlap
     cue_weight: float = 0.08  # × the share of asked-for kinds of figure (amount, date, count…) it carries

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Config, Index
+from rag.answer.pinyin import spelled_names
 from rag.answer.places import Gazetteer, NamedPlace, bundled
 
 GAZETTEER = """# provincial-level divisions
@@ -72,3 +73,34 @@ def test_a_letter_that_names_no_place_does_not_rule_a_place_out(use_index: Index
     answer = use_index.ask("静安区有多少个社区老年人助餐场所？")
     assert not answer.abstained and "109" in answer.text and not answer.unplaced
     assert Config().place_gate
+
+
+def test_an_english_word_spelling_a_name_in_pinyin_finds_it_as_the_letter_writes_it():
+    letters = ["瓦草冲村民小组共75户320名。", "花山区民政局联系人：余晓辉。", "南翔镇人民政府，麻天路公交。"]
+    unknown = lambda word: False  # noqa: E731
+    assert spelled_names("How many households live in Wacaochong village?", letters, unknown) == \
+        {"wacaochong": ("瓦草冲",)}
+    assert spelled_names("Who can I call at the Huashan office?", letters, unknown) == {"huashan": ("花山",)}
+    assert spelled_names("When will buses run on the Matian road near Nanxiang?", letters, unknown) == \
+        {"matian": ("麻天",), "nanxiang": ("南翔",)}
+    # only a name ending where a place's name ends (村, 区, 镇, 路…); words the glossary knows are not spelled out
+    assert spelled_names("Does Wacao fund it?", ["瓦草冲村"], unknown) == {}
+    assert spelled_names("Who can I call at the Huashan office?", letters, lambda word: word == "huashan") == {}
+    assert spelled_names("what does huashan say?", letters, unknown) == {}  # a name is capitalised in English
+
+
+def test_a_pinyin_name_ties_the_answer_to_the_letter_naming_it(tmp_path, analyzer):
+    from rag import Config, Index
+
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "a.txt").write_text("关于一村一品示范村镇的答复\n某某代表：\n"
+                                  "自2011年起，我部持续开展全国一村一品示范村镇认定工作。"
+                                  "其中，江口县等110个村镇获得认定。\n", encoding="utf-8")
+    (folder / "b.txt").write_text("关于瓦草冲建老年活动室的答复\n某某代表：\n瓦草冲村民小组现有75户320名村民，"
+                                  "活动场所已不能满足村民需要。\n", encoding="utf-8")
+    built = Index.build([folder], tmp_path / "index", config=Config(), analyzer=analyzer)
+    index = built.with_config(abstain_threshold=0.0, max_absent_share=1.0, max_answer_sentences=1)
+    question = "How many households live in the Wacaochong village group?"
+    assert "75户" in index.ask(question).text
+    assert "75户" not in index.with_config(pinyin_names=False).ask(question).text

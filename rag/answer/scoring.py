@@ -25,7 +25,7 @@ from .answer_type import lists_answers
 from .fields import asked_fields, field_line_hit, field_values, line_fields, states_field
 from .figures import EXACT_CUES, wanted_figures
 from .places import bundled as bundled_places
-from .terms import Term, absent_share, fold, question_terms
+from .terms import Term, absent_share, fold, question_terms, spelled_terms
 from .types import question_language
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -85,10 +85,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     language = question_language(question)
     hits = tuple(hits)
     bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
-    terms = question_terms(question, analyzer, statistics) if hits else ()
-    # words only the bridge knows help pick the sentence, not judge the evidence (their translations are noisy)
-    ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
-                             bridge_share=config.bridge_term_share) if hits and config.bridge_terms else terms
+    terms, ranking = _terms(question, hits, analyzer, statistics, letters, config)
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
     source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
@@ -124,11 +121,28 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     # the best sentence as it would rank without the field's weight
     lead = max(sentences, key=lambda s: s.score - config.field_weight * s.field) if config.field_line_answers \
         else sentences[0]
-    overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
+    overlap = lead.overlap if ranking == terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
                             vectors=spans)
+
+
+def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: TermStatistics,
+           letters: Mapping[str, Letter], config: Config) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+    """The question's terms that judge the evidence, and those that rank its sentences (equal without the bridge)."""
+    if not hits:
+        return (), ()
+    bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
+    terms = question_terms(question, analyzer, statistics)
+    # words only the bridge knows help pick the sentence, not judge the evidence (their translations are noisy)
+    ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
+                             bridge_share=config.bridge_term_share) if config.bridge_terms else terms
+    if config.pinyin_names and question_language(question) == "en":  # "Wacaochong": 瓦草冲 in a retrieved letter
+        texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
+        spelled = spelled_terms(question, texts, analyzer, statistics)
+        terms, ranking = terms + spelled, (terms + spelled if ranking is terms else ranking + spelled)
+    return terms, ranking
 
 
 def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[str, ...]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, TermStatistics
+from .pinyin import spelled_names
 from .types import question_language
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -74,6 +76,23 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
             weight = math.log(1 + (n - df + 0.5) / (df + 0.5)) if found.candidates else top
             terms[group] = Term(group, bridge_share * weight)
     return tuple(terms.values())
+
+
+def spelled_terms(question: str, texts: Iterable[str], analyzer: Analyzer,
+                  statistics: TermStatistics) -> tuple[Term, ...]:
+    """The names an English question spells in pinyin that no glossary or dictionary knows ("Wacaochong"), as found
+    in ``texts`` (瓦草冲, :mod:`.pinyin`), each a term weighted by its rarity like :func:`question_terms`'."""
+    def known(word: str) -> bool:
+        return (word in EN_STOPWORDS or word in EN_QUESTION_WORDS or bool(analyzer.glossary.translate(word))
+                or bool(analyzer.bridge.lookup(word)))
+
+    n = statistics.documents
+    terms = []
+    for names in spelled_names(question, texts, known).values():
+        forms = tuple(sorted({fold(name) for name in names}))
+        df = min(n, max(_document_frequency(form, analyzer, statistics) for form in forms))
+        terms.append(Term(forms, math.log(1 + (n - df + 0.5) / (df + 0.5))))
+    return tuple(terms)
 
 
 def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int) -> float:

@@ -1,0 +1,78 @@
+"""Names an English question spells in pinyin ("Wacaochong", "Huashan"), found in the letters as written (瓦草冲, 花山).
+
+A village, a town or a road that no glossary or gazetteer knows is named in English by its pinyin, which the letters
+write in characters. The word's possible syllables (wa·cao·chong) each allow the characters read that way
+(:mod:`pypinyin`'s table, tones ignored); a run of such characters in a retrieved letter, followed by what ends a
+place name (村, 镇, 区, 路…), is the name. It is a question term like the glossary's: it ties the sentences and the
+letter that name the place to the question.
+
+Example:
+    >>> spelled_names("How many households live in Wacaochong village?", ["瓦草冲村民小组共75户。"], lambda w: False)
+    {'wacaochong': ('瓦草冲',)}
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+# what follows a place's name in a letter: a division, a settlement, a road, a water, a park
+_AFTER = "省市县区州盟旗镇乡村街社组路道桥湖河江港湾岛山园"
+_WORD = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{3,})(?![A-Za-z])")
+_MAX_SYLLABLES = 4
+
+
+@functools.cache
+def _readings() -> dict[str, str]:
+    """Toneless pinyin syllable → the characters read that way (common CJK block), from pypinyin's table."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: dict[str, list[str]] = {}
+    for code, readings in pinyin_dict.items():
+        if not 0x4E00 <= code <= 0x9FFF:
+            continue
+        for reading in readings.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFKD", reading) if c.isascii()).lower()
+            if plain.isalpha():
+                out.setdefault(plain, []).append(chr(code))
+    return {syllable: "".join(dict.fromkeys(chars)) for syllable, chars in out.items()}
+
+
+def syllables(word: str) -> list[tuple[str, ...]]:
+    """Every way ``word`` (lower case) splits into two to four pinyin syllables."""
+    readings = _readings()
+
+    @functools.cache
+    def split(rest: str) -> list[tuple[str, ...]]:
+        if not rest:
+            return [()]
+        return [(rest[:n], *tail) for n in range(1, min(6, len(rest)) + 1) if rest[:n] in readings
+                for tail in split(rest[n:])]
+
+    return [s for s in split(word) if 2 <= len(s) <= _MAX_SYLLABLES]
+
+
+@functools.cache
+def _pattern(word: str) -> re.Pattern[str] | None:
+    readings = _readings()
+    ways = ["".join(f"[{readings[s]}]" for s in way) for way in syllables(word)]
+    return re.compile(f"(?:{'|'.join(ways)})(?=[{_AFTER}])") if ways else None
+
+
+def spelled_names(question: str, texts: Iterable[str], known: Callable[[str], bool]) -> dict[str, tuple[str, ...]]:
+    """For each capitalised word of an English ``question`` that ``known`` does not know (a glossary's, a
+    dictionary's, a gazetteer's word), the names in ``texts`` it spells in pinyin, by word (lower case)."""
+    words = [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
+    words = [w for w in dict.fromkeys(words) if not known(w)]
+    if not words:
+        return {}
+    texts = list(texts)
+    out: dict[str, tuple[str, ...]] = {}
+    for word in words:
+        pattern = _pattern(word)
+        found = dict.fromkeys(m.group() for text in texts for m in pattern.finditer(text)) if pattern else {}
+        if found:
+            out[word] = tuple(found)
+    return out
