@@ -162,6 +162,8 @@ def test_a_chinese_questions_words_are_found_in_their_glossary_abbreviations_and
     forms = [set(t.forms) for t in question_terms("海口发改委那份会办意见的联系人是谁？", analyzer, Counts())]
     assert any({"发改委", "发展和改革委员会"} <= f for f in forms)
     assert not any(f & {"那份", "那份会"} for f in forms)
+    colloquial = [set(t.forms) for t in question_terms("莱芜区打算搞个什么工程，叫什么名字？", analyzer, Counts())]
+    assert not any(f & {"搞个", "名字", "什么"} for f in colloquial)
     assert any({"邮编", "邮政编码"} <= f for f in question_terms("南翔镇的邮编是多少？", analyzer, Counts())
                for f in [set(f.forms)])
     english = [set(t.forms) for t in question_terms("What is the postal code of the town government?", analyzer,

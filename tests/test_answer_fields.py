@@ -150,6 +150,11 @@ def test_a_letter_naming_only_a_place_around_the_one_asked_is_not_about_elsewher
     ("How many times have seniors swiped their cards?", "全区共有助餐场所109个。", "count"),
     ("How many life science firms have moved in?", "目前入驻27家生命健康领域企业。", None),
     ("How many life science firms have moved in?", "36种药品纳入目录。", "count"),
+    # the thing counted may follow the number without a classifier: 6部门, 十大赛道, 十万百姓
+    ("这个方案是几个部门一块发的？", "市卫生健康委、市民政局等6部门联合印发。", None),
+    ("产业还分了多少条赛道？", "细分十大赛道。", None),
+    ("产业还分了多少条赛道？", "聚焦四大领域。", "count"),
+    ("How many ordinary people does the industry help?", "惠及十万百姓。", None),
 ])
 def test_a_count_of_people_is_not_answered_by_a_count_of_something_else(question: str, sentence: str,
                                                                        missing: str | None):

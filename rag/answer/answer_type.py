@@ -98,7 +98,7 @@ KINDS = (
                           r"reward|allowance|payment)s?\b", re.I),
                (_MONEY,)),
     AnswerKind("date",
-               re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|几号|哪个月|日期|什么时间"),
+               re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|(?<!第)几号|哪个月|日期|什么时间"),
                re.compile(r"^\s*when\b|[,;:]\s*when\b|\bwhen (?:did|will|does|do|is|was|were|are|can|has|have|"
                           r"should|would)\b|\b(?:what|which|in what|in which) (?:year|date|day|month)\b|\bby when\b|"
                           r"\buntil when\b|\bwhat (?:is |was )?the deadline\b",
@@ -144,7 +144,7 @@ _TITLE_END = (r"(?=[^\u4e00-\u9fff]|$|审定|审核|审签|签发|签批|批示|
               r"讲话|指出|强调|听取|等|和|及|与)")
 EXTRA_KINDS = {"output": OUTPUT_KIND, "official": OFFICIAL_KIND}
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
-_ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")")
+_ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{2})?")
 _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\bsquare met(?:re|er)s?\b", re.I), "平方米"),
                (re.compile(r"\b(?:kilomet(?:re|er)s?|km)\b", re.I), "公里|千米"),
@@ -153,14 +153,15 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\bhectares?\b", re.I), "公顷"),
                # people are counted in 人, 名, 位 (33700人, 21937名老年人); a count of schools or projects is no answer
                (re.compile(r"\b(?:students?|pupils?|people|persons|residents|patients|population|inhabitants)\b",
-                           re.I), "人|名|位|人次"),
+                           re.I), "人|名|位|人次|百姓|群众|居民|村民|农民|市民"),
                (re.compile(r"\bhouseholds?\b", re.I), "户"),
                (re.compile(r"\btimes\b", re.I), "次|人次"),
                (re.compile(r"\b(?:companies|firms|enterprises|businesses)\b", re.I), "家|个|户"),
                (re.compile(r"\bschools?\b", re.I), "所|个"))
 # classifiers that count the same things: 多少家医院 is answered by 24家, 18所 or 3个
 _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|项|款|种|位|名", "张": "张|床", "床": "床|张",
-               "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次", "名": "名|人|位", "位": "位|名|人",
+               "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次|百姓|群众|居民", "名": "名|人|位",
+               "位": "位|名|人",
                "项": "项|个", "款": "款|个|种", "种": "种|个|款", "次": "次|人次"}
 # what an English count question counts: the few words after "how many" / "number of" ("How many smart blackboards
 # does Wugang plan to buy for its schools?" counts blackboards, not schools)
@@ -241,7 +242,9 @@ def _counted(question: str, chinese: bool) -> str | None:
         match = _ZH_COUNTED.search(question)
         if match is None:
             return "人|名|位|人次" if "人口" in question else None
-        return _SAME_COUNT.get(match.group(1), match.group(1))
+        classifiers = _SAME_COUNT.get(match.group(1), match.group(1))
+        # the thing counted may follow the number straight away: 几个部门 by "6部门", 多少条赛道 by "十大赛道"
+        return classifiers + (f"|大?{match.group(2)}" if match.group(2) else "")
     asked = _HOW_MANY.search(question)
     counted = asked.group(1) if asked else question
     return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(counted)), None)
