@@ -36,7 +36,10 @@ EN_STOPWORDS = frozenset(
 # Words an English question is phrased with that no answer repeats.
 EN_QUESTION_WORDS = frozenset(
     "which what who when where why how much many does did do is are was were can could will would should there "
-    "any kind sort type way large big long often far fast".split()
+    "any kind sort type way large big long often far fast "
+    # fillers of a spoken question: "what did they actually do", "known for", "tell me", "anything about"
+    "actually really exactly currently already still ever even now please tell know known according specifically "
+    "basically officially anything something someone somebody thing things stuff lot lots able".split()
 )
 
 EN_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten first second third".split())

@@ -59,6 +59,14 @@ def test_the_glossary_takes_precedence_and_candidates_outside_the_index_are_drop
                                                max_candidates=3)
 
 
+def test_a_spoken_questions_fillers_are_no_words_to_find():
+    bridge = Bridge.from_senses([("其实", ["actually"]), ("已知", ["known"]), ("弯道", ["bend"]),
+                                 ("工作", ["work"])])
+    analyzer = Analyzer(Glossary({}), bridge)
+    found = analyzer.bridged("Who actually did the work on the bends, as known?", Counts(10, {"工作": 2}), 3)
+    assert [b.english for b in found] == ["work", "bend"]  # "actually" and "known" say nothing of the letters
+
+
 def test_weighted_bm25_scales_each_token():
     store = BM25Store()
     store.add(as_ids([1, 2, 3]), [["养老", "补贴"], ["养老", "服务"], ["医疗"]])
