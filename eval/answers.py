@@ -205,6 +205,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "field lines only from retrieved passages": {"field_line_passages": False},
                    "place-bound sentences off": {"place_bound_sentences": False},
                    "pinyin names not terms": {"pinyin_names": False},
+                   "no search again for a place named": {"place_search": False},
                    "economic output not an amount": {"output_amount_kind": False},
                    "office holder not a kind": {"official_kind": False}}
     variants = {

@@ -139,6 +139,9 @@ class Config:
     field_line_passages: bool = True
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
+    # a question naming a place none of the retrieved letters mentions is searched again among the letters naming it
+    # (rag/index.py, Index._placed_search)
+    place_search: bool = True
     # an English word no glossary or dictionary knows that spells in pinyin a name in a retrieved letter ("Wacaochong",
     # 瓦草冲村) is a question term (rag/answer/pinyin.py)
     pinyin_names: bool = True

@@ -6,11 +6,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
+from .answer.places import bundled as bundled_places
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter
 from .config import Config
@@ -219,8 +221,33 @@ class Index:
         question, _ = clean_question(question, self.config.max_question_chars)  # once, for every stage
         hits = search(question, k, filters, stores=stores, encoder=self.encoder, analyzer=self.analyzer,
                       config=self.config)
+        if self.config.place_search:
+            hits = self._placed_search(question, hits, k, filters, stores)
         return answer_stream(question, hits, encoder=self.encoder, analyzer=self.analyzer,
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
+
+    def _placed_search(self, question: str, hits: list[Hit], k: int, filters: Filters | None,
+                       stores: Stores) -> list[Hit]:
+        """``hits``, or when the question names a place none of their letters mentions, the search again among the
+        letters that do: "What service station does Putuo run…" whose words matched a drug-list letter best is
+        answered from Putuo's letters (or declined by the answer's gates), not declined as about nowhere indexed.
+        The letters naming the place are found by its name on the lexical side."""
+        gazetteer = bundled_places()
+        letters = stores.letters.letters
+        texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
+        missing = [p for p in gazetteer.named(question) if not gazetteer.mentioned(p, texts)]
+        if not missing or not texts or not gazetteer.locates(texts[0]):  # a letter naming no place may be anywhere
+            return hits
+        lexical = replace(self.config, fusion="lexical")
+        naming = {h.letter_id for place in missing for h in search(" ".join(place.names), self.config.k_candidates,
+                                                                     filters, stores=stores, encoder=self.encoder,
+                                                                     analyzer=self.analyzer, config=lexical)
+                  if h.letter_id in letters and gazetteer.mentioned(place, [letters[h.letter_id].text])}
+        if not naming:
+            return hits
+        within = replace(filters or Filters(), letters=tuple(sorted(naming)))
+        return search(question, k, within, stores=stores, encoder=self.encoder, analyzer=self.analyzer,
+                      config=self.config) or hits
 
     def add(self, paths: Iterable[str | Path], *, progress: bool = False, on_progress: ProgressFn | None = None,
             replace_all: bool = False, on_ocr_page: OcrProgressFn | None = None, workers: int = 1) -> BuildReport:

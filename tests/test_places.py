@@ -104,3 +104,23 @@ def test_a_pinyin_name_ties_the_answer_to_the_letter_naming_it(tmp_path, analyze
     question = "How many households live in the Wacaochong village group?"
     assert "75户" in index.ask(question).text
     assert "75户" not in index.with_config(pinyin_names=False).ask(question).text
+
+
+def test_a_question_naming_a_place_no_retrieved_letter_mentions_is_searched_among_the_letters_naming_it(tmp_path):
+    from rag import Config, Index
+
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    drugs = ("北京市医保局关于创新药品纳入医保药品目录的答复\n某某代表：\n"
+             "积极支持创新药品纳入医保药品目录，药品目录调整以新药作为评审重点。\n")
+    putuo = ("普陀区科委关于生命健康产业的答复\n某某委员：\n"
+             "做实上海市生物医药产品注册指导服务工作站，为企业提供精准服务。\n")
+    (folder / "drugs.txt").write_text(drugs, encoding="utf-8")
+    (folder / "putuo.txt").write_text(putuo, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", config=Config())
+    question = "Which drugs and medicines does Putuo help register?"
+    assert [h.letter_id for h in index.search(question, k=1)] == ["drugs"]  # its words match the drug letter best
+    assert [h.letter_id for h in index.ask(question, k=1).hits] == ["putuo"]
+    assert [h.letter_id for h in index.with_config(place_search=False).ask(question, k=1).hits] == ["drugs"]
+    # a place no letter names: nothing to search again, the place gate declines
+    assert index.ask("Which drugs does Guangzhou list?", k=1).abstained
