@@ -127,6 +127,9 @@ class Config:
     letter_date_field: bool = True
     # "Was the proposal adopted, fully or partly?", "采纳了吗": how it was handled is a field too (办理结果:部分采纳)
     result_field: bool = True
+    # "What number was the suggestion…", "那个提案是第几号": the number of the proposal answered is a field
+    # too (第200号)
+    proposal_number_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -164,6 +164,8 @@ def test_a_chinese_questions_words_are_found_in_their_glossary_abbreviations_and
     assert not any(f & {"那份", "那份会"} for f in forms)
     colloquial = [set(t.forms) for t in question_terms("莱芜区打算搞个什么工程，叫什么名字？", analyzer, Counts())]
     assert not any(f & {"搞个", "名字", "什么"} for f in colloquial)
+    slang = [set(t.forms) for t in question_terms("这个行动叫啥？", analyzer, Counts())]
+    assert not any(f & {"叫啥", "啥"} for f in slang)
     assert any({"邮编", "邮政编码"} <= f for f in question_terms("南翔镇的邮编是多少？", analyzer, Counts())
                for f in [set(f.forms)])
     english = [set(t.forms) for t in question_terms("What is the postal code of the town government?", analyzer,

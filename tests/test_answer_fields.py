@@ -241,3 +241,24 @@ def test_how_a_proposal_was_handled_is_a_field(tmp_path: Path, analyzer: Analyze
     question = "关于精准医疗产业园的提案，南翔镇采纳了吗？"
     assert "部分采纳" in index.ask(question).text
     assert "部分采纳" not in index.with_config(result_field=False).ask(question).text
+
+
+def test_the_number_of_the_proposal_answered_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("What number was the national deputy's suggestion on healthy ageing?", "en"),
+                               ("What was the proposal number?", "en"), ("那个招生引资的提案是第几号？", "zh")]:
+        assert "proposal" in asked_fields(question, language, numbered=True)
+        assert "proposal" not in asked_fields(question, language)
+    assert "proposal" not in asked_fields("On what number can I call the bureau?", "en", numbered=True)
+    letter = Letter(letter_id="a", path="a.txt", sha256="", text="关于第200号建议的答复", proposal_number="200")
+    assert field_values(letter, ("proposal",)) == ("200号",)  # not any 200 of the letter (200张床位)
+    wacaochong = ("弥勒市民政局关于市人大代表建议第200号答复的函\n张三代表：\n"
+                  "　　你提出的关于瓦草冲建老年活动室的建议收悉，现答复如下。\n　　活动室已建成200平方米。\n")
+    index = _index(tmp_path, analyzer, {"wacaochong.txt": wacaochong})
+    question = "关于瓦草冲建老年活动室的那个建议是第几号？"
+    assert "第200号" in index.ask(question).text
+    assert "第200号" not in index.with_config(proposal_number_field=False).ask(question).text
+
+
+def test_a_spaced_handling_result_label_is_read():
+    letter = Letter(letter_id="a", path="a.txt", sha256="", text="| 办 理 结 果: | A |\n某某委员：\n")
+    assert field_values(letter, ("result",)) == ("办理结果:|a",)

@@ -65,6 +65,8 @@ def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, 
     "Is there a cap on the subsidy?",  # yes or no
     "Was the growth rate discussed?",  # yes or no, though it names a rate
     "烟台发改委那份答复回的是第几号提案？",  # a proposal's number, not a day of the month (几号)
+    "这个服务平台在西部地区排第几家？",  # a rank (首家), not a count
+    "When Hebei invites business leaders, which global companies does it want to bring in?",  # "when" opens a clause
 ])
 def test_questions_asking_for_no_checkable_kind_have_none(question: str):
     assert asked_kind(question) is None

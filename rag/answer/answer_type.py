@@ -99,13 +99,15 @@ KINDS = (
                (_MONEY,)),
     AnswerKind("date",
                re.compile(r"什么时候|何时|哪一?年(?!级)|哪几年|哪天|哪一天|几月|(?<!第)几号|哪个月|日期|什么时间"),
-               re.compile(r"^\s*when\b|[,;:]\s*when\b|\bwhen (?:did|will|does|do|is|was|were|are|can|has|have|"
+               # "When Hebei invites…, which firms…?": a clause opening with "when" asks no date
+               re.compile(r"^\s*when\b(?![^?]*,\s*(?:which|what|who|whom|how|where)\b)|"
+                          r"[,;:]\s*when\b|\bwhen (?:did|will|does|do|is|was|were|are|can|has|have|"
                           r"should|would)\b|\b(?:what|which|in what|in which) (?:year|date|day|month)\b|\bby when\b|"
                           r"\buntil when\b|\bwhat (?:is |was )?the deadline\b",
                           re.I),
                (_DATE,)),
     AnswerKind("count",
-               re.compile(r"(?<!哪)(?:多少|几)" + _CLASSIFIER + r"|人口(?:数|总数)?(?:是|有|为)?多少"),
+               re.compile(r"(?<![哪第])(?:多少|几)" + _CLASSIFIER + r"|人口(?:数|总数)?(?:是|有|为)?多少"),
                re.compile(r"\bhow many\b|(?<!document )(?<!reference )(?<!phone )(?<!contact )\bnumber of\b|"
                           r"\bpopulation\b", re.I),
                (_COUNT,)),
@@ -144,7 +146,7 @@ _TITLE_END = (r"(?=[^\u4e00-\u9fff]|$|审定|审核|审签|签发|签批|批示|
               r"讲话|指出|强调|听取|等|和|及|与)")
 EXTRA_KINDS = {"output": OUTPUT_KIND, "official": OFFICIAL_KIND}
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
-_ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{2})?")
+_ZH_COUNTED = re.compile(r"(?<![哪第])(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{2})?")
 _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\bsquare met(?:re|er)s?\b", re.I), "平方米"),
                (re.compile(r"\b(?:kilomet(?:re|er)s?|km)\b", re.I), "公里|千米"),

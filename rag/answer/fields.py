@@ -55,6 +55,13 @@ _DATE_QUESTIONS = (
     re.compile(r"\b(?:when|what date|which date|what day)\b[^?]*?\b(?:reply|replied|response|responded|letter|"
                r"comments?|answer(?:ed)?)\b|\bdated\b|\bdate (?:is )?on\b", re.I),
 )
+# the number of the proposal or suggestion answered (第200号建议, 151086号提案): "What number was the suggestion…"
+_PROPOSAL_QUESTIONS = (
+    re.compile(r"第几号|几号(?:提案|建议|议案)|(?:提案|建议|议案)[^，。？?]{0,4}(?:编号|号码|多少号)|多少号"),
+    re.compile(r"\bwhat (?:number|no\.?) (?:was|is|did|does|has) (?:the |this |that |his |her |their )?"
+               r"(?:[\w'’-]+ ){0,4}(?:suggestion|proposal|motion)s?\b|"
+               r"\b(?:suggestion|proposal|motion)(?:'s)? (?:number|no\b)|"
+               r"\bnumber (?:of|was|is) the (?:[\w'’-]+ ){0,3}(?:suggestion|proposal|motion)\b", re.I))
 # how the proposal was handled, a page label ("办理结果:部分采纳", "办理结果:B"): "was it adopted?", "采纳了吗"
 _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"),
                      re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b|"
@@ -63,17 +70,20 @@ _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"
                                 r"(?:the |his |her |their |this |that |my |our )?(?:[\w-]+ ){0,3}"
                                 r"(?:suggestion|proposal|idea|recommendation|motion)s?\b",
                                 re.I))
-_RESULT = re.compile(r"(?:办理结果|答复类别|办理类别)\s*[:：]?\s*\|?\s*(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
+_RESULT = re.compile(r"(?:办\s*理\s*结\s*果|答\s*复\s*类\s*别|办\s*理\s*类\s*别)\s*[:：]?\s*\|?\s*"
+                     r"(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
+              "proposal": ("proposal_number",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
 def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
-                 result: bool = False) -> tuple[str, ...]:
+                 result: bool = False, numbered: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
-    too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果)."""
+    too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果), ``numbered``:
+    the number of the proposal answered (第200号)."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
     if broad:
@@ -83,6 +93,8 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
         asked.append("date")
     if result and _RESULT_QUESTIONS[pick].search(question):
         asked.append("result")
+    if numbered and _PROPOSAL_QUESTIONS[pick].search(question):
+        asked.append("proposal")
     return tuple(asked)
 
 
@@ -96,7 +108,7 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
-            out += date_forms(value) if name == "date" else [value]
+            out += date_forms(value) if name == "date" else [value + "号"] if name == "proposal" else [value]
         elif name == "proposer":  # addressed to a department: the proposer is named where the body opens
             out += [match.group(1) for match in _PROPOSED_BY.finditer(letter.text)
                     if match.group(1) not in _PRONOUNS][:1]
@@ -127,7 +139,7 @@ def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
 def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
     it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
-    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result"))
+    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:

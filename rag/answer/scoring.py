@@ -96,7 +96,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
-                         result=config.result_field)
+                         result=config.result_field, numbered=config.proposal_number_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         # the letter asked about (of the place named): another letter's contact line answers another question
