@@ -130,6 +130,8 @@ class Config:
     # "What number was the suggestion…", "那个提案是第几号": the number of the proposal answered is a field
     # too (第200号)
     proposal_number_field: bool = True
+    # "Which Laiwu district office wrote back…", "这份答复是哪个部门发的": the replying agency is a field too
+    agency_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -262,3 +262,41 @@ def test_the_number_of_the_proposal_answered_is_a_field(tmp_path: Path, analyzer
 def test_a_spaced_handling_result_label_is_read():
     letter = Letter(letter_id="a", path="a.txt", sha256="", text="| 办 理 结 果: | A |\n某某委员：\n")
     assert field_values(letter, ("result",)) == ("办理结果:|a",)
+
+
+def test_the_replying_office_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("Which Laiwu district office wrote back to the member?", "en"),
+                               ("Which government office in Anning dealt with the request for a bus stop?", "en"),
+                               ("这份答复是哪个部门发的？", "zh")]:
+        assert "agency" in asked_fields(question, language, replying=True)
+        assert "agency" not in asked_fields(question, language)
+    # a co-handler or the departments that will act are no replying office
+    assert "agency" not in asked_fields("Which district government helped handle the suggestion?", "en", replying=True)
+    assert "agency" not in asked_fields("Which departments will support the park?", "en", replying=True)
+    anning = ("关于对安宁市人大六届二次会议第28号建议的答复\n张三代表：\n"
+              "　　您提出的增设公交站点的建议收悉，现答复如下。\n"
+              "　　我局已会同公交公司实地查看，将在站点附近增设停靠站。\n\n安宁市交通运输局\n2018年12月1日\n")
+    index = _index(tmp_path, analyzer, {"anning.txt": anning}).with_config(abstain_threshold=0.0, max_absent_share=1.0)
+    question = "Which government office in Anning dealt with the request for a new bus stop?"
+    assert "安宁市交通运输局[" in index.ask(question).text
+    assert "安宁市交通运输局[" not in index.with_config(agency_field=False).ask(question).text
+
+
+def test_a_field_is_read_from_the_letter_naming_the_place_asked_about(tmp_path: Path, analyzer: Analyzer):
+    xuanzhou = ("关于对宣州区政协第四次会议第67号提案的答复\n赵荣芳委员：\n"
+                "　　您提出的关于推进社区食堂建设的提案收悉。\n"
+                "　　我局将推进社区老人食堂建设。\n")
+    nowhere = ("对区二届人大六次会议第126号代表建议的答复\n刘春燕代表：\n　　您提出的优化社区食堂的建议收悉。\n"
+               "　　全区共有社区长者食堂31家。\n")
+    index = _index(tmp_path, analyzer, {"xuanzhou.txt": xuanzhou, "nowhere.txt": nowhere})
+    question = "What number was the Xuanzhou proposal asking for community canteens?"
+    # the letter naming no place ranks first (it may be from anywhere, so the place gate keeps it)
+    hits = sorted(index.search(question, k=8), key=lambda h: h.letter_id != "nowhere")
+    assert hits[0].letter_id == "nowhere"
+
+    def ask(index: Index) -> str:
+        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config).text
+
+    assert "第67号" in ask(index) and "第126号" not in ask(index)
+    assert "第126号" in ask(index.with_config(place_bound_sentences=False))  # the first hit's letter's number too

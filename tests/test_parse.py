@@ -171,3 +171,19 @@ def test_a_document_number_cut_off_in_copying():
     assert (letter.doc_number, letter.signer) == ("舞教〔2022106", "魏红涛")
     # a bracketed year inside a sentence is no document number
     assert parse_letter("王委员:\n依据《规划〔2021〕》推进工作。\n", letter_id="n").doc_number is None
+
+
+@pytest.mark.parametrize(("title", "number"), [
+    ("对省十四届人大三次会议539号建议的会办意见", "539"),  # no 第: the number names the proposal after it
+    ("对区二届人大六次会议第126号代表建议的答复", "126"),
+    ("关于对县政协第十届一次会议第17号提案的答复", "17"),
+])
+def test_the_proposal_number_is_read_with_or_without_its_第(title: str, number: str):
+    letter = parse_letter(f"{title}\n程漫代表：\n　　您提出的建议收悉，现答复如下。\n", letter_id="n")
+    assert letter.proposal_number == number
+
+
+def test_a_document_number_is_no_proposal_number():
+    text = "湘工信函〔2025〕117号\n关于建设中心的意见\n程漫代表：\n　　您提出的建议收悉。\n"
+    letter = parse_letter(text, letter_id="d")
+    assert letter.proposal_number is None

@@ -62,6 +62,16 @@ _PROPOSAL_QUESTIONS = (
                r"(?:[\w'’-]+ ){0,4}(?:suggestion|proposal|motion)s?\b|"
                r"\b(?:suggestion|proposal|motion)(?:'s)? (?:number|no\b)|"
                r"\bnumber (?:of|was|is) the (?:[\w'’-]+ ){0,3}(?:suggestion|proposal|motion)\b", re.I))
+# the replying office: "Which Laiwu district office wrote back…", "Which government office in Anning dealt with…",
+# "这份答复是哪个部门发的"
+_AGENCY_QUESTIONS = (
+    re.compile(r"哪个(?:部门|单位|机构|局|委|政府)[^，。？?]{0,8}(?:答复|回复|回的|复函|发的|发布|办理的|写的)|"
+               r"谁(?:答复|回复|回|写|发)的|(?:答复|回复|复函|发文|发布)(?:单位|部门|机关|机构)"),
+    re.compile(r"\bwhich (?:[\w'’-]+ ){0,4}(?:office|department|bureau|agency|government|authority|body|commission)\b"
+               r"[^?]{0,60}?\b(?:wrote|replied|answered|responded|issued|put out|published|dealt with|handled|"
+               r"signed)\b|"
+               r"\bwho (?:wrote|replied to|answered|responded to|issued|sent) (?:the |this |that )?(?:reply|response|"
+               r"letter|answer|comments|suggestion|proposal)", re.I))
 # how the proposal was handled, a page label ("办理结果:部分采纳", "办理结果:B"): "was it adopted?", "采纳了吗"
 _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"),
                      re.compile(r"\badopt(?:ed|ion)?\b|\b(?:handling|processing) result|\boutcome of\b|"
@@ -73,17 +83,17 @@ _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"
 _RESULT = re.compile(r"(?:办\s*理\s*结\s*果|答\s*复\s*类\s*别|办\s*理\s*类\s*别)\s*[:：]?\s*\|?\s*"
                      r"(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
-              "proposal": ("proposal_number",),
+              "proposal": ("proposal_number",), "agency": ("agency",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
 def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
-                 result: bool = False, numbered: bool = False) -> tuple[str, ...]:
+                 result: bool = False, numbered: bool = False, replying: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
     too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果), ``numbered``:
-    the number of the proposal answered (第200号)."""
+    the number of the proposal answered (第200号), ``replying``: the office that replied."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
     if broad:
@@ -95,6 +105,8 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
         asked.append("result")
     if numbered and _PROPOSAL_QUESTIONS[pick].search(question):
         asked.append("proposal")
+    if replying and _AGENCY_QUESTIONS[pick].search(question):
+        asked.append("agency")
     return tuple(asked)
 
 
@@ -139,7 +151,8 @@ def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
 def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
     it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
-    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal"))
+    return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal",
+                                                         "agency"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:

@@ -96,13 +96,16 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
-                         result=config.result_field, numbered=config.proposal_number_field)
+                         result=config.result_field, numbered=config.proposal_number_field,
+                         replying=config.agency_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
-        # the letter asked about (of the place named): another letter's contact line answers another question
-        about = {source[0].letter_id}
+        # the letter asked about (naming the place named): another letter's contact line answers another question
+        naming = _naming_letters(question, source, letters) if config.place_bound_sentences else []
+        about = {naming[0] if naming else source[0].letter_id}
         if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
-            about.add(max(sentences, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
+            pool = [s for s in sentences if s.hit.letter_id in naming] or sentences
+            about.add(max(pool, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
         values = {lid: field_values(letters.get(lid), asked) for lid in about}
         if config.field_line_passages:
             lines = _field_lines(candidates, {lid: field_values(letters.get(lid), line_fields(asked)) for lid in about},
@@ -143,6 +146,15 @@ def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: T
         spelled = spelled_terms(question, texts, analyzer, statistics)
         terms, ranking = terms + spelled, (terms + spelled if ranking is terms else ranking + spelled)
     return terms, ranking
+
+
+def _naming_letters(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> list[str]:
+    """The hits' letters, best first, that name every place ``question`` names (none when it names none): a letter
+    naming no place is kept by :func:`placed_hits`, but the Xuanzhou proposal's number is the Xuanzhou letter's."""
+    gazetteer = bundled_places()
+    named = gazetteer.named(question)
+    return [lid for lid in dict.fromkeys(h.letter_id for h in hits)
+            if named and lid in letters and all(gazetteer.mentioned(p, [letters[lid].text]) for p in named)]
 
 
 def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[str, ...]:

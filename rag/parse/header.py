@@ -23,7 +23,9 @@ _KIND = re.compile(r"(建议|提案|议案)")
 _SESSION = re.compile(
     r"([\u4e00-\u9fff]{0,12}?(?:人大|政协|人民代表大会|政治协商会议)[\u4e00-\u9fff\d]{0,20}?会议)"
 )
-_NUMBER = re.compile(r"第\s*([\d\-－]+)\s*号\s*(?:建议|提案|议案)?")
+# 第200号 (建议), or a number without 第 that names the proposal after it (人大三次会议539号建议)
+_NUMBER = re.compile(r"第\s*([\d\-－]+)\s*号\s*(?:建议|提案|议案)?|(?<![\d〔\[［【(（\-－])([\d\-－]+)\s*号\s*"
+                     r"(?:代表|委员)?(?:建议|提案|议案)")
 _LABEL_WORDS = ("索引号", "发布机构", "文号", "名称", "成文日期", "发文日期", "发布日期", "生成日期",
                 "日期", "来源", "主题分类", "组配分类", "公开类型", "公开属性", "公开期限", "是否同意公开",
                 "办理结果", "浏览次数", "发布时间", "字体")
@@ -125,7 +127,7 @@ def title_fields(
         title,
         kind.group(1) if kind else None,
         session.group(1) if session else None,
-        number.group(1) if number else None,
+        (number.group(1) or number.group(2)) if number else None,
     )
 
 
