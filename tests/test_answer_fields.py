@@ -238,9 +238,7 @@ def test_how_a_proposal_was_handled_is_a_field(tmp_path: Path, analyzer: Analyze
     nanxiang = ("办理结果:部分采纳\n嘉定区经济委员会：\n　　关于精准医疗产业园的提案，南翔镇已集聚一批精准医疗企业。\n"
                 "　　后期，希望区级层面对相关产业单位进行统一的政策指导。\n")
     index = _index(tmp_path, analyzer, {"nanxiang.txt": nanxiang})
-    question = "关于精准医疗产业园的提案，南翔镇采纳了吗？"
-    assert "部分采纳" in index.ask(question).text
-    assert "部分采纳" not in index.with_config(result_field=False).ask(question).text
+    _quoted_only_with(index, "关于精准医疗产业园的提案，南翔镇采纳了吗？", "部分采纳", result_field=False)
 
 
 def test_the_number_of_the_proposal_answered_is_a_field(tmp_path: Path, analyzer: Analyzer):
@@ -254,9 +252,7 @@ def test_the_number_of_the_proposal_answered_is_a_field(tmp_path: Path, analyzer
     wacaochong = ("弥勒市民政局关于市人大代表建议第200号答复的函\n张三代表：\n"
                   "　　你提出的关于瓦草冲建老年活动室的建议收悉，现答复如下。\n　　活动室已建成200平方米。\n")
     index = _index(tmp_path, analyzer, {"wacaochong.txt": wacaochong})
-    question = "关于瓦草冲建老年活动室的那个建议是第几号？"
-    assert "第200号" in index.ask(question).text
-    assert "第200号" not in index.with_config(proposal_number_field=False).ask(question).text
+    _quoted_only_with(index, "关于瓦草冲建老年活动室的那个建议是第几号？", "第200号", proposal_number_field=False)
 
 
 def test_a_spaced_handling_result_label_is_read():
@@ -277,9 +273,14 @@ def test_the_replying_office_is_a_field(tmp_path: Path, analyzer: Analyzer):
               "　　您提出的增设公交站点的建议收悉，现答复如下。\n"
               "　　我局已会同公交公司实地查看，将在站点附近增设停靠站。\n\n安宁市交通运输局\n2018年12月1日\n")
     index = _index(tmp_path, analyzer, {"anning.txt": anning}).with_config(abstain_threshold=0.0, max_absent_share=1.0)
-    question = "Which government office in Anning dealt with the request for a new bus stop?"
-    assert "安宁市交通运输局[" in index.ask(question).text
-    assert "安宁市交通运输局[" not in index.with_config(agency_field=False).ask(question).text
+    _quoted_only_with(index, "Which government office in Anning dealt with the request for a new bus stop?",
+                      "安宁市交通运输局[", agency_field=False)
+
+
+def _quoted_only_with(index: Index, question: str, quote: str, **off: bool) -> None:
+    """``quote`` is in the answer to ``question``, and not once the ``off`` settings are applied."""
+    assert quote in index.ask(question).text
+    assert quote not in index.with_config(**off).ask(question).text
 
 
 def test_a_field_is_read_from_the_letter_naming_the_place_asked_about(tmp_path: Path, analyzer: Analyzer):
