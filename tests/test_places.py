@@ -124,3 +124,8 @@ def test_a_question_naming_a_place_no_retrieved_letter_mentions_is_searched_amon
     assert [h.letter_id for h in index.with_config(place_search=False).ask(question, k=1).hits] == ["drugs"]
     # a place no letter names: nothing to search again, the place gate declines
     assert index.ask("Which drugs does Guangzhou list?", k=1).abstained
+
+
+def test_a_long_capitalised_word_is_no_pinyin_name():
+    assert spelled_names("Is " + "Anan" * 50 + " near Wacaochong village?", ["瓦草冲村"], lambda word: False) == \
+        {"wacaochong": ("瓦草冲",)}

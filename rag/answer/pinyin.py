@@ -45,13 +45,15 @@ def syllables(word: str) -> list[tuple[str, ...]]:
     readings = _readings()
 
     @functools.cache
-    def split(rest: str) -> list[tuple[str, ...]]:
+    def split(rest: str, budget: int) -> list[tuple[str, ...]]:  # at most ``budget`` syllables: no blow-up
         if not rest:
             return [()]
+        if budget == 0 or len(rest) > 6 * budget:
+            return []
         return [(rest[:n], *tail) for n in range(1, min(6, len(rest)) + 1) if rest[:n] in readings
-                for tail in split(rest[n:])]
+                for tail in split(rest[n:], budget - 1)]
 
-    return [s for s in split(word) if 2 <= len(s) <= _MAX_SYLLABLES]
+    return [s for s in split(word, _MAX_SYLLABLES) if len(s) >= 2]
 
 
 @functools.cache
