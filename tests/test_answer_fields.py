@@ -13,6 +13,7 @@ from rag.answer.answer_type import missing_kind
 from rag.answer.fields import asked_fields, date_forms, field_values
 from rag.answer.places import bundled
 from rag.parse import Letter
+from rag.retrieve.hits import Hit
 
 from .conftest import index_of_texts
 
@@ -182,8 +183,7 @@ def test_the_proposer_is_read_from_the_letter_most_about_the_question(tmp_path: 
     assert hits[0].letter_id == "jingan"
 
     def ask(index: Index) -> str:
-        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
-                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config).text
+        return _answer_text(index, question, hits)
 
     assert "赵荣芳委员" in ask(index)
     # the question names 宣州区: the letter about 静安 is about elsewhere, the placed hits' first letter is asked about
@@ -208,24 +208,28 @@ def test_a_typed_figure_in_a_letter_that_barely_uses_the_questions_words_still_a
     assert strict.abstained and strict.missing_kind == "rate"
 
 
-def test_the_addressee_line_is_quoted_when_no_retrieved_passage_holds_it(tmp_path: Path, analyzer: Analyzer):
-    qichun = ("关于对省十三届人大五次会议第466号建议的答复\n田群代表：\n　　您提出的建议收悉。\n"
-              "一、产业发展情况\n　　蕲春县积极布局大健康产业，依托蕲艾资源发展支柱产业。\n"
-              "二、政策支持\n　　我委将加大对蕲春大健康产业发展的政策支持力度。\n")
-    index = _index(tmp_path, analyzer, {"qichun.txt": qichun})
-    question = "哪位代表提出要加大对蕲春大健康产业发展的政策支持？"
-    # the passages retrieved for the question's topic, not the header's
-    hits = [h for h in index.search(question, k=8) if "田群" not in h.text]
+QICHUN = ("关于对省十三届人大五次会议第466号建议的答复\n田群代表：\n　　您提出的建议收悉。\n"
+          "一、产业发展情况\n　　蕲春县积极布局大健康产业，依托蕲艾资源发展支柱产业。\n"
+          "二、政策支持\n　　我委将加大对蕲春大健康产业发展的政策支持力度。\n")
+HUASHAN = ("花山区民政局关于第78号提案办理情况的回复\n某某委员：\n　　您提出的关于社区食堂的提案收悉。\n"
+           "一、建设情况\n　　大力推进社区食堂、老年助餐点建设，经过验收后发放一次性建设补贴。\n"
+           "二、下一步\n　　继续提升老年助餐服务水平和质量。\n\n花山区民政局\n2023年8月31日\n"
+           "联系人:余晓辉 联系电话:2472262\n")
+
+
+@pytest.mark.parametrize(("letter", "question", "line"), [
+    (QICHUN, "哪位代表提出要加大对蕲春大健康产业发展的政策支持？", "田群代表"),  # the addressee
+    (HUASHAN, "社区食堂建设的事情找谁联系？", "余晓辉"),  # the contact
+])
+def test_a_field_line_is_quoted_when_no_retrieved_passage_holds_it(tmp_path: Path, analyzer: Analyzer, letter: str,
+                                                                  question: str, line: str):
+    index = _index(tmp_path, analyzer, {"letter.txt": letter})
+    # the passages retrieved for the question's topic, not the header's or the signature's
+    hits = [h for h in index.search(question, k=8) if line not in h.text]
     assert hits
-
-    def ask(index: Index) -> Answer:
-        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
-                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config)
-
-    found = ask(index)
-    quoted = [c for c in found.citations if "田群代表" in c.quote]
-    assert quoted and index.letter("qichun").text[quoted[0].start:quoted[0].end] == quoted[0].quote
-    assert "田群" not in ask(index.with_config(field_line_passages=False)).text
+    quoted = [c for c in _answer(index, question, hits).citations if line in c.quote]
+    assert quoted and index.letter("letter").text[quoted[0].start:quoted[0].end] == quoted[0].quote
+    assert line not in _answer_text(index.with_config(field_line_passages=False), question, hits)
 
 
 def test_how_a_proposal_was_handled_is_a_field(tmp_path: Path, analyzer: Analyzer):
@@ -296,8 +300,22 @@ def test_a_field_is_read_from_the_letter_naming_the_place_asked_about(tmp_path: 
     assert hits[0].letter_id == "nowhere"
 
     def ask(index: Index) -> str:
-        return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
-                      letters={letter.letter_id: letter for letter in index.letters}, config=index.config).text
+        return _answer_text(index, question, hits)
 
     assert "第67号" in ask(index) and "第126号" not in ask(index)
     assert "第126号" in ask(index.with_config(place_bound_sentences=False))  # the first hit's letter's number too
+
+
+def test_who_to_call_asks_the_contact_and_naming_a_scheme_does_not():
+    assert "contact" in asked_fields("Who can I call at the Huashan civil affairs office about this reply?", "en")
+    assert "contact" not in asked_fields("What did Hebei call its way of pitching projects online?", "en")
+
+
+def _answer(index: Index, question: str, hits: list[Hit]) -> Answer:
+    """The answer to ``question`` from the given ``hits`` (not the index's own search)."""
+    return answer(question, hits, encoder=index.encoder, analyzer=index.analyzer, statistics=index._stores.lexical,
+                  letters={letter.letter_id: letter for letter in index.letters}, config=index.config)
+
+
+def _answer_text(index: Index, question: str, hits: list[Hit]) -> str:
+    return _answer(index, question, hits).text

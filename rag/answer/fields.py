@@ -24,8 +24,10 @@ from .terms import fold
 # field → (what a Chinese question asks it with, what an English one does)
 FIELD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "contact": (re.compile(r"联系人|联系电话|联系方式|联系谁|找谁|电话|咨询"),
-                re.compile(r"\bcontact|\bcall\b|\bphone|\btelephone|\bwho (?:should|can|do) (?:i|we) (?:ask|call)",
-                           re.I)),
+                # "Who can I call…", "call the bureau", not "What did Hebei call its scheme?" (a name)
+                re.compile(r"\bcontact|\bphone|\btelephone|\bwho (?:should|can|do) (?:i|we) (?:ask|call)|"
+                           r"\b(?:i|we|you|one|to) (?:can |could |should |may )?call\b|\bcall (?:about|for|at|on|them|"
+                           r"him|her|someone|somebody|the (?:office|bureau|department|hotline|commission))\b", re.I)),
     "doc_number": (re.compile(r"文号|发文字号|函号"),
                    re.compile(r"\b(?:document|reference|file|letter) (?:number|no\b)", re.I)),
     "signer": (re.compile(r"签发|签批|谁签"), re.compile(r"\bsign(?:ed|s|er)?\b", re.I)),
@@ -150,9 +152,10 @@ def states_field(folded_sentence: str, values: tuple[str, ...]) -> bool:
 
 def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     """The fields asked that only the letter's own line can answer: whom it answers and when it is dated, who signed
-    it. A document number or a phone number asked for may be another's the letter cites (慈市监管〔2020〕3号)."""
+    it, its contact (the labelled 联系人 line the parser read). A document number asked for may be another's the letter
+    cites (慈市监管〔2020〕3号)."""
     return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal",
-                                                         "agency"))
+                                                         "agency", "contact"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:
