@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
 from .answer.places import bundled as bundled_places
+from .answer.scoring import letter_texts
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter
 from .config import Config
@@ -234,9 +235,8 @@ class Index:
         The letters naming the place are found by its name on the lexical side."""
         gazetteer = bundled_places()
         letters = stores.letters.letters
-        texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
-        missing = [p for p in gazetteer.named(question) if not gazetteer.mentioned(p, texts)]
-        if not missing or not texts or not gazetteer.locates(texts[0]):  # a letter naming no place may be anywhere
+        missing = gazetteer.missing(question, letter_texts(hits, letters))
+        if not missing:
             return hits
         lexical = replace(self.config, fusion="lexical")
         naming = {h.letter_id for place in missing for h in search(" ".join(place.names), self.config.k_candidates,

@@ -117,6 +117,14 @@ class Gazetteer:
         first = _chinese_places(self, unicodedata.normalize("NFKC", text), first=True)
         return bool(first) and not set(place.names) & self._within.get(first[0].written, set())
 
+    def missing(self, question: str, texts: Sequence[str]) -> tuple[NamedPlace, ...]:
+        """The places ``question`` names that none of ``texts`` (letters, best first) mentions, nor any place inside;
+        none when the first names no place at all (an excerpt without its header may be from anywhere)."""
+        named = self.named(question)
+        if not named or not texts or not self.locates(texts[0]):
+            return ()
+        return tuple(place for place in named if not self.mentioned(place, texts))
+
     def locates(self, text: str) -> bool:
         """Whether ``text`` names any place (as :meth:`named` finds them in Chinese): a letter that names none
         may be from anywhere, so it never rules a place out."""

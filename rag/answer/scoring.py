@@ -124,7 +124,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     # the best sentence as it would rank without the field's weight
     lead = max(sentences, key=lambda s: s.score - config.field_weight * s.field) if config.field_line_answers \
         else sentences[0]
-    overlap = lead.overlap if ranking == terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
+    overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
@@ -142,9 +142,10 @@ def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: T
     ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
                              bridge_share=config.bridge_term_share) if config.bridge_terms else terms
     if config.pinyin_names and question_language(question) == "en":  # "Wacaochong": 瓦草冲 in a retrieved letter
-        texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
-        spelled = spelled_terms(question, texts, analyzer, statistics)
-        terms, ranking = terms + spelled, (terms + spelled if ranking is terms else ranking + spelled)
+        spelled = spelled_terms(question, letter_texts(hits, letters), analyzer, statistics)
+        same = ranking is terms
+        terms += spelled
+        ranking = terms if same else ranking + spelled
     return terms, ranking
 
 
@@ -158,18 +159,14 @@ def _naming_letters(question: str, hits: Sequence[Hit], letters: Mapping[str, Le
 
 
 def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[str, ...]:
-    """The places ``question`` names (as written) that none of the hits' letters mentions, nor any place inside.
+    """The places ``question`` names (as written) that none of the hits' letters mentions, nor any place inside
+    (:meth:`Gazetteer.missing`: none when the best hit's letter names no place at all)."""
+    return tuple(place.written for place in bundled_places().missing(question, letter_texts(hits, letters)))
 
-    None when the best hit's letter names no place at all (an excerpt without its header may be from anywhere).
-    """
-    gazetteer = bundled_places()
-    named = gazetteer.named(question)
-    if not named:
-        return ()
-    texts = [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
-    if not texts or not gazetteer.locates(texts[0]):
-        return ()  # the best hit's letter names no place: it may be from anywhere
-    return tuple(place.written for place in named if not gazetteer.mentioned(place, texts))
+
+def letter_texts(hits: Sequence[Hit], letters: Mapping[str, Letter]) -> list[str]:
+    """The texts of the hits' letters, each once, in the hits' order."""
+    return [letters[lid].text for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters]
 
 
 def placed_hits(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> tuple[Hit, ...]:
