@@ -259,6 +259,46 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+class Interrupts:
+    """Ctrl-C during a build, noticed even when the ``KeyboardInterrupt`` it raises is lost.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread happens to be; inside a finaliser (a ``__del__``,
+    a weakref callback) or a library that catches everything, it is printed or dropped and the build would run on
+    to the end. Within ``with Interrupts() as stop:`` a SIGINT both raises as usual and is remembered, and
+    ``stop.check()`` (called after each batch) raises it again. Outside the main thread, or when the program has
+    its own SIGINT handler, nothing is installed and ``check`` never raises.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> Interrupts:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` when Ctrl-C came since ``__enter__``."""
+        if self.seen:
+            raise KeyboardInterrupt
+
+
 class Progress:
     """A build's progress: a bar of letters with chunks, characters of letter text per second and an ETA
     (on stderr, when ``show``), and ``on_progress(chunks done, chunks in all)`` calls.

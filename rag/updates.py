@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .analyze import Analyzer
-from .build import Progress, Result, Work, letter_results, worker_recipe
+from .build import Interrupts, Progress, Result, Work, letter_results, worker_recipe
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
@@ -242,11 +242,12 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
                   tuple(c.text for c in made[letter.letter_id]), len(letter.text)) for letter in plan.fresh)
     restore = checkpoint.restore if checkpoint is not None else (lambda work: None)
     try:
-        with closing(letter_results(works, encoder=encoder, analyzer=analyzer, workers=workers,
-                                    restore=restore)) as results:
+        with Interrupts() as stop, closing(letter_results(works, encoder=encoder, analyzer=analyzer,
+                                                          workers=workers, restore=restore)) as results:
             for batch, done in results:
                 added.add(batch, done)
                 tracker.update(batch, done)
+                stop.check()
     finally:
         tracker.close()
     plan, skipped = leave_out(plan, stores.letters.letters, added.failed)

@@ -252,6 +252,31 @@ def test_stopping_a_build_leaves_no_worker_processes(shared_letters: Path, tmp_p
     assert not (directory / "manifest.json").exists()
 
 
+class _Swallows(FakeEncoder):
+    """On its first call, Ctrl-C arrives while code that drops every exception runs (as a finaliser does)."""
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not self.passages_encoded:
+            try:
+                signal.raise_signal(signal.SIGINT)
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                pass
+        return super().encode_passages(texts, batch_size)
+
+
+def test_ctrl_c_stops_a_build_even_when_its_keyboard_interrupt_is_swallowed(shared_letters: Path, tmp_path: Path,
+                                                                           analyzer: Analyzer) -> None:
+    whole = FakeEncoder()
+    Index.build([shared_letters], tmp_path / "whole", encoder=whole, analyzer=analyzer)
+    encoder = _Swallows()
+    with pytest.raises(KeyboardInterrupt):
+        Index.build([shared_letters], tmp_path / "index", encoder=encoder, analyzer=analyzer)
+    assert 0 < encoder.passages_encoded < whole.passages_encoded  # it stopped after a batch, not at the end
+    assert not (tmp_path / "index" / "manifest.json").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the build's handler is gone again
+
+
 def test_the_progress_bar_shows_letters_chunks_and_characters_per_second(letters_dir: Path, tmp_path: Path,
                                                                         analyzer: Analyzer, capsys) -> None:
     index = Index.build([letters_dir], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer, progress=True)
