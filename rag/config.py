@@ -132,6 +132,11 @@ class Config:
     proposal_number_field: bool = True
     # "Which Laiwu district office wrote back…", "这份答复是哪个部门发的": the replying agency is a field too
     agency_field: bool = True
+    # "Which district government helped handle the suggestion…", "跟哪些部门一起研究的": the departments the reply was
+    # settled with (经商…，现答复如下; 经与…共同研究) are a field too
+    consulted_field: bool = True
+    # "How many copies … were sent to the proposals committee?", "抄送了哪些单位": the 抄送 line is a field too
+    copied_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -281,6 +281,46 @@ def test_the_replying_office_is_a_field(tmp_path: Path, analyzer: Analyzer):
                       "安宁市交通运输局[", agency_field=False)
 
 
+def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("Which district government helped handle the suggestion on the park?", "en"),
+                               ("Which science funding body did the ministry talk to before answering?", "en"),
+                               ("Which departments were consulted on the reply?", "en"),
+                               ("这件建议还会同了哪些部门？", "zh"), ("市里跟哪些部门一起研究的？", "zh")]:
+        assert "consulted" in asked_fields(question, language, consulted=True), question
+        assert "consulted" not in asked_fields(question, language)
+    for question in ["Which departments will support the park?", "Who can help companies register devices?",
+                     "What will the bureau do together?"]:
+        assert "consulted" not in asked_fields(question, "en", consulted=True), question
+    letter = Letter(letter_id="a", path="a.txt", sha256="", text=(
+        "您的建议收悉。经商人社部、财政部，现答复如下。\n我部会同财政部等部门持续加大资金扶持。\n"))
+    assert field_values(letter, ("consulted",)) == ("经商人社部、财政部,现答复如下",)  # not the later 会同 of a policy
+    park = ("关于医疗器械产业园建议的答复\n张三代表：\n"
+            "　　你提出的关于建设医疗器械产业园的建议收悉。"
+            "经与市财政局、市场监管局、南岸区政府共同研究办理，现答复如下。\n"
+            "　　医疗器械产业园位于经济技术开发区，园区已入驻医疗器械企业30余户。\n"
+            "　　园区临床服务快捷，附属医院拥有16个医疗器械临床组。\n"
+            "　　园区产业政策支撑有力，区政府出台了加快医疗器械企业聚集发展的若干办法。\n"
+            "　　下一步，区政府将继续建设医疗器械产业园，推动医疗器械产业发展。\n"
+            "　　区政府将支持园区医疗器械企业开展研发，对产业园企业给予房租补贴。\n")
+    index = _index(tmp_path, analyzer, {"park.txt": park}).with_config(max_absent_share=1.0)
+    _quoted_only_with(index, "Which district government helped handle the suggestion on the medical device park?",
+                      "南岸区政府", consulted_field=False)
+
+
+def test_whom_copies_were_sent_to_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("How many copies of the reply were sent to the proposals committee?", "en"),
+                               ("Who was the reply cc'd to?", "en"), ("这份答复抄送了哪些单位？", "zh")]:
+        assert asked_fields(question, language, broad=True, copied=True) == ("copied",), question
+    assert "copied" not in asked_fields("Where can I get a copy of the policy?", "en", copied=True)
+    assert asked_fields("Who was the reply sent to?", "en", broad=True, copied=True) == ("addressee",)
+    schools = ("关于教育基础设施的提案的答复\n张三委员：\n　　您们提出的提案收悉。今年为18所学校安装空调。\n"
+               "　　下一步将继续改善农村学校条件。\n舞钢市教育体育局\n2022年10月27日\n"
+               "抄送:市政协提案委2份)     市委督查局(2份)\n")
+    index = _index(tmp_path, analyzer, {"schools.txt": schools}).with_config(max_absent_share=1.0)
+    _quoted_only_with(index, "How many copies of the Wugang schools reply were sent to the proposals committee?",
+                      "市政协提案委2份", copied_field=False)
+
+
 def _quoted_only_with(index: Index, question: str, quote: str, **off: bool) -> None:
     """``quote`` is in the answer to ``question``, and not once the ``off`` settings are applied."""
     assert quote in index.ask(question).text

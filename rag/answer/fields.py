@@ -84,6 +84,29 @@ _RESULT_QUESTIONS = (re.compile(r"办理结果|采纳|答复类别|办理类别"
                                 re.I))
 _RESULT = re.compile(r"(?:办\s*理\s*结\s*果|答\s*复\s*类\s*别|办\s*理\s*类\s*别)\s*[:：]?\s*\|?\s*"
                      r"(?:[A-Da-d](?![A-Za-z])|[\u4e00-\u9fff]{2,8})")
+# the departments the reply was settled with ("经商人社部、财政部，现答复如下", "经与市财政局、南岸区政府共同研究"):
+# "Which district government helped handle the suggestion…", "Which funding body did the ministry talk to before
+# answering…", "这件建议还会同了哪些部门"
+_CONSULTED_QUESTIONS = (
+    re.compile(r"会同|会办|协办|商请|一起(?:研究|办理|商量|答复|回复)|共同(?:研究|办理|答复|回复)|"
+               r"(?:跟|和|与|同)哪(?:些|几|个)?(?:部门|单位|机构)[^，。？?]{0,8}(?:商量|研究|办理|沟通|协商|一起|共同)|"
+               r"征求了?哪|商了?哪"),
+    re.compile(r"\b(?:help(?:ed|s)?|assist(?:ed|s)?)\b (?:to )?(?:\w+ )?(?:handle|answer|deal with|reply|respond|"
+               r"process|study|look into|draft)\b|\bconsult(?:ed|ing|s)?\b|\bco-?handl|\bjointly\b|"
+               r"\btogether with\b|\b(?:talk(?:ed|s)?|spoke|speak|check(?:ed|s)?|confer(?:red|s)?|discuss(?:ed|es)?|"
+               r"coordinat(?:e|ed|es)|work(?:ed|s)?)\b[^?]{0,30}\b(?:with|to)\b[^?]{0,60}\b(?:before|when|while|in) "
+               r"(?:answering|replying|writing|responding|drafting)\b|\bwhich (?:other )?(?:[\w-]+ ){0,2}"
+               r"(?:departments|offices|bodies|agencies|bureaus|units|governments)\b[^?]{0,30}\b(?:involved|"
+               r"consulted|took part|joined|helped|worked on)\b", re.I))
+# what the letter says of them: the verb, the departments, and the studying or replying that followed
+_CONSULTED = re.compile(r"(?:经商|经与|会同|商请|经征求|征求了?)[^，。；,;:：\n]{2,80}?(?:等(?:相关|有关|会办|协办)?"
+                        r"(?:部门|单位)?)?(?:的?意见)?(?:[^，。；,;\n]{0,14}?(?:研究|办理|讨论|商议)|"
+                        r"[,，]\s*现(?:将|就)?[^，。；\n]{0,10}?(?:答复|回复)如下)")
+# whom copies were sent to: the 抄送 line ("抄送:市政府办公室,市政协办公室。"); "How many copies … were sent to…"
+_COPIED_QUESTIONS = (re.compile(r"抄送|抄报"),
+                     re.compile(r"\bcop(?:y|ies|ied)\b(?! of (?:the |a |an )?(?:policy|plan|scheme|rules|law|"
+                                r"measures|document|notice|regulations?|handbook|guide))|\bcc(?:'d|ed)?\b", re.I))
+_COPIED = re.compile(r"(?:抄\s*送|抄\s*报)\s*[:：]?[^\n]{2,80}")
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "proposal": ("proposal_number",), "agency": ("agency",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
@@ -92,15 +115,22 @@ _CN_DIGITS = "〇一二三四五六七八九"
 
 
 def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
-                 result: bool = False, numbered: bool = False, replying: bool = False) -> tuple[str, ...]:
+                 result: bool = False, numbered: bool = False, replying: bool = False,
+                 consulted: bool = False, copied: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
     too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果), ``numbered``:
-    the number of the proposal answered (第200号), ``replying``: the office that replied."""
+    the number of the proposal answered (第200号), ``replying``: the office that replied, ``consulted``: the
+    departments the reply was settled with (经商…、经与…共同研究), ``copied``: whom copies went to (抄送)."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
-    if broad:
+    cc = copied and bool(_COPIED_QUESTIONS[pick].search(question))
+    if broad:  # "How many copies were sent to…" asks the 抄送 line, not whom the letter is written to
         asked += [name for name, patterns in _BROAD_QUESTIONS.items()
-                  if name not in asked and patterns[pick].search(question)]
+                  if name not in asked and patterns[pick].search(question) and not (cc and name == "addressee")]
+    if cc:
+        asked.append("copied")
+    if consulted and _CONSULTED_QUESTIONS[pick].search(question):
+        asked.append("consulted")
     if dated and _DATE_QUESTIONS[pick].search(question):
         asked.append("date")
     if result and _RESULT_QUESTIONS[pick].search(question):
@@ -119,6 +149,10 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
         return ()
     values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF.get(name, ())]
     values += [("result", match.group()) for match in _RESULT.finditer(letter.text)][:1] if "result" in fields else []
+    values += [("consulted", match.group()) for match in _CONSULTED.finditer(letter.text)] \
+        if "consulted" in fields else []
+    values += [("copied", match.group().strip()) for match in _COPIED.finditer(letter.text)] \
+        if "copied" in fields else []
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
@@ -155,7 +189,7 @@ def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     it, its contact (the labelled 联系人 line the parser read). A document number asked for may be another's the letter
     cites (慈市监管〔2020〕3号)."""
     return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal",
-                                                         "agency", "contact"))
+                                                         "agency", "contact", "copied"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:
