@@ -160,6 +160,13 @@ def test_a_count_of_something_else_does_not_answer_a_count_question(two_letter_i
     assert answer.abstained and answer.missing_kind == "count"
 
 
+@pytest.mark.parametrize(("text", "counts"), [("我部指导各地发展一批龙头企业牵头的联合体。", False),
+                                              ("第一批试点已经结束。", False), ("已认定十一批共30家联合体。", True),
+                                              ("全国培育8000多个农业产业化联合体。", True)])
+def test_a_batch_of_some_is_no_count(text: str, counts: bool):
+    assert (missing_kind("How many farming alliances have been set up?", [text]) is None) is counts
+
+
 def _held(question: str, text: str, overlap: float) -> SentenceEvidence:
     hit = Hit(text=text, score=1.0, letter_id="a", chunk_id="a#0", start=0, end=len(text), section="", title=None,
               agency=None, doc_number=None, date=None, citation="a", rank=1, dense_score=0.9, lexical_score=1.0,

@@ -169,6 +169,8 @@ _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|�
 # does Wugang plan to buy for its schools?" counts blackboards, not schools)
 _HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,3})", re.I)
 _YEAR = re.compile(r"(?:19|20)\d{2}\s*年")
+# "一批龙头企业" is "a number of" firms, no count; "第一批" an ordinal
+_VAGUE = re.compile(r"(?<![\d零〇一二两三四五六七八九十百千])一批")
 _BARE = re.compile(r"(?:逾|超过?|近|约)\s*\d+(?:[.,]\d+)*(?![\d\u4e00-\u9fff])|"
                    r"\d+(?:[.,]\d+)*\s*(?:余|多)(?![\u4e00-\u9fff])")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -188,7 +190,7 @@ class AskedAnswer:
         """Whether ``text`` states an answer of this kind (a sum of money, a count of the things asked…)."""
         text = unicodedata.normalize("NFKC", text)
         if self.kind == "count":
-            text = _YEAR.sub(" ", text)  # 2017年 dates, it counts nothing
+            text = _VAGUE.sub(" ", _YEAR.sub(" ", text))  # 2017年 dates, 一批 is "some": they count nothing
         return any(pattern.search(text) for pattern in self.holds)
 
 
