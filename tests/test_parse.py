@@ -187,3 +187,19 @@ def test_a_document_number_is_no_proposal_number():
     text = "湘工信函〔2025〕117号\n关于建设中心的意见\n程漫代表：\n　　您提出的建议收悉。\n"
     letter = parse_letter(text, letter_id="d")
     assert letter.proposal_number is None
+
+
+@pytest.mark.parametrize(("header", "agency"), [
+    ("关于第466号建议的答复\n索 引 号 011043372/2021-28662 发文日期 2021-06-21\n发布机构 规信处 文  号\n", "规信处"),
+    ("对第4711号建议的答复摘要\n发布时间:2022-08-10 来源: 农业农村部网站 作者:佚名\n", "农业农村部"),
+    ("", "区发展改革局"),  # no header: the body names the office ("结合区发展改革局职能")
+])
+def test_the_replying_office_read_from_a_row_without_colons_a_website_or_the_body(header: str, agency: str):
+    body = "耿美玲委员:\n您提出的建议已收悉,结合区发展改革局职能,现将办理情况回复如下:\n一、强化规划引领\n内容。\n"
+    assert parse_letter(header + body, letter_id="a").agency == agency
+
+
+def test_a_metadata_row_without_colons_is_read_only_as_a_row():
+    # one label word in a sentence is no row: "来源" here is no page label
+    letter = parse_letter("某某代表:\n资金来源 财政拨款为主。\n一、情况\n内容。\n", letter_id="r")
+    assert letter.agency is None

@@ -84,10 +84,16 @@ def _label_pattern(label: str) -> re.Pattern[str]:
 
 
 _LABEL_PATTERNS = {label: _label_pattern(label) for label in _LABEL_WORDS}
+# a page's metadata row copied without its colons ("发布机构 规信处 文  号", "索 引 号 011043372/2021-28662 发文日期
+# 2021-06-21"): a label, spaces, its value
+_ROW_PATTERNS = {label: re.compile(r"(?<![\u4e00-\u9fff])" + r"\s*".join(map(re.escape, label)) + r"[ \t\u3000]+(\S+)")
+                 for label in _LABEL_WORDS if len(label) > 2}
+_ROW_LABELS = re.compile("|".join(r"\s*".join(map(re.escape, label)) for label in _LABEL_WORDS))
 
 
 def labelled_fields(lines: list[Line]) -> dict[str, str]:
-    """Values of web-page metadata labels such as ``发布机构: 市发展改革委`` or table cells."""
+    """Values of web-page metadata labels such as ``发布机构: 市发展改革委`` or table cells; without colons on a line
+    of two labels or more (a metadata row)."""
     text = "\n".join(line.text for line in lines) + "\n"
     out: dict[str, str] = {}
     for label, pattern in _LABEL_PATTERNS.items():
@@ -99,6 +105,14 @@ def labelled_fields(lines: list[Line]) -> dict[str, str]:
             if value and not any(value.startswith(w) for w in _LABEL_WORDS):
                 out.setdefault(label, value)
                 break
+    for line in lines[:40]:
+        if re.search(r"[:：，。；]", line.text) or len(_ROW_LABELS.findall(line.text)) < 2:
+            continue
+        for label, pattern in _ROW_PATTERNS.items():
+            match = pattern.search(line.text)
+            value = match.group(1) if match else ""
+            if value and not _ROW_LABELS.match(value) and not any(w.startswith(value) for w in _LABEL_WORDS):
+                out.setdefault(label, value)
     return out
 
 
@@ -162,9 +176,15 @@ def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], titl
         return header[0].text
     for label in ("发布机构", "来源"):
         value = (labelled.get(label) or "").split()
-        if value and is_org(value[0]):
-            return value[0]
-    return None
+        name = re.sub(r"(?:门户)?(?:网站|官网)$", "", value[0]) if value else ""  # 来源: 农业农村部网站
+        if is_org(name):
+            return name
+    duties = _DUTIES.search("\n".join(line.text for line in lines[:12]))
+    return duties.group(1) if duties and is_org(duties.group(1)) else None
+
+
+# the replying office naming itself where the body opens: "结合区发展改革局职能，现将办理情况回复如下"
+_DUTIES = re.compile(r"结合(?:我们|本)?([\u4e00-\u9fff]{3,20}?)(?:的)?(?:工作)?职(?:能|责)")
 
 
 def _signature_org(lines: list[Line]) -> str | None:
