@@ -108,9 +108,9 @@ def labelled_fields(lines: list[Line]) -> dict[str, str]:
     for line in lines[:40]:
         if re.search(r"[:：，。；]", line.text) or len(_ROW_LABELS.findall(line.text)) < 2:
             continue
-        for label, pattern in _ROW_PATTERNS.items():
-            match = pattern.search(line.text)
-            value = match.group(1) if match else ""
+        for label, row in _ROW_PATTERNS.items():
+            found = row.search(line.text)
+            value = found.group(1) if found else ""
             if value and not _ROW_LABELS.match(value) and not any(w.startswith(value) for w in _LABEL_WORDS):
                 out.setdefault(label, value)
     return out
