@@ -281,6 +281,17 @@ def test_the_replying_office_is_a_field(tmp_path: Path, analyzer: Analyzer):
                       "安宁市交通运输局[", agency_field=False)
 
 
+@pytest.mark.parametrize(("question", "language", "signer"), [
+    ("Who approved the Banan transport bureau's reply about buses?", "en", True),
+    ("Which official reviewed and approved the reply?", "en", True),
+    ("Was the hospital project approved last year?", "en", False),
+    ("这份答复是哪位领导审定的？", "zh", True),
+    ("麻天路能不能通车，是哪几家单位一起去审定的？", "zh", False),  # units that examined the road, no signer
+])
+def test_who_approved_the_reply_asks_its_signer(question: str, language: str, signer: bool):
+    assert ("signer" in asked_fields(question, language)) is signer
+
+
 def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, analyzer: Analyzer):
     for question, language in [("Which district government helped handle the suggestion on the park?", "en"),
                                ("Which science funding body did the ministry talk to before answering?", "en"),

@@ -203,3 +203,9 @@ def test_a_metadata_row_without_colons_is_read_only_as_a_row():
     # one label word in a sentence is no row: "来源" here is no page label
     letter = parse_letter("某某代表:\n资金来源 财政拨款为主。\n一、情况\n内容。\n", letter_id="r")
     assert letter.agency is None
+
+
+def test_the_official_who_approved_the_reply_is_its_signer():
+    text = "杨运平代表:\n您的建议收悉。\n以上答复意见已经我局杨军局长审定,您对此有何意见,请填写征询意见表。\n"
+    assert parse_letter(text, letter_id="s").signer == "杨军"
+    assert parse_letter("某代表:\n经区政府常务会议审定,项目已立项。\n", letter_id="n").signer is None  # no person

@@ -30,7 +30,11 @@ FIELD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                            r"him|her|someone|somebody|the (?:office|bureau|department|hotline|commission))\b", re.I)),
     "doc_number": (re.compile(r"文号|发文字号|函号"),
                    re.compile(r"\b(?:document|reference|file|letter) (?:number|no\b)", re.I)),
-    "signer": (re.compile(r"签发|签批|谁签"), re.compile(r"\bsign(?:ed|s|er)?\b", re.I)),
+    # "Who approved the bureau's reply…", "Which official reviewed and approved it" (…经杨军局长审定)
+    "signer": (re.compile(r"签发|签批|谁签|(?:谁|哪位(?:领导)?)[^，。？?]{0,4}(?:审定|审签|批准)|审定人"),
+               re.compile(r"\bsign(?:ed|s|er)?\b|\bwho (?:\w+ ){0,2}(?:approved|reviewed|okayed|cleared)\b|"
+                          r"\b(?:which|what) (?:official|leader|person|director|head|officer)\b[^?]{0,40}"
+                          r"\b(?:approv|review|clear|okay)", re.I)),
     "addressee": (re.compile(r"哪位代表|哪位委员|哪个代表|哪个委员|代表是谁|委员是谁|谁提出|谁提的"),
                   re.compile(r"\bwhich (?:deputy|member|delegate)|\bwho (?:proposed|raised|submitted|asked)", re.I)),
 }

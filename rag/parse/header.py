@@ -277,9 +277,19 @@ def _labelled_date(labelled: dict[str, str], labels: tuple[str, ...]) -> str | N
     return None
 
 
+# the approver named in the closing ("以上答复意见已经我局杨军局长审定", "本答复经张明主任审签"): a name, then a title
+_APPROVED = re.compile(r"(?:已经|已由|经|由)(?:我局|我委|我厅|我办|我部|本局|本委|局|委)?(?:主要领导)?"
+                       r"([\u4e00-\u9fff]{2,3}?)(?:副?(?:局长|主任|厅长|部长|书记|区长|县长|市长|镇长|院长|处长))"
+                       r"(?:同志)?(?:审定|审签|审核|签发|签批|审阅)")
+
+
 def signer(text: str) -> str | None:
+    """Who signed the letter: its 签发人 label, else the official the closing says approved it."""
     match = re.search(r"(?:签\s*发\s*人|领导签发|签\s*发)\s*[:：]\s*([^\s:：|]{2,12})", text)
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    approved = _APPROVED.search(text)
+    return approved.group(1) if approved else None
 
 
 _CONTACT_LABEL = re.compile(r"联\s*系\s*人(?:姓名|及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*")
