@@ -285,6 +285,10 @@ def test_the_replying_office_is_a_field(tmp_path: Path, analyzer: Analyzer):
     ("Who approved the Banan transport bureau's reply about buses?", "en", True),
     ("Which official reviewed and approved the reply?", "en", True),
     ("Was the hospital project approved last year?", "en", False),
+    ("Who signed off on the Cixi health bureau's answer to the deputy?", "en", True),
+    ("When was the Cixi health bureau's reply on local medical device use signed and dated?", "en", True),
+    ("Who had to sign off on adding buses for the Matian road?", "en", False),  # the buses' approval, not the reply's
+    ("How many people have signed up online for the meal card?", "en", False),
     ("这份答复是哪位领导审定的？", "zh", True),
     ("麻天路能不能通车，是哪几家单位一起去审定的？", "zh", False),  # units that examined the road, no signer
 ])

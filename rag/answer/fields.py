@@ -32,9 +32,13 @@ FIELD_QUESTIONS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                    re.compile(r"\b(?:document|reference|file|letter) (?:number|no\b)", re.I)),
     # "Who approved the bureau's reply…", "Which official reviewed and approved it" (…经杨军局长审定)
     "signer": (re.compile(r"签发|签批|谁签|(?:谁|哪位(?:领导)?)[^，。？?]{0,4}(?:审定|审签|批准)|审定人"),
-               re.compile(r"\bsign(?:ed|s|er)?\b|\bwho (?:\w+ ){0,2}(?:approved|reviewed|okayed|cleared)\b|"
+               # signing or approving the reply itself: not "Who had to sign off on adding buses", "signed up online"
+               re.compile(r"\bsigner\b|\bsigned by\b|\b(?:sign(?:ed|s)?|approv(?:ed|es?)|review(?:ed|s)?|"
+                          r"okay(?:ed)?|clear(?:ed)?)\b(?: (?:off|and approved|and signed))?(?: on)? "
+                          r"(?:the |this |that |its |their |his |her )?(?:[\w'’-]+ ){0,6}?"
+                          r"(?:reply|replies|letter|response|answer|comments|document)\b|\b(?:reply|letter|response|answer|comments)\b[^?]{0,60}\bsigned\b|"
                           r"\b(?:which|what) (?:official|leader|person|director|head|officer)\b[^?]{0,40}"
-                          r"\b(?:approv|review|clear|okay)", re.I)),
+                          r"\b(?:approv|review|clear|okay|sign)", re.I)),
     "addressee": (re.compile(r"哪位代表|哪位委员|哪个代表|哪个委员|代表是谁|委员是谁|谁提出|谁提的"),
                   re.compile(r"\bwhich (?:deputy|member|delegate)|\bwho (?:proposed|raised|submitted|asked)", re.I)),
 }
