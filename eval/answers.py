@@ -204,6 +204,8 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "replying office not a field": {"agency_field": False},
                    "departments consulted not a field": {"consulted_field": False},
                    "copies sent not a field": {"copied_field": False},
+                   "publishing office not a field": {"publisher_field": False},
+                   "session not a field": {"session_field": False},
                    "field lines judged as sentences": {"field_line_answers": False},
                    "fields of the best hit's letter": {"field_letter_by_sentence": False},
                    "field lines only from retrieved passages": {"field_line_passages": False},

@@ -137,6 +137,10 @@ class Config:
     consulted_field: bool = True
     # "How many copies … were sent to the proposals committee?", "抄送了哪些单位": the 抄送 line is a field too
     copied_field: bool = True
+    # "Which office published the bureau's letter…", "是哪个单位发布的": the page's 发布机构 (or 来源) is a field too
+    publisher_field: bool = True
+    # "是在区政协哪次会议上提的", "At which session was the suggestion raised": the session is a field too
+    session_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -296,6 +296,44 @@ def test_who_approved_the_reply_asks_its_signer(question: str, language: str, si
     assert ("signer" in asked_fields(question, language)) is signer
 
 
+def test_the_office_that_published_the_letter_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("Which government body published the Anning transport bureau's reply?", "en"),
+                               ("Which office posted the Yuzhong district reply?", "en"),
+                               ("这份答复是哪个单位发布的？", "zh")]:
+        assert asked_fields(question, language, replying=True, published=True) == ("publisher",), question
+        assert "publisher" not in asked_fields(question, language, replying=True)
+    assert asked_fields("Which office wrote back to the member?", "en", replying=True, published=True) == ("agency",)
+    row = Letter(letter_id="a", path="a.txt", sha256="", agency="安宁市交通运输局",
+                 text="发布机构:  安宁市人民政府 发布日期: 2018-12-17\n张三代表:\n您的建议收悉。\n")
+    assert field_values(row, ("publisher",)) == ("安宁市人民政府",)
+    bare = Letter(letter_id="b", path="b.txt", sha256="", agency="某市民政局", text="张三代表:\n您的建议收悉。\n")
+    assert field_values(bare, ("publisher",)) == ("某市民政局",)  # no page label: the replying office posted it
+    anning = ("发布机构:  安宁市人民政府 发布日期: 2018-12-17 11:34\n"
+              "安宁市交通运输局关于对安宁市人大六届二次会议第28号建议的答复\n张三代表：\n"
+              "　　您提出的增设公交站点的建议收悉，现答复如下。\n"
+              "　　我局已会同公交公司实地查看，将在站点附近增设公交停靠站。\n\n安宁市交通运输局\n2018年12月1日\n")
+    index = _index(tmp_path, analyzer, {"anning.txt": anning}).with_config(max_absent_share=1.0)
+    _quoted_only_with(index, "Which government body published the Anning transport bureau's reply about the bus stop?",
+                      "安宁市人民政府", publisher_field=False)
+
+
+def test_the_session_a_proposal_was_raised_at_is_a_field(tmp_path: Path, analyzer: Analyzer):
+    for question, language in [("张文浩委员那个提案，是在区政协哪次会议上提的？", "zh"),
+                               ("At which session of the district congress was the suggestion raised?", "en")]:
+        assert asked_fields(question, language, session=True) == ("session",), question
+        assert "session" not in asked_fields(question, language)
+    assert "session" not in asked_fields("What regular meeting do the regulator's offices hold?", "en", session=True)
+    assert "session" not in asked_fields("区里开了什么会？", "zh", session=True)  # no proposal asked about
+    putuo = ("对区政协十五届一次会议第151086号提案的会办意见\n区发改委：\n"
+             "　　张文浩委员提出的招生引资的提案收悉，经研究，现将会办意见函告如下：\n"
+             "　　一、坚持产业定位，生命健康产业加速集聚，招生引资试点稳步推进。\n"
+             "　　二、加强招生引资与产城融合，试点园区已引进企业20家。\n"
+             "　　三、区政协委员关心的招生引资提案，区里将继续推进，区政协委员的意见将认真吸纳。\n")
+    index = _index(tmp_path, analyzer, {"putuo.txt": putuo}).with_config(max_absent_share=1.0, max_answer_sentences=2)
+    _quoted_only_with(index, "张文浩委员招生引资那个提案，是在区政协哪次会议上提的？", "区政协十五届一次会议",
+                      session_field=False)
+
+
 def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, analyzer: Analyzer):
     for question, language in [("Which district government helped handle the suggestion on the park?", "en"),
                                ("Which science funding body did the ministry talk to before answering?", "en"),

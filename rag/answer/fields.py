@@ -115,20 +115,40 @@ _COPIED_QUESTIONS = (re.compile(r"抄送|抄报"),
                      re.compile(r"\bcop(?:y|ies|ied)\b(?! of (?:the |a |an )?(?:policy|plan|scheme|rules|law|"
                                 r"measures|document|notice|regulations?|handbook|guide))|\bcc(?:'d|ed)?\b", re.I))
 _COPIED = re.compile(r"(?:抄\s*送|抄\s*报)\s*[:：]?[^\n]{2,80}")
+# the office that posted the letter on its website (the page's 发布机构 or 来源 label, not always the replying office):
+# "Which office published the bureau's letter…", "这份答复是哪个单位发布的"
+_PUBLISHER_QUESTIONS = (
+    re.compile(r"发布机构|发布单位|(?:哪个|什么)(?:部门|单位|机构|网站)[^，。？?]{0,8}(?:发布|公布|挂出|挂|公开)的?|"
+               r"(?:谁|哪里)(?:发布|公布|挂)的"),
+    re.compile(r"\b(?:which|what) (?:[\w'’-]+ ){0,3}(?:office|department|bureau|agency|government|authority|body|"
+               r"commission|website|site|organi[sz]ation)s?\b[^?]{0,40}?\b(?:posted|published|put (?:out|up|online)|"
+               r"uploaded|released)\b|\bwho (?:posted|published|put (?:out|up|online)|uploaded|released)\b|"
+               r"\bwhere (?:was|is) (?:the |this |that )?(?:[\w'’-]+ ){0,6}(?:reply|letter|answer|response) "
+               r"(?:posted|published)\b", re.I))
+_PUBLISHER = re.compile(r"(?:发\s*布\s*机\s*构|发\s*布\s*单\s*位|来\s*源)\s*[\]】]?\s*[:：]?\s*\|?\s*"
+                        r"([^\s|:：\]]{2,30})")
+# the session the proposal was raised at (市六届人大一次会议): "是在区政协哪次会议上提的", "At which session…"
+_SESSION_QUESTIONS = (
+    re.compile(r"(?=.*(?:提|建议|提案|议案))(?:哪次|哪一次|哪届|哪一届|第几次|什么|哪个)(?:会议?|大会|全会)"),
+    re.compile(r"(?=.*\b(?:suggest|propos|motion|rais|submit|put forward|table))\b(?:which|what) (?:[\w'’-]+ ){0,3}"
+               r"(?:session|meeting|sitting|plenary)s?\b", re.I))
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "proposal": ("proposal_number",), "agency": ("agency",),
-              "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
+              "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",), "session": ("session",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
 def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
                  result: bool = False, numbered: bool = False, replying: bool = False,
-                 consulted: bool = False, copied: bool = False) -> tuple[str, ...]:
+                 consulted: bool = False, copied: bool = False, published: bool = False,
+                 session: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
     too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果), ``numbered``:
     the number of the proposal answered (第200号), ``replying``: the office that replied, ``consulted``: the
-    departments the reply was settled with (经商…、经与…共同研究), ``copied``: whom copies went to (抄送)."""
+    departments the reply was settled with (经商…、经与…共同研究), ``copied``: whom copies went to (抄送),
+    ``published``: the office that posted it (发布机构; asked so, the replying office is not asked), ``session``: the
+    session the proposal was raised at."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
     cc = copied and bool(_COPIED_QUESTIONS[pick].search(question))
@@ -145,8 +165,12 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
         asked.append("result")
     if numbered and _PROPOSAL_QUESTIONS[pick].search(question):
         asked.append("proposal")
-    if replying and _AGENCY_QUESTIONS[pick].search(question):
+    if published and _PUBLISHER_QUESTIONS[pick].search(question):
+        asked.append("publisher")
+    elif replying and _AGENCY_QUESTIONS[pick].search(question):
         asked.append("agency")
+    if session and _SESSION_QUESTIONS[pick].search(question):
+        asked.append("session")
     return tuple(asked)
 
 
@@ -161,6 +185,9 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
         if "consulted" in fields else []
     values += [("copied", match.group().strip()) for match in _COPIED.finditer(letter.text)] \
         if "copied" in fields else []
+    if "publisher" in fields:  # the page's label, else (a letter copied without it) the replying office
+        labelled = [match.group(1) for match in _PUBLISHER.finditer(letter.text[:2000])]
+        values += [("publisher", name) for name in labelled] or [("publisher", letter.agency)]
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
@@ -197,7 +224,7 @@ def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     it, its contact (the labelled 联系人 line the parser read). A document number asked for may be another's the letter
     cites (慈市监管〔2020〕3号)."""
     return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal",
-                                                         "agency", "contact", "copied"))
+                                                         "agency", "contact", "copied", "publisher", "session"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:

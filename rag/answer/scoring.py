@@ -98,7 +98,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
                          result=config.result_field, numbered=config.proposal_number_field,
                          replying=config.agency_field, consulted=config.consulted_field,
-                         copied=config.copied_field)
+                         copied=config.copied_field, published=config.publisher_field,
+                         session=config.session_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         # the letter asked about (naming the place named): another letter's contact line answers another question
