@@ -308,6 +308,9 @@ def test_the_office_that_published_the_letter_is_a_field(tmp_path: Path, analyze
     assert field_values(row, ("publisher",)) == ("安宁市人民政府",)
     bare = Letter(letter_id="b", path="b.txt", sha256="", agency="某市民政局", text="张三代表:\n您的建议收悉。\n")
     assert field_values(bare, ("publisher",)) == ("某市民政局",)  # no page label: the replying office posted it
+    empty = Letter(letter_id="c", path="c.txt", sha256="", agency="某市民政局",
+                   text="发布日期:2022-10-27 来源: 浏览次数:\n来源: 农业农村部网站\n张三代表:\n")
+    assert field_values(empty, ("publisher",)) == ("农业农村部",)
     anning = ("发布机构:  安宁市人民政府 发布日期: 2018-12-17 11:34\n"
               "安宁市交通运输局关于对安宁市人大六届二次会议第28号建议的答复\n张三代表：\n"
               "　　您提出的增设公交站点的建议收悉，现答复如下。\n"

@@ -18,6 +18,7 @@ import re
 
 from ..chunk import split_sentences
 from ..parse import Letter
+from ..parse.header import is_org
 from ..retrieve.hits import Hit, citation
 from .terms import fold
 
@@ -186,7 +187,8 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     values += [("copied", match.group().strip()) for match in _COPIED.finditer(letter.text)] \
         if "copied" in fields else []
     if "publisher" in fields:  # the page's label, else (a letter copied without it) the replying office
-        labelled = [match.group(1) for match in _PUBLISHER.finditer(letter.text[:2000])]
+        names = (re.sub(r"(?:门户)?(?:网站|官网)$", "", m.group(1)) for m in _PUBLISHER.finditer(letter.text[:2000]))
+        labelled = [name for name in names if is_org(name)]  # not "来源: 浏览次数:", an empty cell
         values += [("publisher", name) for name in labelled] or [("publisher", letter.agency)]
     out: list[str] = []
     for name, value in values:
