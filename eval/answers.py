@@ -206,6 +206,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "copies sent not a field": {"copied_field": False},
                    "publishing office not a field": {"publisher_field": False},
                    "session not a field": {"session_field": False},
+                   "field letter not by a name spelled": {"named_field_letter": False},
                    "field lines judged as sentences": {"field_line_answers": False},
                    "fields of the best hit's letter": {"field_letter_by_sentence": False},
                    "field lines only from retrieved passages": {"field_line_passages": False},

@@ -337,6 +337,20 @@ def test_the_session_a_proposal_was_raised_at_is_a_field(tmp_path: Path, analyze
                       session_field=False)
 
 
+def test_the_field_letter_is_the_one_naming_the_person_the_question_spells(tmp_path: Path, analyzer: Analyzer):
+    jingan = ("对区政协二届六次会议第126号提案的答复\n刘春燕委员：\n"
+              "　　您提出的关于老年人就餐的提案收悉。\n　　全区老年人助餐场所109个，老年人就餐更加方便。\n")
+    huashan = ("花山区民政局关于对花山区政协第二次会议第78号提案办理情况的回复\n仇有福委员：\n"
+               "　　你提出的关于老年助餐维持正常运转的提案收悉。\n　　全区正式运营的社区助餐中心62个。\n")
+    index = _index(tmp_path, analyzer, {"jingan.txt": jingan, "huashan.txt": huashan}).with_config(
+        max_absent_share=1.0, place_gate=False)
+    question = "What number was Qiu Youfu's proposal about meals for older people?"
+    # the other letter's passages first, as a search may rank them
+    hits = sorted(index.search(question, k=8), key=lambda h: h.letter_id != "jingan")
+    assert "第78号" in _answer_text(index, question, hits)
+    assert "第78号" not in _answer_text(index.with_config(named_field_letter=False), question, hits)
+
+
 def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, analyzer: Analyzer):
     for question, language in [("Which district government helped handle the suggestion on the park?", "en"),
                                ("Which science funding body did the ministry talk to before answering?", "en"),

@@ -89,6 +89,16 @@ def test_an_english_word_spelling_a_name_in_pinyin_finds_it_as_the_letter_writes
     assert spelled_names("what does huashan say?", letters, unknown) == {}  # a name is capitalised in English
 
 
+def test_a_persons_name_in_pinyin_is_found_before_a_title_or_a_comma():
+    letters = ["仇有福委员:\n你提出的提案收悉。", "张伟鹏、孙爱玲、杨巧云委员:", "有福之人，仇恨"]
+    unknown = lambda word: False  # noqa: E731
+    assert spelled_names("What number was Qiu Youfu's proposal?", letters, unknown) == {"qiuyoufu": ("仇有福",)}
+    assert spelled_names("What did Sun Ailing ask for?", letters, unknown) == {"sunailing": ("孙爱玲",)}
+    # the surname is the first word; without a title or a list after it, characters read alike are no name
+    assert spelled_names("What did Youfu Qiu ask?", letters, unknown) == {}
+    assert spelled_names("What did Qiu Youfu ask?", ["仇有福利院"], unknown) == {}
+
+
 def test_a_pinyin_name_ties_the_answer_to_the_letter_naming_it(tmp_path, analyzer):
     from rag import Config, Index
 

@@ -60,21 +60,51 @@ def syllables(word: str) -> list[tuple[str, ...]]:
 def _pattern(word: str) -> re.Pattern[str] | None:
     readings = _readings()
     ways = ["".join(f"[{readings[s]}]" for s in way) for way in syllables(word)]
-    return re.compile(f"(?:{'|'.join(ways)})(?=[{_AFTER}])") if ways else None
+    return re.compile(f"((?:{'|'.join(ways)}))(?=[{_AFTER}])") if ways else None
 
 
 def spelled_names(question: str, texts: Iterable[str], known: Callable[[str], bool]) -> dict[str, tuple[str, ...]]:
     """For each capitalised word of an English ``question`` that ``known`` does not know (a glossary's, a
-    dictionary's, a gazetteer's word), the names in ``texts`` it spells in pinyin, by word (lower case)."""
-    words = [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
+    dictionary's, a gazetteer's word), the names in ``texts`` it spells in pinyin, by word (lower case); and for a
+    person's name written as two or three capitalised words ("Qiu Youfu", "Yue Lin"), the name as a letter writes it
+    before a title or a list's comma (仇有福委员, 岳林代表), by the words joined (``qiuyoufu``)."""
+    question = unicodedata.normalize("NFKC", question)
+    words = [w.lower() for w in _WORD.findall(question)]
     words = [w for w in dict.fromkeys(words) if not known(w)]
-    if not words:
+    people = [run for run in dict.fromkeys(_person_runs(question)) if not any(known(w) for w in run.split())]
+    if not words and not people:
         return {}
     texts = list(texts)
     out: dict[str, tuple[str, ...]] = {}
-    for word in words:
-        pattern = _pattern(word)
-        found = dict.fromkeys(m.group() for text in texts for m in pattern.finditer(text)) if pattern else {}
+    for key, pattern in [*((w, _pattern(w)) for w in words), *((p.replace(" ", ""), _person(p)) for p in people)]:
+        found = dict.fromkeys(m.group(1) for text in texts for m in pattern.finditer(text)) if pattern else {}
         if found:
-            out[word] = tuple(found)
+            out[key] = tuple(found)
     return out
+
+
+# a person's name in English: two or three capitalised words, each one syllable or two ("Qiu Youfu", "Tian Qun")
+_RUN = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{1,5}(?: [A-Z][a-z]{1,5}){1,2})(?![A-Za-z])")
+# what follows a person's name in a letter: a title, a list's comma, the colon of a greeting
+_TITLES = r"代表|委员|同志|先生|女士|局长|主任|厅长|部长|书记|处长|科长|院长|[、，,:：]"
+
+
+def _person_runs(question: str) -> list[str]:
+    readings = _readings()
+    return [run.lower() for run in _RUN.findall(question)
+            if run.split()[0].lower() in readings and all(syllables_of(w.lower()) for w in run.split()[1:])]
+
+
+def syllables_of(word: str) -> bool:
+    """Whether ``word`` (lower case) is one pinyin syllable or two."""
+    readings = _readings()
+    return word in readings or any(word[:n] in readings and word[n:] in readings for n in range(1, len(word)))
+
+
+@functools.cache
+def _person(run: str) -> re.Pattern[str] | None:
+    """The characters spelling ``run`` (its words' syllables in order, a surname of one syllable), then a title."""
+    readings = _readings()
+    ways = ["".join(f"[{readings[s]}]" for s in way) for way in syllables(run.replace(" ", ""))
+            if 2 <= len(way) <= 3 and way[0] == run.split()[0]]
+    return re.compile(f"(?<![\u4e00-\u9fff])((?:{'|'.join(ways)}))(?={_TITLES})") if ways else None

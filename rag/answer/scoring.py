@@ -85,7 +85,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     language = question_language(question)
     hits = tuple(hits)
     bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
-    terms, ranking = _terms(question, hits, analyzer, statistics, letters, config)
+    terms, ranking, spelled = _terms(question, hits, analyzer, statistics, letters, config)
     absent = absent_share(question, analyzer, statistics, bridged)
     unplaced = unmentioned_places(question, hits, letters)
     source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
@@ -104,6 +104,9 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     if asked:
         # the letter asked about (naming the place named): another letter's contact line answers another question
         naming = _naming_letters(question, source, letters) if config.place_bound_sentences else []
+        if config.named_field_letter and spelled:  # "Qiu Youfu's proposal": the letter naming 仇有福
+            named = _spelling_letters(spelled, source, letters)
+            naming = [lid for lid in naming if lid in named] or naming or named
         about = {naming[0] if naming else source[0].letter_id}
         if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
             pool = [s for s in sentences if s.hit.letter_id in naming] or sentences
@@ -134,21 +137,30 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
 
 
 def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: TermStatistics,
-           letters: Mapping[str, Letter], config: Config) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
-    """The question's terms that judge the evidence, and those that rank its sentences (equal without the bridge)."""
+           letters: Mapping[str, Letter], config: Config,
+           ) -> tuple[tuple[Term, ...], tuple[Term, ...], tuple[Term, ...]]:
+    """The question's terms that judge the evidence, those that rank its sentences (equal without the bridge), and
+    the names among them it spells in pinyin."""
     if not hits:
-        return (), ()
+        return (), (), ()
     bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
     terms = question_terms(question, analyzer, statistics)
     # words only the bridge knows help pick the sentence, not judge the evidence (their translations are noisy)
     ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
                              bridge_share=config.bridge_term_share) if config.bridge_terms else terms
+    spelled: tuple[Term, ...] = ()
     if config.pinyin_names and question_language(question) == "en":  # "Wacaochong": 瓦草冲 in a retrieved letter
         spelled = spelled_terms(question, letter_texts(hits, letters), analyzer, statistics)
         same = ranking is terms
         terms += spelled
         ranking = terms if same else ranking + spelled
-    return terms, ranking
+    return terms, ranking, spelled
+
+
+def _spelling_letters(spelled: Sequence[Term], hits: Sequence[Hit], letters: Mapping[str, Letter]) -> list[str]:
+    """The hits' letters, best first, that hold every name the question spells in pinyin."""
+    folded = {lid: fold(letters[lid].text) for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters}
+    return [lid for lid, text in folded.items() if all(any(f in text for f in t.forms) for t in spelled)]
 
 
 def _naming_letters(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter]) -> list[str]:
