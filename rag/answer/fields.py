@@ -1,4 +1,6 @@
-"""Questions about a letter's own particulars: its contact, document number, signer, date, addressee.
+"""Questions about a letter's own particulars: its contact, document number, signer, date, addressee, and (each
+with its switch) the proposal's number and session, the handling result, the replying and the publishing office, the
+departments the reply was settled with (经商…，现答复如下) and whom copies went to (抄送).
 
 Their answers are lines of the letter's header or signature block ("联系人及电话：梁 沛 0311-87801895"), which
 share few words with the question and little meaning, so sentence scoring alone ranks them low. The parser
