@@ -315,9 +315,9 @@ def test_the_office_that_published_the_letter_is_a_field(tmp_path: Path, analyze
               "安宁市交通运输局关于对安宁市人大六届二次会议第28号建议的答复\n张三代表：\n"
               "　　您提出的增设公交站点的建议收悉，现答复如下。\n"
               "　　我局已会同公交公司实地查看，将在站点附近增设公交停靠站。\n\n安宁市交通运输局\n2018年12月1日\n")
-    index = _index(tmp_path, analyzer, {"anning.txt": anning}).with_config(max_absent_share=1.0)
-    _quoted_only_with(index, "Which government body published the Anning transport bureau's reply about the bus stop?",
-                      "安宁市人民政府", publisher_field=False)
+    _quoted_from_only_with(_index(tmp_path, analyzer, {"anning.txt": anning}),
+                           "Which government body published the Anning transport bureau's reply about the bus stop?",
+                           "安宁市人民政府", publisher_field=False)
 
 
 def test_the_session_a_proposal_was_raised_at_is_a_field(tmp_path: Path, analyzer: Analyzer):
@@ -372,9 +372,9 @@ def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, 
             "　　园区产业政策支撑有力，区政府出台了加快医疗器械企业聚集发展的若干办法。\n"
             "　　下一步，区政府将继续建设医疗器械产业园，推动医疗器械产业发展。\n"
             "　　区政府将支持园区医疗器械企业开展研发，对产业园企业给予房租补贴。\n")
-    index = _index(tmp_path, analyzer, {"park.txt": park}).with_config(max_absent_share=1.0)
-    _quoted_only_with(index, "Which district government helped handle the suggestion on the medical device park?",
-                      "南岸区政府", consulted_field=False)
+    _quoted_from_only_with(_index(tmp_path, analyzer, {"park.txt": park}),
+                           "Which district government helped handle the suggestion on the medical device park?",
+                           "南岸区政府", consulted_field=False)
 
 
 def test_whom_copies_were_sent_to_is_a_field(tmp_path: Path, analyzer: Analyzer):
@@ -386,9 +386,14 @@ def test_whom_copies_were_sent_to_is_a_field(tmp_path: Path, analyzer: Analyzer)
     schools = ("关于教育基础设施的提案的答复\n张三委员：\n　　您们提出的提案收悉。今年为18所学校安装空调。\n"
                "　　下一步将继续改善农村学校条件。\n舞钢市教育体育局\n2022年10月27日\n"
                "抄送:市政协提案委2份)     市委督查局(2份)\n")
-    index = _index(tmp_path, analyzer, {"schools.txt": schools}).with_config(max_absent_share=1.0)
-    _quoted_only_with(index, "How many copies of the Wugang schools reply were sent to the proposals committee?",
-                      "市政协提案委2份", copied_field=False)
+    _quoted_from_only_with(_index(tmp_path, analyzer, {"schools.txt": schools}),
+                           "How many copies of the Wugang schools reply were sent to the proposals committee?",
+                           "市政协提案委2份", copied_field=False)
+
+
+def _quoted_from_only_with(index: Index, question: str, quote: str, **off: bool) -> None:
+    """:func:`_quoted_only_with` whatever share of the question's words the letters lack (a one-letter index)."""
+    _quoted_only_with(index.with_config(max_absent_share=1.0), question, quote, **off)
 
 
 def _quoted_only_with(index: Index, question: str, quote: str, **off: bool) -> None:
