@@ -151,6 +151,10 @@ def test_a_letter_naming_only_a_place_around_the_one_asked_is_not_about_elsewher
     ("How many times have seniors swiped their cards?", "全区共有助餐场所109个。", "count"),
     ("How many life science firms have moved in?", "目前入驻27家生命健康领域企业。", None),
     ("How many life science firms have moved in?", "36种药品纳入目录。", "count"),
+    # up to four words name what is counted, up to the verb or preposition after them
+    ("How many new elderly care beds will the district add?", "新建养老服务中心3个。", "count"),
+    ("How many new elderly care beds will the district add?", "新增养老床位500张。", None),
+    ("How many copies of the schools reply were sent?", "抄送:市政协提案委2份", None),
     # the thing counted may follow the number without a classifier: 6部门, 十大赛道, 十万百姓
     ("这个方案是几个部门一块发的？", "市卫生健康委、市民政局等6部门联合印发。", None),
     ("产业还分了多少条赛道？", "细分十大赛道。", None),

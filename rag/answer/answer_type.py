@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 # a number in digits or Chinese numerals (一百二十, 两, 12.5, 1,200)
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+(?:[点.][零〇一二三四五六七八九]+)?)"
-_CLASSIFIER = (r"(?:个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|处|辆|部|座|条|床|间|栋|层|本|册|只|头|"
+_CLASSIFIER = (r"(?:个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|处|辆|部|座|条|床|间|栋|层|本|册|只|头|份|"
                r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟)")
 _MONEY = re.compile(_NUM + r"\s*(?:万亿|亿|万|千|百)?\s*(?:元|块钱)|\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
                     r"\d+(?:\.\d+)?\s*(?:万|亿)(?=(?:以上|以下|左右|进行|的|用于|资金|投资|补助|奖励|补贴))")
@@ -159,7 +159,8 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\bhouseholds?\b", re.I), "户"),
                (re.compile(r"\btimes\b", re.I), "次|人次"),
                (re.compile(r"\b(?:companies|firms|enterprises|businesses)\b", re.I), "家|个|户"),
-               (re.compile(r"\bschools?\b", re.I), "所|个"))
+               (re.compile(r"\bschools?\b", re.I), "所|个"),
+               (re.compile(r"\bcop(?:y|ies)\b", re.I), "份"))
 # classifiers that count the same things: 多少家医院 is answered by 24家, 18所 or 3个
 _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|项|款|种|位|名", "张": "张|床", "床": "床|张",
                "台": "台|套|件|个", "套": "套|台|件|个", "人": "人|名|位|人次|百姓|群众|居民", "名": "名|人|位",
@@ -167,7 +168,9 @@ _SAME_COUNT = {"家": "家|所|个", "所": "所|家|个", "个": "个|家|所|�
                "项": "项|个", "款": "款|个|种", "种": "种|个|款", "次": "次|人次"}
 # what an English count question counts: the few words after "how many" / "number of" ("How many smart blackboards
 # does Wugang plan to buy for its schools?" counts blackboards, not schools)
-_HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,3})", re.I)
+# ("How many new elderly care beds…": four words, up to the verb or preposition that ends the noun phrase)
+_HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:(?!(?:does|do|did|is|are|was|were|will|would|have|has|had|"
+                       r"can|could|of|in|at|for|on|to|by|from|with|the|a|an)\b)[\w'-]+\s*){1,4})", re.I)
 _YEAR = re.compile(r"(?:19|20)\d{2}\s*年")
 # "一批龙头企业" is "a number of" firms, no count; "第一批" an ordinal
 _VAGUE = re.compile(r"(?<![\d零〇一二两三四五六七八九十百千])一批")
