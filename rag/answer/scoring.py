@@ -102,15 +102,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                          session=config.session_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
-        # the letter asked about (naming the place named): another letter's contact line answers another question
-        naming = _naming_letters(question, source, letters) if config.place_bound_sentences else []
-        if config.named_field_letter and spelled:  # "Qiu Youfu's proposal": the letter naming 仇有福
-            named = _spelling_letters(spelled, source, letters)
-            naming = [lid for lid in naming if lid in named] or naming or named
-        about = {naming[0] if naming else source[0].letter_id}
-        if config.field_letter_by_sentence:  # … and the letter of the sentence most about the question
-            pool = [s for s in sentences if s.hit.letter_id in naming] or sentences
-            about.add(max(pool, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
+        about = _field_letters(question, source, sentences, spelled, letters, config)
         values = {lid: field_values(letters.get(lid), asked) for lid in about}
         if config.field_line_passages:
             lines = _field_lines(candidates, {lid: field_values(letters.get(lid), line_fields(asked)) for lid in about},
@@ -134,6 +126,22 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
     return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
                             vectors=spans)
+
+
+def _field_letters(question: str, source: Sequence[Hit], sentences: Sequence[Sentence], spelled: Sequence[Term],
+                   letters: Mapping[str, Letter], config: Config) -> set[str]:
+    """The letters whose fields answer a field question: the one asked about (naming the place named, and the names
+    spelled in pinyin; else the best hit's: another letter's contact line answers another question) and the letter
+    of the sentence most about the question (dense similarity plus term share, no field or figure weight)."""
+    naming = _naming_letters(question, source, letters) if config.place_bound_sentences else []
+    if config.named_field_letter and spelled:  # "Qiu Youfu's proposal": the letter naming 仇有福
+        named = _spelling_letters(spelled, source, letters)
+        naming = [lid for lid in naming if lid in named] or naming or named
+    about = {naming[0] if naming else source[0].letter_id}
+    if config.field_letter_by_sentence:
+        pool = [s for s in sentences if s.hit.letter_id in naming] or sentences
+        about.add(max(pool, key=lambda s: s.dense + config.overlap_weight * s.overlap).hit.letter_id)
+    return about
 
 
 def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: TermStatistics,
