@@ -179,8 +179,10 @@ def test_a_checkpoint_of_other_settings_is_removed_and_everything_embedded(share
 
 
 # A build in another process, with an encoder at 0.3 s per letter; it prints its pid and builds.
+# (Ctrl-C as in a terminal: a child inherits an ignored SIGINT, which the test process may have been left with)
 _BUILD = """
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from rag import Analyzer, Index
 from tests.test_build import Slow
 letters, directory, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -243,7 +245,7 @@ def test_stopping_a_build_leaves_no_worker_processes(shared_letters: Path, tmp_p
         assert len(workers) >= 2
         child.send_signal(stop)
         child.wait(timeout=120)
-        assert child.returncode != 0
+        assert child.returncode != 0, child.stderr.read() if child.stderr else ""
     finally:
         if child.poll() is None:
             child.kill()
@@ -270,11 +272,15 @@ def test_ctrl_c_stops_a_build_even_when_its_keyboard_interrupt_is_swallowed(shar
     whole = FakeEncoder()
     Index.build([shared_letters], tmp_path / "whole", encoder=whole, analyzer=analyzer)
     encoder = _Swallows()
-    with pytest.raises(KeyboardInterrupt):
-        Index.build([shared_letters], tmp_path / "index", encoder=encoder, analyzer=analyzer)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as Python sets it up
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Index.build([shared_letters], tmp_path / "index", encoder=encoder, analyzer=analyzer)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the build's handler is gone again
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert 0 < encoder.passages_encoded < whole.passages_encoded  # it stopped after a batch, not at the end
     assert not (tmp_path / "index" / "manifest.json").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the build's handler is gone again
 
 
 def test_the_progress_bar_shows_letters_chunks_and_characters_per_second(letters_dir: Path, tmp_path: Path,
