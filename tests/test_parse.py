@@ -209,3 +209,4 @@ def test_the_official_who_approved_the_reply_is_its_signer():
     text = "杨运平代表:\n您的建议收悉。\n以上答复意见已经我局杨军局长审定,您对此有何意见,请填写征询意见表。\n"
     assert parse_letter(text, letter_id="s").signer == "杨军"
     assert parse_letter("某代表:\n经区政府常务会议审定,项目已立项。\n", letter_id="n").signer is None  # no person
+    assert parse_letter("某代表:\n以上答复已经我局分管副局长审定。\n", letter_id="m").signer is None  # a title only

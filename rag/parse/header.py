@@ -281,6 +281,7 @@ def _labelled_date(labelled: dict[str, str], labels: tuple[str, ...]) -> str | N
 _APPROVED = re.compile(r"(?:已经|已由|经|由)(?:我局|我委|我厅|我办|我部|本局|本委|局|委)?(?:主要领导)?"
                        r"([\u4e00-\u9fff]{2,3}?)(?:副?(?:局长|主任|厅长|部长|书记|区长|县长|市长|镇长|院长|处长))"
                        r"(?:同志)?(?:审定|审签|审核|签发|签批|审阅)")
+_NO_NAME = ("分管", "主管", "主要", "党组", "相关", "有关", "常务", "执行", "领导")  # 经分管副局长审定 names nobody
 
 
 def signer(text: str) -> str | None:
@@ -289,7 +290,7 @@ def signer(text: str) -> str | None:
     if match:
         return match.group(1)
     approved = _APPROVED.search(text)
-    return approved.group(1) if approved else None
+    return approved.group(1) if approved and not approved.group(1).startswith(_NO_NAME) else None
 
 
 _CONTACT_LABEL = re.compile(r"联\s*系\s*人(?:姓名|及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*")
