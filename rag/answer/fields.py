@@ -20,7 +20,7 @@ import re
 
 from ..chunk import split_sentences
 from ..parse import Letter
-from ..parse.header import is_org
+from ..parse.header import org_name
 from ..retrieve.hits import Hit, citation
 from .terms import fold
 
@@ -135,6 +135,12 @@ _SESSION_QUESTIONS = (
     re.compile(r"(?=.*(?:提|建议|提案|议案))(?:哪次|哪一次|哪届|哪一届|第几次|什么|哪个)(?:会议?|大会|全会)"),
     re.compile(r"(?=.*\b(?:suggest|propos|motion|rais|submit|put forward|table))\b(?:which|what) (?:[\w'’-]+ ){0,3}"
                r"(?:session|meeting|sitting|plenary)s?\b", re.I))
+# the fields asked only with their switch, in the order they are listed when asked
+_OPTIONAL_QUESTIONS = (("consulted", _CONSULTED_QUESTIONS), ("date", _DATE_QUESTIONS), ("result", _RESULT_QUESTIONS),
+                       ("proposal", _PROPOSAL_QUESTIONS), ("publisher", _PUBLISHER_QUESTIONS),
+                       ("agency", _AGENCY_QUESTIONS), ("session", _SESSION_QUESTIONS))
+# the fields read from the letter's text, not from the parser: (pattern, at most this many of its matches)
+_TEXT_FIELDS = {"result": (_RESULT, 1), "consulted": (_CONSULTED, None), "copied": (_COPIED, None)}
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "proposal": ("proposal_number",), "agency": ("agency",),
               "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",), "session": ("session",)}
@@ -160,20 +166,11 @@ def asked_fields(question: str, language: str, *, broad: bool = False, dated: bo
                   if name not in asked and patterns[pick].search(question) and not (cc and name == "addressee")]
     if cc:
         asked.append("copied")
-    if consulted and _CONSULTED_QUESTIONS[pick].search(question):
-        asked.append("consulted")
-    if dated and _DATE_QUESTIONS[pick].search(question):
-        asked.append("date")
-    if result and _RESULT_QUESTIONS[pick].search(question):
-        asked.append("result")
-    if numbered and _PROPOSAL_QUESTIONS[pick].search(question):
-        asked.append("proposal")
-    if published and _PUBLISHER_QUESTIONS[pick].search(question):
-        asked.append("publisher")
-    elif replying and _AGENCY_QUESTIONS[pick].search(question):
-        asked.append("agency")
-    if session and _SESSION_QUESTIONS[pick].search(question):
-        asked.append("session")
+    on = {"consulted": consulted, "date": dated, "result": result, "proposal": numbered, "publisher": published,
+          "agency": replying, "session": session}
+    for name, patterns in _OPTIONAL_QUESTIONS:  # asked how it was published, the replying office is not asked
+        if on[name] and patterns[pick].search(question) and not (name == "agency" and "publisher" in asked):
+            asked.append(name)
     return tuple(asked)
 
 
@@ -183,14 +180,12 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     if letter is None:
         return ()
     values = [(name, getattr(letter, attribute)) for name in fields for attribute in _FIELDS_OF.get(name, ())]
-    values += [("result", match.group()) for match in _RESULT.finditer(letter.text)][:1] if "result" in fields else []
-    values += [("consulted", match.group()) for match in _CONSULTED.finditer(letter.text)] \
-        if "consulted" in fields else []
-    values += [("copied", match.group().strip()) for match in _COPIED.finditer(letter.text)] \
-        if "copied" in fields else []
+    for name, (pattern, most) in _TEXT_FIELDS.items():
+        if name in fields:
+            values += [(name, match.group().strip()) for match in pattern.finditer(letter.text)][:most]
     if "publisher" in fields:  # the page's label, else (a letter copied without it) the replying office
-        names = (re.sub(r"(?:门户)?(?:网站|官网)$", "", m.group(1)) for m in _PUBLISHER.finditer(letter.text[:2000]))
-        labelled = [name for name in names if is_org(name)]  # not "来源: 浏览次数:", an empty cell
+        names = (org_name(m.group(1)) for m in _PUBLISHER.finditer(letter.text[:2000]))
+        labelled = [name for name in names if name]  # not "来源: 浏览次数:", an empty cell
         values += [("publisher", name) for name in labelled] or [("publisher", letter.agency)]
     out: list[str] = []
     for name, value in values:

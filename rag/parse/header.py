@@ -163,6 +163,12 @@ def is_org(text: str) -> bool:
     return 2 < len(text) <= 30 and bool(_ORG_SUFFIX.search(text)) and not re.search(r"[，。；：:,]", text)
 
 
+def org_name(value: str) -> str | None:
+    """An organisation named by a page label, without its website's name (来源: 农业农村部网站), or None."""
+    name = re.sub(r"(?:门户)?(?:网站|官网)$", "", value)
+    return name if is_org(name) else None
+
+
 def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], title: str | None) -> str | None:
     """The replying agency: named before 关于 in the title, else the signature, else page labels."""
     if title:
@@ -176,8 +182,8 @@ def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], titl
         return header[0].text
     for label in ("发布机构", "来源"):
         value = (labelled.get(label) or "").split()
-        name = re.sub(r"(?:门户)?(?:网站|官网)$", "", value[0]) if value else ""  # 来源: 农业农村部网站
-        if is_org(name):
+        name = org_name(value[0]) if value else None
+        if name:
             return name
     duties = _DUTIES.search("\n".join(line.text for line in lines[:12]))
     return duties.group(1) if duties and is_org(duties.group(1)) else None
