@@ -232,6 +232,8 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.answers", description=__doc__.split("\n")[0])
     parser.add_argument("--gold", action="append", required=True, metavar="FILE.jsonl")
+    parser.add_argument("--split", metavar="FILE:NAME",
+                        help="only the questions of a frozen split, e.g. eval/data/real/split.tsv:dev")
     parser.add_argument("--letters", action="append", default=[], metavar="DIR",
                         help="letters to index (when --index is missing or empty)")
     parser.add_argument("--index", metavar="DIR", help="index folder (built from --letters when missing)")
@@ -248,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
-    rows = load_gold(args.gold)
+    rows = load_gold(args.gold, args.split)
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(args.index) if args.index else Path(scratch) / "index"
         if (directory / "manifest.json").exists():

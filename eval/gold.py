@@ -64,11 +64,48 @@ def evidence_found(text: str, evidence: Sequence[str]) -> tuple[int, ...]:
     return tuple(i for i, item in enumerate(evidence) if normalize(item) in passage)
 
 
-def load_gold(paths: Iterable[str | Path]) -> list[Question]:
+def read_split(spec: str) -> tuple[str, frozenset[str]]:
+    """The ids a frozen split selects: ``FILE:NAME`` (e.g. ``eval/data/real/split.tsv:test``).
+
+    Returns:
+        ``(name, ids)``: the letter file names (with and without their extension) and the question ids
+        that the split file puts under NAME.
+
+    Raises:
+        GoldError: the spec has no ``:NAME``, the file cannot be read, or no row carries NAME.
+    """
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path or not name:
+        raise GoldError(f"--split takes FILE:NAME (e.g. eval/data/real/split.tsv:test), not {spec!r}")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldError(f"cannot read split file {path}: {exc}") from exc
+    ids: set[str] = set()
+    for line in lines[1:]:
+        kind, _, rest = line.partition("\t")
+        item, _, side = rest.partition("\t")
+        if side.strip() == name:
+            ids.add(item)
+            if kind == "letter":
+                ids.add(Path(item).stem)
+    if not ids:
+        raise GoldError(f"split file {path} puts nothing under {name!r}")
+    return name, frozenset(ids)
+
+
+def in_split(question: Question, ids: frozenset[str]) -> bool:
+    """Whether a question belongs to a split: its letter is in it, or (a question without a letter) its id is."""
+    return (question.letter in ids) if question.letter else (question.id in ids)
+
+
+def load_gold(paths: Iterable[str | Path], split: str | None = None) -> list[Question]:
     """Read gold JSONL files, one question a line, and check every field.
 
     Args:
         paths: gold files; their questions are concatenated in order.
+
+        split: ``FILE:NAME`` keeps only the questions of that frozen split (see :func:`read_split`).
 
     Returns:
         The questions.
@@ -94,7 +131,12 @@ def load_gold(paths: Iterable[str | Path]) -> list[Question]:
                 raise GoldError(f"{question.where}: id {question.id!r} is already used at {seen[question.id].where}")
             seen[question.id] = question
             questions.append(question)
-    if not questions:
+    if split is not None:
+        name, ids = read_split(split)
+        questions = [q for q in questions if in_split(q, ids)]
+        if not questions:
+            raise GoldError(f"no question of the gold files is in split {name!r} of {split}")
+    elif not questions:
         raise GoldError(f"no questions in {', '.join(str(p) for p in paths) or 'the gold files (none given)'}")
     return questions
 

@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Score retrieval on gold questions: Recall@1/3/5/10, MRR@10, nDCG@10, overall and per language.")
     parser.add_argument("--gold", action="append", required=True, metavar="FILE",
                         help="gold JSONL file (repeatable; the files are concatenated)")
+    parser.add_argument("--split", metavar="FILE:NAME",
+                        help="only the questions of a frozen split, e.g. eval/data/real/split.tsv:dev")
     parser.add_argument("--index", default=str(DEFAULT_INDEX), metavar="DIR",
                         help=f"index folder; built from --letters when it holds no index yet (default {DEFAULT_INDEX})")
     parser.add_argument("--letters", action="append", metavar="PATH",
@@ -168,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.k < 1:
             raise ValueError(f"--k must be at least 1, not {args.k}")
-        questions = load_gold(args.gold)
+        questions = load_gold(args.gold, args.split)
         unanswerable = sum(not q.answerable for q in questions)
         print(f"gold: {len(questions)} questions from {', '.join(args.gold)} "
               f"({len(questions) - unanswerable} answerable; {unanswerable} unanswerable, left out of the metrics)")
