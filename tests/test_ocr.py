@@ -32,8 +32,8 @@ NUMBER = "弥民函〔2017〕14号"
 
 
 @pytest.fixture(scope="module")
-def source() -> str:
-    return LETTER.read_text(encoding="utf-8")
+def source(shared_letters: Path) -> str:
+    return (shared_letters / LETTER.name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

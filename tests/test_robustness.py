@@ -230,7 +230,8 @@ def test_build_killed_midway_leaves_the_previous_index_usable(fake_index: Index,
     assert len(_load(directory, analyzer).letters) == 3
 
 
-def test_kill_while_writing_files_keeps_old_generation(fake_index: Index, tmp_path: Path, analyzer, monkeypatch):
+def test_kill_while_writing_files_keeps_old_generation(fake_index: Index, tmp_path: Path, analyzer, monkeypatch,
+                                                       shared_letters: Path):
     """A crash after some data files are written but before the manifest swap changes nothing."""
     directory = tmp_path / "index"
     expected = [h.chunk_id for h in fake_index.search(QUESTION, k=5)]
@@ -242,7 +243,7 @@ def test_kill_while_writing_files_keeps_old_generation(fake_index: Index, tmp_pa
 
     monkeypatch.setattr(faiss, "write_index", crash)
     with pytest.raises(KeyboardInterrupt):
-        fake_index.add([ROOT.parent / "shared" / "letters" / "x005.txt"])
+        fake_index.add([shared_letters / "x005.txt"])
     monkeypatch.undo()
     assert [h.chunk_id for h in _load(directory, analyzer).search(QUESTION, k=5)] == expected
     assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]

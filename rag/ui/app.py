@@ -168,14 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(or `make run`, which installs it)", file=sys.stderr)
         return 2
     from rag import IndexFolderError
+    from rag.embed import MissingDependency
     from rag.stores.dense_flat import single_threaded_search
 
     single_threaded_search()
     config = app_config(args)
+    loading = (Path(args.index) / "manifest.json").exists() and not args.rebuild
     try:
         index = open_index(args, config)
+    except MissingDependency as exc:  # an install to fix, not an index to rebuild
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except IndexFolderError as exc:
-        print(f"error: {exc}\n(or start the app with --rebuild to rebuild it from --letters)", file=sys.stderr)
+        hint = "\n(or start the app with --rebuild to rebuild it from --letters)" if loading else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:  # a --letters path that does not exist
         print(f"error: {exc}", file=sys.stderr)

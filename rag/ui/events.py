@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from rag import Index, IndexFolderError, IndexLocked, Skipped
+from rag.embed import MissingDependency
 
 from . import render
 from .conversation import Conversation, Turn, make_filters, reply, reply_stream
@@ -218,7 +219,7 @@ class Events:
                                             done / max(total, 1), desc=t(language, "ocr_page").format(
                                                 name=names_by_path.get(path, Path(path).name), done=done,
                                                 total=total)))
-            except IndexFolderError as exc:
+            except (IndexFolderError, MissingDependency) as exc:
                 discard([u.path for u in stored if not _indexed(self.index, u.path)], self.uploads)
                 refused.extend(Skipped(u.name, _plain_reason(exc)) for u in stored)
                 stored = []
@@ -262,11 +263,13 @@ def _client(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) if request is not None else None
 
 
-def _plain_reason(error: IndexFolderError) -> str:
+def _plain_reason(error: IndexFolderError | MissingDependency) -> str:
     """Why the library could not be changed, for the person using it: no server paths (they go to the log)."""
     print(f"library not changed: {error}", file=sys.stderr)
     if isinstance(error, IndexLocked):
         return "the library is being updated by another upload or build; try again in a moment"
+    if isinstance(error, MissingDependency):
+        return "the server lacks a package it needs to read letters (the server log names it); nothing was changed"
     return "the library could not be updated (the server log has the details); nothing was changed"
 
 
