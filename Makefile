@@ -62,7 +62,7 @@ typecheck: setup-dev
 	$(BIN)/mypy
 
 eval: setup-dev
-	$(BIN)/python -m eval.retrieval --gold eval/data/dev.jsonl --gold eval/data/extra.jsonl --letters ../shared/letters --compare
+	$(BIN)/python -m eval.retrieval --gold eval/data/letters28/dev.jsonl --letters ../shared/letters --index eval/out/index28 --compare
 
 bench: setup-dev
 	$(BIN)/python -m eval.bench

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m eval.answers --gold eval/data/dev.jsonl --gold eval/data/extra.jsonl --letters ../shared/letters
+    python -m eval.answers --gold eval/data/letters28/dev.jsonl --letters ../shared/letters
     python -m eval.answers ... --calibrate      # also print the abstention settings to store in Config
     python -m eval.answers ... --ablate         # also each abstention feature and the bridge turned off
 

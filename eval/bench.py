@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LETTERS = ROOT / "letters"
-DEFAULT_QUESTIONS = ROOT / "eval" / "data" / "dev.jsonl"
+DEFAULT_QUESTIONS = ROOT / "eval" / "data" / "samples.jsonl"
 DEFAULT_OUT = ROOT / "eval" / "out" / "bench"
 FULL_SCALES = (1, 100, 1000)
 QUICK_SCALES = (1, 10)
@@ -349,7 +349,7 @@ def _search_scale(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     letters = Path(args.letters[0]) if args.letters else ROOT.parent / "shared" / "letters"
-    gold = [ROOT / "eval" / "data" / name for name in ("dev.jsonl", "extra.jsonl")]
+    gold = [ROOT / "eval" / "data" / "letters28" / "dev.jsonl"]
     try:
         if args.search_scale < 1:
             raise ValueError("--search-scale must be at least 1")

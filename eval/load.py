@@ -27,7 +27,7 @@ from .gold import load_gold
 from .systems import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_GOLD = (ROOT / "eval" / "data" / "dev.jsonl",)
+DEFAULT_GOLD = (ROOT / "eval" / "data" / "samples.jsonl",)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="index folder (built from the bundled letters when empty)")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="duration per target")
-    parser.add_argument("--gold", type=Path, action="append", help="question files (default: eval/data/dev.jsonl)")
+    parser.add_argument("--gold", type=Path, action="append", help="question files (default: eval/data/samples.jsonl)")
     parser.add_argument("--no-app", action="store_true", help="only the Python API target")
     args = parser.parse_args(argv)
 

@@ -4,7 +4,7 @@ Builds an index of about N chunks through the real :class:`rag.Index` code paths
 real letters (:mod:`eval.corpus`), real jieba tokens, and a stand-in encoder whose passage vectors are
 built from real USE vectors of the real sentences each passage is made of, plus noise (so the dense space
 keeps the clusters and density of real data, at a fraction of the cost of embedding N passages).
-Questions (``dev.jsonl`` + ``extra.jsonl``) are encoded by the real model.
+Questions (``letters28/dev.jsonl``) are encoded by the real model.
 
 Each step runs in a fresh process, so memory figures are its own: the build (``build_s``,
 ``peak_rss_mib``), then loading and querying (``load_s``, ``rss_after_load_mib``, ``p50_ms``/``p95_ms``

@@ -19,7 +19,7 @@ from rag import Filters, Index
 from .gold import load_gold
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLD = [str(ROOT / "eval" / "data" / name) for name in ("dev.jsonl", "extra.jsonl")]
+GOLD = [str(ROOT / "eval" / "data" / "letters28" / "dev.jsonl")]
 DATED = Filters(date_from="2020-01-01")
 
 

@@ -15,7 +15,7 @@ from rag.stores import BM25Store
 from rag.stores import lexical_bm25 as lexical_module
 from rag.stores.base import as_ids
 
-GOLD = Path(__file__).resolve().parent.parent / "eval" / "data" / "dev.jsonl"
+GOLD = Path(__file__).resolve().parent.parent / "eval" / "data" / "samples.jsonl"
 
 
 @pytest.fixture(scope="module")
