@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from rag import LLM, Filters, Index
+from rag.ui import render
 from rag.ui.conversation import (
     CitedPassage,
     Conversation,
@@ -19,6 +20,7 @@ from rag.ui.conversation import (
     reply,
     reply_stream,
 )
+from rag.ui.labels import t
 
 ZH = "二类医疗器械注册有哪些补助？"
 EN = "what subsidies exist for Class II device registration"
@@ -74,14 +76,30 @@ def test_follow_up_turns_use_the_conversation(fake_index: Index) -> None:
     assert conversation.turns == (first,)  # immutable
 
 
+def test_a_short_question_after_a_declined_one_is_asked_as_it_is(fake_index: Index) -> None:
+    declined = Turn(question="医疗器戒注册有什么补贴", query="医疗器戒注册有什么补贴", mode="abstained")
+    answered = Turn(question=ZH, query=ZH, mode="answer")
+    conversation = Conversation((answered, declined))
+    assert conversation.queries() == []
+    assert reply(fake_index, "补贴", conversation.queries(), k=3, answer=False).query == "补贴"
+    # after an answered question the same word still leans on it
+    assert Conversation((declined, answered)).queries() == [declined.query, ZH]
+
+
 def test_reply_reports_a_bad_question(fake_index: Index) -> None:
     turn = reply(fake_index, "   ", answer=False)
     assert turn.mode == "error" and "empty" in turn.text
 
 
-def test_reply_with_filters_that_exclude_everything(fake_index: Index) -> None:
-    turn = reply(fake_index, ZH, filters=Filters(agency="不存在的机关"), answer=False)
-    assert turn.mode == "empty" and turn.evidence == ()
+def test_reply_with_filters_that_exclude_everything_says_so(fake_index: Index) -> None:
+    none_left = Filters(agency="慈溪", date_from="2023-01-01")  # the Cixi letter is from 2021
+    for answer in (False, True):
+        turn = reply(fake_index, ZH, filters=none_left, answer=answer)
+        assert turn.mode == "filtered" and turn.evidence == ()
+        for lang in ("zh", "en"):  # the bubble speaks the question's language, the evidence panel the interface's
+            bubble, panel = render.chat_message(turn, lang), render.evidence_html(turn, 0, lang)
+            assert t(turn.language or lang, "filtered") in bubble and t(lang, "filtered") in panel
+            assert t(turn.language or lang, "declined") not in bubble and t(lang, "no_evidence") not in panel
 
 
 def test_matching_sentences_and_cited_spans(fake_index: Index) -> None:

@@ -156,7 +156,8 @@ class Turn:
 
     ``mode`` is ``answer`` (``text`` cites ``evidence`` by number), ``abstained`` (no answer; the
     evidence is the closest passages), ``passages`` (no answerer installed: the top passages),
-    ``empty`` (nothing matched) or ``error`` (``text`` says what was wrong with the question).
+    ``empty`` (nothing matched), ``filtered`` (the filters leave no letter to search) or ``error``
+    (``text`` says what was wrong with the question).
     """
 
     question: str
@@ -184,8 +185,15 @@ class Conversation:
     turns: tuple[Turn, ...] = field(default=())
 
     def queries(self) -> list[str]:
-        """The questions as searched, oldest first (the history for :func:`contextualize`)."""
-        return [t.query for t in self.turns if t.mode != "error"]
+        """The questions a follow-up may lean on, as searched, oldest first (the history for :func:`contextualize`).
+
+        None after a question the letters did not answer: a short question then is a new try, not a refinement
+        of the declined one ("补贴" after a declined "医疗器戒注册有什么补贴" is asked as it is).
+        """
+        asked = [t for t in self.turns if t.mode != "error"]
+        if asked and asked[-1].mode not in ("answer", "passages"):
+            return []
+        return [t.query for t in asked]
 
     def with_turn(self, turn: Turn) -> Conversation:
         """This conversation with ``turn`` added at the end."""
@@ -241,12 +249,12 @@ def reply(index: Index, question: str, history: Sequence[str] = (), *, k: int | 
     query = contextualize(question, history)
     try:
         if answer:
-            return _from_answer(index, question, query, index.ask(query, k=k, filters=filters))
+            return _from_answer(index, question, query, index.ask(query, k=k, filters=filters), filters)
         hits = index.search(query, k=index.config.answer_passages if k is None else k, filters=filters)
     except BadQuery as exc:
         return Turn(question=question, query=query, mode="error", text=str(exc))
     if not hits:
-        return Turn(question=question, query=query, mode="empty")
+        return Turn(question=question, query=query, mode=_nothing_found(index, filters))
     terms = index.analyzer.query_tokens(query)
     evidence = tuple(CitedPassage(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
     return Turn(question=question, query=query, mode="passages", evidence=evidence)
@@ -279,10 +287,17 @@ def reply_stream(index: Index, question: str, history: Sequence[str] = (), *, k:
         return
     if final is None:
         raise RuntimeError("index.ask_stream ended without an Answer")
-    yield _from_answer(index, question, query, final)
+    yield _from_answer(index, question, query, final, filters)
 
 
-def _from_answer(index: Index, question: str, query: str, answer: Answer) -> Turn:
+def _nothing_found(index: Index, filters: Filters | None) -> str:
+    """``filtered`` when the filters leave no letter to search (so the reply can say so), else ``empty``."""
+    if filters and not any(filters.accepts(letter) for letter in index.letters):
+        return "filtered"
+    return "empty"
+
+
+def _from_answer(index: Index, question: str, query: str, answer: Answer, filters: Filters | None = None) -> Turn:
     """The turn that shows ``answer``: its citations, or the closest passages when it has none."""
     turn = Turn(question=question, query=query, mode="answer", text=answer.text or "", confidence=answer.confidence,
                 support=tuple(answer.support or ()), notes=tuple(str(n) for n in (answer.notes or ())),
@@ -290,6 +305,8 @@ def _from_answer(index: Index, question: str, query: str, answer: Answer) -> Tur
     if answer.abstained or not answer.citations:
         terms = index.analyzer.query_tokens(query)
         hits = list(answer.hits or ())
+        if not hits and _nothing_found(index, filters) == "filtered":
+            return replace(turn, mode="filtered", text="", confidence=None, support=(), notes=())
         evidence = tuple(CitedPassage(n, hit, matching_sentences(hit, terms)) for n, hit in enumerate(hits, start=1))
         return replace(turn, mode="abstained" if hits or answer.abstained else "empty", evidence=evidence)
     return replace(turn, evidence=tuple(CitedPassage(c.n, c.hit, ((c.start, c.end),)) for c in answer.citations))

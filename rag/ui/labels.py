@@ -61,6 +61,9 @@ _ROWS: dict[str, tuple[str, str]] = {
     "cited": ("引用", "Cited"),
     "empty": ("没有找到相关段落。请换个问法或放宽筛选条件。",
               "No passage matched. Try other words or widen the filters."),
+    "filtered": ("筛选条件排除了所有答复函，没有可检索的内容。请放宽或清除筛选条件（机构、年份、答复函）。",
+                 "The filters exclude every letter: nothing was searched. Widen or clear the filters (agency, years, "
+                 "letters)."),
     "searched_as": ("按此检索：", "Searched as: "),
     "confidence": ("可信度", "Confidence"),
     "support": ("支持措施", "Support measures"),

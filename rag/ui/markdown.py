@@ -51,8 +51,8 @@ def _answer(turn: Turn, lang: str) -> list[str]:
         return [escape_markdown(turn.text), ""]
     if turn.mode == "error":
         return [escape_markdown(t(lang, "error") + turn.text), ""]
-    if turn.mode == "empty":
-        return [escape_markdown(turn.text or t(lang, "empty")), ""]
+    if turn.mode in ("empty", "filtered"):
+        return [escape_markdown(turn.text or t(lang, turn.mode)), ""]
     lines = [escape_markdown(turn.text), ""] if turn.text else []
     return [*lines, escape_markdown(t(lang, "abstained" if turn.mode == "abstained" else "passages")), ""]
 

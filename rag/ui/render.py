@@ -109,8 +109,8 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         parts.append(f'<p class="rag-notice">{escape(t(lang, "searched_as"))}{escape(turn.query)}</p>')
     if turn.mode == "error":
         return f"<p>{escape(t(lang, 'error'))}{escape(turn.text)}</p>"
-    if turn.mode == "empty":
-        parts.append(f"<p>{escape(turn.text or t(lang, 'empty'))}</p>")
+    if turn.mode in ("empty", "filtered"):
+        parts.append(f"<p>{escape(turn.text or t(lang, turn.mode))}</p>")
         return "".join(parts)
     if turn.mode == "answer":
         parts.append(_paragraphs(turn.text, numbers=True))
@@ -188,7 +188,8 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
     look the evidence up on the server. A support table (subsidy questions) follows the cards, folded.
     """
     if turn is None or not turn.evidence:
-        message = t(lang, "no_evidence") if turn is None or turn.mode != "empty" else t(lang, "empty")
+        message = t(lang, turn.mode) if turn is not None and turn.mode in ("empty", "filtered") else \
+            t(lang, "no_evidence")
         return f'<div class="rag-cards"><p class="rag-notice">{escape(message)}</p></div>'
     parts = ['<div class="rag-cards">']
     head = []
