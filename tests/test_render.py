@@ -12,9 +12,9 @@ import pytest
 
 from rag import Hit, Index, parse_letter
 from rag.ui import render
-from rag.ui.conversation import CitedPassage, Turn
+from rag.ui.conversation import CitedPassage, Conversation, Turn
 from rag.ui.labels import t
-from rag.ui.markdown import escape_markdown, turn_markdown
+from rag.ui.markdown import conversation_markdown, escape_markdown, turn_markdown
 
 EVIL = ('<script>alert(1)</script><img src=x onerror=alert(2)> [点我](javascript:alert(3)) '
         '![图](http://example.com/x.png) <a href="http://evil">链接</a> ${alert(4)} {{constructor}} "\'&')
@@ -177,14 +177,32 @@ def test_markdown_export_keeps_links_and_html_inert() -> None:
     markdown = turn_markdown(turn, "zh", when="2024-01-01")
     assert "](" not in markdown.replace("\\](", "")  # no live link or image syntax
     assert "<script>" not in markdown and "<img" not in markdown and "<a " not in markdown
-    assert "\\[点我\\]\\(javascript:alert\\(3\\)\\)" in markdown
+    assert "\\[点我\\](javascript:alert(3))" in markdown  # brackets escaped: no link
     assert "### \\[1\\] 慈卫建〔2021〕15号 · 一（二）" in markdown
     assert "> 前文。**&lt;script&gt;" in markdown  # the cited quote is bold inside the blockquote
     assert markdown.endswith("\n")
 
 
-def test_escape_markdown_round_trip_characters() -> None:
-    assert escape_markdown("a*b_c[d](e)<f>") == "a\\*b\\_c\\[d\\]\\(e\\)&lt;f&gt;"
+def test_escape_markdown_escapes_syntax_and_nothing_else() -> None:
+    assert escape_markdown("a*b _c_ [d](e)<f>&amp;") == "a\\*b \\_c\\_ \\[d\\](e)&lt;f&gt;&amp;amp;"
+    # a section number, a file name's underscores, brackets of a document number stay as they are
+    assert escape_markdown("（二）加大培育支持 (二) 004_dce9e1310b5c7813.txt 慈卫建〔2021〕15号") == \
+        "（二）加大培育支持 (二) 004_dce9e1310b5c7813.txt 慈卫建〔2021〕15号"
+    # at a line's start, what would make a heading, a list or a rule
+    assert escape_markdown("# 标题\n1. 一项\n- 另一项\n1.不是列表") == "\\# 标题\n1\\. 一项\n\\- 另一项\n1.不是列表"
+
+
+def test_a_conversation_exports_every_reply_and_a_decline_lists_no_citations() -> None:
+    hit = make_hit("经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持；")
+    answered = Turn(question="二类呢？", query="二类呢？", mode="answer", text="支持。[1]",
+                    evidence=(CitedPassage(1, hit, ((hit.start, hit.end),)),))
+    declined = Turn(question="法国首都？", query="法国首都？", mode="abstained", evidence=(CitedPassage(1, hit),))
+    markdown = conversation_markdown(Conversation((answered, declined)), "zh", when="2024-01-01")
+    assert markdown.startswith("# policy-rag 对话记录\n")
+    assert markdown.index("## 二类呢？") < markdown.index("## 法国首都？")
+    answer_part, decline_part = markdown.split("## 法国首都？")
+    assert "### 引用" in answer_part and "#### \\[1\\] " in answer_part
+    assert "引用" not in decline_part and "### 最接近的段落（不是答案）" in decline_part
 
 
 def test_cards_from_a_real_search(fake_index: Index) -> None:

@@ -90,6 +90,7 @@ _ROWS: dict[str, tuple[str, str]] = {
     "answer": ("回答", "Answer"),
     "citations": ("引用", "Citations"),
     "exported": ("导出时间", "Exported"),
+    "conversation": ("policy-rag 对话记录", "policy-rag conversation"),
     "passage": ("段落", "Passage"),
 }
 
