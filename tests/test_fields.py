@@ -98,6 +98,7 @@ def test_a_chrome_line_before_the_greeting_is_never_the_addressee(chrome: str):
     ("九三学社海南省委会:", "九三学社海南省委会"),
     ("黄有福等2位代表:", "黄有福等2位代表"),
     ("海口市代表团:", "海口市代表团"),
+    ("民革某市委:", "民革某市委"),  # a democratic party's committee
     ("尊敬的陈磊、卢晓辉委员:", "陈磊、卢晓辉委员"),
 ])
 def test_the_greeting_of_a_deputy_member_or_group(greeting: str, addressee: str):
@@ -125,12 +126,17 @@ def test_a_cited_document_or_a_bare_proposal_number_is_no_document_number():
     text = ("发布机构 | 市卫生健康委员会 | 文 号 | 第201号提案 |\n李委员:\n"
             "您提出的提案收悉。依据《关于印发方案的通知》(某府发〔2019〕116号),我们推进工作。\n")
     assert _parse(text).doc_number is None
+    assert _parse("对市政协〔2023〕第15号提案的答复\n李委员:\n您提出的提案收悉。\n").doc_number is None
 
 
 @pytest.mark.parametrize(("text", "agency"), [
     # the signature above its date, before the title's office and the page's labels
     ("发布机构: 市政府办公室\n市卫健委关于第5号建议的答复\n王伟代表:\n您提出的建议收悉。\n"
      "市发改委(市粮储局)\n2023年7月17日\n", "市发改委(市粮储局)"),
+    # the office printed under the signature's date, its contact beside it
+    ("王伟代表:\n您提出的建议收悉。\n一、情况\n内容。\n2022726\n舞钢市教育体育局  联系电话:3303606 联系人:刘熠\n",
+     "舞钢市教育体育局"),
+    ("王伟代表:\n您提出的建议收悉。\n一、情况\n内容。\n2021年7月20日\n联系单位:舞钢市住房和城乡建设局\n", None),
     # no signature: the title's office, as printed
     ("省医疗保障局关于第5号建议的答复\n发布机构: 海南省医疗保障局\n王伟代表:\n您提出的建议收悉。\n", "省医疗保障局"),
     # a letterhead over a title without its office, beside a listing's column of the office in short

@@ -15,7 +15,7 @@ from .chrome import LABELS, is_chrome
 # 渝卫函〔2024〕386号, 冀工信承字〔2023〕第187号, 提案(临公复)字(2025)第01号: an issuer's code, the year, the number
 _DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fffA-Za-z]{1,12}(?:[(（][\u4e00-\u9fff]{1,6}[)）][\u4e00-\u9fff]{0,4})?"
-    r"\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,6}\s*号"
+    r"\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,6}\s*号(?!\s*(?:提案|建议|议案))"
 )
 # a document number opening a line, before the title or the greeting it shares the line with
 _DOC_NUMBER_LEAD = re.compile(r"^\s*(?:" + _DOC_NUMBER.pattern + r")\s*(?:——|—|-|:|：)?\s*")
@@ -61,6 +61,8 @@ def split_lines(text: str) -> list[Line]:
 _OPENING = re.compile(r"^(?:您好[，,。!！\s]*)?(?:您|你|贵)(?:们|单位|委|会|党|组)?"
                       r"(?:在|提出|所提|领衔|联名|的|对|关于)|收悉|(?:答复|回复|函复|复函)如下")
 # whom a reply greets: a deputy, a member, a group of them, a party committee or a sector group
+# a democratic party's or the federation of industry's committee ("民革某市委", "农工党省委会")
+_PARTY = re.compile(r"(?:中国)?(?:民革|民盟|民建|民进|农工党|致公党|九三学社|台盟|工商联)")
 _GREETED = re.compile(r"(?:代表|委员|代表团|委员会|委会|党|界别|小组|同志|先生|女士|支部|总支|工委"
                       r"|民盟|民建|民进|致公党|九三学社|台盟)$")
 # a deputy or a member greeted on a line of its own without a colon: "岳林代表", "尊敬的张伟、李娜委员"
@@ -78,7 +80,7 @@ def _greeted(name: str) -> str | None:
     name = addressee(name) or ""
     if not 2 <= len(name) <= 60 or re.search(r"[。；;《》“”:：|]", name) or opens_body(name):
         return None
-    return name if _GREETED.search(name) else None
+    return name if _GREETED.search(name) or _PARTY.match(name) else None
 
 
 def _greeting(text: str) -> str | None:
@@ -268,7 +270,8 @@ def org_name(value: str) -> str | None:
 
 
 # labels naming the office behind a page, the most specific first
-_OFFICE_LABELS = ("发布机构", "发文机构", "所属机构", "制定机关", "主办单位", "承办单位", "信息来源", "来源")
+_OFFICE_LABELS = ("发布机构", "发文机构", "发文机关", "所属机构", "制定机关", "发布单位", "主办单位", "承办单位",
+                  "信息来源", "来源")
 
 
 def agency(lines: list[Line], header: list[Line], labelled: dict[str, str], title: str | None,
@@ -333,10 +336,13 @@ def _signature_org(lines: list[Line], body_start: int | None = None) -> str | No
         inline = re.fullmatch(r"(\S.{1,29}?)\s+\S[\S ]{5,16}", zone[i].text)
         if inline and not standalone_date(zone[i].text) and signature_date(zone[i].text):
             return re.sub(r"\s+", "", inline.group(1))  # "某市民政局 2021年6月30日"
-        if standalone_date(zone[i].text) and i > 0:
-            candidate = re.sub(r"\s+", "", zone[i - 1].text)
-            if is_org(candidate):
-                return candidate
+        if standalone_date(zone[i].text):
+            above = re.sub(r"\s+", "", zone[i - 1].text) if i > 0 else ""
+            # or printed under its date, the contact beside it: "2022726" / "舞钢市教育体育局  联系电话:3303606"
+            below = zone[i + 1].text.split()[0] if i + 1 < len(zone) else ""
+            name = next((name for name in (above, below) if is_org(name)), None)
+            if name:
+                return name
     return None
 
 
