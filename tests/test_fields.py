@@ -93,6 +93,7 @@ def test_a_chrome_line_before_the_greeting_is_never_the_addressee(chrome: str):
 
 @pytest.mark.parametrize(("greeting", "addressee"), [
     ("委员您好:", "委员"),
+    ("尊敬的王伟代表：您好！", "王伟代表"),
     ("省农工党:", "省农工党"),  # a party committee
     ("民建界别:", "民建界别"),  # a sector group
     ("九三学社海南省委会:", "九三学社海南省委会"),

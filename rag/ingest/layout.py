@@ -205,8 +205,10 @@ def join_wrapped_lines(text: str) -> str:
     long = [w for w in widths if w >= 30]
     if len(long) < 3:
         return text
-    wrap = max(long, key=lambda w: (sum(abs(v - w) <= 2 for v in long), w))
-    at_wrap = sum(abs(v - wrap) <= 2 for v in long)
+    counts = Counter(long)
+    near = {w: sum(counts[v] for v in range(w - 2, w + 3)) for w in counts}  # lines within two columns of w
+    wrap = max(near, key=lambda w: (near[w], w))
+    at_wrap = near[wrap]
     wider = sum(v > wrap + 4 for v in long)  # a wrapped text has no line wider than its wrap: these are paragraphs
     if at_wrap < max(3, len(long) / 3) or wider > len(long) / 10 or wrap > 160:
         return text

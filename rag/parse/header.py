@@ -92,7 +92,8 @@ def _greeting(text: str) -> str | None:
     if not colon:
         return None
     name = _greeted(head)
-    return name if name and (not rest.strip() or opens_body(rest.strip())) else None
+    rest = re.sub(r"^(?:您好|你好)[！!，,。\s]*", "", rest.strip())  # "尊敬的王伟代表：您好！"
+    return name if name and (not rest or opens_body(rest)) else None
 
 
 def opening_index(lines: list[Line], first_heading: int | None) -> int | None:
