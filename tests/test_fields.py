@@ -123,6 +123,18 @@ def test_a_document_number_alone_on_its_line(number: str):
     assert letter.doc_number == number
 
 
+def test_a_table_without_colons_and_a_title_spaced_out_or_with_its_document_number():
+    table = ("索引号 | 11/2023-1 | 成文日期 | 2023年5月4日 |\n发文机关 | 市交通运输局 | 发布日期 | 2023-05-10 |\n"
+             "标题 | 关于第45号建议的答复 |\n张华代表：\n您提出的建议收悉。\n")
+    letter = _parse(table)
+    assert (letter.agency, letter.date, letter.title) == ("市交通运输局", "2023-05-04", "关于第45号建议的答复")
+    spaced = _parse("对市政协十六届四次会议第16号\n提 案 的 答 复\n李委员:\n您提出的提案收悉。\n")
+    assert (spaced.title, spaced.proposal_number) == ("对市政协十六届四次会议第16号提案的答复", "16")
+    numbered = _parse("某县公安局关于县人大代表015号建议的答复 某公复〔2023〕01号\n李代表:\n您提出的建议收悉。\n")
+    assert (numbered.title, numbered.doc_number, numbered.agency) == (
+        "某县公安局关于县人大代表015号建议的答复", "某公复〔2023〕01号", "某县公安局")
+
+
 def test_a_cited_document_or_a_bare_proposal_number_is_no_document_number():
     text = ("发布机构 | 市卫生健康委员会 | 文 号 | 第201号提案 |\n李委员:\n"
             "您提出的提案收悉。依据《关于印发方案的通知》(某府发〔2019〕116号),我们推进工作。\n")

@@ -34,6 +34,7 @@ _NUMBER = re.compile(r"第\s*([\d\-－]+)\s*号\s*(?:建议|提案|议案)?|(?<!
 # the labels read as fields: the page-chrome labels, and a few of the page's other words, so that none is read as
 # another label's value
 _LABEL_WORDS = tuple(dict.fromkeys((*LABELS, "日期", "是否同意公开", "浏览次数", "字体", "会办")))
+_LABEL_SET = frozenset(_LABEL_WORDS)
 _STOPWORD_ADDRESSEE = ("日期", "来源", "发布", "索引", "文号", "名称", "分类", "主题", "时间", "联系", "抄送", "签发")
 
 
@@ -168,6 +169,8 @@ def labelled_fields(lines: list[Line]) -> dict[str, str]:
                 out.setdefault(label, value)
                 break
     for i, line in enumerate(lines[:40]):
+        for label, value in _table_cells(line.text).items():
+            out.setdefault(label, value)
         if re.search(r"[:：，。；]", line.text) or len(_ROW_LABELS.findall(line.text)) < 2:
             continue
         for label, row in _ROW_PATTERNS.items():
@@ -178,6 +181,15 @@ def labelled_fields(lines: list[Line]) -> dict[str, str]:
         for label, value in _column_cells(line.text, lines[i + 1:i + 4]).items():
             out.setdefault(label, value)
     return out
+
+
+def _table_cells(row: str) -> dict[str, str]:
+    """A table row's label cells and the value cell after each: "发文机关 | 市交通运输局 | 发布日期 | 2023-05-10 |"."""
+    if not re.search("[|｜]", row):
+        return {}
+    cells = [re.sub(r"\s+", "", cell).strip("[]［］【】:：") for cell in re.split("[|｜]", row)]
+    return {name: value for name, value in zip(cells, cells[1:], strict=False)
+            if name in _LABEL_SET and value and value not in _LABEL_SET}
 
 
 def _column_cells(row: str, below: list[Line]) -> dict[str, str]:
@@ -204,7 +216,8 @@ def title_block(header: list[Line]) -> tuple[str, int, int] | None:
     a site's section name ("人大代表建议办理答复")."""
     found: list[tuple[str, int, int]] = []
     for i, line in enumerate(header):
-        text = line.text
+        text = re.sub(r"\s+(?:" + _DOC_NUMBER.pattern + r")\s*$", "", line.text)  # its 文号 after it, on its line
+        text = re.sub(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])", "", text)  # "提 案 的 答 复"
         if is_chrome(text) or len(text) > 80 or not _TITLE_WORDS.search(text) or not (
                 _KIND.search(text) or "第" in text):
             continue
