@@ -20,7 +20,8 @@ _DOC_NUMBER = re.compile(
 # a document number opening a line, before the title or the greeting it shares the line with
 _DOC_NUMBER_LEAD = re.compile(r"^\s*(?:" + _DOC_NUMBER.pattern + r")\s*(?:——|—|-|:|：)?\s*")
 _ORG_SUFFIX = re.compile(
-    r"(?:局|委|厅|部|委员会|人民政府|政府|办公室|办公厅|办|中心|署|院|会|处|所|分局|街道办事处|管委会|公司)$"
+    r"(?:局|委|厅|部|委员会|人民政府|政府|办公室|办公厅|办|中心|署|院|会|处|所|分局|街道办事处|管委会|公司|集团|海关|队|站"
+    r"|馆|银行|支行)$"
 )
 _DATE_NUM = re.compile(r"((?:19|20)\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
 _TITLE_WORDS = re.compile(r"(?:答复|复函|回复|会办意见|办理情况|答复函)")
@@ -391,7 +392,7 @@ def _iso(year: str, month: str, day: str) -> str | None:
 
 
 # labels of the letter's own date; a page's publication date (发布日期, 发布时间, 日期) is not the letter's
-_DATE_LABELS = ("成文日期", "生成日期", "公文生成日期", "制发日期", "答复日期", "发文日期")
+_DATE_LABELS = ("成文日期", "生成日期", "公文生成日期", "制发日期", "答复日期", "答复时间", "发文日期")
 
 
 def letter_date(lines: list[Line], labelled: dict[str, str], body_start: int | None = None) -> str | None:
