@@ -62,9 +62,9 @@ def split_lines(text: str) -> list[Line]:
 # the body's opening sentence, where the greeting is followed by the reply itself
 _OPENING = re.compile(r"^(?:您好[，,。!！\s]*)?(?:您|你|贵)(?:们|单位|委|会|党|组)?"
                       r"(?:在|提出|所提|领衔|联名|的|对|关于)|收悉|(?:答复|回复|函复|复函)如下")
-# whom a reply greets: a deputy, a member, a group of them, a party committee or a sector group
 # a democratic party's or the federation of industry's committee ("民革某市委", "农工党省委会")
 _PARTY = re.compile(r"(?:中国)?(?:民革|民盟|民建|民进|农工党|致公党|九三学社|台盟|工商联)")
+# whom a reply greets: a deputy, a member, a group of them, a party committee or a sector group
 _GREETED = re.compile(r"(?:代表|委员|代表团|委员会|委会|党|界别|小组|同志|先生|女士|支部|总支|工委"
                       r"|民盟|民建|民进|致公党|九三学社|台盟)$")
 # a deputy or a member greeted on a line of its own without a colon: "岳林代表", "尊敬的张伟、李娜委员"
