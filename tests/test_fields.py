@@ -52,7 +52,8 @@ def test_no_real_letters_field_is_page_chrome(real: Path):
 
 # Each field's exact matches on the frozen split of ../shared/real (python -m eval.fields); never fewer
 HELD = {
-    "dev": {"doc_number": 8, "agency": 25, "date": 15, "addressee": 34},
+    "dev": {"doc_number": 8, "agency": 25, "date": 15, "addressee": 34},  # of 8, 25, 15, 34 printed
+    "test": {"doc_number": 9, "agency": 21, "date": 13, "addressee": 34},  # of 9, 24, 14, 34: measured once, not tuned
 }
 
 
