@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import Config
 from .document import Document, Skipped, UnreadableFile, normalize_newlines, printable
+from .layout import join_wrapped_lines
 from .ocr import IMAGE_SUFFIXES, Ocr, read_image
 from .ofd import read_ofd
 from .office import read_doc, read_docx
@@ -128,7 +129,7 @@ def read_document(path: str | Path, max_bytes: int | None = None, *, config: Con
         raise UnreadableFile("empty file (whitespace only)")
     suffix = path.suffix.lower()
     text, encoding = _read_text(data, suffix, config, ocr or Ocr())
-    text = normalize_newlines(text)
+    text = join_wrapped_lines(normalize_newlines(text))  # a scan's or a copied page's fixed-width lines rejoined
     if not text.strip():
         raise UnreadableFile("empty file (whitespace only)" if suffix in TEXT_SUFFIXES | HTML_SUFFIXES else
                              "no text found in the scan" if suffix in IMAGE_SUFFIXES else "no text in the document")

@@ -176,3 +176,50 @@ def recover_text(pages: list[list[TextLine]], *, specks: bool = False) -> str:
 def normalize_doc_numbers(text: str) -> str:
     """Document numbers' year brackets as GB/T 9704 prints them: ``弥民函【2017)14号`` → ``弥民函〔2017〕14号``."""
     return _DOC_YEAR.sub(r"〔\1〕", text)
+
+
+# a line that ends a sentence or a label, or opens a new paragraph (indent, heading marker, list item)
+_ENDS_SENTENCE = re.compile(r"[。！？!?；;：:…”」』）)]$")
+_OPENS_PARAGRAPH = re.compile(r"[\s\u3000]|[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十\d]{1,3}[）)]"
+                              r"|\d{1,2}[、．.](?!\d)|[•·\-—]")
+_DATE_LINE = re.compile(r"\s*(?:19|20)\d{2}\s*[年.\-/]\s*\d{1,2}\s*[月.\-/]\s*\d{1,2}\s*日?\s*")
+
+
+def _width(text: str) -> int:
+    """Display width: a Chinese character or full-width sign takes two columns, so a line of digits and
+    characters wraps at the same width as one of characters only."""
+    return sum(2 if _WIDE.match(c) else 1 for c in text)
+
+
+def join_wrapped_lines(text: str) -> str:
+    """Lines that a scan or a copied page broke at a fixed width inside a sentence, joined into their paragraph.
+
+    ``…今年共支持12家企`` / ``业开展技术改造…`` becomes one line, so that no chunk or sentence boundary falls inside
+    the word. Only a text wrapped at a fixed width is touched: at least three lines (and a third of the long ones)
+    share one width and hardly any is wider; a line of that width joins the next unless it ends a sentence or the
+    next opens a paragraph (an indent, a heading marker, a date). Text whose paragraphs are lines of any length, as
+    a web page's are, comes back unchanged.
+    """
+    lines = text.split("\n")
+    widths = [_width(line.rstrip()) for line in lines]
+    long = [w for w in widths if w >= 30]
+    if len(long) < 3:
+        return text
+    counts = Counter(long)
+    near = {w: sum(counts[v] for v in range(w - 2, w + 3)) for w in counts}  # lines within two columns of w
+    wrap = max(near, key=lambda w: (near[w], w))
+    at_wrap = near[wrap]
+    wider = sum(v > wrap + 4 for v in long)  # a wrapped text has no line wider than its wrap: these are paragraphs
+    if at_wrap < max(3, len(long) / 3) or wider > len(long) / 10 or wrap > 160:
+        return text
+    out: list[str] = []
+    joining = False
+    for i, line in enumerate(lines):
+        if joining:
+            out[-1] += line.strip()
+        else:
+            out.append(line)
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        joining = (widths[i] >= wrap - 4 and not _ENDS_SENTENCE.search(line.rstrip()) and bool(nxt.strip())
+                   and not _OPENS_PARAGRAPH.match(nxt) and not _DATE_LINE.fullmatch(nxt))
+    return "\n".join(out)

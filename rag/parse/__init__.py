@@ -14,6 +14,7 @@ from .header import (
     doc_number,
     labelled_fields,
     letter_date,
+    opening_index,
     signer,
     split_lines,
     title_fields,
@@ -36,9 +37,11 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
     """
     lines = split_lines(text)
     headings = find_headings(lines)
-    body_start = addressee_index(lines, headings[0][0] if headings else None)
+    first_heading = headings[0][0] if headings else None
+    greeting = addressee_index(lines, first_heading)
+    body_start = greeting if greeting is not None else opening_index(lines, first_heading)
     header_end = body_start if body_start is not None else (
-        headings[0][0] if headings else min(len(lines), 12))
+        first_heading if first_heading is not None else min(len(lines), 12))
     header = lines[:header_end + 1] if body_start is not None else lines[:header_end]
     labelled = labelled_fields(lines[: max(header_end, 1) + 8])
 
@@ -51,9 +54,9 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
         sha256=sha256,
         title=title,
         doc_number=doc_number(header, labelled),
-        agency=agency(lines, header, labelled, title),
-        date=letter_date(lines, labelled),
-        addressee=addressee(lines[body_start].text) if body_start is not None else None,
+        agency=agency(lines, header, labelled, title, body_start),
+        date=letter_date(lines, labelled, body_start),
+        addressee=addressee(lines[greeting].text) if greeting is not None else None,
         session=session,
         proposal_number=number,
         kind=kind,
