@@ -33,7 +33,7 @@ SCREENSHOT = Path(os.environ.get("POLICY_RAG_SCREENSHOT") or Path(tempfile.gette
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 30_000
-CLASS_II = "what subsidies exist for Class II device registration"
+CLASS_II = "What subsidies exist for Class II device registration?"
 CLASS_II_ZH = "二类医疗器械注册有哪些补助？"
 CIXI = "慈卫建〔2021〕15号"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -136,10 +136,20 @@ class Session:
 
         expect.set_options(timeout=TIMEOUT_MS)  # assertions retry as long as actions wait (5 s failed under load)
         self.page = self.context.new_page()
-        self.dialogs: list[str] = []
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.dialogs: list[str] = []  # alerts and prompts: none may ever appear (a letter's script would raise them)
+        self.confirms: list[str] = []  # questions the UI asks before it does something that cannot be undone
+        self.confirm = True  # the answer given to them
+        self.page.on("dialog", self._dialog)
         self.page.goto(url)
         self.page.locator("#question textarea").wait_for()
+
+    def _dialog(self, dialog: object) -> None:
+        if dialog.type == "confirm":  # type: ignore[attr-defined]
+            self.confirms.append(dialog.message)  # type: ignore[attr-defined]
+            (dialog.accept if self.confirm else dialog.dismiss)()  # type: ignore[attr-defined]
+        else:
+            self.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+            dialog.dismiss()  # type: ignore[attr-defined]
 
     def send(self, question: str) -> None:
         """Type a question and send it, without waiting for the reply."""
@@ -594,3 +604,76 @@ def test_the_letter_header_scrolls_away_with_the_text(session: Session) -> None:
         return seen !== null && header.contains(seen);
     }""")
     assert not header_in_view
+
+
+def _pick(session: Session, dropdown: str, option: str) -> None:
+    session.page.locator(f"#{dropdown} input").click()
+    session.page.get_by_role("option", name=option, exact=True).click()
+    session.page.locator(f"#{dropdown} input[role=combobox]").press("Escape")
+
+
+def test_filters_that_exclude_every_letter_say_so(session: Session) -> None:
+    session.page.locator("#settings").get_by_text(re.compile("筛选与设置|Filters and settings")).click()
+    _pick(session, "agency", "慈溪市卫生健康局")  # its one letter is from 2021
+    _pick(session, "year-from", "2023")
+    session.ask(CLASS_II_ZH)
+    reply = session.page.locator('#chat [data-testid="bot"]').last.inner_text()
+    assert "筛选条件排除了所有答复函" in reply and "未涉及" not in reply
+    assert "筛选条件排除了所有答复函" in session.page.locator("#evidence").inner_text()
+    _save(session, "filters-exclude-everything.png")
+
+
+def test_a_citation_marker_in_the_reply_opens_the_letter(session: Session) -> None:
+    session.ask("医疗器械临床试验费用能不能用创新券？")
+    bubble = session.page.locator('#chat [data-testid="bot"]').last
+    markers = bubble.locator("button.rag-cite")
+    assert markers.count() >= 2 and markers.first.inner_text() == "[1]"
+    assert "rag-turn-0 rag-n-2" in (markers.nth(1).get_attribute("class") or "")
+    markers.nth(1).click()
+    session.page.locator('#letter .rag-letter[data-opened="0:2"] mark#cited-span').wait_for()
+    _save(session, "citation-marker-opens-letter.png")
+
+
+def test_the_open_letter_keeps_its_document_line_in_view(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    session.open_citation(CIXI)
+    view = session.page.locator("#letter .rag-letter[data-letter]")
+    view.evaluate("box => { box.scrollTop = box.scrollHeight; }")  # far past the header, as a long letter is
+    bar = session.page.locator("#letter .rag-letter-bar")
+    assert bar.inner_text() == f"{CIXI} · 慈溪市卫生健康局 · 2021-06-30"
+    box, line = view.bounding_box(), bar.bounding_box()
+    assert box and line and box["y"] - 1 <= line["y"] <= box["y"] + 2, (box, line)
+    assert session.page.locator("#letter .rag-letter-head h3").evaluate(
+        "h => h.getBoundingClientRect().bottom < h.closest('.rag-letter').getBoundingClientRect().top")
+    _save(session, "letter-line-in-view.png")
+
+
+def test_removing_a_letter_asks_first(session: Session, tmp_path: Path) -> None:
+    letter = tmp_path / "confirm-removal.txt"
+    letter.write_text("测试市卫生健康局\n\n关于测试确认移除的答复\n\n张三代表：\n　　一、确认移除前先询问。\n\n"
+                      "测试市卫生健康局\n2024年5月1日\n", encoding="utf-8")
+    rows = session.page.locator("#letters-table tr[data-letter]")
+    session.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+    before = {rows.nth(i).get_attribute("data-letter") for i in range(rows.count())}
+    report = session.upload([letter])
+    rows.nth(len(before)).wait_for()
+    added = {rows.nth(i).get_attribute("data-letter") for i in range(rows.count())} - before
+    assert len(added) == 1, report
+    letter_id = added.pop()
+    assert letter_id
+    session.confirm = False
+    session.page.locator("#remove-pick input").click()
+    session.page.locator("#remove-pick input").fill(letter_id)
+    session.page.get_by_role("option", name=re.compile(re.escape(letter_id))).first.click()
+    session.page.locator("#remove").click()
+    session.page.locator("#upload-report", has_text=re.compile("请先选择|Choose a letter")).wait_for()
+    assert session.confirms and letter_id in session.confirms[-1] and "不可撤销" in session.confirms[-1]
+    assert session.page.locator(f'#letters-table tr[data-letter="{letter_id}"]').count() == 1
+    session.confirm = True
+    session.remove(letter_id)
+    assert len(session.confirms) == 2
+
+
+def _save(session: Session, name: str) -> None:
+    """A screenshot of what the test saw, beside the README's (for a reviewer; nothing asserts on it)."""
+    session.page.screenshot(path=str(SCREENSHOT.parent / name), full_page=True)

@@ -30,6 +30,7 @@ from .markdown import turn_markdown
 from .panels import Updates, no_change
 from .panels.chat import messages
 from .panels.letter import Opened, letter_view
+from .panels.library import CONFIRM_REMOVAL_JS
 from .uploads import FOLDER, discard, store_uploads
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Events:
         library.files.upload(self.upload, [library.files, page.language],
                              [library.report, library.files, *refreshed], concurrency_limit=1)
         library.remove.click(self.remove, [library.doomed, page.language], [library.report, *refreshed],
-                             concurrency_limit=1)
+                             concurrency_limit=1, js=CONFIRM_REMOVAL_JS)
         page.language.change(self.relabel, [page.language, page.conversation, page.selected, page.opened],
                              relabelled)
         demo.load(self.refresh, page.language, refreshed)

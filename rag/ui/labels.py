@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from rag.ingest import SUPPORTED_SUFFIXES
+from rag.ingest.ocr import IMAGE_SUFFIXES
+
 LANGUAGES = ("zh", "en")
+# what the upload button names: every suffix the readers take, so the label cannot fall behind them
+_DOCUMENTS = " ".join(sorted(SUPPORTED_SUFFIXES - IMAGE_SUFFIXES))
+_SCANS = " ".join(sorted(IMAGE_SUFFIXES))
 
 # key: (中文, English). One row per string, so a label cannot exist in one language only.
 _ROWS: dict[str, tuple[str, str]] = {
@@ -25,13 +31,14 @@ _ROWS: dict[str, tuple[str, str]] = {
     "year_to": ("截止年份", "To year"),
     "letters": ("只在这些信件中检索", "Only these letters"),
     "k": ("段落数", "Passages"),
-    "upload": ("上传信件（.txt .docx .doc .pdf .ofd .html，扫描件 .png .jpg .tif）",
-               "Upload letters (.txt .docx .doc .pdf .ofd .html, scans .png .jpg .tif)"),
+    "upload": (f"上传信件（{_DOCUMENTS}，扫描件 {_SCANS}）", f"Upload letters ({_DOCUMENTS}; scans {_SCANS})"),
     "remove_pick": ("要移除的信件", "Letter to remove"),
     "remove": ("移除信件", "Remove letter"),
     "uploading": ("正在建立索引", "Indexing"),
     "ocr_page": ("正在识别扫描件 {name}：第 {done}/{total} 页",
                  "Reading the scan {name} (OCR): page {done} of {total}"),
+    "remove_confirm": ("从索引中移除这封信件？此操作不可撤销：",
+                       "Remove this letter from the index? This cannot be undone: "),
     "nothing_removed": ("请先选择要移除的信件。", "Choose a letter to remove first."),
     "stale": ("这封信已从文库中移除。", "This letter was removed from the library."),
     # a letter's metadata

@@ -97,11 +97,13 @@ def _first_sentence(item: CitedPassage, limit: int = 80) -> str:
     return snippet if len(snippet) <= limit else snippet[:limit] + "…"
 
 
-def chat_message(turn: Turn, lang: str = "zh") -> str:
+def chat_message(turn: Turn, lang: str = "zh", number: int | None = None) -> str:
     """The assistant's chat bubble as HTML: the answer with [n] markers (or the passage list), all escaped.
 
     The bubble's own words are in the question's language (``turn.language``), whatever the interface's.
-    A decline is one short sentence with the closest passages' citations folded away under it.
+    A decline is one short sentence with the closest passages' citations folded away under it. Given the
+    reply's ``number`` in the conversation, each [n] of an answer is a button that opens the letter at
+    that citation, as the cards' buttons do.
     """
     lang = turn.language or lang
     parts: list[str] = []
@@ -113,7 +115,12 @@ def chat_message(turn: Turn, lang: str = "zh") -> str:
         parts.append(f"<p>{escape(turn.text or t(lang, turn.mode))}</p>")
         return "".join(parts)
     if turn.mode == "answer":
-        parts.append(_paragraphs(turn.text, numbers=True))
+        text = _paragraphs(turn.text, numbers=True)
+        if number is not None:
+            numbers = {item.n for item in turn.evidence}
+            text = _MARKER.sub(lambda m: _cite_button(number, int(m[1]), m[0], lang) if int(m[1]) in numbers
+                               else m[0], text)
+        parts.append(text)
         cited = "; ".join("".join(f"[{item.n}]" for item in group) + f" {escape(group[0].hit.citation)}"
                           for group in group_by_passage(turn.evidence))
         parts.append(f"<p>{escape(t(lang, 'cited'))}: {cited}</p>")
@@ -148,6 +155,9 @@ def draft_message(text: str, lang: str = "zh") -> str:
 def user_message(question: str) -> str:
     """The user's chat bubble as HTML (escaped)."""
     return _paragraphs(question)
+
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def _paragraphs(text: str, numbers: bool = False) -> str:
@@ -221,8 +231,10 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
 
 
 def _cite_button(turn_number: int, n: int, text: str, lang: str, css: str = "rag-cite") -> str:
-    return (f'<button class="{css}" type="button" data-turn="{int(turn_number)}" data-n="{int(n)}" '
-            f'title="{escape(t(lang, "open"))}">{escape(text)}</button>')
+    # the numbers are in the classes too: the chat's sanitiser drops data attributes
+    return (f'<button class="{css} rag-turn-{int(turn_number)} rag-n-{int(n)}" type="button" '
+            f'data-turn="{int(turn_number)}" data-n="{int(n)}" title="{escape(t(lang, "open"))}">'
+            f"{escape(text)}</button>")
 
 
 def group_by_passage(evidence: Sequence[CitedPassage]) -> list[list[CitedPassage]]:
@@ -253,7 +265,11 @@ def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "
     heading = escape(caption or letter.title or letter.display_name)
     marks = f' data-opened="{int(opened[0])}:{int(opened[1])}"' if opened is not None else ""
     marks += " data-follow" if follow else ""
+    # one line that stays in view above the text while it scrolls: which letter this is
+    bar = " · ".join(escape(value) for value in (letter.doc_number or letter.display_name, letter.agency, letter.date)
+                     if value)
     return (f'<div class="rag-letter" data-letter="{escape(letter.letter_id)}"{marks}>'
+            f'<div class="rag-letter-bar">{bar}</div>'
             f'<div class="rag-letter-head"><h3>{heading}</h3><dl>{details}</dl></div>'
             f'<div class="rag-letter-text">{highlight(letter.text, spans, 0, mark_id=MARK_ID)}</div></div>')
 
@@ -266,7 +282,7 @@ def letters_table_html(letters: Sequence[Letter], lang: str = "zh") -> str:
     head = "".join(f"<th>{escape(t(lang, c))}</th>" for c in columns)
     body = []
     for letter in sorted(letters, key=lambda x: (x.date or "", x.letter_id), reverse=True):
-        cells = "".join(f"<td>{escape(getattr(letter, c))}</td>" for c in columns)
+        cells = "".join(f'<td class="rag-{c}">{escape(getattr(letter, c))}</td>' for c in columns)
         body.append(f'<tr data-letter="{escape(letter.letter_id)}">{cells}</tr>')
     return (f'<div class="rag-table"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")

@@ -12,7 +12,7 @@ from ..labels import t
 from . import Updates
 
 EXAMPLES = (
-    "what subsidies exist for Class II device registration",
+    "What subsidies exist for Class II device registration?",
     "二类医疗器械注册有哪些补助？",
     "医疗器械临床试验费用能不能用创新券？",
     "How large can the reward for equipment investment in key technical transformation projects be?",
@@ -67,9 +67,9 @@ def build_chat_panel(lang: str) -> ChatPanel:
 def messages(conversation: Conversation, language: str) -> list[dict[str, str]]:
     """The conversation as the chatbot's messages: each question, then its reply, as escaped HTML."""
     out = []
-    for turn in conversation.turns:
+    for number, turn in enumerate(conversation.turns):
         out.append({"role": "user", "content": render.user_message(turn.question)})
-        out.append({"role": "assistant", "content": render.chat_message(turn, language)})
+        out.append({"role": "assistant", "content": render.chat_message(turn, language, number)})
     return out
 
 

@@ -10,18 +10,30 @@ from .. import render
 from ..conversation import Conversation
 from . import Updates
 
-# Clicks on a citation button inside the cards send its (turn, number) back to Python.
-# The letter of that citation may be on show already (clicked before): then its value will not change and
-# the letter view's watcher not fire, so bring the span back into view here.
+# Clicks on a citation button inside the cards, or on an [n] in a chat reply, send its (turn, number) back to
+# Python through this component's click event (the numbers are read from the button's classes: the chat's
+# sanitiser drops data attributes). The letter of that citation may be on show already (clicked before): then
+# its value will not change and the letter view's watcher not fire, so bring the span back into view here.
 CITE_JS = """
+const cite = (button) => {
+  const number = (name) => Number((button.className.match(new RegExp('rag-' + name + '-([0-9]+)')) || [])[1]);
+  const turn = number('turn'), n = number('n');
+  const shown = document.querySelector(`#letter .rag-letter[data-opened="${turn}:${n}"] #cited-span`);
+  if (shown) shown.scrollIntoView({block: 'center', behavior: 'instant'});
+  trigger('click', {turn: turn, n: n});
+};
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.rag-cite');
-  if (!button || !element.contains(button)) return;
-  const opened = `${Number(button.dataset.turn)}:${Number(button.dataset.n)}`;
-  const shown = document.querySelector(`#letter .rag-letter[data-opened="${opened}"] #cited-span`);
-  if (shown) shown.scrollIntoView({block: 'center', behavior: 'instant'});
-  trigger('click', {turn: Number(button.dataset.turn), n: Number(button.dataset.n)});
+  if (button && element.contains(button)) cite(button);
 });
+window.__ragChatCite = cite;  // one listener for the page's chat markers, calling the latest cards' handler
+if (!window.__ragChatListener) {
+  window.__ragChatListener = true;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('#chat button.rag-cite');
+    if (button) window.__ragChatCite(button);
+  });
+}
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import gradio as gr
@@ -9,8 +10,14 @@ import gradio as gr
 from rag import Index
 
 from .. import render
-from ..labels import t
+from ..labels import LANGUAGES, t
 from . import Updates
+
+# Removing cannot be undone: the browser asks first, and a "no" sends no letter (the handler then removes nothing).
+CONFIRM_REMOVAL_JS = (
+    "(doomed, language) => [doomed && window.confirm("
+    f"({json.dumps({lang: t(lang, 'remove_confirm') for lang in LANGUAGES}, ensure_ascii=False)})[language] "
+    "+ doomed) ? doomed : null, language]")
 
 
 @dataclass(frozen=True)
@@ -66,4 +73,4 @@ def summary_html(index: Index, language: str) -> str:
     return f"<p>{render.library_summary(len(index.letters), len(index), language)}</p>"
 
 
-__all__ = ["LibraryPanel", "build_library_panel", "summary_html"]
+__all__ = ["CONFIRM_REMOVAL_JS", "LibraryPanel", "build_library_panel", "summary_html"]
