@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .cli_store import add_store_args, build_config, build_sharded, dense_args
 from .config import DEFAULT_MODEL, Config
@@ -22,9 +23,15 @@ if TYPE_CHECKING:
     from .retrieve.hits import Hit
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in the CLI's one ``error:`` line (exit 2) rather than the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag",
-                                     description="Find and quote what Chinese government reply letters say.")
+    parser = _Parser(prog="rag", description="Find and quote what Chinese government reply letters say.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build or update an index from letter files and folders")
@@ -64,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
+    remove.add_argument("--json", action="store_true", help='print {"removed": [ids], "letters": N} as JSON')
     return parser
 
 
@@ -98,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `rag letters | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to write at exit either
+        return 0
     except (IndexFolderError, BadQuery, KeyError, ValueError, OSError, MissingDependency) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {printable(str(message))}", file=sys.stderr)
@@ -374,7 +385,10 @@ def _remove(args: argparse.Namespace) -> int:
 
     index = _load(args.index)
     removed = index.remove(args.letters)
-    print(f"removed {', '.join(map(printable, removed))}; {len(index.letters)} letters remain")
+    if args.json:
+        print(json.dumps({"removed": list(removed), "letters": len(index.letters)}, ensure_ascii=False))
+    else:
+        print(f"removed {', '.join(map(printable, removed))}; {len(index.letters)} letters remain")
     return 0
 
 

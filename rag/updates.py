@@ -24,7 +24,7 @@ from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
 from .embed import Encoder, ProgressFn, dense_units
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
-from .parse import Letter, parse_letter
+from .parse import Letter, not_a_letter, parse_letter
 from .stores import Stores, add_vectors
 from .stores.base import DenseStore, LexicalStore, as_ids
 from .stores.disk import IndexFolderError
@@ -50,6 +50,9 @@ def read_sources(sources: Sequence[str], config: Config,
         raise FileNotFoundError(f"no such file or folder: {', '.join(printable(m) for m in missing)} "
                                 "(nothing was indexed)")
     documents, skipped = read_documents(sources, config=config, on_ocr_page=on_ocr_page)
+    refused = {document.path: not_a_letter(document.text) for document in documents}
+    skipped += [Skipped(path, reason) for path, reason in refused.items() if reason]
+    documents = [document for document in documents if not refused[document.path]]
     if sources and not documents:
         reasons = "; ".join(printable(str(s)) for s in skipped[:5]) or "no letter files found"
         more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""

@@ -157,3 +157,41 @@ def test_letters_falls_back_to_the_file_name(tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["letters", "--index", str(tmp_path / "ix")]) == 0
     assert capsys.readouterr().out.splitlines()[0].split("\t")[1:] == ["-", "-", "-", "(x010.txt)"]
+
+
+def test_a_mistyped_flag_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["search", "补助", "--kk", "3"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("error: unrecognized arguments: --kk 3") and "usage:" not in err
+
+
+def test_output_into_a_closed_pipe_ends_quietly(built: Path) -> None:
+    """`rag letters | head -1`: the reader closes the pipe after one line; no 'Broken pipe' error follows."""
+    process = subprocess.Popen([sys.executable, "-m", "rag", "letters", "--index", str(built)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == ""
+
+
+def test_remove_json(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.copytree(built, tmp_path / "index")
+    assert main(["remove", "004_dce9e1310b5c7813", "--index", str(tmp_path / "index"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"removed": ["004_dce9e1310b5c7813"], "letters": 1}
+
+
+def test_a_file_mostly_not_in_chinese_is_no_letter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from .conftest import ROOT
+
+    code = main(["build", str(ROOT / "README.md"), str(ROOT / "letters"), "--index", str(tmp_path / "index"),
+                 "--quiet", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["letters"] == 2
+    assert [(Path(s["path"]).name, s["reason"]) for s in report["skipped"]] == \
+        [("README.md", "not a reply letter: mostly not Chinese (of its letters, 2% are Chinese)")]

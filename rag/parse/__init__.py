@@ -6,6 +6,8 @@ form goes in :mod:`.header`; a new heading style in :mod:`.sections`.
 
 from __future__ import annotations
 
+import re
+
 from .header import (
     addressee,
     addressee_index,
@@ -21,6 +23,22 @@ from .header import (
 )
 from .letter import CLOSING, PREAMBLE, Letter, Section
 from .sections import find_headings, section_tree
+
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def not_a_letter(text: str) -> str | None:
+    """Why a text read from a file is no reply letter, or ``None`` when it may be one.
+
+    Reply letters are written in Chinese: a text with fewer Chinese characters than a quarter of its Latin
+    letters (a README, a log, a page in another language) is none. Real letters, page chrome and all, are
+    over 90% Chinese by this count; a hostile letter full of markup still passes.
+    """
+    chinese, latin = len(_CHINESE.findall(text)), len(_LATIN.findall(text))
+    if chinese * 4 >= latin:
+        return None
+    return f"not a reply letter: mostly not Chinese (of its letters, {chinese / (chinese + latin):.0%} are Chinese)"
 
 
 def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "") -> Letter:
@@ -68,4 +86,4 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
     )
 
 
-__all__ = ["CLOSING", "PREAMBLE", "Letter", "Section", "parse_letter"]
+__all__ = ["CLOSING", "PREAMBLE", "Letter", "Section", "not_a_letter", "parse_letter"]
