@@ -66,6 +66,9 @@ class Config:
     max_ocr_pages: int = 100  # scanned pages (PDF pages without text, TIFF frames) read by OCR in one file
     max_tool_seconds: float = 60.0  # an outside tool reading one file (antiword for .doc)
     max_image_pixels: int = 60_000_000  # pixels of one scanned page or photo (a 600 dpi A4 page is 35 million)
+    # elements nested in one HTML page (parsing takes time quadratic in it: 200,000 take minutes; pages nest a few
+    # dozen deep, tables in tables a few hundred)
+    max_html_depth: int = 1_000
     # Retrieval
     # "weighted" (min-max normalised score sum), "rrf", "dense" (dense only) or "lexical" (BM25 only).
     # weighted beat rrf on the dev sets (MRR@10 en 0.90 vs 0.86, zh 0.98 vs 0.94): `python -m eval.retrieval --ablate`.

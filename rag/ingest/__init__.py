@@ -154,5 +154,5 @@ def _read_text(data: bytes, suffix: str, config: Config, ocr: Ocr) -> tuple[str,
         return read_ofd(data, config), "ofd"
     if suffix in HTML_SUFFIXES:
         raw, encoding = decode_bytes(data)
-        return html_to_text(raw), encoding
+        return html_to_text(raw, config.max_html_depth), encoding
     return decode_bytes(data)

@@ -75,12 +75,58 @@ def sniff_binary(data: bytes) -> str | None:
     return None
 
 
+# Elements that hold no content (void) or whose end tag may be left out (the parser closes them): neither nests
+# under itself in a real page, so they do not count towards the depth
+_FLAT_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr "
+                       "p li dt dd tr td th option optgroup thead tbody tfoot colgroup caption rb rt rp "
+                       "html head body".split())
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_UNPARSED = re.compile(r"<!--.*?-->|<(script|style|textarea|title)\b.*?</\1\s*>", re.S | re.I)
+
+
+def html_depth(html: str, most: int) -> int:
+    """How deeply the elements of ``html`` nest, counted up to ``most`` + 1 (one pass over its tags).
+
+    HTML parsers take time quadratic in the depth (a page of 200,000 nested ``<div>`` takes minutes), so the
+    depth is estimated before parsing: an end tag closes the open elements down to its own start tag, as a
+    parser does; comments, scripts and styles are skipped.
+    """
+    open_tags: list[str] = []
+    count: dict[str, int] = {}
+    deepest = 0
+    for match in _TAG.finditer(_UNPARSED.sub(" ", html)):
+        closing, name, empty = match.group(1), match.group(2).lower(), match.group(3)
+        if name in _FLAT_TAGS or empty:
+            continue
+        if not closing:
+            open_tags.append(name)
+            count[name] = count.get(name, 0) + 1
+            deepest = max(deepest, len(open_tags))
+            if deepest > most:
+                break
+        elif count.get(name):
+            while True:
+                last = open_tags.pop()
+                count[last] -= 1
+                if last == name:
+                    break
+    return deepest
+
+
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table")
 
 
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, one block element per line; scripts and styles dropped."""
+def html_to_text(html: str, max_depth: int | None = None) -> str:
+    """Visible text of an HTML page, one block element per line; scripts and styles dropped.
+
+    Raises:
+        UnreadableFile: its elements nest more than ``max_depth`` deep (None: no bound).
+    """
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    if max_depth is not None and html_depth(html, max_depth) > max_depth:
+        raise UnreadableFile(f"HTML elements nested more than {max_depth:,} deep; the limit is "
+                             f"Config.max_html_depth = {max_depth:,}")
 
     tree = HTMLParser(html)
     for node in tree.css("script, style, noscript, template, head, nav, footer"):
