@@ -170,7 +170,7 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 def test_an_image_far_over_pillows_own_limit_is_one_skipped_file(letters_dir: Path) -> None:
-    # 20000×20000 is twice Pillow's MAX_IMAGE_PIXELS and more: Pillow refuses it when opening, by an exception of its own
+    # 20000×20000 is over twice Pillow's MAX_IMAGE_PIXELS: Pillow refuses it on opening, by an exception of its own
     (letters_dir / "poster.png").write_bytes(_png_header(20_000, 20_000))
     documents, skipped = read_documents([letters_dir])
     assert len(documents) == 2
