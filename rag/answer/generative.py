@@ -136,7 +136,7 @@ def check_answer(question: str, text: str, hits: Sequence[Hit], fallback: Answer
         checked = Claim.of(claim, analyzer)
         spans = [(hits[n - 1], *quoted_span(checked, hits[n - 1], encoder)) for n in numbers]
         reason = checked.unsupported("\n".join(hit.text[s - hit.start:e - hit.start] for hit, s, e in spans),
-                                     min_support)
+                                     min_support, analyzer)
         if reason is not None:
             cited = ", ".join(f"[{n}]" for n in numbers)
             notes.append(f"dropped a sentence that its citation {cited} does not support ({reason}): {claim[:80]}")
