@@ -160,7 +160,8 @@ NEGATES = "it negates what the cited text states, or states what it negates"
 def test_a_negated_claim_or_swapped_quantities_are_not_supported(answering_index: Index, claim: str, reason: str):
     hits = [hit for hit in answering_index.search("设备投入奖励 专项支持 医疗器械产品资质", k=5)
             if "最高400万" in hit.text][:1]
-    faithful = "经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持。按其设备投入给予不超过8%，最高400万进行奖励"
+    faithful = ("经信部门对企业取得二类、三类医疗器械产品相关资质给予专项支持。"
+                "按其设备投入给予不超过8%，最高400万进行奖励")
     for analyzer in (answering_index.analyzer, None):  # segmented by jieba, or character by character
         kept = check_answer(QUESTION, faithful.replace("。", "[1]。") + "[1]。", hits, analyzer=analyzer)
         assert not kept.abstained and not kept.notes and kept.text.startswith(faithful.split("。")[0] + "。[1]")

@@ -27,14 +27,15 @@ if TYPE_CHECKING:
     from ..embed import Encoder
 
 
-# A word negating the word after it ("不给予", "不予支持", "尚未纳入"), as a token of its own: jieba keeps 不断, 非常, 无锡
-# whole, so only a standalone negation counts (without an analyzer, each Chinese character is a token)
-_NEGATIONS = frozenset("不 未 没 无 非 勿 别 否 不予 未予 不再 尚未 并未 从未 未能 无法 无须 无需 不能 不得 不会 不可 不宜 "
-                       "并非 不是 不用".split())
+# A word negating the word after it ("不给予", "不予支持", "尚未纳入"), as a token of its own: jieba keeps
+# 不断, 非常, 无锡 whole, so only a standalone negation counts (without an analyzer, each Chinese character is a
+# token; both texts are segmented alike, so what a character-level reading gets wrong it gets wrong in both)
+_NEGATIONS = frozenset("不 未 没 无 非 勿 别 否 不予 未予 不再 尚未 并未 从未 未能 无法 无须 无需 不能 不得 不会 "
+                       "不可 不宜 并非 不是 不用".split())
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # a quantity: the bound written before a number, the number, its unit (元 after a magnitude says nothing more)
-_QUANTITY = re.compile(r"(不超过|不低于|不少于|不高于|不多于|不足|最高|最低|最多|最少|至少|至多|上限为?|封顶|超过|低于|高于|"
-                       r"约|近|逾)?(\d+(?:\.\d+)?)(%|万亿|亿|万|千|百|倍|折)?")
+_QUANTITY = re.compile(r"(不超过|不低于|不少于|不高于|不多于|不足|最高|最低|最多|最少|至少|至多|上限为?|封顶|"
+                       r"超过|低于|高于|约|近|逾)?(\d+(?:\.\d+)?)(%|万亿|亿|万|千|百|倍|折)?")
 
 
 def _quantities(folded: str) -> set[tuple[str, str, str]]:
