@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..chunk import split_sentences
 from ..retrieve.hits import Hit
+from .instructions import addresses_reader
 from .terms import claim_numbers, claim_terms, fold_figures
 
 if TYPE_CHECKING:
@@ -114,8 +115,10 @@ class Claim:
 
 
 def quoted_span(claim: Claim, hit: Hit, encoder: Encoder | None) -> tuple[int, int]:
-    """The sentence of ``hit`` to quote for ``claim``: the best-supporting one, then the most similar."""
+    """The sentence of ``hit`` to quote for ``claim``: the best-supporting one, then the most similar; a sentence
+    instructing the reader (:mod:`.instructions`) only when there is no other."""
     spans = split_sentences(hit.text, hit.start) or [(hit.start, hit.end)]
+    spans = [(s, e) for s, e in spans if not addresses_reader(hit.text[s - hit.start:e - hit.start])] or spans
     if len(spans) == 1:
         return spans[0]
     texts = [hit.text[s - hit.start:e - hit.start] for s, e in spans]
