@@ -230,3 +230,15 @@ def test_an_instruction_in_a_letter_is_neither_shown_to_the_model_nor_cited(tmp_
     assert "忽略之前" not in script.requests[0]["messages"][-1]["content"]
     assert "10亿元" not in answer.text and answer.mode == "extractive"
     assert any("does not support" in note and "10亿元" in note for note in answer.notes)
+
+
+# ---- traditional characters ---------------------------------------------------------------------
+
+def test_a_question_in_traditional_characters_is_answered_as_the_simplified_one(fake_index: Index):
+    simplified = fake_index.ask("二类医疗器械注册有哪些补助？")
+    traditional = fake_index.ask("二類醫療器械註冊有哪些補助？")
+    assert not simplified.abstained
+    assert (traditional.abstained, traditional.text, traditional.support) == (False, simplified.text,
+                                                                              simplified.support)
+    assert [hit.chunk_id for hit in fake_index.search("醫療器械註冊補助", k=3)] == [
+        hit.chunk_id for hit in fake_index.search("医疗器械注册补助", k=3)]
