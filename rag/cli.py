@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_store import add_store_args, build_config, build_sharded, dense_args
 from .config import DEFAULT_MODEL, Config
-from .ingest import print_ocr_page, printable
+from .ingest import print_ocr_page, printable, printable_lines
 
 if TYPE_CHECKING:
     from .answer import LLM
@@ -262,7 +262,7 @@ def _failed(query: _Query, error: Exception, args: argparse.Namespace) -> int:
 
 def _safe(text: str) -> str:
     """Letter or user text for the terminal: each line through :func:`~rag.ingest.printable`."""
-    return "\n".join(printable(line) for line in text.split("\n"))
+    return printable_lines(text)
 
 
 def _headline(query: _Query, limit: int) -> str:
