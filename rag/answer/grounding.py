@@ -9,7 +9,7 @@ claim best (ties go to the one most similar to it), so a citation points at its 
 Holding the same words and numbers is not saying the same thing: "…资质不给予专项支持" cites "…资质给予专项支持",
 "不超过400万，最高8%" cites "不超过8%，最高400万". So a word the claim negates must be negated in the cited text too
 (and one it asserts, asserted there), and each quantity keeps its unit and the bound word written before it
-("最高", "不超过": the model is told to copy them exactly).
+("最高", "不超过": the model is told to copy them exactly; leaving a bound out is no contradiction).
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ class Claim:
         if not _CJK.search(self.text):  # an English claim writes its bounds and units in words
             return None
         found = _quantities(fold_figures(cited))
+        unbound = {(n, unit) for _, n, unit in found}  # a claim may leave a bound out ("可达30万元"), not change it
         changed = [f"{bound}{n}{unit}" for bound, n, unit in sorted(_quantities(fold_figures(self.text)))
-                   if (bound or unit) and (bound, n, unit) not in found]
+                   if (bound, n, unit) not in found and (bound or unit and (n, unit) not in unbound)]
         if changed:
             return f"the cited text does not state {', '.join(changed)} so (another bound or unit for the number)"
         return None
