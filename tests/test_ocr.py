@@ -25,7 +25,7 @@ from rag.ingest.layout import (
     recover_text,
 )
 from rag.parse import parse_letter
-from tests.conftest import SHARED
+from tests.conftest import SHARED, FakeEncoder
 from tests.scans import cer, photo_jpeg, scanned_pdf
 
 LETTER = SHARED / "letters" / "x011.txt"  # 文号 弥民函〔2017〕14号, sections 一、二、三、
@@ -169,10 +169,12 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
-def test_an_image_far_over_pillows_own_limit_is_one_skipped_file(letters_dir: Path) -> None:
+def test_an_image_far_over_pillows_own_limit_is_one_skipped_file(letters_dir: Path, analyzer) -> None:
     # 20000×20000 is over twice Pillow's MAX_IMAGE_PIXELS: Pillow refuses it on opening, by an exception of its own
     (letters_dir / "poster.png").write_bytes(_png_header(20_000, 20_000))
     documents, skipped = read_documents([letters_dir])
     assert len(documents) == 2
     assert [(Path(s.path).name, s.reason) for s in skipped] == [
         ("poster.png", "image too large (400,000,000 pixels; the limit is 60,000,000: Config.max_image_pixels)")]
+    index = Index.build([letters_dir], letters_dir.parent / "index", encoder=FakeEncoder(), analyzer=analyzer)
+    assert len(index.letters) == 2 and [Path(s.path).name for s in index.report.skipped] == ["poster.png"]
