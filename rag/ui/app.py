@@ -193,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
         demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
-        # questions run on app_workers workers, at most max_asks_per_client of them for one client (Events)
+        # questions run on app_workers workers, at most max_asks_per_client of them for one client address, at most
+        # max_model_asks of them written by the model (Events)
         demo.queue(default_concurrency_limit=config.app_workers, max_size=config.max_queued_events)
         demo.launch(server_name=args.host, server_port=args.port, css=stylesheet(), theme=gr.themes.Soft(),
                     allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),
