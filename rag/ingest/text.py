@@ -80,36 +80,41 @@ def sniff_binary(data: bytes) -> str | None:
 _FLAT_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr "
                        "p li dt dd tr td th option optgroup thead tbody tfoot colgroup caption rb rt rp "
                        "html head body".split())
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
-_UNPARSED = re.compile(r"<!--.*?-->|<(script|style|textarea|title)\b.*?</\1\s*>", re.S | re.I)
+# a tag, or the start of a comment; "[^<>]" stops every attempt at the next "<", so the scan stays linear
+_TAG = re.compile(r"<!--|<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*?(/?)>")
+_RAW_TEXT = frozenset("script style textarea title".split())  # their content is text, not tags
 
 
 def html_depth(html: str, most: int) -> int:
-    """How deeply the elements of ``html`` nest, counted up to ``most`` + 1 (one pass over its tags).
+    """How deeply the elements of ``html`` nest, counted up to ``most`` + 1, in one linear pass over its tags.
 
     HTML parsers take time quadratic in the depth (a page of 200,000 nested ``<div>`` takes minutes), so the
     depth is estimated before parsing: an end tag closes the open elements down to its own start tag, as a
-    parser does; comments, scripts and styles are skipped.
+    parser does; comments, scripts and styles are skipped (an unclosed one ends the scan).
     """
     open_tags: list[str] = []
     count: dict[str, int] = {}
     deepest = 0
-    for match in _TAG.finditer(_UNPARSED.sub(" ", html)):
-        closing, name, empty = match.group(1), match.group(2).lower(), match.group(3)
-        if name in _FLAT_TAGS or empty:
+    position = 0
+    lowered = html.lower()
+    while deepest <= most and (match := _TAG.search(html, position)):
+        position = match.end()
+        if match.group() == "<!--":
+            position = lowered.find("-->", position) + 3
+        elif (name := match.group(2).lower()) in _RAW_TEXT and not match.group(1):
+            position = lowered.find(f"</{name}", position) + 1
+        elif name in _FLAT_TAGS or match.group(3):
             continue
-        if not closing:
+        elif not match.group(1):
             open_tags.append(name)
             count[name] = count.get(name, 0) + 1
             deepest = max(deepest, len(open_tags))
-            if deepest > most:
-                break
         elif count.get(name):
-            while True:
-                last = open_tags.pop()
+            while (last := open_tags.pop()) != name:
                 count[last] -= 1
-                if last == name:
-                    break
+            count[name] -= 1
+        if position <= 2:  # find() found no end: the rest is a comment or a script
+            break
     return deepest
 
 
