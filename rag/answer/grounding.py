@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from ..embed import Encoder
 
 
-# A word negating the word after it ("不给予", "不予支持", "尚未纳入"), as a token of its own: jieba keeps
+# A word negating the words after it ("不给予", "不予支持", "尚未纳入"), as a token of its own: jieba keeps
 # 不断, 非常, 无锡 whole, so only a standalone negation counts (without an analyzer, each Chinese character is a
 # token; both texts are segmented alike, so what a character-level reading gets wrong it gets wrong in both)
 _NEGATIONS = frozenset("不 未 没 无 非 勿 别 否 不予 未予 不再 尚未 并未 从未 未能 无法 无须 无需 不能 不得 不会 "
                        "不可 不宜 并非 不是 不用".split())
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_NEGATED_BOUND = re.compile(r"不超过|不低于|不少于|不高于|不多于|不足")
+_CLAUSE_END = re.compile(r"[，,；;。！？!?：:\n]")  # a negation reaches to the end of its clause (a list's 、 included)
 # a quantity: the bound written before a number, the number, its unit (元 after a magnitude says nothing more)
 _QUANTITY = re.compile(r"(不超过|不低于|不少于|不高于|不多于|不足|最高|最低|最多|最少|至少|至多|上限为?|封顶|"
                        r"超过|低于|高于|约|近|逾)?(\d+(?:\.\d+)?)(%|万亿|亿|万|千|百|倍|折)?")
@@ -44,14 +46,19 @@ def _quantities(folded: str) -> set[tuple[str, str, str]]:
 
 
 def _polarities(text: str, analyzer: Analyzer | None) -> tuple[set[str], set[str]]:
-    """The words of ``text`` stated (asserted) and those following a negation (negated), by the same segmentation."""
-    folded = fold_figures(text)
-    tokens = analyzer.tokens(folded, search_mode=False) if analyzer is not None else _CJK.findall(folded)
+    """The words of ``text`` stated (asserted) and those after a negation in its clause (negated: "不再向企业收取费用"
+    negates 企业, 收取 and 费用), by the same segmentation for both texts compared."""
     asserted: set[str] = set()
     negated: set[str] = set()
-    for before, token in zip(["", *tokens], tokens, strict=False):
-        if token not in _NEGATIONS:
-            (negated if before in _NEGATIONS else asserted).add(token)
+    # a bound ("不超过8%") negates nothing: the quantities are compared with their bounds on their own
+    for clause in _CLAUSE_END.split(_NEGATED_BOUND.sub(" ", fold_figures(text))):
+        tokens = analyzer.tokens(clause, search_mode=False) if analyzer is not None else _CJK.findall(clause)
+        negating = False
+        for token in tokens:
+            if token in _NEGATIONS:
+                negating = True
+            else:
+                (negated if negating else asserted).add(token)
     return asserted, negated
 
 
@@ -103,7 +110,7 @@ class Claim:
         flipped = sorted(w for w in negated if w in stated and w not in denied)
         flipped += sorted(w for w in asserted if w in denied and w not in stated)
         if flipped:
-            return f"it negates what the cited text states, or states what it negates ({', '.join(flipped)})"
+            return f"it negates what the cited text states, or states what it negates ({', '.join(flipped[:5])})"
         if not _CJK.search(self.text):  # an English claim writes its bounds and units in words
             return None
         found = _quantities(fold_figures(cited))
