@@ -134,8 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = free_port()
         app = start_app(args.index, port)
         try:
-            def client_call(_n: int) -> Callable[[str], object]:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            def client_call(n: int) -> Callable[[str], object]:
+                # the app limits each client address (Config.max_asks_per_client); uvicorn takes the address from
+                # X-Forwarded-For on a connection from 127.0.0.1, as from a local proxy: one address per client
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False,
+                                headers={"X-Forwarded-For": f"10.0.0.{n + 1}"})
                 return lambda q: client.predict(q, 5, None, None, None, [], "zh", api_name="/ask")
 
             results.append(hammer("app (gradio_client /ask)", args.clients, args.seconds, client_call, asked))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .cli_store import add_store_args, build_config, build_sharded, dense_args
 from .config import DEFAULT_MODEL, Config
-from .ingest import print_ocr_page, printable
+from .ingest import print_ocr_page, printable, printable_lines
 
 if TYPE_CHECKING:
     from .answer import LLM
@@ -194,7 +194,22 @@ def _questions(args: argparse.Namespace) -> list[_Query]:
                 if line.strip()]
     if args.question is None:
         raise ValueError("give a QUESTION or --queries FILE.jsonl")
+    if not _encodable(args.question):
+        raise ValueError(_not_utf8(args.question))
     return [_Query(None, args.question)]
+
+
+def _not_utf8(argument: str) -> str:
+    """Why a command-line argument is refused: Python keeps bytes that are not UTF-8 as lone surrogates."""
+    raw = argument.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f" (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+    else:  # a surrogate that came from no byte: typed as such
+        where = ""
+    return (f"the question is not valid UTF-8{where}: write it in UTF-8 (is the terminal or the script in another "
+            "encoding, such as GBK?)")
 
 
 def _query_line(source: str, number: int, line: str) -> _Query:
@@ -259,7 +274,7 @@ def _failed(query: _Query, error: Exception, args: argparse.Namespace) -> int:
 
 def _safe(text: str) -> str:
     """Letter or user text for the terminal: each line through :func:`~rag.ingest.printable`."""
-    return "\n".join(printable(line) for line in text.split("\n"))
+    return printable_lines(text)
 
 
 def _headline(query: _Query, limit: int) -> str:

@@ -66,6 +66,9 @@ class Config:
     max_ocr_pages: int = 100  # scanned pages (PDF pages without text, TIFF frames) read by OCR in one file
     max_tool_seconds: float = 60.0  # an outside tool reading one file (antiword for .doc)
     max_image_pixels: int = 60_000_000  # pixels of one scanned page or photo (a 600 dpi A4 page is 35 million)
+    # elements nested in one HTML page (parsing takes time quadratic in it: 200,000 take minutes; pages nest a few
+    # dozen deep, tables in tables a few hundred)
+    max_html_depth: int = 1_000
     # Retrieval
     # "weighted" (min-max normalised score sum), "rrf", "dense" (dense only) or "lexical" (BM25 only).
     # weighted beat rrf on the dev sets (MRR@10 en 0.90 vs 0.86, zh 0.98 vs 0.94): `python -m eval.retrieval --ablate`.
@@ -203,10 +206,13 @@ class Config:
     llm_timeout: float = 60.0  # seconds for the whole reply (connection, every streamed line): then the fallback
     llm_max_reply_chars: int = 6_000  # the model's reply is cut here (800 tokens of Chinese are ~1,600 characters)
     llm_max_response_bytes: int = 2_000_000  # bytes read from the endpoint for one reply (stream framing included)
-    # Web app: how many questions run at once, how many one client may have running, how many may wait
+    # Web app: how many questions run at once, how many one client address may have running, how many may wait
     app_workers: int = 4
     max_asks_per_client: int = 1
     max_queued_events: int = 64
+    # … and how many of them a language model writes at once (over all clients): kept below app_workers, so that a
+    # slow endpoint never holds every worker; a question beyond it gets the extractive answer at once, with a note
+    max_model_asks: int = 3
 
     def with_(self, **changes: Any) -> Config:
         """Return a copy with ``changes`` applied (unknown names raise ``TypeError``)."""

@@ -7,6 +7,7 @@ test are removed by it. The Class II test saves a screenshot (`make screenshot`:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -126,11 +127,17 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+_ADDRESSES = itertools.count(1)
+
+
 class Session:
     """One browser context (its own Gradio session) on the app, recording any dialog it raises."""
 
     def __init__(self, browser: object, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+        # the app limits questions per client address; uvicorn reads it from X-Forwarded-For on a connection from
+        # 127.0.0.1 (as from a local proxy): each session is a client of its own
+        self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True,
+                                           extra_http_headers={"X-Forwarded-For": f"10.1.0.{next(_ADDRESSES)}"})
         self.context.set_default_timeout(TIMEOUT_MS)
         from playwright.sync_api import expect
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,6 +83,16 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path, capsys):
     assert main(["search", "问题", "--index", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no index in") and "rag build" in err and "Traceback" not in err
+
+
+def test_a_question_that_is_not_utf8_gets_one_error_line(tmp_path: Path):
+    # the bytes of 补助 in GBK, then 补助 in UTF-8: Python hands undecodable argv bytes over as lone surrogates
+    argv = [b"ask", "补助".encode("gbk") + "补助".encode(), b"--index", str(tmp_path / "none").encode()]
+    done = subprocess.run([sys.executable, "-m", "rag", *argv], capture_output=True, check=False,
+                          env={**os.environ, "PYTHONUTF8": "1"})
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode() == ("error: the question is not valid UTF-8 (byte 0xb2 at offset 0): write it in "
+                                    "UTF-8 (is the terminal or the script in another encoding, such as GBK?)\n")
 
 
 def test_empty_question_is_refused(built: Path, capsys):

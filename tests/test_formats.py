@@ -73,6 +73,27 @@ def test_damaged_ofd_files_are_skipped_with_the_reason(tmp_path: Path) -> None:
                                    "the limit is Config.max_archive_bytes = 1,000,000")
 
 
+def test_an_ofd_whose_pages_all_repeat_one_large_part_is_skipped_by_the_bytes_parsed(tmp_path: Path) -> None:
+    # 200 pages naming one 20 kB content part: the zip inflates to 22 kB, its pages parse to 4 MB
+    ns = "http://www.ofdspec.org/2016"
+    runs = "".join(f'<ofd:TextObject ID="{i}" Boundary="20 {20 + i % 200} 170 6" Size="4"><ofd:TextCode X="0" '
+                   f'Y="4">关于答复。</ofd:TextCode></ofd:TextObject>' for i in range(150))
+    pages = "".join(f'<ofd:Page ID="{n}" BaseLoc="Pages/Page_0/Content.xml"/>' for n in range(200))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("OFD.xml", f'<ofd:OFD xmlns:ofd="{ns}"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml'
+                                    '</ofd:DocRoot></ofd:DocBody></ofd:OFD>')
+        archive.writestr("Doc_0/Document.xml", f'<ofd:Document xmlns:ofd="{ns}"><ofd:Pages>{pages}</ofd:Pages>'
+                                               '</ofd:Document>')
+        archive.writestr("Doc_0/Pages/Page_0/Content.xml", f'<ofd:Page xmlns:ofd="{ns}"><ofd:Content><ofd:Layer '
+                                                           f'ID="1">{runs}</ofd:Layer></ofd:Content></ofd:Page>')
+    (tmp_path / "pages.ofd").write_bytes(buffer.getvalue())
+    documents, skipped = read_documents([tmp_path], config=Config(max_archive_bytes=1_000_000))
+    assert documents == []
+    assert [s.reason for s in skipped] == [".ofd pages parse to more than 1 MB of XML (its pages repeat one large "
+                                           "part?); the limit is Config.max_archive_bytes = 1,000,000"]
+
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag.ingest import decode_bytes, read_document, read_documents, sniff_binary
+from rag.ingest.text import html_depth
 
 
 def test_html_page_becomes_lines_of_visible_text(tmp_path: Path):
@@ -60,3 +63,14 @@ def test_pdf_text_layer_is_read(tmp_path: Path):
         plt.close(figure)
     document = read_document(tmp_path / "letter.pdf")
     assert document.text == "Reply letter No. 15: subsidy 30 percent" and document.encoding == "pdf"
+
+
+@pytest.mark.parametrize(("html", "depth"), [
+    ("<div><section><p>一<p>二<ul><li>甲<li>乙</ul></section></div>", 3),  # p and li close themselves
+    ("<div><!-- <div><div><div> --><script>if (a<b) {'<div><div>'}</script><br/><img src=x></div>", 1),
+    ("<div><span></div></span><div></div>", 2),  # an end tag closes what it skips over, as a parser does
+    ("<div><!-- " + "<div>" * 50, 1),  # an unclosed comment: the rest is comment
+    ("<div>" * 5_000, 1_001),  # counted only up to the bound + 1
+])
+def test_html_nesting_is_counted_as_a_parser_nests(html: str, depth: int):
+    assert html_depth(html, 1_000) == depth

@@ -132,6 +132,38 @@ def test_upload_of_a_zip_bomb_is_refused_and_not_kept(fake_index: Index, tmp_pat
     assert not any(events.uploads.glob("*bomb*")) and len(fake_index.letters) == 2
 
 
+# ---- input that costs more than its size ---------------------------------------------------------
+
+def nested_html(depth: int) -> str:
+    return "<div>" * depth + "关于答复。" + "</div>" * depth
+
+
+def test_deeply_nested_html_is_skipped_before_parsing_naming_the_limit(tmp_path: Path):
+    # parsing is quadratic in the depth: 200,000 took minutes; 5,000 shows the bound within a test's time
+    (tmp_path / "nested.html").write_text(nested_html(5_000), encoding="utf-8")
+    (tmp_path / "tables.html").write_text("<table><tr><td>" * 40 + "关于答复。" + "</td></tr></table>" * 40,
+                                          encoding="utf-8")
+    documents, skipped = read_documents([tmp_path], config=Config(max_html_depth=1_000))
+    assert [Path(d.path).name for d in documents] == ["tables.html"] and documents[0].text == "关于答复。"
+    assert [(Path(s.path).name, s.reason) for s in skipped] == [
+        ("nested.html", "HTML elements nested more than 1,000 deep; the limit is Config.max_html_depth = 1,000")]
+
+
+def test_upload_of_deeply_nested_html_is_refused_at_once(fake_index: Index, tmp_path: Path):
+    gr = pytest.importorskip("gradio")
+    from rag.ui.events import Events
+    from rag.ui.layout import build_layout
+
+    with gr.Blocks():
+        layout = build_layout(fake_index, "en")
+        events = Events(fake_index, layout, exports=tmp_path / "exports")
+    page = tmp_path / "nested.html"
+    page.write_text(nested_html(5_000), encoding="utf-8")
+    report = events.upload([str(page)], "en")[layout.library.report]
+    assert "nested.html" in report and "Config.max_html_depth" in report
+    assert not any(events.uploads.glob("*nested*")) and len(fake_index.letters) == 2
+
+
 # ---- letters too long ---------------------------------------------------------------------------
 
 def test_letter_over_the_character_limit_is_skipped_naming_the_limit(tmp_path: Path):

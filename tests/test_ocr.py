@@ -6,7 +6,9 @@ header, page numbers, slight rotation and speckles. OCR needs the ``ocr`` extra,
 
 from __future__ import annotations
 
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from rag.ingest.layout import (
     recover_text,
 )
 from rag.parse import parse_letter
-from tests.conftest import SHARED
+from tests.conftest import SHARED, FakeEncoder
 from tests.scans import cer, photo_jpeg, scanned_pdf
 
 LETTER = SHARED / "letters" / "x011.txt"  # 文号 弥民函〔2017〕14号, sections 一、二、三、
@@ -156,3 +158,23 @@ def test_a_question_about_the_scanned_letter_finds_it(read: dict[str, Document],
         assert top.doc_number == NUMBER
         letter = next(letter for letter in index.letters if letter.path.endswith("scan.pdf"))
         assert letter.text[top.start:top.end] == top.text  # offsets refer to the recovered text
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header states ``width``×``height`` (one-bit grey) and whose pixel data is cut short."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def test_an_image_far_over_pillows_own_limit_is_one_skipped_file(letters_dir: Path, analyzer) -> None:
+    # 20000×20000 is over twice Pillow's MAX_IMAGE_PIXELS: Pillow refuses it on opening, by an exception of its own
+    (letters_dir / "poster.png").write_bytes(_png_header(20_000, 20_000))
+    documents, skipped = read_documents([letters_dir])
+    assert len(documents) == 2
+    assert [(Path(s.path).name, s.reason) for s in skipped] == [
+        ("poster.png", "image too large (400,000,000 pixels; the limit is 60,000,000: Config.max_image_pixels)")]
+    index = Index.build([letters_dir], letters_dir.parent / "index", encoder=FakeEncoder(), analyzer=analyzer)
+    assert len(index.letters) == 2 and [Path(s.path).name for s in index.report.skipped] == ["poster.png"]

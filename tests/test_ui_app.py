@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import typing
@@ -165,3 +166,79 @@ def test_uploading_a_scan_reports_ocr_progress_per_page(page: tuple[object, obje
     assert "Reading the scan 扫描件.png (OCR): page 1 of 1" in steps
     assert any("新增公交站点两处" in letter.text for letter in fake_index.letters)
     assert "Added" in report and "扫描件" in report
+
+
+# ---- hostile clients ----------------------------------------------------------------------------
+
+def _request(host: str) -> object:
+    """What Gradio hands a handler: the client's address, and a session hash the client chose (a new one each time)."""
+    import uuid
+    from types import SimpleNamespace
+
+    return SimpleNamespace(client=SimpleNamespace(host=host), session_hash=uuid.uuid4().hex)
+
+
+def _reply(updates: dict[object, object], layout: object) -> object:
+    return updates[layout.conversation].turns[-1]  # type: ignore[attr-defined]
+
+
+def test_the_per_client_limit_is_by_address_not_by_session(page: tuple[object, object, object]) -> None:
+    _, layout, events = page
+    with events.clients.slot("10.0.0.1"):  # that address has a question running
+        same = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.1")), layout)
+        other = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.2")), layout)
+    assert same.mode == "error" and same.text.startswith("this address already has 1 question being answered")
+    assert other.mode == "answer" and CIXI in str(other.evidence)
+    again = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.1")), layout)
+    assert again.mode == "answer"  # its slot was freed
+
+
+def test_model_answers_are_limited_in_total_and_the_rest_are_extractive(fake_index: Index, tmp_path: Path,
+                                                                        closed_url: str) -> None:
+    from rag import LLM
+    from rag.ui.events import Events
+    from rag.ui.layout import build_layout
+
+    with gr.Blocks():
+        layout = build_layout(fake_index, "zh")
+        events = Events(fake_index, layout, exports=tmp_path, llm=LLM(closed_url, "any"))
+    most = fake_index.config.max_model_asks
+    assert most < fake_index.config.app_workers  # a worker is always left for extractive answers
+    with contextlib.ExitStack() as held:
+        assert all(held.enter_context(events.writers.slot("model")) for _ in range(most))  # all writing, slowly
+        *_, updates = events.ask_streaming(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.3"))
+    turn = _reply(updates, layout)
+    assert turn.mode == "answer" and CIXI in str(turn.evidence)
+    assert turn.notes[0] == (f"the language model is writing {most} other answers; this is the extractive answer "
+                             "(Config.max_model_asks)")
+    assert not any("language model was not used" in note for note in turn.notes)  # the endpoint was not tried
+
+
+@pytest.mark.parametrize("k", [float("nan"), float("inf"), 0, -3, 1e9, "5; DROP", None, True])
+def test_a_bad_number_of_passages_from_the_api_is_one_message(page: tuple[object, object, object], k: object) -> None:
+    _, layout, events = page
+    turn = _reply(events.ask(ZH, Conversation(), k, None, None, None, [], "en"), layout)  # type: ignore[arg-type]
+    assert turn.mode == "error" and turn.text.startswith("the number of passages must be a number from 1 to 20, not ")
+
+
+@pytest.mark.parametrize("index", ["x", [], None, ["a", 0], 2.5, {"0": 1}])
+def test_a_malformed_chat_selection_does_nothing(page: tuple[object, object, object], index: object) -> None:
+    _, _, events = page
+    conversation = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[page[1].conversation]
+    assert events.choose(conversation, "en", gr.SelectData(None, {"index": index, "value": ""})) == gr.skip()
+
+
+def test_the_app_prints_file_names_and_reasons_without_terminal_escapes(tmp_path: Path, capsys) -> None:
+    from rag import Config
+    from rag.ui.app import open_index
+
+    from .conftest import LETTER_000
+
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    (letters / "letter.txt").write_text(LETTER_000.read_text(encoding="utf-8"), encoding="utf-8")
+    (letters / "\x1b[2J\x1b[31mforged.txt").write_bytes(b"\x00\x01" * 100)
+    args = parse_args(["--index", str(tmp_path / "index"), "--letters", str(letters)])
+    open_index(args, Config())
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "skipped" in err and "\\x1b[2J\\x1b[31mforged.txt" in err

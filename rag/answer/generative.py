@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from ..retrieve.hits import Hit
 from .endpoint import LLM, EndpointError, ReplyCut, stream_chat
 from .grounding import Claim, quoted_span
+from .instructions import addresses_reader, without_instructions
 from .types import ABSTAIN_EN, ABSTAIN_ZH, Answer, Citation, SupportItem, question_language
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
     passages = []
     for n, hit in enumerate(hits, start=1):
         source = ", ".join(x for x in (hit.agency, hit.date) if x)
-        passages.append(f"[{n}] {hit.citation}{f' ({source})' if source else ''}\n{hit.text}")
+        # a letter's sentences telling the reader what to answer or cite are no evidence, and not shown to the model
+        passages.append(f"[{n}] {hit.citation}{f' ({source})' if source else ''}\n{without_instructions(hit.text)}")
     user = "Passages:\n\n" + "\n\n".join(passages) + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM_PROMPT.format(language=language)},
             {"role": "user", "content": user}]
@@ -135,8 +137,10 @@ def check_answer(question: str, text: str, hits: Sequence[Hit], fallback: Answer
     for claim, numbers in _cited_claims(text, len(hits), notes):
         checked = Claim.of(claim, analyzer)
         spans = [(hits[n - 1], *quoted_span(checked, hits[n - 1], encoder)) for n in numbers]
-        reason = checked.unsupported("\n".join(hit.text[s - hit.start:e - hit.start] for hit, s, e in spans),
-                                     min_support)
+        quotes = [hit.text[s - hit.start:e - hit.start] for hit, s, e in spans]
+        reason = ("the cited sentence tells the reader what to answer; it is no evidence"
+                  if any(addresses_reader(q) for q in quotes) else checked.unsupported("\n".join(quotes), min_support,
+                                                                                       analyzer))
         if reason is not None:
             cited = ", ".join(f"[{n}]" for n in numbers)
             notes.append(f"dropped a sentence that its citation {cited} does not support ({reason}): {claim[:80]}")

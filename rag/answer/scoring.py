@@ -24,6 +24,7 @@ from ..retrieve.hits import Hit
 from .answer_type import lists_answers
 from .fields import asked_fields, field_line_hit, field_values, line_fields, states_field
 from .figures import EXACT_CUES, wanted_figures
+from .instructions import addresses_reader
 from .places import bundled as bundled_places
 from .terms import Term, absent_share, fold, question_terms, spelled_terms
 from .types import question_language
@@ -222,14 +223,15 @@ def _field_lines(candidates: Sequence[tuple[Hit, int, int, str]], values: Mappin
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
-    """Each distinct sentence of the hits that holds Chinese text or a figure: (hit, start, end, text)."""
+    """Each distinct sentence of the hits that holds Chinese text or a figure and is no instruction to the reader
+    (:mod:`.instructions`): (hit, start, end, text)."""
     candidates: list[tuple[Hit, int, int, str]] = []
     seen: set[tuple[str, int, int]] = set()
     for hit in hits:
         for start, end in split_sentences(hit.text, hit.start):
             key = (hit.letter_id, start, end)
             text = hit.text[start - hit.start:end - hit.start]
-            if key in seen or not _CJK.search(text) and not any(c.isdigit() for c in text):
+            if key in seen or not _CJK.search(text) and not any(c.isdigit() for c in text) or addresses_reader(text):
                 continue
             seen.add(key)
             candidates.append((hit, start, end, text))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..config import Config
-from .document import Document, Skipped, UnreadableFile, normalize_newlines, printable
+from .document import Document, Skipped, UnreadableFile, normalize_newlines, printable, printable_lines
 from .layout import join_wrapped_lines
 from .ocr import IMAGE_SUFFIXES, Ocr, read_image
 from .ofd import read_ofd
@@ -22,8 +22,8 @@ from .pdf import read_pdf
 from .text import decode_bytes, html_to_text, sniff_binary
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "OcrProgressFn", "Skipped", "UnreadableFile", "decode_bytes",
-           "html_to_text", "iter_files", "normalize_newlines", "print_ocr_page", "printable", "read_document",
-           "read_documents", "sniff_binary"]
+           "html_to_text", "iter_files", "normalize_newlines", "print_ocr_page", "printable", "printable_lines",
+           "read_document", "read_documents", "sniff_binary"]
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -155,5 +155,5 @@ def _read_text(data: bytes, suffix: str, config: Config, ocr: Ocr) -> tuple[str,
         return read_ofd(data, config), "ofd"
     if suffix in HTML_SUFFIXES:
         raw, encoding = decode_bytes(data)
-        return html_to_text(raw), encoding
+        return html_to_text(raw, config.max_html_depth), encoding
     return decode_bytes(data)

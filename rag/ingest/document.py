@@ -41,6 +41,11 @@ def printable(text: str) -> str:
                    if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
+def printable_lines(text: str) -> str:
+    """:func:`printable` line by line: text of several lines (a report, a letter's passage) for the terminal."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def normalize_newlines(text: str) -> str:
     """Unify line ends and drop a BOM and NUL characters, so offsets mean the same everywhere."""
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")

@@ -8,6 +8,7 @@ from Debian at 6-9% after the same despeckling (22-27% without), and more slowly
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +83,26 @@ class Ocr:
         return normalize_doc_numbers(recover_text(pages, specks=True)).replace("丨", "|")
 
 
-def _frames(image: Image.Image, limit: int) -> Iterator[Image.Image]:
+def _frames(image: Image.Image, config: Config) -> Iterator[Image.Image]:
     from PIL import ImageSequence
 
     for i, frame in enumerate(ImageSequence.Iterator(image)):
-        if i >= limit:
+        if i >= config.max_ocr_pages:
             break
+        _check_pixels(*frame.size, config)  # a TIFF's later frames may be larger than its first
         yield frame.copy()
+
+
+def _check_pixels(width: int, height: int, config: Config) -> None:
+    if width * height > config.max_image_pixels:
+        raise UnreadableFile(f"image too large ({width}×{height} pixels; the limit is "
+                             f"{config.max_image_pixels:,}: Config.max_image_pixels)")
+
+
+def _bomb_pixels(error: Exception) -> str:
+    """The pixel count in Pillow's refusal of an image far over its own limit ("Image size (400000000 pixels)…")."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return f"{int(found.group(1)):,} pixels" if found else "too many pixels"
 
 
 def read_image(data: bytes, config: Config, ocr: Ocr) -> str:
@@ -102,16 +116,18 @@ def read_image(data: bytes, config: Config, ocr: Ocr) -> str:
     except ImportError as exc:
         raise UnreadableFile(f"no text layer: needs OCR ({OCR_INSTALL})") from exc
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only: the size is checked before decoding
-        width, height = image.size
-        if width * height > config.max_image_pixels:
-            raise UnreadableFile(f"image too large ({width}×{height} pixels; the limit is "
-                                 f"{config.max_image_pixels:,}: Config.max_image_pixels)")
+        # reads the header only: the size is checked before decoding. Pillow refuses an image of more than twice its
+        # own MAX_IMAGE_PIXELS already here, with an exception of its own that is no OSError
+        image = Image.open(io.BytesIO(data))
+        _check_pixels(*image.size, config)
         frames = getattr(image, "n_frames", 1)
         if frames > config.max_ocr_pages:
             raise UnreadableFile(f"image has {frames:,} pages; the limit is {config.max_ocr_pages:,} "
                                  "(Config.max_ocr_pages)")
         ocr.load()
-        return ocr.read_pages(_frames(image, config.max_ocr_pages), frames)
+        return ocr.read_pages(_frames(image, config), frames)
+    except Image.DecompressionBombError as exc:
+        raise UnreadableFile(f"image too large ({_bomb_pixels(exc)}; the limit is {config.max_image_pixels:,}: "
+                             "Config.max_image_pixels)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableFile(f"corrupt or unrecognised image ({exc.__class__.__name__})") from exc

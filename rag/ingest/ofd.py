@@ -37,16 +37,18 @@ def read_ofd(data: bytes, config: Config) -> str:
     except zipfile.BadZipFile as exc:
         raise UnreadableFile(f"corrupt or truncated .ofd ({exc})") from exc
     with archive:
+        # every page may name the same content part: the bytes parsed are counted per document, not per member
+        budget = _Budget(config.max_archive_bytes)
         try:
-            root = _xml(archive, "OFD.xml")
+            root = _xml(archive, "OFD.xml", budget)
             doc_root = (root.findtext(f"{_NS}DocBody/{_NS}DocRoot") or "").strip()
-            document = _xml(archive, doc_root)
+            document = _xml(archive, doc_root, budget)
             pages = [page.get("BaseLoc", "") for page in document.iter(f"{_NS}Page")]
             if len(pages) > config.max_archive_entries:
                 raise UnreadableFile(f".ofd has {len(pages):,} pages; the limit is {config.max_archive_entries:,} "
                                      "(Config.max_archive_entries)")
             folder = posixpath.dirname(doc_root)
-            lines = [_page_lines(_xml(archive, _resolve(folder, loc))) for loc in pages]
+            lines = [_page_lines(_xml(archive, _resolve(folder, loc), budget)) for loc in pages]
         except (KeyError, ElementTree.ParseError, ValueError) as exc:
             raise UnreadableFile(f"corrupt .ofd ({exc.__class__.__name__}: {exc})") from exc
     return recover_text(lines)
@@ -57,11 +59,26 @@ def _resolve(folder: str, location: str) -> str:
     return location.lstrip("/") if location.startswith("/") else posixpath.normpath(posixpath.join(folder, location))
 
 
-def _xml(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
+class _Budget:
+    """The XML bytes one document may still parse (a part is counted each time it is parsed)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.parsed = 0
+
+    def spend(self, size: int) -> None:
+        self.parsed += size
+        if self.parsed > self.most:
+            raise UnreadableFile(f".ofd pages parse to more than {self.most / 1e6:,.0f} MB of XML (its pages repeat "
+                                 f"one large part?); the limit is Config.max_archive_bytes = {self.most:,}")
+
+
+def _xml(archive: zipfile.ZipFile, name: str, budget: _Budget) -> ElementTree.Element:
     """One XML part; a document type declaration (entity expansion) is refused: OFD never needs one."""
     if not name:
         raise ValueError("no DocRoot in OFD.xml")
-    data = archive.read(name)
+    data = archive.read(name)  # at most max_archive_bytes: check_zip has read every member within it
+    budget.spend(len(data))
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise ValueError(f"{name} declares a document type")
     return ElementTree.fromstring(data)

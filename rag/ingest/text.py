@@ -75,12 +75,63 @@ def sniff_binary(data: bytes) -> str | None:
     return None
 
 
+# Elements that hold no content (void) or whose end tag may be left out (the parser closes them): neither nests
+# under itself in a real page, so they do not count towards the depth
+_FLAT_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr "
+                       "p li dt dd tr td th option optgroup thead tbody tfoot colgroup caption rb rt rp "
+                       "html head body".split())
+# a tag, or the start of a comment; "[^<>]" stops every attempt at the next "<", so the scan stays linear
+_TAG = re.compile(r"<!--|<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*?(/?)>")
+_RAW_TEXT = frozenset("script style textarea title".split())  # their content is text, not tags
+
+
+def html_depth(html: str, most: int) -> int:
+    """How deeply the elements of ``html`` nest, counted up to ``most`` + 1, in one linear pass over its tags.
+
+    HTML parsers take time quadratic in the depth (a page of 200,000 nested ``<div>`` takes minutes), so the
+    depth is estimated before parsing: an end tag closes the open elements down to its own start tag, as a
+    parser does; comments, scripts and styles are skipped (an unclosed one ends the scan).
+    """
+    open_tags: list[str] = []
+    count: dict[str, int] = {}
+    deepest = 0
+    position = 0
+    lowered = html.lower()
+    while deepest <= most and (match := _TAG.search(html, position)):
+        position = match.end()
+        if match.group() == "<!--":
+            position = lowered.find("-->", position) + 3
+        elif (name := match.group(2).lower()) in _RAW_TEXT and not match.group(1):
+            position = lowered.find(f"</{name}", position) + 1
+        elif name in _FLAT_TAGS or match.group(3):
+            continue
+        elif not match.group(1):
+            open_tags.append(name)
+            count[name] = count.get(name, 0) + 1
+            deepest = max(deepest, len(open_tags))
+        elif count.get(name):
+            while (last := open_tags.pop()) != name:
+                count[last] -= 1
+            count[name] -= 1
+        if position <= 2:  # find() found no end: the rest is a comment or a script
+            break
+    return deepest
+
+
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table")
 
 
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, one block element per line; scripts and styles dropped."""
+def html_to_text(html: str, max_depth: int | None = None) -> str:
+    """Visible text of an HTML page, one block element per line; scripts and styles dropped.
+
+    Raises:
+        UnreadableFile: its elements nest more than ``max_depth`` deep (None: no bound).
+    """
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    if max_depth is not None and html_depth(html, max_depth) > max_depth:
+        raise UnreadableFile(f"HTML elements nested more than {max_depth:,} deep; the limit is "
+                             f"Config.max_html_depth = {max_depth:,}")
 
     tree = HTMLParser(html)
     for node in tree.css("script, style, noscript, template, head, nav, footer"):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rag.config import DEFAULT_MODEL, Config
-from rag.ingest import print_ocr_page
+from rag.ingest import print_ocr_page, printable, printable_lines
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -69,22 +69,23 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     tty = sys.stderr.isatty()
     report = _progress_printer(quiet=tty)  # a terminal shows the progress bar instead
     if (directory / "manifest.json").exists() and not args.rebuild:
-        print(f"Loading the index in {directory} …", file=sys.stderr, flush=True)
+        print(f"Loading the index in {printable(str(directory))} …", file=sys.stderr, flush=True)
         index = Index.load(directory, config=config, expect=config if args.model else None,
                            store_token=_store_token(directory))
         if args.letters:
             index.add(args.letters, progress=tty, on_progress=report, on_ocr_page=print_ocr_page)
-            print(index.report.summary(), file=sys.stderr)
+            print(printable_lines(index.report.summary()), file=sys.stderr)
         return index
     sources = [str(p) for p in (args.letters or [BUNDLED_LETTERS])]
     if args.rebuild and (directory / FOLDER).is_dir():
         sources.append(str(directory / FOLDER))
-    print(f"Building the index in {directory} from {', '.join(sources)} …", file=sys.stderr, flush=True)
+    print(f"Building the index in {printable(str(directory))} from {printable(', '.join(sources))} …", file=sys.stderr,
+          flush=True)
     index = Index.build(sources, directory, config=config, rebuild=args.rebuild, progress=tty, on_progress=report,
                         on_ocr_page=print_ocr_page)
-    print(index.report.summary(), file=sys.stderr, flush=True)
+    print(printable_lines(index.report.summary()), file=sys.stderr, flush=True)
     for skipped in index.report.skipped:
-        print(f"  skipped {skipped}", file=sys.stderr)
+        print(f"  skipped {printable(str(skipped))}", file=sys.stderr)
     return index
 
 
@@ -181,10 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except IndexFolderError as exc:
         hint = "\n(or start the app with --rebuild to rebuild it from --letters)" if loading else ""
-        print(f"error: {exc}{hint}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}{hint}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:  # a --letters path that does not exist
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     llm = None
     if args.llm_url:
@@ -197,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     threading.Thread(target=_warm_up, args=(index,), daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="policy-rag-exports-") as exports:
         demo = build_ui(index, exports=Path(exports), lang=args.lang, llm=llm)
-        # questions run on app_workers workers, at most max_asks_per_client of them for one client (Events)
+        # questions run on app_workers workers, at most max_asks_per_client of them for one client address, at most
+        # max_model_asks of them written by the model (Events)
         demo.queue(default_concurrency_limit=config.app_workers, max_size=config.max_queued_events)
         demo.launch(server_name=args.host, server_port=args.port, css=stylesheet(), theme=gr.themes.Soft(),
                     allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),

@@ -7,6 +7,7 @@ Gradio injects event data and progress by the parameters' types, which it reads 
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ import gradio as gr
 
 from rag import Index, IndexFolderError, IndexLocked, Skipped
 from rag.embed import MissingDependency
+from rag.ingest import printable
 
 from . import render
 from .conversation import Conversation, Turn, make_filters, reply, reply_stream
@@ -29,13 +31,16 @@ from .layout import Layout
 from .markdown import turn_markdown
 from .panels import Updates, no_change
 from .panels.chat import messages
+from .panels.filters import MOST_PASSAGES
 from .panels.letter import Opened, letter_view
 from .panels.library import CONFIRM_REMOVAL_JS
 from .uploads import FOLDER, discard, store_uploads
 
 if TYPE_CHECKING:
     from rag import LLM
+    from rag.retrieve.filters import Filters
 
+_MODEL = "model"  # the key of the language model's slots in Events.writers
 _TRACKER = gr.Progress()  # Gradio finds the progress tracker by this default; it reports per event
 
 
@@ -56,6 +61,7 @@ class Events:
         self.llm = llm
         self.uploads = Path(index.directory or exports) / FOLDER
         self.clients = ClientSlots(index.config.max_asks_per_client)
+        self.writers = ClientSlots(index.config.max_model_asks)  # one key: questions the model writes, all clients
 
     def wire(self, demo: gr.Blocks) -> None:
         """Attach the handlers to the events of ``demo``, the ``gr.Blocks`` the layout was built in."""
@@ -96,36 +102,68 @@ class Events:
             return no_change()
         question, notes = self._clipped(question)
         with self.clients.slot(_client(request)) as admitted:
-            if not admitted:
-                return self._answered(conversation, self._busy(question), language)
-            filters = make_filters(agency, year_from, year_to, letters or ())
-            turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
+            turn = self._refused(question, k, admitted) or self._extractive(question, conversation, k, agency,
+                                                                            year_from, year_to, letters)
         return self._answered(conversation, replace(turn, notes=(*notes, *turn.notes)), language)
 
     def ask_streaming(self, question: str, conversation: Conversation, k: float, agency: str | None,
                       year_from: str | None, year_to: str | None, letters: list[str] | None,
                       language: str, request: gr.Request | None = None) -> Iterator[Updates]:
-        """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it."""
+        """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it.
+
+        At most ``Config.max_model_asks`` questions are written by the model at once; beyond that a question gets
+        the extractive answer at once, with a note, so a slow endpoint never holds every worker."""
         if not (question or "").strip():
             yield no_change()
             return
         question, notes = self._clipped(question)
         with self.clients.slot(_client(request)) as admitted:
-            if not admitted:
-                yield self._answered(conversation, self._busy(question), language)
+            refused = self._refused(question, k, admitted)
+            if refused is not None:
+                yield self._answered(conversation, replace(refused, notes=notes), language)
                 return
-            filters = make_filters(agency, year_from, year_to, letters or ())
-            chatbot = self.layout.chat.chatbot
-            earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
-            draft = ""
-            for piece in reply_stream(self.index, question, conversation.queries(), k=int(k), filters=filters,
-                                      llm=self.llm):
-                if isinstance(piece, str):
-                    draft += piece
-                    bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
-                    yield {chatbot: [*earlier, bubble]}
-                else:
-                    yield self._answered(conversation, replace(piece, notes=(*notes, *piece.notes)), language)
+            with self.writers.slot(_MODEL) as writing:
+                if not writing:
+                    turn = self._extractive(question, conversation, k, agency, year_from, year_to, letters)
+                    most = self.writers.most
+                    busy = (f"the language model is writing {most} other answer{'s' if most > 1 else ''}; this is "
+                            "the extractive answer (Config.max_model_asks)")
+                    yield self._answered(conversation, replace(turn, notes=(*notes, busy, *turn.notes)), language)
+                    return
+                yield from self._streamed(question, notes, conversation, k,
+                                          make_filters(agency, year_from, year_to, letters or ()), language)
+
+    def _streamed(self, question: str, notes: tuple[str, ...], conversation: Conversation, k: float,
+                  filters: Filters | None, language: str) -> Iterator[Updates]:
+        """The model's draft as it grows, then the checked answer."""
+        chatbot = self.layout.chat.chatbot
+        earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
+        draft = ""
+        for piece in reply_stream(self.index, question, conversation.queries(), k=int(k), filters=filters,
+                                  llm=self.llm):
+            if isinstance(piece, str):
+                draft += piece
+                bubble = {"role": "assistant", "content": render.draft_message(draft, language)}
+                yield {chatbot: [*earlier, bubble]}
+            else:
+                yield self._answered(conversation, replace(piece, notes=(*notes, *piece.notes)), language)
+
+    def _extractive(self, question: str, conversation: Conversation, k: float, agency: str | None,
+                    year_from: str | None, year_to: str | None, letters: list[str] | None) -> Turn:
+        filters = make_filters(agency, year_from, year_to, letters or ())
+        return reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
+
+    def _refused(self, question: str, k: object, admitted: bool) -> Turn | None:
+        """Why the question is not answered (its client's slots are taken, or ``k`` is no number of passages)."""
+        if not admitted:
+            most = self.clients.most
+            return Turn(question=question, query=question, mode="error",
+                        text=f"this address already has {most} question{'s' if most > 1 else ''} being answered; "
+                             f"ask again when {'they are' if most > 1 else 'it is'} done (Config.max_asks_per_client)")
+        if isinstance(k, bool) or not (isinstance(k, (int, float)) and math.isfinite(k) and 1 <= k <= MOST_PASSAGES):
+            return Turn(question=question, query=question, mode="error",
+                        text=f"the number of passages must be a number from 1 to {MOST_PASSAGES}, not {str(k)[:20]}")
+        return None
 
     def _clipped(self, question: str) -> tuple[str, tuple[str, ...]]:
         """The question cut to ``max_question_chars`` here, on the server: the textbox's limit binds only browsers."""
@@ -134,12 +172,6 @@ class Events:
             return question, ()
         return question[:limit], (f"the question is {len(question):,} characters; only the first {limit:,} were "
                                   "used (Config.max_question_chars)",)
-
-    def _busy(self, question: str) -> Turn:
-        most = self.clients.most
-        return Turn(question=question, query=question, mode="error",
-                    text=f"this browser already has {most} question{'s' if most > 1 else ''} being answered; ask "
-                         f"again when {'they are' if most > 1 else 'it is'} done (Config.max_asks_per_client)")
 
     def _answered(self, conversation: Conversation, turn: Turn, language: str) -> Updates:
         """A finished reply: in the chat, the conversation and the cards, ready to download; the box emptied."""
@@ -172,9 +204,8 @@ class Events:
     # ---- the evidence and the letter ----------------------------------------------------
     def choose(self, conversation: Conversation, language: str, event: gr.SelectData) -> Updates:
         """Show the cards of the reply clicked in the chat."""
-        position = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        number = int(position) // 2
-        if not 0 <= number < len(conversation.turns):
+        number = _message_number(getattr(event, "index", None))
+        if number is None or not 0 <= number < len(conversation.turns):
             return no_change()
         turn = conversation.turns[number]
         page = self.layout
@@ -260,13 +291,25 @@ class Events:
 
 
 def _client(request: gr.Request | None) -> str | None:
-    """Who asks: Gradio's session (one per browser tab or API client); None outside a request."""
-    return getattr(request, "session_hash", None) if request is not None else None
+    """Who asks: the client's address (not Gradio's session hash, which the client picks and can change with every
+    request); None outside a request. Behind a reverse proxy on the same host, uvicorn takes the address from the
+    proxy's X-Forwarded-For (it trusts that header from 127.0.0.1 only)."""
+    address = getattr(getattr(request, "client", None), "host", None)
+    return str(address) if address else None
+
+
+def _message_number(index: object) -> int | None:
+    """The reply a chat selection points at (Gradio sends the message's position, or [position, ...]); None for
+    anything else a client may send."""
+    position = index[0] if isinstance(index, (list, tuple)) and index else index
+    if isinstance(position, bool) or not isinstance(position, int):
+        return None
+    return position // 2
 
 
 def _plain_reason(error: IndexFolderError | MissingDependency) -> str:
     """Why the library could not be changed, for the person using it: no server paths (they go to the log)."""
-    print(f"library not changed: {error}", file=sys.stderr)
+    print(f"library not changed: {printable(str(error))}", file=sys.stderr)
     if isinstance(error, IndexLocked):
         return "the library is being updated by another upload or build; try again in a moment"
     if isinstance(error, MissingDependency):
@@ -275,7 +318,7 @@ def _plain_reason(error: IndexFolderError | MissingDependency) -> str:
 
 
 class ClientSlots:
-    """How many questions each client has running; one client cannot hold more than ``most`` at once.
+    """How many questions each client (or any one key) has running; one cannot hold more than ``most`` at once.
 
     Gradio's queue limits how many events run at once, not who runs them: without this, one client
     sending several slow questions (a trickling model endpoint) would fill every worker and starve

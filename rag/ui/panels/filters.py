@@ -13,6 +13,8 @@ from .. import render
 from ..labels import t
 from . import Updates
 
+MOST_PASSAGES = 20  # the passages slider's maximum; the server refuses any other k (rag/ui/events.py)
+
 
 @dataclass(frozen=True)
 class FiltersPanel:
@@ -61,7 +63,7 @@ def build_filters_panel(lang: str, letters: Sequence[Letter], passages: int) -> 
             year_to = gr.Dropdown(years, value=None, label=t(lang, "year_to"), elem_id="year-to")
         chosen = gr.Dropdown(render.letter_choices(letters), value=[], multiselect=True, label=t(lang, "letters"),
                              elem_id="pick")
-        k = gr.Slider(1, 20, value=passages, step=1, label=t(lang, "k"), elem_id="k")
+        k = gr.Slider(1, MOST_PASSAGES, value=passages, step=1, label=t(lang, "k"), elem_id="k")
     return FiltersPanel(settings, agency, year_from, year_to, chosen, k)
 
 
