@@ -75,7 +75,8 @@ def measure(run: Run) -> dict[str, Any]:
         index = Index.build(letters, folder, config=Config())
     systems, _ = evaluate(index, questions, k=10, log=lambda _: None)
     hybrid = systems[0].summary
-    retrieval = {lang: {"n": hybrid[lang]["n"], **{m: _round(hybrid[lang][m]) for m in ("R@1", "R@5", "MRR@10")}}
+    retrieval = {lang: {"n": hybrid[lang]["n"], **{label: _round(hybrid[lang][metric]) for label, metric in
+                                                   (("R@1", "recall@1"), ("R@5", "recall@5"), ("MRR@10", "mrr@10"))}}
                  for lang in ("zh", "en")}
     outcomes = answers.evaluate(index, questions, 8, index.config.abstain_threshold, index.config.max_absent_share)
     judged = answers.report(index, outcomes)
