@@ -232,6 +232,7 @@ def test_start_builds_the_index_from_the_bundled_letters_with_progress(app: dict
     assert f"Building the index in {app['index']} from {ROOT / 'letters'}" in output
     assert re.search(r"embedding chunks: (\d+)/\1 \(100%\)", output), output
     assert "2 letters" in output and (Path(str(app["index"])) / "manifest.json").is_file()
+    assert f"policy-rag is serving {app['url']} (Ctrl-C stops it)" in output and "share=True" not in output
 
 
 def test_class_ii_chip_answers_with_the_cixi_letter(session: Session) -> None:

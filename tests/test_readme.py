@@ -39,3 +39,16 @@ def test_the_app_usage_lines_name_every_flag() -> None:
     assert readme and ui
     for usage in (readme.group(1), ui.group(1)):
         assert flags <= set(re.findall(r"--[a-z-]+", usage)), sorted(flags - set(re.findall(r"--[a-z-]+", usage)))
+
+
+def test_the_readme_quotes_the_saved_evaluation_results() -> None:
+    """README's figures are eval/results/regression.json's, as `python -m eval.regress --table` prints them."""
+    import json
+
+    from eval.regress import RESULTS, table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"^<!-- figures: python -m eval\.regress --table -->\n(.*?)^<!-- /figures -->", readme,
+                       re.S | re.M)
+    assert quoted, "the README has no figures block"
+    assert quoted.group(1) == table(json.loads(RESULTS.read_text(encoding="utf-8")))

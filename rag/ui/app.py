@@ -201,9 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # questions run on app_workers workers, at most max_asks_per_client of them for one client address, at most
         # max_model_asks of them written by the model (Events)
         demo.queue(default_concurrency_limit=config.app_workers, max_size=config.max_queued_events)
+        # quiet: Gradio's own banner would suggest share=True, a public link this app is not meant to open
         demo.launch(server_name=args.host, server_port=args.port, css=stylesheet(), theme=gr.themes.Soft(),
                     allowed_paths=[exports], max_file_size=max(config.max_file_bytes * 4, 10_000_000),
-                    footer_links=[], ssr_mode=False, show_error=True)
+                    footer_links=[], ssr_mode=False, show_error=True, quiet=True, prevent_thread_lock=True)
+        print(f"policy-rag is serving {demo.local_url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+        demo.block_thread()
     return 0
 
 
