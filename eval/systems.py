@@ -194,6 +194,11 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
             config = base.with_(fusion="lexical", bridge_weight=weight)
             systems.append(System(f"fusion=lexical, bridge={_bridge_label(weight)}", _describe(config),
                                   index.with_config(fusion="lexical", bridge_weight=weight), group="bridge"))
+    # the pinyin bridge (an English question's pinyin meets the index's own words), flipped
+    flipped_pinyin = base.with_(pinyin_bridge=not base.pinyin_bridge)
+    systems.append(System(f"pinyin_bridge={'on' if flipped_pinyin.pinyin_bridge else 'off'}",
+                          _describe(flipped_pinyin), index.with_config(pinyin_bridge=flipped_pinyin.pinyin_bridge),
+                          group="bridge"))
     for model in dict.fromkeys([Config().model, *models]):
         if model == base.model:
             continue
@@ -235,7 +240,8 @@ def _describe(config: Config) -> str:
                 else f"fixed {config.fixed_chunk_chars}/{config.fixed_overlap}")
     return (f"{chunking} chunks, header {'on' if config.context_header else 'off'}, sentence vectors "
             f"{_sentences_label(config)}, {_fusion_label(config)}, "
-            f"bridge {_bridge_label(config.bridge_weight)}, {model_label(config.model)}")
+            f"bridge {_bridge_label(config.bridge_weight)}, pinyin bridge {'on' if config.pinyin_bridge else 'off'}, "
+            f"{model_label(config.model)}")
 
 
 def _sentences_label(config: Config) -> str:

@@ -84,6 +84,10 @@ class Config:
     # this weight, against 1 for every question and glossary token. 0 turns the bridge off.
     bridge_weight: float = 0.5
     bridge_candidates: int = 3
+    # an English question's word or run of words that spells an indexed Chinese word in toneless pinyin ("Beilun
+    # district" → 北仑区, "Yu Yao" → 余姚) is a question token like the glossary's (rag.analyze.spelled_words; the
+    # pinyin is kept with the lexical vocabulary)
+    pinyin_bridge: bool = True
     # Answering
     # below this evidence confidence the answer abstains; calibrated by `python -m eval.answers --calibrate`
     # together with the sentence-scoring and confidence weights below (change one, recalibrate)

@@ -25,10 +25,14 @@ from dataclasses import dataclass
 # a number in digits or Chinese numerals (一百二十, 两, 12.5, 1,200)
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+(?:[点.][零〇一二三四五六七八九]+)?)"
 _CLASSIFIER = (r"(?:个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|处|辆|部|座|条|床|间|栋|层|本|册|只|头|份|"
-               r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟)")
-_MONEY = re.compile(_NUM + r"\s*(?:万亿|亿|万|千|百)?\s*(?:元|块钱)|\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
+               r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟|届|场|轮)")
+# "30多万元", "2.1亿余元", "近百万元": an approximate sum is money too
+_MONEY = re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万亿|亿|万|千|百)?\s*(?:余|多)?\s*(?:元|块钱)|"
+                    r"\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
                     r"\d+(?:\.\d+)?\s*(?:万|亿)(?=(?:以上|以下|左右|进行|的|用于|资金|投资|补助|奖励|补贴))")
-_RATE = re.compile(r"\d+(?:\.\d+)?\s*[%％‰]|百分之|个百分点|(?<![\u4e00-\u9fff])[一二三四五六七八九]成|"
+# a share, a multiple or a figure per so many ("每500户配置1人", "每千人口床位数")
+_RATE = re.compile(r"\d+(?:\.\d+)?\s*[%％‰]|百分之|个百分点|每\s*(?:\d|[百千万])|"
+                   r"(?<![\u4e00-\u9fff])[一二三四五六七八九]成|"
                    r"\d+(?:\.\d+)?\s*折|" + _NUM + r"\s*倍")
 _COUNT = re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万|亿)?\s*" + _CLASSIFIER + r"|逾\s*\d+|\d+\s*(?:余|多)")
 _DATE = re.compile(r"(?:19|20)\d{2}\s*(?:年|[-./—–])|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]{1,2}月|"
@@ -157,7 +161,7 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\b(?:students?|pupils?|people|persons|residents|patients|population|inhabitants)\b",
                            re.I), "人|名|位|人次|百姓|群众|居民|村民|农民|市民"),
                (re.compile(r"\bhouseholds?\b", re.I), "户"),
-               (re.compile(r"\btimes\b", re.I), "次|人次"),
+               (re.compile(r"\btimes\b", re.I), "次|人次|届|场|轮|期"),
                (re.compile(r"\b(?:companies|firms|enterprises|businesses)\b", re.I), "家|个|户"),
                (re.compile(r"\bschools?\b", re.I), "所|个"),
                (re.compile(r"\bcop(?:y|ies)\b", re.I), "份"))
@@ -203,16 +207,22 @@ def asked_answer(question: str, extra: tuple[str, ...] = ()) -> AskedAnswer | No
     question = unicodedata.normalize("NFKC", question)
     chinese = bool(_CJK.search(question))
     kinds = (*(EXTRA_KINDS[name] for name in extra), *KINDS)
-    kind = next((kind for kind in kinds if (kind.zh if chinese else kind.en).search(question)), None)
-    if kind is None:
+    asked: list[AnswerKind] = []  # each part's kind: "投入多少，比上年增长多少" asks an amount and a rate
+    taken: list[tuple[int, int]] = []  # where a kind was asked: a later kind's words there are the same ask's
+    for kind in kinds:
+        match = (kind.zh if chinese else kind.en).search(question)
+        if match and not any(match.start() < end and start < match.end() for start, end in taken):
+            asked.append(kind)
+            taken.append(match.span())
+    if not asked:
         return None
-    if kind.name == "official":
+    if asked[0].name == "official":
         return AskedAnswer("official", (_office(question, chinese),))
-    if kind.name == "count":
-        counted = _counted(question, chinese)
-        if counted:
-            return AskedAnswer("count", (_counting(counted), _BARE))
-    return AskedAnswer(kind.name, kind.holds)
+    holds: list[re.Pattern[str]] = []
+    for kind in asked:
+        counted = _counted(question, chinese) if kind.name == "count" else None
+        holds += (_counting(counted), _BARE) if counted else kind.holds if kind.name != "official" else ()
+    return AskedAnswer(asked[0].name, tuple(dict.fromkeys(holds)))
 
 
 # a plural question for departments ("哪些部门", "which agencies") is answered by a list of them: 甲局、乙委和丙公司
@@ -253,7 +263,8 @@ def _counted(question: str, chinese: bool) -> str | None:
         # the thing counted may follow the number straight away: 几个部门 by "6部门", 多少条赛道 by "十大赛道"
         return classifiers + (f"|大?{match.group(2)}" if match.group(2) else "")
     asked = _HOW_MANY.search(question)
-    counted = asked.group(1) if asked else question
+    # what is counted is the phrase's last word: "school-area road safety hazards" counts hazards, not schools
+    counted = asked.group(1).split()[-1] if asked else question
     return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(counted)), None)
 
 

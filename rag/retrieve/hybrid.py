@@ -99,7 +99,8 @@ def _lexical_side(text: str, depth: int, allowed: np.ndarray | None, where: str 
     and the seconds taken."""
     started = time.perf_counter()
     weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
-                                     max_candidates=config.bridge_candidates) if config.fusion != "dense" else {}
+                                     max_candidates=config.bridge_candidates, spelled=config.pinyin_bridge) \
+        if config.fusion != "dense" else {}
     lexical: list[tuple[int, float]] = []
     if config.fusion != "dense" and not (milvus and "+" in milvus):
         lexical = milvus_side.lexical_search(stores, weights, depth, where, config) if milvus else \
