@@ -185,6 +185,10 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         if _fusion_label(config) != _fusion_label(base):
             systems.append(System(f"fusion={_fusion_label(config)}", _describe(config),
                                   index.with_config(**settings), group="fusion"))
+    if base.fusion == "weighted" and (base.dense_strong or base.lexical_strong):  # each side's best counting 1
+        systems.append(System("fusion=weighted, plain min-max", _describe(base.with_(dense_strong=0.0,
+                                                                                     lexical_strong=0.0)),
+                              index.with_config(dense_strong=0.0, lexical_strong=0.0), group="fusion"))
     # the English→Chinese bridge (CC-CEDICT) on the lexical side: flipped on the hybrid system and on BM25 alone
     flipped = 0.0 if base.bridge_weight > 0 else Config().bridge_weight
     systems.append(System(f"bridge={_bridge_label(flipped)}", _describe(base.with_(bridge_weight=flipped)),
