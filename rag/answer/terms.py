@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, TermStatistics
+from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, SpelledVocabulary, TermStatistics, spelled_words
 from .pinyin import spelled_names
 from .types import question_language
 
@@ -81,14 +81,27 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
 def spelled_terms(question: str, texts: Iterable[str], analyzer: Analyzer,
                   statistics: TermStatistics) -> tuple[Term, ...]:
     """The names an English question spells in pinyin that no glossary or dictionary knows ("Wacaochong"), as found
-    in ``texts`` (瓦草冲, :mod:`.pinyin`), each a term weighted by its rarity like :func:`question_terms`'."""
+    in ``texts`` (瓦草冲, :mod:`.pinyin`), and the index's words it spells (:func:`rag.analyze.spelled_words`) that
+    ``texts`` hold, each a term weighted by its rarity like :func:`question_terms`' (a name and its longer form, 大姚
+    and 大姚县, one term)."""
     def known(word: str) -> bool:
         return (word in EN_STOPWORDS or word in EN_QUESTION_WORDS or bool(analyzer.glossary.translate(word))
                 or bool(analyzer.bridge.lookup(word)))
 
+    texts = list(texts)
+    groups = [tuple(names) for names in spelled_names(question, texts, known).values()]
+    if isinstance(statistics, SpelledVocabulary):  # the index's own words the question spells (闽西 of "Minxi")
+        for word in spelled_words(question, statistics, analyzer.glossary):
+            if not any(word in text for text in texts):
+                continue
+            at = next((i for i, group in enumerate(groups) if any(word in f or f in word for f in group)), None)
+            if at is None:
+                groups.append((word,))
+            elif word not in groups[at]:
+                groups[at] = (*groups[at], word)
     n = statistics.documents
     terms = []
-    for names in spelled_names(question, texts, known).values():
+    for names in groups:
         forms = tuple(sorted({fold(name) for name in names}))
         df = min(n, max(_document_frequency(form, analyzer, statistics) for form in forms))
         terms.append(Term(forms, math.log(1 + (n - df + 0.5) / (df + 0.5))))
