@@ -12,7 +12,7 @@ from .conftest import FakeEncoder, index_of_texts
 _HEAD = "关于{title}的答复\n\n张三代表：\n\n您提出的建议收悉。现答复如下：\n\n"
 LETTERS = {
     "road": _HEAD.format(title="加快建设乡村道路的建议") + "一、关于道路建设。李家村通往镇区的道路已列入计划，"
-            "新桥路改造项目总投资1200万元，预计明年6月完工。\n\n二、关于养护。各乡镇负责日常养护。",
+            "新桥路改造项目总投资1200万元，预计明年6月完工。瓯江大桥维修资金300万元已下达。\n\n二、关于养护。各乡镇负责日常养护。",
     "school": _HEAD.format(title="改善农村学校条件的建议") + "一、关于校舍。全县共改造校舍12所，新建食堂3个。"
               "\n\n二、关于师资。每年招聘教师50名，优先安排到偏远学校。",
     "water": _HEAD.format(title="加强饮水安全的建议") + "一、关于饮水工程。全市农村自来水普及率达到98%，"
@@ -53,3 +53,14 @@ def test_the_pinyin_is_kept_with_the_index_and_follows_its_letters(tmp_path: Pat
     assert spelled_words("Lijia village?", loaded._stores.lexical) == []  # noqa: SLF001 - its letter is gone
     loaded.add([tmp_path / "letters"])
     assert "李家" in spelled_words("Lijia village?", loaded._stores.lexical)  # noqa: SLF001
+
+
+def test_the_answer_weighs_the_words_a_question_spells_that_the_letters_hold(tmp_path: Path, analyzer: Analyzer):
+    from rag.answer.terms import spelled_terms
+
+    index = index_of_texts(tmp_path, analyzer, **LETTERS)
+    lexical = index._stores.lexical  # noqa: SLF001
+    question = "How much repair money has the Oujiang bridge received?"
+    assert [t.forms for t in spelled_terms(question, [LETTERS["road"]], analyzer, lexical)] == [("瓯江",)]
+    assert spelled_terms(question, [LETTERS["school"]], analyzer, lexical) == ()  # not in the letters retrieved
+    assert "300万元" in index.ask(question).text
