@@ -213,7 +213,9 @@ def test_evaluate_compares_and_ablates_over_the_same_letters(fake_index: Index, 
     assert names[0] == "ours" and ablated[0].summary == hybrid.summary
     assert {"chunking=fixed 500/50", "context_header=off", "sentence_vectors=off", "sentence_vectors=off, fusion=dense",
             "sentence_rescore=on", "sentence_rescore=on, fusion=dense", "fusion=dense",
-            "fusion=lexical", "encoder=use-multilingual-v3", "encoder=other-fake"} <= set(names)
+            "fusion=lexical", "encoder=use-multilingual-v3", "encoder=other-fake", "pinyin_bridge=off",
+            "fusion=weighted, plain min-max"} <= set(names)
+    assert next(r for r in ablated if r.name == "pinyin_bridge=off").system.index.config.pinyin_bridge is False
     assert next(r for r in ablated if r.name == "fusion=lexical").summary == systems[0].summary
     rescored = {r.name: r.system.index.config for r in ablated if r.name.startswith("sentence_rescore=on")}
     assert [(c.sentence_rescore, c.fusion) for c in rescored.values()] == [(True, "weighted"), (True, "dense")]
