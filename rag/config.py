@@ -146,15 +146,9 @@ class Config:
     # "Which district government helped handle the suggestion…", "跟哪些部门一起研究的": the departments the reply was
     # settled with (经商…，现答复如下; 经与…共同研究) are a field too
     consulted_field: bool = True
-    # "How many copies … were sent to the proposals committee?", "抄送了哪些单位": the 抄送 line is a field too
-    copied_field: bool = True
-    # "Which office published the bureau's letter…", "是哪个单位发布的": the page's 发布机构 (or 来源) is a field too
-    publisher_field: bool = True
     # the letter whose field answers is, among the letters asked about, one holding the names the question spells in
     # pinyin ("What number was Qiu Youfu's proposal…": the letter to 仇有福, not another canteen letter's number)
     named_field_letter: bool = True
-    # "是在区政协哪次会议上提的", "At which session was the suggestion raised": the session is a field too
-    session_field: bool = True
     # a line stating the field asked for answers the kind asked (a date, a department) and does not lower the
     # confidence: the evidence is judged by the best other sentence (rag/answer/scoring.py)
     field_line_answers: bool = True

@@ -100,9 +100,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
                          result=config.result_field, numbered=config.proposal_number_field,
-                         replying=config.agency_field, consulted=config.consulted_field,
-                         copied=config.copied_field, published=config.publisher_field,
-                         session=config.session_field)
+                         replying=config.agency_field, consulted=config.consulted_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         about = _field_letters(question, source, sentences, spelled, letters, config)
