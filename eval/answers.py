@@ -236,9 +236,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "place-bound sentences off": {"place_bound_sentences": False},
                    "pinyin names not terms": {"pinyin_names": False},
                    "pinyin bridge off (retrieval)": {"pinyin_bridge": False},
-                   "no search again for a place named": {"place_search": False},
-                   "economic output not an amount": {"output_amount_kind": False},
-                   "office holder not a kind": {"official_kind": False}}
+                   "no search again for a place named": {"place_search": False}}
     variants = {
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),

@@ -118,12 +118,6 @@ class Config:
     # … or of the most any sentence of that letter holds, when less: a question whose own words the letter barely uses
     # ("能打几折" of "持卡用户85折优惠") is not about another project for want of them
     kind_overlap_relative: bool = True
-    # an economic aggregate asked for ("产值是多少", "营业收入", "What was the GDP…") is a sum of money: the gate
-    # wants one
-    output_amount_kind: bool = True
-    # "Who is the mayor / the director of …", "局长是谁" ask for the holder of an office: a sentence naming that office
-    # (市长, 局长…) answers, the letter's other sentences about the same city or bureau do not
-    official_kind: bool = True
     # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
     # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
     bridge_terms: bool = False
