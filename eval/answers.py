@@ -36,6 +36,8 @@ from .gold import Question, load_gold, normalize, validate_evidence
 ANSWER_RATE_TARGET = 0.95
 MIN_GAP = 0.02
 ABSENT_MARGIN = 0.05
+# every reason an answer is declined: no sentence to quote, then each gate of the answer
+GATES = ("no usable sentence", "confidence threshold", "absent words", "place", "answer kind")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class Outcome:
         confidence."""
         return (self.answer.absent_share > self.max_absent_share or self.place_gate and bool(self.answer.unplaced)
                 or self.kind_gate and bool(self.answer.missing_kind))
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        """The gates that decline it (:data:`GATES`), in that order."""
+        fired = (self.answer.abstained, self.answer.confidence < self.threshold,
+                 self.answer.absent_share > self.max_absent_share, self.place_gate and bool(self.answer.unplaced),
+                 self.kind_gate and bool(self.answer.missing_kind))
+        return tuple(gate for gate, fires in zip(GATES, fired, strict=True) if fires)
 
     @property
     def citations(self) -> tuple[Citation, ...]:
@@ -180,6 +190,22 @@ def report(index: Index, outcomes: list[Outcome]) -> dict[str, Any]:
     return out
 
 
+def gate_report(outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
+    """Per decline gate, how many answerable questions it declines (``answerable_declined``, of them
+    ``answerable_alone`` by it alone) and how many unanswerable ones it catches (``unanswerable_caught``,
+    ``unanswerable_alone``)."""
+    out = {}
+    for gate in GATES:
+        fired = [o for o in outcomes if gate in o.gates]
+        answerable = [o for o in fired if o.row.answerable]
+        unanswerable = [o for o in fired if not o.row.answerable]
+        out[gate] = {"answerable_declined": len(answerable),
+                     "answerable_alone": sum(o.gates == (gate,) for o in answerable),
+                     "unanswerable_caught": len(unanswerable),
+                     "unanswerable_alone": sum(o.gates == (gate,) for o in unanswerable)}
+    return out
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -203,18 +229,14 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "proposal number not a field": {"proposal_number_field": False},
                    "replying office not a field": {"agency_field": False},
                    "departments consulted not a field": {"consulted_field": False},
-                   "copies sent not a field": {"copied_field": False},
-                   "publishing office not a field": {"publisher_field": False},
-                   "session not a field": {"session_field": False},
                    "field letter not by a name spelled": {"named_field_letter": False},
                    "field lines judged as sentences": {"field_line_answers": False},
                    "fields of the best hit's letter": {"field_letter_by_sentence": False},
                    "field lines only from retrieved passages": {"field_line_passages": False},
                    "place-bound sentences off": {"place_bound_sentences": False},
                    "pinyin names not terms": {"pinyin_names": False},
-                   "no search again for a place named": {"place_search": False},
-                   "economic output not an amount": {"output_amount_kind": False},
-                   "office holder not a kind": {"official_kind": False}}
+                   "pinyin bridge off (retrieval)": {"pinyin_bridge": False},
+                   "no search again for a place named": {"place_search": False}}
     variants = {
         "all on": outcomes,
         "absent-word gate off": rethreshold(outcomes, threshold, 1.0),
@@ -269,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold, cut = calibrate_both(outcomes)
             outcomes = rethreshold(outcomes, threshold, cut)
         result: dict[str, Any] = {"threshold": threshold, "max_absent_share": cut, "questions": len(rows),
-                                  **report(index, outcomes)}
+                                  **report(index, outcomes), "gates": gate_report(outcomes)}
         if args.calibrate:
             result["calibrated_threshold"], result["calibrated_max_absent_share"] = threshold, cut
         if args.ablate:
@@ -278,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for o in sorted(outcomes, key=lambda o: (o.row.answerable, o.confidence)):
                 mark = ("ok " if o.covered else "MISS") if o.row.answerable else ("ok " if o.abstained else "FALSE")
                 print(f"{mark} {o.row.id:5} {o.row.lang} conf {o.confidence:.3f} absent {o.answer.absent_share:.2f}"
-                      f"  {o.row.question[:70]}")
+                      f" {','.join(o.gates) or '-':12}  {o.row.question[:70]}")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -295,6 +317,12 @@ def _print(result: dict[str, Any]) -> None:
         print(f"{language:4} {_pct(r['evidence_in_answer']):>9} {_pct(r['all_evidence_in_answer']):>7} "
               f"{_pct(r['answer_rate']):>9} {_pct(r['abstention_recall']):>9} {_pct(r['abstention_precision']):>9} "
               f"{_pct(r['citation_validity']):>6} of {r['citations']}")
+    answerable, unanswerable = result["all"]["answerable"], result["all"]["unanswerable"]
+    print(f"\n{'decline gate':22} {'answerable declined':>20} {'(alone)':>8} {'unanswerable caught':>20} "
+          f"{'(alone)':>8}")
+    for gate, r in result["gates"].items():
+        print(f"{gate:22} {r['answerable_declined']:>14} of {answerable:<3} {r['answerable_alone']:>8} "
+              f"{r['unanswerable_caught']:>14} of {unanswerable:<3} {r['unanswerable_alone']:>8}")
     if "calibrated_threshold" in result:
         print(f"calibrated abstain_threshold = {result['threshold']}, max_absent_share = {result['max_absent_share']}"
               "  (store them in rag/config.py, Config)")

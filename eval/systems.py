@@ -185,6 +185,10 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         if _fusion_label(config) != _fusion_label(base):
             systems.append(System(f"fusion={_fusion_label(config)}", _describe(config),
                                   index.with_config(**settings), group="fusion"))
+    if base.fusion == "weighted" and (base.dense_strong or base.lexical_strong):  # each side's best counting 1
+        systems.append(System("fusion=weighted, plain min-max", _describe(base.with_(dense_strong=0.0,
+                                                                                     lexical_strong=0.0)),
+                              index.with_config(dense_strong=0.0, lexical_strong=0.0), group="fusion"))
     # the English→Chinese bridge (CC-CEDICT) on the lexical side: flipped on the hybrid system and on BM25 alone
     flipped = 0.0 if base.bridge_weight > 0 else Config().bridge_weight
     systems.append(System(f"bridge={_bridge_label(flipped)}", _describe(base.with_(bridge_weight=flipped)),
@@ -194,6 +198,11 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
             config = base.with_(fusion="lexical", bridge_weight=weight)
             systems.append(System(f"fusion=lexical, bridge={_bridge_label(weight)}", _describe(config),
                                   index.with_config(fusion="lexical", bridge_weight=weight), group="bridge"))
+    # the pinyin bridge (an English question's pinyin meets the index's own words), flipped
+    flipped_pinyin = base.with_(pinyin_bridge=not base.pinyin_bridge)
+    systems.append(System(f"pinyin_bridge={'on' if flipped_pinyin.pinyin_bridge else 'off'}",
+                          _describe(flipped_pinyin), index.with_config(pinyin_bridge=flipped_pinyin.pinyin_bridge),
+                          group="bridge"))
     for model in dict.fromkeys([Config().model, *models]):
         if model == base.model:
             continue
@@ -235,7 +244,8 @@ def _describe(config: Config) -> str:
                 else f"fixed {config.fixed_chunk_chars}/{config.fixed_overlap}")
     return (f"{chunking} chunks, header {'on' if config.context_header else 'off'}, sentence vectors "
             f"{_sentences_label(config)}, {_fusion_label(config)}, "
-            f"bridge {_bridge_label(config.bridge_weight)}, {model_label(config.model)}")
+            f"bridge {_bridge_label(config.bridge_weight)}, pinyin bridge {'on' if config.pinyin_bridge else 'off'}, "
+            f"{model_label(config.model)}")
 
 
 def _sentences_label(config: Config) -> str:

@@ -1,5 +1,6 @@
 """Text → lexical tokens: Chinese word segmentation (jieba), English words, English→Chinese glossary expansion,
-and for English words the glossary lacks, a general dictionary (CC-CEDICT) reverse-indexed English → Chinese."""
+for English words the glossary lacks a general dictionary (CC-CEDICT) reverse-indexed English → Chinese, and for
+names written in pinyin the index's own words by their pinyin."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*|[\u3400-\u9fff]+")
 _ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
@@ -310,10 +311,14 @@ class Analyzer:
         return list(dict.fromkeys(tokens))
 
     def query_weights(self, question: str, statistics: TermStatistics, *, bridge_weight: float,
-                      max_candidates: int) -> dict[str, float]:
-        """:meth:`query_tokens` (weight 1 each) plus the bridge's Chinese words for the English words the glossary
-        lacks: each such word shares ``bridge_weight`` among its candidates (see :meth:`bridged`)."""
+                      max_candidates: int, spelled: bool = True) -> dict[str, float]:
+        """:meth:`query_tokens` (weight 1 each), the indexed words an English question spells in pinyin (weight 1
+        each, as the glossary's; see :func:`spelled_words`) and the bridge's Chinese words for the English words the
+        glossary lacks: each such word shares ``bridge_weight`` among its candidates (see :meth:`bridged`)."""
         weights = dict.fromkeys(self.query_tokens(question), 1.0)
+        if spelled and isinstance(statistics, SpelledVocabulary):
+            for word in spelled_words(question, statistics, self.glossary):
+                weights.setdefault(word, 1.0)
         if bridge_weight <= 0:
             return weights
         for found in self.bridged(question, statistics, max_candidates):
@@ -384,6 +389,79 @@ def _is_content_word(word: str) -> bool:
             and not {word, word + "s"} & (EN_STOPWORDS | EN_QUESTION_WORDS))  # "does" is stemmed to "doe"
 
 
+_SPELLED_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+# what an English question says after a name in pinyin, and what a letter writes after it
+DIVISIONS = {"province": "省", "city": "市", "prefecture": "州", "county": "县", "district": "区", "town": "镇",
+             "township": "乡", "village": "村", "community": "社区", "street": "街道", "road": "路"}
+_MAX_SPELLED_WORDS = 4  # "Xin Qiao Zhen": a name's syllables written apart
+
+
+def spelling(word: str) -> str:
+    """The toneless pinyin of a Chinese word of two or more characters, syllables run together (北仑 → ``beilun``,
+    ü as ``u``); "" for anything else."""
+    return spellings([word])[0]
+
+
+def _syllables(text: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(text, style=Style.NORMAL, v_to_u=True)).replace("ü", "u")
+
+
+def spellings(words: Sequence[str]) -> list[str]:
+    """:func:`spelling` of each word (pypinyin, loaded once: about 1 s)."""
+    return [_syllables(w) if _CJK_WORD.fullmatch(w) else "" for w in words]
+
+
+def spelled_words(question: str, vocabulary: SpelledVocabulary, glossary: Glossary | None = None) -> list[str]:
+    """The indexed words an English ``question`` spells in pinyin: a word or a run of words ("Yuyao", "Yu Yao",
+    "Xi'an") whose letters are those of an indexed Chinese word's toneless pinyin, and with the division it names
+    after it ("Beilun district" → 北仑区, as well as 北仑). Words an English dictionary knows count only capitalised
+    ("Change" may be a name, "change" is not), and a word the glossary translates is left to the glossary.
+
+    Example:
+        >>> class Words:
+        ...     documents = 10
+        ...     def document_frequency(self, token): return 1
+        ...     def spelled(self, key): return {"beilun": ["北仑"], "beilunqu": ["北仑区"]}.get(key, [])
+        >>> spelled_words("Which roads in Ningbo's Beilun district?", Words())
+        ['北仑', '北仑区']
+    """
+    text = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", question).replace("\u2019", "'"))
+    raw = [m.group(0) for m in re.finditer(r"[A-Za-z]+(?:'[A-Za-z]+)*", text)]
+    words = [w.lower() for w in raw]
+    named = [not (w in EN_STOPWORDS or w in EN_QUESTION_WORDS or w in DIVISIONS or
+                  (glossary is not None and glossary.match([_stem(w)])[0][1]))
+             and (r[0].isupper() or not _cedict_knows(w)) for w, r in zip(words, raw, strict=True)]
+    out: list[str] = []
+    for start in range(len(words)):
+        for end in range(start + 1, min(len(words), start + _MAX_SPELLED_WORDS) + 1):
+            if not all(named[start:end]):
+                break
+            key = "".join(words[start:end]).replace("'", "")
+            if len(key) < 4:
+                continue
+            after = DIVISIONS.get(words[end], "") if end < len(words) else ""
+            named_alone = vocabulary.spelled(key)
+            found = [*named_alone, *(vocabulary.spelled(key + _syllables(after)) if after else ()),
+                     *(w + after for w in named_alone if after)]  # 李家 + 村: jieba may keep 李家村 whole or not
+            out.extend(w for w in found if w not in out and vocabulary.document_frequency(w) > 0)
+    return out
+
+
+@functools.cache
+def _cedict_english() -> frozenset[str]:
+    """The single English words CC-CEDICT uses to translate (read once per process)."""
+    return frozenset(key for key in _cedict()._entries if " " not in key)
+
+
+def _cedict_knows(word: str) -> bool:
+    try:
+        return _stem(word) in _cedict_english() or word in _cedict_english()
+    except ImportError:  # pragma: no cover - a declared dependency
+        return False
+
+
 class TermStatistics(Protocol):
     """How common words are among the indexed chunks (a lexical store answers this from its vocabulary)."""
 
@@ -394,4 +472,13 @@ class TermStatistics(Protocol):
 
     def document_frequency(self, token: str) -> int:
         """How many documents contain ``token``."""
+        ...
+
+
+@runtime_checkable
+class SpelledVocabulary(TermStatistics, Protocol):
+    """Term statistics that also find the indexed words by their pinyin (a lexical store, from its vocabulary)."""
+
+    def spelled(self, key: str) -> list[str]:
+        """The indexed Chinese words whose toneless pinyin, syllables run together, is ``key``."""
         ...

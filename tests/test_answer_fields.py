@@ -300,47 +300,6 @@ def test_who_approved_the_reply_asks_its_signer(question: str, language: str, si
     assert ("signer" in asked_fields(question, language)) is signer
 
 
-def test_the_office_that_published_the_letter_is_a_field(tmp_path: Path, analyzer: Analyzer):
-    for question, language in [("Which government body published the Anning transport bureau's reply?", "en"),
-                               ("Which office posted the Yuzhong district reply?", "en"),
-                               ("这份答复是哪个单位发布的？", "zh")]:
-        assert asked_fields(question, language, replying=True, published=True) == ("publisher",), question
-        assert "publisher" not in asked_fields(question, language, replying=True)
-    assert asked_fields("Which office wrote back to the member?", "en", replying=True, published=True) == ("agency",)
-    row = Letter(letter_id="a", path="a.txt", sha256="", agency="安宁市交通运输局",
-                 text="发布机构:  安宁市人民政府 发布日期: 2018-12-17\n张三代表:\n您的建议收悉。\n")
-    assert field_values(row, ("publisher",)) == ("安宁市人民政府",)
-    bare = Letter(letter_id="b", path="b.txt", sha256="", agency="某市民政局", text="张三代表:\n您的建议收悉。\n")
-    assert field_values(bare, ("publisher",)) == ("某市民政局",)  # no page label: the replying office posted it
-    empty = Letter(letter_id="c", path="c.txt", sha256="", agency="某市民政局",
-                   text="发布日期:2022-10-27 来源: 浏览次数:\n来源: 农业农村部网站\n张三代表:\n")
-    assert field_values(empty, ("publisher",)) == ("农业农村部",)
-    anning = ("发布机构:  安宁市人民政府 发布日期: 2018-12-17 11:34\n"
-              "安宁市交通运输局关于对安宁市人大六届二次会议第28号建议的答复\n张三代表：\n"
-              "　　您提出的增设公交站点的建议收悉，现答复如下。\n"
-              "　　我局已会同公交公司实地查看，将在站点附近增设公交停靠站。\n\n安宁市交通运输局\n2018年12月1日\n")
-    _quoted_from_only_with(_index(tmp_path, analyzer, {"anning.txt": anning}),
-                           "Which government body published the Anning transport bureau's reply about the bus stop?",
-                           "安宁市人民政府", publisher_field=False)
-
-
-def test_the_session_a_proposal_was_raised_at_is_a_field(tmp_path: Path, analyzer: Analyzer):
-    for question, language in [("张文浩委员那个提案，是在区政协哪次会议上提的？", "zh"),
-                               ("At which session of the district congress was the suggestion raised?", "en")]:
-        assert asked_fields(question, language, session=True) == ("session",), question
-        assert "session" not in asked_fields(question, language)
-    assert "session" not in asked_fields("What regular meeting do the regulator's offices hold?", "en", session=True)
-    assert "session" not in asked_fields("区里开了什么会？", "zh", session=True)  # no proposal asked about
-    putuo = ("对区政协十五届一次会议第151086号提案的会办意见\n区发改委：\n"
-             "　　张文浩委员提出的招生引资的提案收悉，经研究，现将会办意见函告如下：\n"
-             "　　一、坚持产业定位，生命健康产业加速集聚，招生引资试点稳步推进。\n"
-             "　　二、加强招生引资与产城融合，试点园区已引进企业20家。\n"
-             "　　三、区政协委员关心的招生引资提案，区里将继续推进，区政协委员的意见将认真吸纳。\n")
-    index = _index(tmp_path, analyzer, {"putuo.txt": putuo}).with_config(max_absent_share=1.0, max_answer_sentences=2)
-    _quoted_only_with(index, "张文浩委员招生引资那个提案，是在区政协哪次会议上提的？", "区政协十五届一次会议",
-                      session_field=False)
-
-
 def test_the_field_letter_is_the_one_naming_the_person_the_question_spells(tmp_path: Path, analyzer: Analyzer):
     jingan = ("对区政协二届六次会议第126号提案的答复\n刘春燕委员：\n"
               "　　您提出的关于老年人就餐的提案收悉。\n　　全区老年人助餐场所109个，老年人就餐更加方便。\n")
@@ -379,20 +338,6 @@ def test_the_departments_the_reply_was_settled_with_are_a_field(tmp_path: Path, 
     _quoted_from_only_with(_index(tmp_path, analyzer, {"park.txt": park}),
                            "Which district government helped handle the suggestion on the medical device park?",
                            "南岸区政府", consulted_field=False)
-
-
-def test_whom_copies_were_sent_to_is_a_field(tmp_path: Path, analyzer: Analyzer):
-    for question, language in [("How many copies of the reply were sent to the proposals committee?", "en"),
-                               ("Who was the reply cc'd to?", "en"), ("这份答复抄送了哪些单位？", "zh")]:
-        assert asked_fields(question, language, broad=True, copied=True) == ("copied",), question
-    assert "copied" not in asked_fields("Where can I get a copy of the policy?", "en", copied=True)
-    assert asked_fields("Who was the reply sent to?", "en", broad=True, copied=True) == ("addressee",)
-    schools = ("关于教育基础设施的提案的答复\n张三委员：\n　　您们提出的提案收悉。今年为18所学校安装空调。\n"
-               "　　下一步将继续改善农村学校条件。\n舞钢市教育体育局\n2022年10月27日\n"
-               "抄送:市政协提案委2份)     市委督查局(2份)\n")
-    _quoted_from_only_with(_index(tmp_path, analyzer, {"schools.txt": schools}),
-                           "How many copies of the Wugang schools reply were sent to the proposals committee?",
-                           "市政协提案委2份", copied_field=False)
 
 
 def _quoted_from_only_with(index: Index, question: str, quote: str, **off: bool) -> None:

@@ -95,8 +95,8 @@ def test_an_english_word_outside_the_glossary_reaches_its_passage_lexically(use_
     """"secretary" is not in the glossary: only the bridge (书记) ties the question to the visit's passage."""
     question = "When did Hubei's provincial party secretary visit Qichun to look at the moxa industry?"
     assert not use_index.analyzer.glossary.translate("secretary")
-    bridged = use_index.with_config(fusion="lexical").search(question, k=5)
-    plain = use_index.with_config(fusion="lexical", bridge_weight=0.0).search(question, k=5)
+    bridged = use_index.with_config(fusion="lexical", pinyin_bridge=False).search(question, k=5)
+    plain = use_index.with_config(fusion="lexical", bridge_weight=0.0, pinyin_bridge=False).search(question, k=5)
     assert bridged[0].letter_id == "x009" and "2020年12月9日" in bridged[0].text
     assert "2020年12月9日" not in plain[0].text
     assert [h.chunk_id for h in plain].index(bridged[0].chunk_id) >= 2

@@ -214,7 +214,9 @@ def test_evaluate_compares_and_ablates_over_the_same_letters(fake_index: Index, 
     assert names[0] == "ours" and ablated[0].summary == hybrid.summary
     assert {"chunking=fixed 500/50", "context_header=off", "sentence_vectors=off", "sentence_vectors=off, fusion=dense",
             "sentence_rescore=on", "sentence_rescore=on, fusion=dense", "fusion=dense",
-            "fusion=lexical", "encoder=use-multilingual-v3", "encoder=other-fake"} <= set(names)
+            "fusion=lexical", "encoder=use-multilingual-v3", "encoder=other-fake", "pinyin_bridge=off",
+            "fusion=weighted, plain min-max"} <= set(names)
+    assert next(r for r in ablated if r.name == "pinyin_bridge=off").system.index.config.pinyin_bridge is False
     assert next(r for r in ablated if r.name == "fusion=lexical").summary == systems[0].summary
     rescored = {r.name: r.system.index.config for r in ablated if r.name.startswith("sentence_rescore=on")}
     assert [(c.sentence_rescore, c.fusion) for c in rescored.values()] == [(True, "weighted"), (True, "dense")]
@@ -292,8 +294,8 @@ def test_answers_main_reports_every_key_with_the_calibrated_threshold(
         use_index: Index, capsys: pytest.CaptureFixture[str]) -> None:
     assert answers.main(["--gold", str(DEV), "--index", str(use_index.directory), "--calibrate", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"threshold", "max_absent_share", "questions", "zh", "en", "all", "calibrated_threshold",
-                           "calibrated_max_absent_share"}
+    assert set(result) == {"threshold", "max_absent_share", "questions", "zh", "en", "all", "gates",
+                           "calibrated_threshold", "calibrated_max_absent_share"}
     assert result["threshold"] == result["calibrated_threshold"] and result["questions"] == 28
     assert set(result["all"]) == {"answerable", "unanswerable", "evidence_in_answer", "all_evidence_in_answer",
                                   "answer_rate", "abstention_recall", "abstention_precision", "citations",
@@ -330,6 +332,32 @@ def test_the_absent_word_cut_spares_every_answerable_question_and_the_threshold_
     assert [o.abstained for o in answers.rethreshold(outcomes, threshold, 1.0)][4:] == [True, False, False]
 
 
+def test_each_gates_declines_are_counted_on_answerable_and_unanswerable_questions() -> None:
+    from types import SimpleNamespace
+
+    def outcome(confidence: float, absent: float, answerable: bool, unplaced: tuple[str, ...] = (),
+                missing_kind: str = "") -> answers.Outcome:
+        answer = SimpleNamespace(confidence=confidence, absent_share=absent, abstained=False, unplaced=unplaced,
+                                 missing_kind=missing_kind)
+        return answers.Outcome(SimpleNamespace(answerable=answerable), answer,  # type: ignore[arg-type]
+                               threshold=0.5, max_absent_share=0.6, place_gate=True, kind_gate=True)
+
+    outcomes = [outcome(0.9, 0.0, True), outcome(0.4, 0.0, True), outcome(0.8, 0.0, True, missing_kind="amount"),
+                outcome(0.3, 0.9, False), outcome(0.9, 0.0, False, unplaced=("余姚",)),
+                outcome(0.9, 0.0, False, missing_kind="date"), outcome(0.9, 0.0, False)]
+    assert [o.gates for o in outcomes] == [(), ("confidence threshold",), ("answer kind",),
+                                           ("confidence threshold", "absent words"), ("place",), ("answer kind",), ()]
+    report = answers.gate_report(outcomes)
+    assert report["confidence threshold"] == {"answerable_declined": 1, "answerable_alone": 1,
+                                              "unanswerable_caught": 1, "unanswerable_alone": 0}
+    assert report["absent words"] == {"answerable_declined": 0, "answerable_alone": 0,
+                                      "unanswerable_caught": 1, "unanswerable_alone": 0}
+    assert report["place"]["unanswerable_caught"] == 1 and report["place"]["answerable_declined"] == 0
+    assert report["answer kind"] == {"answerable_declined": 1, "answerable_alone": 1,
+                                     "unanswerable_caught": 1, "unanswerable_alone": 1}
+    assert report["no usable sentence"]["answerable_declined"] == 0
+
+
 @pytest.mark.slow
 def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -344,13 +372,12 @@ def test_answers_ablate_reports_each_abstention_feature_off(use_index: Index,
                                "listing sentences not spared", "proposer/addressee wordings off",
                                "letter's own date not a field", "handling result not a field",
                                "proposal number not a field", "replying office not a field",
-                               "departments consulted not a field", "copies sent not a field",
-                               "publishing office not a field", "session not a field",
+                               "departments consulted not a field",
                                "field letter not by a name spelled",
                                "field lines judged as sentences", "fields of the best hit's letter",
                                "field lines only from retrieved passages", "place-bound sentences off",
-                               "pinyin names not terms", "no search again for a place named",
-                               "economic output not an amount", "office holder not a kind"]
+                               "pinyin names not terms", "pinyin bridge off (retrieval)",
+                               "no search again for a place named"]
     assert ablations["all on"]["all"] == result["all"]
     declined = {name: r["all"]["abstention_recall"] for name, r in ablations.items()}
     assert declined["confidence threshold off"] < declined["all on"]  # the threshold does real work on dev

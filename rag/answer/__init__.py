@@ -53,12 +53,6 @@ def answer(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: An
                                       letters=letters, config=config, llm=llm))
 
 
-def extra_kinds(config: Config) -> tuple[str, ...]:
-    """The kinds of answer beyond :data:`~.answer_type.KINDS` that ``config`` turns on (an economic output, an
-    office's holder)."""
-    return tuple(name for name, on in (("output", config.output_amount_kind), ("official", config.official_kind)) if on)
-
-
 def final_answer(pieces: Iterable[str | Answer]) -> Answer:
     """The :class:`Answer` that ends a stream of draft text and answers (the draft is dropped)."""
     final: Answer | None = None
@@ -87,8 +81,7 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
     extractive = compose(evidence, config.abstain_threshold, config.max_answer_sentences, config.answer_keep_ratio,
                          config.max_support_items, config.max_absent_share, config.place_gate,
                          config.answer_kind_gate, config.answer_novelty_weight, config.quote_continuations,
-                         config.kind_min_overlap, config.field_line_answers, config.kind_overlap_relative,
-                         extra_kinds(config))
+                         config.kind_min_overlap, config.field_line_answers, config.kind_overlap_relative)
     if llm is None:
         yield extractive
         return

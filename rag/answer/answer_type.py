@@ -25,10 +25,14 @@ from dataclasses import dataclass
 # a number in digits or Chinese numerals (一百二十, 两, 12.5, 1,200)
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+(?:[点.][零〇一二三四五六七八九]+)?)"
 _CLASSIFIER = (r"(?:个|家|所|张|台|名|人|位|项|次|批|类|期|套|件|种|户|款|级|处|辆|部|座|条|床|间|栋|层|本|册|只|头|份|"
-               r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟)")
-_MONEY = re.compile(_NUM + r"\s*(?:万亿|亿|万|千|百)?\s*(?:元|块钱)|\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
+               r"公里|千米|平方米|平方公里|米|亩|吨|公顷|人次|万人|个工作日|工作日|天|个月|年|小时|分钟|届|场|轮)")
+# "30多万元", "2.1亿余元", "近百万元": an approximate sum is money too
+_MONEY = re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万亿|亿|万|千|百)?\s*(?:余|多)?\s*(?:元|块钱)|"
+                    r"\d+(?:\.\d+)?\s*(?:万|亿)(?![\u4e00-\u9fff])|"
                     r"\d+(?:\.\d+)?\s*(?:万|亿)(?=(?:以上|以下|左右|进行|的|用于|资金|投资|补助|奖励|补贴))")
-_RATE = re.compile(r"\d+(?:\.\d+)?\s*[%％‰]|百分之|个百分点|(?<![\u4e00-\u9fff])[一二三四五六七八九]成|"
+# a share, a multiple or a figure per so many ("每500户配置1人", "每千人口床位数")
+_RATE = re.compile(r"\d+(?:\.\d+)?\s*[%％‰]|百分之|个百分点|每\s*(?:\d|[百千万])|"
+                   r"(?<![\u4e00-\u9fff])[一二三四五六七八九]成|"
                    r"\d+(?:\.\d+)?\s*折|" + _NUM + r"\s*倍")
 _COUNT = re.compile(_NUM + r"\s*(?:余|多)?\s*(?:万|亿)?\s*" + _CLASSIFIER + r"|逾\s*\d+|\d+\s*(?:余|多)")
 _DATE = re.compile(r"(?:19|20)\d{2}\s*(?:年|[-./—–])|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[一二三四五六七八九十]{1,2}月|"
@@ -117,34 +121,6 @@ KINDS = (
                           r"bod(?:y|ies)|units?|organi[sz]ations?)\b", re.I),
                (_UNIT,)),
 )
-# Kinds a question asks for only with their Config switch (``extra`` in :func:`asked_answer`), checked first.
-# An economic aggregate (GDP, 产值, 营业收入, revenue) is a sum of money: a count of schools or a year is no answer.
-OUTPUT_KIND = AnswerKind(
-    "amount",
-    re.compile(r"(?:产值|营业收入|营收|销售收入|销售额|生产总值|gdp|利润|税收|利税)[^，,。？?；;]{0,6}(?:是|有|为|达到?)?多少"
-               r"|(?:产值|营业收入|营收|销售收入|销售额|生产总值|gdp|利润|税收|利税)(?:是|有|为)?几", re.I),
-    re.compile(r"\b(?:what|how much)\b.{0,40}\b(?:gdp|output value|(?:industrial |annual |gross )?output|revenues?|"
-               r"turnover|sales|profits?|tax (?:revenue|income))\b", re.I),
-    (_MONEY,))
-# "Who is the mayor / the director of …": a sentence naming a person holding that office answers it; the letter's
-# other sentences about the same city or bureau do not (a person's name has no shape, the office's title has)
-_ROLES_EN = ((r"mayor", "市长|县长|区长|镇长"), (r"governor", "省长"), (r"(?:party )?secretary", "书记"),
-             (r"minister", "部长"),
-             (r"(?:director(?:-general)?|head|chief|commissioner)", "局长|厅长|主任|处长|部长|院长|所长|委员长|组长"),
-             (r"(?:president|principal|dean)", "院长|校长|行长|主席"),
-             (r"(?:chair(?:man|woman|person)?)", "主席|董事长|主任"))
-_ROLE_ZH = r"市长|县长|区长|镇长|省长|书记|部长|局长|厅长|主任|处长|院长|所长|校长|行长|主席|董事长|组长"
-OFFICIAL_KIND = AnswerKind(
-    "official",
-    re.compile(r"(?:" + _ROLE_ZH + r")(?:是谁|叫什么|是哪位|姓什么)|谁(?:是|担任|任)(?:" + _ROLE_ZH + r")"),
-    re.compile(r"\bwho (?:is|was|are|were|will be)\b (?:the )?(?:current |present |new |incumbent )?(?:[\w-]+ ){0,2}"
-               r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b|\bwhat is the name of the (?:current )?"
-               r"(?:" + "|".join(en for en, _ in _ROLES_EN) + r")\b", re.I),
-    (re.compile(_ROLE_ZH),))
-# what follows a person's title: no more Chinese, or the verb or particle of what that person did
-_TITLE_END = (r"(?=[^\u4e00-\u9fff]|$|审定|审核|审签|签发|签批|批示|任|兼|主持|带队|牵头|同志|为|是|的|在|出席|调研|"
-              r"讲话|指出|强调|听取|等|和|及|与)")
-EXTRA_KINDS = {"output": OUTPUT_KIND, "official": OFFICIAL_KIND}
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
 _ZH_COUNTED = re.compile(r"(?<![哪第])(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{2})?")
 _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
@@ -157,7 +133,7 @@ _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\b(?:students?|pupils?|people|persons|residents|patients|population|inhabitants)\b",
                            re.I), "人|名|位|人次|百姓|群众|居民|村民|农民|市民"),
                (re.compile(r"\bhouseholds?\b", re.I), "户"),
-               (re.compile(r"\btimes\b", re.I), "次|人次"),
+               (re.compile(r"\btimes\b", re.I), "次|人次|届|场|轮|期"),
                (re.compile(r"\b(?:companies|firms|enterprises|businesses)\b", re.I), "家|个|户"),
                (re.compile(r"\bschools?\b", re.I), "所|个"),
                (re.compile(r"\bcop(?:y|ies)\b", re.I), "份"))
@@ -178,8 +154,7 @@ _BARE = re.compile(r"(?:逾|超过?|近|约)\s*\d+(?:[.,]\d+)*(?![\d\u4e00-\u9ff
                    r"\d+(?:[.,]\d+)*\s*(?:余|多)(?![\u4e00-\u9fff])")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 KIND_WORDS = {"phone": "phone number", "duration": "duration", "rate": "rate or share", "amount": "amount of money",
-              "date": "date", "count": "count of what is asked", "unit": "department or body",
-              "official": "holder of the office asked about"}
+              "date": "date", "count": "count of what is asked", "unit": "department or body"}
 
 
 @dataclass(frozen=True)
@@ -197,22 +172,24 @@ class AskedAnswer:
         return any(pattern.search(text) for pattern in self.holds)
 
 
-def asked_answer(question: str, extra: tuple[str, ...] = ()) -> AskedAnswer | None:
-    """What ``question`` asks for, or None when it asks for none of :data:`KINDS` (nor of the :data:`EXTRA_KINDS`
-    named in ``extra``, which are checked first)."""
+def asked_answer(question: str) -> AskedAnswer | None:
+    """What ``question`` asks for, or None when it asks for none of :data:`KINDS`."""
     question = unicodedata.normalize("NFKC", question)
     chinese = bool(_CJK.search(question))
-    kinds = (*(EXTRA_KINDS[name] for name in extra), *KINDS)
-    kind = next((kind for kind in kinds if (kind.zh if chinese else kind.en).search(question)), None)
-    if kind is None:
+    asked: list[AnswerKind] = []  # each part's kind: "投入多少，比上年增长多少" asks an amount and a rate
+    taken: list[tuple[int, int]] = []  # where a kind was asked: a later kind's words there are the same ask's
+    for kind in KINDS:
+        match = (kind.zh if chinese else kind.en).search(question)
+        if match and not any(match.start() < end and start < match.end() for start, end in taken):
+            asked.append(kind)
+            taken.append(match.span())
+    if not asked:
         return None
-    if kind.name == "official":
-        return AskedAnswer("official", (_office(question, chinese),))
-    if kind.name == "count":
-        counted = _counted(question, chinese)
-        if counted:
-            return AskedAnswer("count", (_counting(counted), _BARE))
-    return AskedAnswer(kind.name, kind.holds)
+    holds: list[re.Pattern[str]] = []
+    for kind in asked:
+        counted = _counted(question, chinese) if kind.name == "count" else None
+        holds += (_counting(counted), _BARE) if counted else kind.holds
+    return AskedAnswer(asked[0].name, tuple(dict.fromkeys(holds)))
 
 
 # a plural question for departments ("哪些部门", "which agencies") is answered by a list of them: 甲局、乙委和丙公司
@@ -235,9 +212,9 @@ def asked_kind(question: str) -> str | None:
     return asked.kind if asked else None
 
 
-def missing_kind(question: str, texts: Iterable[str], extra: tuple[str, ...] = ()) -> str | None:
+def missing_kind(question: str, texts: Iterable[str]) -> str | None:
     """The name of the kind of answer ``question`` asks for when none of ``texts`` holds one, else None."""
-    asked = asked_answer(question, extra)
+    asked = asked_answer(question)
     if asked is None:
         return None
     return None if any(asked.held_by(text) for text in texts) else asked.kind
@@ -253,20 +230,9 @@ def _counted(question: str, chinese: bool) -> str | None:
         # the thing counted may follow the number straight away: 几个部门 by "6部门", 多少条赛道 by "十大赛道"
         return classifiers + (f"|大?{match.group(2)}" if match.group(2) else "")
     asked = _HOW_MANY.search(question)
-    counted = asked.group(1) if asked else question
+    # what is counted is the phrase's last word: "school-area road safety hazards" counts hazards, not schools
+    counted = asked.group(1).split()[-1] if asked else question
     return next((classifiers for pattern, classifiers in _EN_COUNTED if pattern.search(counted)), None)
-
-
-def _office(question: str, chinese: bool) -> re.Pattern[str]:
-    """The titles of the office a question asks the holder of: 局长 asked "局长是谁", 市长|县长… asked "mayor"; a title
-    is one where a person's title ends (杨军局长审定, 分管副市长任组长), not inside a name (海口市长流卫生院)."""
-    if chinese:
-        match = re.search(_ROLE_ZH, question)
-        titles = match.group() if match else _ROLE_ZH
-    else:
-        lowered = question.lower()
-        titles = next((zh for en, zh in _ROLES_EN if re.search(r"\b" + en + r"\b", lowered)), _ROLE_ZH)
-    return re.compile(r"(?:" + titles + r")" + _TITLE_END)
 
 
 @functools.cache

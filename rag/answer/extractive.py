@@ -21,8 +21,7 @@ from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
             max_support: int = 8, max_absent_share: float = 1.0, place_gate: bool = False,
             kind_gate: bool = False, novelty: float = 0.0, continuations: bool = False,
-            kind_min_overlap: float = 0.0, field_lines: bool = False, kind_overlap_relative: bool = False,
-            extra_kinds: tuple[str, ...] = ()) -> Answer:
+            kind_min_overlap: float = 0.0, field_lines: bool = False, kind_overlap_relative: bool = False) -> Answer:
     """Turn scored evidence into an :class:`Answer`: the best sentences quoted, or an abstention.
 
     It abstains when the confidence is below ``threshold``, or when more than ``max_absent_share`` of the question's
@@ -30,8 +29,8 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     wording), or (``place_gate``) when the question names a place that none of the retrieved letters mentions, or
     (``kind_gate``) when the question asks for a kind of answer (an amount, a count, a date…) that none of the
     sentences it would quote from the best letter states (:mod:`.answer_type`), or none holding at least
-    ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, :func:`kind_overlap`; also the
-    ``extra_kinds`` of :data:`~.answer_type.EXTRA_KINDS`). Support-table rows' sentences are quoted after the answer's,
+    ``kind_min_overlap`` of the question's term weight (:func:`missing_kind_about`, :func:`kind_overlap`).
+    Support-table rows' sentences are quoted after the answer's,
     each part's best (``evidence.clause_picks``) too, and with ``continuations`` a next sentence continuing one.
     """
     zh = evidence.language == "zh"
@@ -42,7 +41,7 @@ def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4
     if continuations:
         chosen = with_continuations(evidence, chosen)
     needed = kind_overlap(evidence, leading, kind_min_overlap, kind_overlap_relative)
-    missing = missing_kind_about(evidence.question, leading, needed, field_lines, extra_kinds)
+    missing = missing_kind_about(evidence.question, leading, needed, field_lines)
     off_topic = evidence.absent > max_absent_share
     elsewhere = place_gate and bool(evidence.unplaced)
     untyped = kind_gate and bool(missing)
@@ -104,8 +103,7 @@ def choose_sentences(evidence: SentenceEvidence, max_sentences: int, keep_ratio:
     return [pool[i] for i in order]
 
 
-def missing_kind_about(question: str, leading: list[Sentence], min_overlap: float, field_lines: bool = False,
-                       extra: tuple[str, ...] = ()) -> str:
+def missing_kind_about(question: str, leading: list[Sentence], min_overlap: float, field_lines: bool = False) -> str:
     """The kind of answer ``question`` asks for when none of ``leading`` states one in a sentence holding at least
     ``min_overlap`` of the question's term weight, else "".
 
@@ -116,8 +114,8 @@ def missing_kind_about(question: str, leading: list[Sentence], min_overlap: floa
     """
     if not leading or field_lines and any(s.field for s in leading):
         return ""
-    kind = missing_kind(question, [s.text for s in leading], extra)
-    asked = asked_answer(question, extra)
+    kind = missing_kind(question, [s.text for s in leading])
+    asked = asked_answer(question)
     if kind or asked is None or asked.kind == "phone" or min_overlap <= 0:
         return kind or ""
     return "" if any(s.overlap >= min_overlap and asked.held_by(s.text) for s in leading) else asked.kind

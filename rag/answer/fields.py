@@ -1,6 +1,6 @@
 """Questions about a letter's own particulars: its contact, document number, signer, date, addressee, and (each
-with its switch) the proposal's number and session, the handling result, the replying and the publishing office, the
-departments the reply was settled with (经商…，现答复如下) and whom copies went to (抄送).
+with its switch) the proposal's number, the handling result, the replying office and the departments the reply was
+settled with (经商…，现答复如下).
 
 Their answers are lines of the letter's header or signature block ("联系人及电话：梁 沛 0311-87801895"), which
 share few words with the question and little meaning, so sentence scoring alone ranks them low. The parser
@@ -20,7 +20,6 @@ import re
 
 from ..chunk import split_sentences
 from ..parse import Letter
-from ..parse.header import org_name
 from ..retrieve.hits import Hit, citation
 from .terms import fold
 
@@ -113,63 +112,33 @@ _CONSULTED_QUESTIONS = (
 _CONSULTED = re.compile(r"(?:经商|经与|会同|商请|经征求|征求了?)[^，。；,;:：\n]{2,80}?(?:等(?:相关|有关|会办|协办)?"
                         r"(?:部门|单位)?)?(?:的?意见)?(?:[^，。；,;\n]{0,14}?(?:研究|办理|讨论|商议)|"
                         r"[,，]\s*现(?:将|就)?[^，。；\n]{0,10}?(?:答复|回复)如下)")
-# whom copies were sent to: the 抄送 line ("抄送:市政府办公室,市政协办公室。"); "How many copies … were sent to…"
-_COPIED_QUESTIONS = (re.compile(r"抄送|抄报"),
-                     re.compile(r"\bcop(?:y|ies|ied)\b(?! of (?:the |a |an )?(?:policy|plan|scheme|rules|law|"
-                                r"measures|document|notice|regulations?|handbook|guide))|\bcc(?:'d|ed)?\b", re.I))
-_COPIED = re.compile(r"(?:抄\s*送|抄\s*报)\s*[:：]?[^\n]{2,80}")
-# the office that posted the letter on its website (the page's 发布机构 or 来源 label, not always the replying office):
-# "Which office published the bureau's letter…", "这份答复是哪个单位发布的"
-_PUBLISHER_QUESTIONS = (
-    re.compile(r"发布机构|发布单位|(?:哪个|什么)(?:部门|单位|机构|网站)[^，。？?]{0,8}(?:发布|公布|挂出|挂|公开)的?|"
-               r"(?:谁|哪里)(?:发布|公布|挂)的"),
-    re.compile(r"\b(?:which|what) (?:[\w'’-]+ ){0,3}(?:office|department|bureau|agency|government|authority|body|"
-               r"commission|website|site|organi[sz]ation)s?\b[^?]{0,40}?\b(?:posted|published|put (?:out|up|online)|"
-               r"uploaded|released)\b|\bwho (?:posted|published|put (?:out|up|online)|uploaded|released)\b|"
-               r"\bwhere (?:was|is) (?:the |this |that )?(?:[\w'’-]+ ){0,6}(?:reply|letter|answer|response) "
-               r"(?:posted|published)\b", re.I))
-_PUBLISHER = re.compile(r"(?:发\s*布\s*机\s*构|发\s*布\s*单\s*位|来\s*源)\s*[\]】]?\s*[:：]?\s*\|?\s*"
-                        r"([^\s|:：\]]{2,30})")
-# the session the proposal was raised at (市六届人大一次会议): "是在区政协哪次会议上提的", "At which session…"
-_SESSION_QUESTIONS = (
-    re.compile(r"(?=.*(?:提|建议|提案|议案))(?:哪次|哪一次|哪届|哪一届|第几次|什么|哪个)(?:会议?|大会|全会)"),
-    re.compile(r"(?=.*\b(?:suggest|propos|motion|rais|submit|put forward|table))\b(?:which|what) (?:[\w'’-]+ ){0,3}"
-               r"(?:session|meeting|sitting|plenary)s?\b", re.I))
 # the fields asked only with their switch, in the order they are listed when asked
 _OPTIONAL_QUESTIONS = (("consulted", _CONSULTED_QUESTIONS), ("date", _DATE_QUESTIONS), ("result", _RESULT_QUESTIONS),
-                       ("proposal", _PROPOSAL_QUESTIONS), ("publisher", _PUBLISHER_QUESTIONS),
-                       ("agency", _AGENCY_QUESTIONS), ("session", _SESSION_QUESTIONS))
+                       ("proposal", _PROPOSAL_QUESTIONS), ("agency", _AGENCY_QUESTIONS))
 # the fields read from the letter's text, not from the parser: (pattern, at most this many of its matches)
-_TEXT_FIELDS = {"result": (_RESULT, 1), "consulted": (_CONSULTED, None), "copied": (_COPIED, None)}
+_TEXT_FIELDS = {"result": (_RESULT, 1), "consulted": (_CONSULTED, None)}
 _FIELDS_OF = {"contact": ("contact", "phone"), "doc_number": ("doc_number",), "signer": ("signer",),
               "proposal": ("proposal_number",), "agency": ("agency",),
-              "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",), "session": ("session",)}
+              "addressee": ("addressee",), "proposer": ("addressee",), "date": ("date",)}
 _ISO = re.compile(r"((?:19|20)\d{2})-(\d{2})-(\d{2})")
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
 def asked_fields(question: str, language: str, *, broad: bool = False, dated: bool = False,
                  result: bool = False, numbered: bool = False, replying: bool = False,
-                 consulted: bool = False, copied: bool = False, published: bool = False,
-                 session: bool = False) -> tuple[str, ...]:
+                 consulted: bool = False) -> tuple[str, ...]:
     """The letter fields ``question`` asks for (``language``: ``zh`` or ``en``); ``broad``: in the further wordings
     too, ``dated``: the letter's own date as well, ``result``: how the proposal was handled (办理结果), ``numbered``:
     the number of the proposal answered (第200号), ``replying``: the office that replied, ``consulted``: the
-    departments the reply was settled with (经商…、经与…共同研究), ``copied``: whom copies went to (抄送),
-    ``published``: the office that posted it (发布机构; asked so, the replying office is not asked), ``session``: the
-    session the proposal was raised at."""
+    departments the reply was settled with (经商…、经与…共同研究)."""
     pick = 0 if language == "zh" else 1
     asked = [name for name, patterns in FIELD_QUESTIONS.items() if patterns[pick].search(question)]
-    cc = copied and bool(_COPIED_QUESTIONS[pick].search(question))
-    if broad:  # "How many copies were sent to…" asks the 抄送 line, not whom the letter is written to
+    if broad:
         asked += [name for name, patterns in _BROAD_QUESTIONS.items()
-                  if name not in asked and patterns[pick].search(question) and not (cc and name == "addressee")]
-    if cc:
-        asked.append("copied")
-    on = {"consulted": consulted, "date": dated, "result": result, "proposal": numbered, "publisher": published,
-          "agency": replying, "session": session}
-    for name, patterns in _OPTIONAL_QUESTIONS:  # asked how it was published, the replying office is not asked
-        if on[name] and patterns[pick].search(question) and not (name == "agency" and "publisher" in asked):
+                  if name not in asked and patterns[pick].search(question)]
+    on = {"consulted": consulted, "date": dated, "result": result, "proposal": numbered, "agency": replying}
+    for name, patterns in _OPTIONAL_QUESTIONS:
+        if on[name] and patterns[pick].search(question):
             asked.append(name)
     return tuple(asked)
 
@@ -183,10 +152,6 @@ def field_values(letter: Letter | None, fields: tuple[str, ...]) -> tuple[str, .
     for name, (pattern, most) in _TEXT_FIELDS.items():
         if name in fields:
             values += [(name, match.group().strip()) for match in pattern.finditer(letter.text)][:most]
-    if "publisher" in fields:  # the page's label, else (a letter copied without it) the replying office
-        names = (org_name(m.group(1)) for m in _PUBLISHER.finditer(letter.text[:2000]))
-        labelled = [name for name in names if name]  # not "来源: 浏览次数:", an empty cell
-        values += [("publisher", name) for name in labelled] or [("publisher", letter.agency)]
     out: list[str] = []
     for name, value in values:
         if value and (name != "proposer" or _DEPUTY.search(value)):
@@ -223,7 +188,7 @@ def line_fields(asked: tuple[str, ...]) -> tuple[str, ...]:
     it, its contact (the labelled 联系人 line the parser read). A document number asked for may be another's the letter
     cites (慈市监管〔2020〕3号)."""
     return tuple(name for name in asked if name in ("addressee", "proposer", "date", "signer", "result", "proposal",
-                                                         "agency", "contact", "copied", "publisher", "session"))
+                                                         "agency", "contact"))
 
 
 def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, max_chars: int = 80) -> Hit | None:

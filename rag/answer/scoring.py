@@ -10,6 +10,7 @@ similar the wording. Every weight is a named setting in :class:`rag.Config`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -87,8 +88,10 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     hits = tuple(hits)
     bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
     terms, ranking, spelled = _terms(question, hits, analyzer, statistics, letters, config)
-    absent = absent_share(question, analyzer, statistics, bridged)
+    absent = absent_share(question, analyzer, statistics, bridged, [h.text for h in hits])
     unplaced = unmentioned_places(question, hits, letters)
+    if unplaced and (spelled or local_names_found(question, hits, letters, analyzer)):
+        unplaced = ()  # the question names a village, a town or a county the letters found name: it is theirs
     source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
     candidates = _candidates(source)
     if not candidates:
@@ -98,9 +101,7 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
                          result=config.result_field, numbered=config.proposal_number_field,
-                         replying=config.agency_field, consulted=config.consulted_field,
-                         copied=config.copied_field, published=config.publisher_field,
-                         session=config.session_field)
+                         replying=config.agency_field, consulted=config.consulted_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         about = _field_letters(question, source, sentences, spelled, letters, config)
@@ -185,6 +186,20 @@ def unmentioned_places(question: str, hits: Sequence[Hit], letters: Mapping[str,
     """The places ``question`` names (as written) that none of the hits' letters mentions, nor any place inside
     (:meth:`Gazetteer.missing`: none when the best hit's letter names no place at all)."""
     return tuple(place.written for place in bundled_places().missing(question, letter_texts(hits, letters)))
+
+
+_LOCAL_DIVISIONS = "村镇县"
+
+
+def local_names_found(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter], analyzer: Analyzer) -> bool:
+    """Whether a Chinese ``question`` names a village, a town or a county (two or three characters before 村, 镇, 县,
+    not a word such as 农村 or 城镇) that one of the hits' letters names too: the gazetteer lists provinces, cities
+    and districts, a letter knows its own villages."""
+    question = unicodedata.normalize("NFKC", question)
+    names = [question[at - n:at + 1] for at, c in enumerate(question) if c in _LOCAL_DIVISIONS
+             and not analyzer.knows(question[at - 1:at + 1]) for n in (2, 3) if at >= n]
+    names = [n for n in names if all("\u4e00" <= c <= "\u9fff" for c in n)]
+    return bool(names) and any(name in text for text in letter_texts(hits, letters) for name in names)
 
 
 def letter_texts(hits: Sequence[Hit], letters: Mapping[str, Letter]) -> list[str]:

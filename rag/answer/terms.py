@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, TermStatistics
+from ..analyze import EN_QUESTION_WORDS, EN_STOPWORDS, Analyzer, SpelledVocabulary, TermStatistics, spelled_words
 from .pinyin import spelled_names
 from .types import question_language
 
@@ -81,28 +81,44 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
 def spelled_terms(question: str, texts: Iterable[str], analyzer: Analyzer,
                   statistics: TermStatistics) -> tuple[Term, ...]:
     """The names an English question spells in pinyin that no glossary or dictionary knows ("Wacaochong"), as found
-    in ``texts`` (瓦草冲, :mod:`.pinyin`), each a term weighted by its rarity like :func:`question_terms`'."""
+    in ``texts`` (瓦草冲, :mod:`.pinyin`), and the index's words it spells (:func:`rag.analyze.spelled_words`) that
+    ``texts`` hold, each a term weighted by its rarity like :func:`question_terms`' (a name and its longer form, 大姚
+    and 大姚县, one term)."""
     def known(word: str) -> bool:
         return (word in EN_STOPWORDS or word in EN_QUESTION_WORDS or bool(analyzer.glossary.translate(word))
                 or bool(analyzer.bridge.lookup(word)))
 
+    texts = list(texts)
+    groups = [tuple(names) for names in spelled_names(question, texts, known).values()]
+    if isinstance(statistics, SpelledVocabulary):  # the index's own words the question spells (闽西 of "Minxi")
+        for word in spelled_words(question, statistics, analyzer.glossary):
+            if not any(word in text for text in texts):
+                continue
+            at = next((i for i, group in enumerate(groups) if any(word in f or f in word for f in group)), None)
+            if at is None:
+                groups.append((word,))
+            elif word not in groups[at]:
+                groups[at] = (*groups[at], word)
     n = statistics.documents
     terms = []
-    for names in spelled_names(question, texts, known).values():
+    for names in groups:
         forms = tuple(sorted({fold(name) for name in names}))
         df = min(n, max(_document_frequency(form, analyzer, statistics) for form in forms))
         terms.append(Term(forms, math.log(1 + (n - df + 0.5) / (df + 0.5))))
     return tuple(terms)
 
 
-def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int) -> float:
+def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, bridge_candidates: int,
+                 passages: Sequence[str] = ()) -> float:
     """The share of a question's content words that no indexed chunk contains, in any of their Chinese forms.
 
     Chinese questions count their words of two or more characters (interrogatives, numbers and absent fragments
     that are no dictionary word left out); English ones their words
     with glossary renderings, and with ``bridge_candidates`` > 0 the words the bridge (CC-CEDICT) knows: a
     bridged word is absent when none of its translations is in the index. Words neither knows are not
-    counted either way. "What is the capital of France?": 法国 is in no reply letter, so one word in two.
+    counted either way. "What is the capital of France?": 法国 is in no reply letter, so one word in two. A Chinese
+    word one character away from what one of ``passages`` (those retrieved) says is a typo of it (医疗机械 for
+    医疗器械), not a word no letter has.
     """
     lowered = unicodedata.normalize("NFKC", question).lower()
     absent: list[bool]
@@ -110,7 +126,7 @@ def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, 
         words = [t for t in analyzer.tokens(_ZH_QUESTION_WORDS.sub(" ", lowered), search_mode=False)
                  if t not in _ZH_QUESTION_TOKENS and len(t) > 1 and not any(c.isdigit() for c in t)]
         # a fragment segmentation guessed (卡到) says nothing of the letters: absent, it is not counted
-        found = [statistics.document_frequency(t) > 0 for t in words]
+        found = [statistics.document_frequency(t) > 0 or _one_off(t, passages) for t in words]
         absent = [not seen for seen, t in zip(found, words, strict=True) if seen or analyzer.knows(t)]
     else:
         groups = [g for g in _english_forms(lowered, analyzer) if not any(c.isdigit() for c in g[0])]
@@ -118,6 +134,15 @@ def absent_share(question: str, analyzer: Analyzer, statistics: TermStatistics, 
         if bridge_candidates > 0:
             absent += [not found.candidates for found in analyzer.bridged(question, statistics, bridge_candidates)]
     return sum(absent) / len(absent) if absent else 0.0
+
+
+def _one_off(word: str, passages: Sequence[str]) -> bool:
+    """Whether one of ``passages`` holds ``word`` (two or more characters) with one of its characters changed."""
+    if len(word) < 2 or not passages:
+        return False
+    pattern = re.compile("|".join(re.escape(word[:i]) + "[\u4e00-\u9fff]" + re.escape(word[i + 1:])
+                                  for i in range(len(word))))
+    return any(pattern.search(text) for text in passages)
 
 
 def claim_terms(text: str, analyzer: Analyzer | None = None) -> tuple[tuple[str, ...], ...]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
 
-from ..analyze import Analyzer
+from ..analyze import Analyzer, TermStatistics
 from ..config import Config
 from ..embed import Encoder
 from ..stores import LetterStore, MilvusDenseStore, RescoredDenseStore, Stores
@@ -78,10 +79,23 @@ def search(question: str, k: int, filters: Filters | None, *, stores: Stores, en
         fused = milvus_side.hybrid_search(stores, query, weights, depth, where, config)
     else:
         fused = fuse(dense, lexical, method=config.fusion, rrf_k=config.rrf_k, dense_weight=config.dense_weight,
-                     lexical_weight=config.lexical_weight)
+                     lexical_weight=config.lexical_weight, dense_strong=config.dense_strong,
+                     # Milvus's own BM25 scores are on another scale than the ideal one computed here
+                     lexical_strong=0.0 if milvus else config.lexical_strong * ideal_score(weights, stores.lexical))
     hits = _hits(letters, fused[:k], dict(dense), dict(lexical))
     clock["fusion"] = time.perf_counter() - started
     return hits
+
+
+def ideal_score(weights: Mapping[str, float], statistics: TermStatistics) -> float:
+    """The BM25 score of a chunk of average length holding each of the question's terms once: Σ weight × idf."""
+    n = statistics.documents
+    total = 0.0
+    for token, weight in weights.items():
+        df = statistics.document_frequency(token)
+        if df > 0:
+            total += weight * math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return total
 
 
 def _sides() -> ThreadPoolExecutor:
@@ -99,7 +113,8 @@ def _lexical_side(text: str, depth: int, allowed: np.ndarray | None, where: str 
     and the seconds taken."""
     started = time.perf_counter()
     weights = analyzer.query_weights(text, stores.lexical, bridge_weight=config.bridge_weight,
-                                     max_candidates=config.bridge_candidates) if config.fusion != "dense" else {}
+                                     max_candidates=config.bridge_candidates, spelled=config.pinyin_bridge) \
+        if config.fusion != "dense" else {}
     lexical: list[tuple[int, float]] = []
     if config.fusion != "dense" and not (milvus and "+" in milvus):
         lexical = milvus_side.lexical_search(stores, weights, depth, where, config) if milvus else \

@@ -22,7 +22,7 @@ from .postings import Segment, Vocabulary
 
 SEGMENTS = "segments.json"
 DELETED = "deleted.npy"
-FORMAT = 1
+FORMAT = 2  # 2: each segment's vocabulary with its pinyin
 K1, B = 1.5, 0.75
 TAIL_MERGE = 2  # merge the last two segments while the last holds at least 1/TAIL_MERGE of the one before
 DEAD_SHARE = 0.25  # rewrite every segment once this share of rows is dead
@@ -119,6 +119,11 @@ class BM25Store:
         term = self._vocabulary.ids.get(token)
         return 0 if term is None else sum(len(rows) for rows, _ in self._postings(term, self._dead_masks()))
 
+    def spelled(self, key: str) -> list[str]:
+        """The indexed Chinese words whose toneless pinyin is ``key`` (``beilun`` → 北仑), those of removed letters
+        included (their document frequency is 0)."""
+        return self._vocabulary.spelled(key)
+
     def ids(self) -> Ids:
         return np.sort(self._row_ids()[~self._dead()])
 
@@ -144,11 +149,13 @@ class BM25Store:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{folder / SEGMENTS} has format {meta.get('format')!r}, not {FORMAT}")
         tokens: list[str] = []
+        spellings: list[str] = []
         segments = []
         for entry in meta["segments"]:
             first, end = (int(x) for x in entry["vocabulary"])
             segment = Segment.load(folder, str(entry["name"]), (first, end))
             tokens.extend(_read_vocabulary(folder / f"{segment.name}.vocab.json", len(tokens), first, end))
+            spellings.extend(_read_vocabulary(folder / f"{segment.name}.pinyin.json", len(spellings), first, end))
             if len(segment) != int(entry["documents"]):
                 raise ValueError(f"lexical segment {segment.name} holds {len(segment)} documents, not "
                                  f"{entry['documents']}")
@@ -157,7 +164,7 @@ class BM25Store:
         masks = [np.isin(s.ids, deleted) for s in segments]
         if sum(int(m.sum()) for m in masks) != len(deleted):
             raise ValueError(f"{folder / DELETED} names ids its segments do not hold")
-        return cls(Vocabulary(tokens), list(zip(segments, masks, strict=True)), int(meta.get("merges", 0)))
+        return cls(Vocabulary(tokens, spellings), list(zip(segments, masks, strict=True)), int(meta.get("merges", 0)))
 
     def stats(self) -> Stats:
         return {"backend": self.backend, "documents": self._alive, "vocabulary": self._vocabulary_end(),

@@ -24,11 +24,15 @@ ARRAYS = ("ids", "lengths", "terms", "starts", "rows", "counts")
 
 
 class Vocabulary:
-    """Token → integer id, append-only and shared by a store's copies (a token keeps its id for good)."""
+    """Token → integer id, append-only and shared by a store's copies (a token keeps its id for good), and each
+    Chinese token's toneless pinyin (:func:`rag.analyze.spelling`), so that an English question's pinyin meets it."""
 
-    def __init__(self, tokens: Sequence[str] = ()) -> None:
+    def __init__(self, tokens: Sequence[str] = (), spellings: Sequence[str] = ()) -> None:
         self.tokens: list[str] = list(tokens)
         self.ids: dict[str, int] = {token: n for n, token in enumerate(self.tokens)}
+        self._spellings: list[str] = list(spellings)[:len(self.tokens)]  # of the first tokens; the rest on demand
+        self._by_spelling: dict[str, list[int]] = {}
+        self._indexed = 0  # tokens in _by_spelling
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -45,6 +49,28 @@ class Vocabulary:
                     tokens.append(word)
                 out.append(found)
         return np.asarray(out, dtype=np.int32)  # 4 bytes a token while a batch is built, not a list of ints
+
+    def spellings(self, first: int, end: int) -> list[str]:
+        """The toneless pinyin of tokens ``first``–``end`` ("" for a token that is not Chinese)."""
+        with self._lock:
+            self._spell(end)
+            return self._spellings[first:end]
+
+    def spelled(self, key: str) -> list[str]:
+        """The tokens whose toneless pinyin is ``key`` (lower case, syllables run together: 北仑 → ``beilun``)."""
+        with self._lock:
+            self._spell(len(self.tokens))
+            for n in range(self._indexed, len(self._spellings)):
+                if self._spellings[n]:
+                    self._by_spelling.setdefault(self._spellings[n], []).append(n)
+            self._indexed = len(self._spellings)
+            return [self.tokens[n] for n in self._by_spelling.get(key, ())]
+
+    def _spell(self, end: int) -> None:
+        if len(self._spellings) < end:
+            from ..analyze import spellings
+
+            self._spellings.extend(spellings(self.tokens[len(self._spellings):end]))
 
 
 class Segment:
@@ -100,12 +126,13 @@ class Segment:
         return self.rows[start:end], self.counts[start:end]
 
     def files(self) -> list[str]:
-        return [f"{self.name}.{key}.npy" for key in ARRAYS] + [f"{self.name}.vocab.json"]
+        return [f"{self.name}.{key}.npy" for key in ARRAYS] + [f"{self.name}.vocab.json", f"{self.name}.pinyin.json"]
 
     def save(self, folder: Path, vocabulary: Vocabulary) -> None:
         """Put the segment's files in ``folder``: hard links to its current files when it has them.
 
-        Its vocabulary file holds the tokens of ids ``vocab``: the ones first interned when it was made.
+        Its vocabulary file holds the tokens of ids ``vocab``: the ones first interned when it was made; its pinyin
+        file, their toneless pinyin.
         """
         home = settled(self.folder) if self.folder is not None else None
         if home is None or not all(link_file(home / file, folder / file) for file in self.files()):
@@ -117,6 +144,8 @@ class Segment:
             first, end = self.vocab
             (folder / f"{self.name}.vocab.json").write_text(
                 json.dumps(vocabulary.tokens[first:end], ensure_ascii=False), encoding="utf-8")
+            (folder / f"{self.name}.pinyin.json").write_text(json.dumps(vocabulary.spellings(first, end)),
+                                                             encoding="utf-8")
         self.folder = folder
 
     @classmethod
