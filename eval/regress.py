@@ -55,7 +55,7 @@ RUNS = (
 
 def measure(run: Run) -> dict[str, Any]:
     """Retrieval, answers and (for real letters) field accuracy of one run, with default settings."""
-    from rag import Config, Index
+    from rag import Config, Index, IndexLoadError
 
     from . import answers, fields
     from .gold import load_gold, read_split
@@ -68,11 +68,11 @@ def measure(run: Run) -> dict[str, Any]:
     questions = load_gold([here(run.gold)], split)
     folder = ROOT / "eval" / "out" / f"regress-{run.corpus}"
     letters = [str(here(path)) for path in run.letters]
-    if (folder / "manifest.json").exists():
+    try:
         index = Index.load(folder)
         index.add(letters)
-    else:
-        index = Index.build(letters, folder, config=Config())
+    except (IndexLoadError, FileNotFoundError):  # none yet, or one of an older format or other settings
+        index = Index.build(letters, folder, config=Config(), rebuild=True)
     systems, _ = evaluate(index, questions, k=10, log=lambda _: None)
     hybrid = systems[0].summary
     retrieval = {lang: {"n": hybrid[lang]["n"], **{label: _round(hybrid[lang][metric]) for label, metric in
