@@ -25,7 +25,7 @@ from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
 from .stores import Stores
-from .stores.disk import build_lock
+from .stores.disk import build_lock, claim_folder, refuse_foreign_folder
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,
@@ -107,7 +107,11 @@ class Index:
         if encoder is not None:
             config = config.with_(model=model_name(encoder.id))
         sources = [str(p) for p in paths]
+        if directory is not None:  # a folder of the user's is refused before a model is loaded
+            refuse_foreign_folder(Path(directory))
         read = read_sources(sources, config, on_ocr_page)  # before anything is loaded, locked or written
+        if directory is not None:  # made an index before a store (Milvus Lite) puts its files there
+            claim_folder(Path(directory))
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
                              store_token=store_token)

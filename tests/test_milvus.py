@@ -343,6 +343,7 @@ def test_a_second_index_on_the_same_collection_is_refused(letters_dir: Path, tmp
     shutil.copytree(first / "milvus.db", tmp_path / "milvus.db")  # a second index folder over the same database
     second = tmp_path / "second"
     second.mkdir()
+    (second / ".policy-rag-index").write_text("{}", encoding="utf-8")  # an index folder, of an unfinished build
     (second / "milvus.db").symlink_to(tmp_path / "milvus.db", target_is_directory=True)
     with pytest.raises(StoreUnavailable, match=r"belongs to another index .*give this index its own --collection"):
         Index.build([letters_dir], second, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)

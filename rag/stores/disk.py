@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -16,6 +17,11 @@ from typing import Any
 FORMAT_VERSION = 3  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
+MARKER = ".policy-rag-index"  # written when policy-rag makes a folder an index: only such a folder is written to
+MARKER_TEXT = '{"policy-rag-index": 1}\n'
+# the names this index gives its own entries: nothing else in its folder is ever removed
+GENERATION_NAME = re.compile(r"gen-\d{8}-\d{6}-[0-9a-f]{8}")
+_OWN_LEFTOVER = re.compile(r"\.(gen-\d{8}-\d{6}-[0-9a-f]{8}|manifest\.json\.[0-9a-f]{8})\.tmp")
 HASH_ALWAYS_BELOW = 16 * 1024 * 1024  # bytes: smaller files are re-hashed on every load
 
 
@@ -29,6 +35,47 @@ class IndexLoadError(IndexFolderError):
 
 class IndexLocked(IndexFolderError):
     """Another build holds the index folder's lock."""
+
+
+class NotAnIndex(IndexFolderError):
+    """The folder given as an index holds files and is not an index: policy-rag writes nothing there."""
+
+
+class DiskFull(IndexFolderError):
+    """The device filled up while a new generation was written; the index in force is unchanged."""
+
+
+def is_index_folder(directory: Path) -> bool:
+    """Whether policy-rag made ``directory`` an index: its marker, or (written before markers) a manifest of ours."""
+    if (directory / MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and isinstance(manifest.get("generation"), str)
+            and GENERATION_NAME.fullmatch(manifest["generation"]) is not None)
+
+
+def claim_folder(directory: Path) -> None:
+    """Make ``directory`` an index folder if it is missing or empty; accept one that already is.
+
+    Raises:
+        NotAnIndex: the folder holds other files (a folder of letters, say): nothing there is touched.
+    """
+    refuse_foreign_folder(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / MARKER).is_file():
+        (directory / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def refuse_foreign_folder(directory: Path) -> None:
+    """Raise :class:`NotAnIndex` for a folder that holds files and is not an index (nothing is written)."""
+    if directory.is_dir() and is_index_folder(directory):
+        return
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise NotAnIndex(f"{directory} is not a policy-rag index and not empty (it has no {MARKER} file); "
+                         "give --index a new or empty folder: policy-rag writes and removes files there")
 
 
 def rebuild_hint(directory: Path, sources: Iterable[str] = (), model: str | None = None,
@@ -98,10 +145,13 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 @contextmanager
 def build_lock(directory: Path) -> Iterator[None]:
-    """Hold the folder's build lock, or raise :class:`IndexLocked` at once."""
+    """Hold the folder's build lock, or raise :class:`IndexLocked` at once.
+
+    The folder is made an index first (see :func:`claim_folder`): a folder that is not one is refused.
+    """
     from filelock import FileLock, Timeout
 
-    directory.mkdir(parents=True, exist_ok=True)
+    claim_folder(directory)
     lock = FileLock(str(directory / LOCK), timeout=0)
     try:
         lock.acquire()
@@ -145,10 +195,23 @@ def write_generation(directory: Path, write_files: Callable[[Path], None], manif
     _fsync(tmp)
     os.replace(tmp, directory / MANIFEST)
     _fsync_dir(directory)
-    for old in directory.iterdir():
-        if old.name != generation and (old.name.startswith("gen-") or old.name.endswith(".tmp")):
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    remove_leftovers(directory, keep=generation)
     return generation
+
+
+def remove_leftovers(directory: Path, keep: str) -> None:
+    """Remove this index's older generations and the staging files of interrupted writes; nothing else.
+
+    Only names of the shapes policy-rag gives are touched (``gen-<date>-<time>-<8 hex>``, their staging folders,
+    a manifest's temporary file): a user's ``gen-results/`` or ``report.docx.tmp`` beside them stays.
+    """
+    for old in directory.iterdir():
+        if old.name == keep or not (GENERATION_NAME.fullmatch(old.name) or _OWN_LEFTOVER.fullmatch(old.name)):
+            continue
+        if old.is_symlink() or not old.is_dir():
+            old.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _previous_generation(directory: Path) -> tuple[Path | None, dict[str, Any]]:
