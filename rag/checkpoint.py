@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .build import Result, Work
+from .stores.disk import DiskFull, out_of_space
 
 AREA = ".build"
 FORMAT = 1
@@ -84,6 +85,15 @@ class Checkpoint:
         """Keep a finished letter: its vectors, then the marker that makes them count."""
         if result.error is not None:
             return
+        try:
+            self._write(work, result)
+        except OSError as exc:
+            if out_of_space(exc, self.folder.parent):
+                raise DiskFull(f"no space left on the device; the index is unchanged ({self.folder.parent.parent})"
+                               ) from exc
+            raise
+
+    def _write(self, work: Work, result: Result) -> None:
         if not self.folder.is_dir():
             self.folder.mkdir(parents=True)
             (self.folder / "identity.json").write_text(self._identity, encoding="utf-8")

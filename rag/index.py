@@ -25,7 +25,7 @@ from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
 from .stores import Stores
-from .stores.disk import build_lock, claim_folder, refuse_foreign_folder
+from .stores.disk import GenerationLease, IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,
@@ -67,6 +67,7 @@ class Index:
                                               store_place(self.directory, config, store_token), dense_params(config))
         self._write_lock = threading.Lock()
         self._generation: str | None = None  # the on-disk generation our stores match
+        self._lease: GenerationLease | None = None  # keeps that generation's folder while our stores read it
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], directory: str | Path | None = None, *,
@@ -144,7 +145,7 @@ class Index:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
         """
         directory = Path(directory)
-        manifest, generation = open_snapshot(directory)
+        manifest, generation, lease = open_snapshot(directory)
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
@@ -153,7 +154,7 @@ class Index:
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
                     stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),
                     store_token=store_token)
-        index._generation = manifest.get("generation")
+        index._generation, index._lease = manifest.get("generation"), lease
         return index
 
     def with_config(self, **changes: Any) -> Index:
@@ -165,8 +166,10 @@ class Index:
         stores = self._stores
         if config.ivf_nprobe != self.config.ivf_nprobe:  # built as a default, may change per view
             stores = stores.with_dense_params(dense_params(config))
-        return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=stores,
+        view = Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=stores,
                      sources=self.sources, store_token=self._store_token)
+        view._lease = self._lease  # the same files: kept while either reads them
+        return view
 
     @property
     def letters(self) -> list[Letter]:
@@ -328,26 +331,57 @@ class Index:
         with build_lock(target):
             generation = save_snapshot(target, self._stores, config=self.config, encoder=self.encoder,
                                        sources=self.sources)
-        if target == self.directory:
-            self._generation = generation
+            if target == self.directory:
+                self._switch(generation)
         return target
 
     def _folder_lock(self) -> AbstractContextManager[None]:
         return build_lock(self.directory) if self.directory is not None else nullcontext()
+
+    def refresh(self) -> bool:
+        """Switch to the generation another process committed since this index was loaded or last written.
+
+        Searches already running finish on the stores they started with (whose folder stays until no reader
+        holds it). Nothing happens while this index is writing, or when the newer generation cannot be opened
+        (this one is kept).
+
+        Returns:
+            Whether the index now reads a newer generation.
+        """
+        if self.directory is None or self._generation is None or not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            before = self._generation
+            self._fresh_stores()
+            return self._generation != before
+        except IndexFolderError:
+            return False
+        finally:
+            self._write_lock.release()
 
     def _fresh_stores(self) -> Stores:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
             changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token)
             if changed is not None:
-                self._stores, self._generation, self.sources = changed
+                self._stores, generation, self.sources, lease = changed
+                self._switch(generation, lease)
         return self._stores
+
+    def _switch(self, generation: str, lease: GenerationLease | None = None) -> None:
+        """Our stores now read ``generation`` (written by us under the build lock, or leased by a reload)."""
+        assert self.directory is not None
+        previous = self._lease
+        self._generation = generation
+        self._lease = lease or GenerationLease.take(self.directory / generation)
+        if previous is not None and previous is not self._lease:
+            previous.release()
 
     def _commit(self, stores: Stores, sources: Sequence[str]) -> None:
         self.sources = tuple(dict.fromkeys(sources))
         if self.directory is not None:
-            self._generation = save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
-                                             sources=self.sources)
+            self._switch(save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
+                                       sources=self.sources))
         self._stores = stores
 
 

@@ -71,7 +71,7 @@ def test_an_index_removes_only_the_entries_it_made(tmp_path: Path, analyzer: Ana
     index.remove([LETTER_000.stem])
     assert {p.name for p in directory.iterdir()} >= {"gen-results", "report.docx.tmp", ".build", "gen-2023-答复.txt"}
     assert (directory / ".build" / "debug").is_dir()
-    assert len([p for p in directory.iterdir() if p.name.startswith("gen-2")]) == 2  # ours, and the user's file
+    assert (directory / "gen-2023-答复.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_an_empty_folder_becomes_an_index(tmp_path: Path, analyzer: Analyzer) -> None:
@@ -109,3 +109,46 @@ def test_removing_a_file_name_two_letters_share_lists_them(tmp_path: Path, analy
     assert all(lid in message for lid in ids) and str(tmp_path / "a" / "reply.txt") in message
     assert len(Index.load(tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer).letters) == 2
     assert plan_removal(index._stores.letters.metadata, [str(tmp_path / "b" / "reply.txt")]).removed == (ids[1],)
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_a_full_device_is_one_error_line_and_the_index_is_unchanged(tmp_path: Path, analyzer: Analyzer,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil as shell
+    from collections import namedtuple
+
+    import faiss
+    import numpy as np
+
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    for source in (LETTER_000, LETTER_004):
+        shutil.copy(source, letters / source.name)
+    directory = tmp_path / "index"
+    Index.build([letters], directory, encoder=FakeEncoder(), analyzer=analyzer)
+    before = _files(directory)
+    usage = namedtuple("usage", "total used free")
+
+    def faiss_short_write(index: object, path: str) -> None:  # FAISS's own words when its write comes up short
+        Path(path).write_bytes(b"IxM2" + b"\0" * 100)
+        raise RuntimeError("Error in faiss::FileIOWriter::operator()(...): write error: ret == (size_t)(n)")
+
+    monkeypatch.setattr(faiss, "write_index", faiss_short_write)
+    monkeypatch.setattr(shell, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+    assert main(["remove", LETTER_000.stem, "--index", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: no space left on the device; the index is unchanged ({directory})\n"
+    assert _files(directory) == before
+    monkeypatch.undo()
+
+    def numpy_short_write(file: object, array: object, allow_pickle: bool = True) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", numpy_short_write)
+    assert main(["remove", LETTER_000.stem, "--index", str(directory)]) == 2
+    assert capsys.readouterr().err == f"error: no space left on the device; the index is unchanged ({directory})\n"
+    assert _files(directory) == before

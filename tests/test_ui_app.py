@@ -165,3 +165,15 @@ def test_uploading_a_scan_reports_ocr_progress_per_page(page: tuple[object, obje
     assert "Reading the scan 扫描件.png (OCR): page 1 of 1" in steps
     assert any("新增公交站点两处" in letter.text for letter in fake_index.letters)
     assert "Added" in report and "扫描件" in report
+
+
+def test_a_question_is_answered_from_the_letters_committed_since_by_another_process(
+        page: tuple[object, object, object], fake_index: Index, analyzer: object) -> None:
+    from .conftest import FakeEncoder
+
+    demo, layout, events = page
+    assert CIXI in events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.evidence.cards]
+    cixi = next(letter.letter_id for letter in fake_index.letters if letter.doc_number == CIXI)
+    assert fake_index.directory is not None
+    Index.load(fake_index.directory, encoder=FakeEncoder(), analyzer=analyzer).remove([cixi])  # `rag remove`
+    assert CIXI not in events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.evidence.cards]

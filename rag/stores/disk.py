@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -181,22 +183,46 @@ def write_generation(directory: Path, write_files: Callable[[Path], None], manif
     generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = directory / f".{generation}.tmp"
     staging.mkdir()
+    tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         write_files(staging)
         files = _file_entries(staging, *_previous_generation(directory))
         os.rename(staging, directory / generation)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": generation, "files": files}
+        manifest["checksum"] = _manifest_checksum(manifest)
+        tmp.write_text(_manifest_text(manifest), encoding="utf-8")
+        _fsync(tmp)
+    except BaseException as exc:
+        full = out_of_space(exc, directory)
+        for left in (staging, directory / generation):
+            shutil.rmtree(left, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
+        if full:
+            raise DiskFull(f"no space left on the device; the index is unchanged ({directory})") from exc
         raise
-    manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": generation, "files": files}
-    manifest["checksum"] = _manifest_checksum(manifest)
-    tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.write_text(_manifest_text(manifest), encoding="utf-8")
-    _fsync(tmp)
     os.replace(tmp, directory / MANIFEST)
     _fsync_dir(directory)
     remove_leftovers(directory, keep=generation)
     return generation
+
+
+FULL_BELOW = 1 << 20  # bytes free under which a failed write is put down to a full device
+
+
+def out_of_space(error: BaseException, directory: Path) -> bool:
+    """Whether ``error``, raised while writing in ``directory``, came from a full device.
+
+    Not every writer says so: numpy reports ``12288 requested and 7136 written`` and FAISS a ``RuntimeError``;
+    those count when the device has (almost) no space left.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if not isinstance(error, (OSError, RuntimeError)):
+        return False
+    try:
+        return shutil.disk_usage(directory).free < FULL_BELOW
+    except OSError:
+        return False
 
 
 def remove_leftovers(directory: Path, keep: str) -> None:
@@ -204,14 +230,65 @@ def remove_leftovers(directory: Path, keep: str) -> None:
 
     Only names of the shapes policy-rag gives are touched (``gen-<date>-<time>-<8 hex>``, their staging folders,
     a manifest's temporary file): a user's ``gen-results/`` or ``report.docx.tmp`` beside them stays.
+    A generation a reader still holds (see :class:`GenerationLease`) is left for a later commit to remove.
     """
     for old in directory.iterdir():
         if old.name == keep or not (GENERATION_NAME.fullmatch(old.name) or _OWN_LEFTOVER.fullmatch(old.name)):
             continue
         if old.is_symlink() or not old.is_dir():
             old.unlink(missing_ok=True)
-        else:
+            continue
+        try:
+            fd = os.open(old, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a reader is using it
+            os.close(fd)
+            continue
+        try:
             shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+class GenerationLease:
+    """A reader's shared lock on a generation folder: while one is held, no commit removes the folder.
+
+    Readers open their stores' files lazily (a letter segment on the first hit from it), so the folder must
+    outlive the commit that replaces it, as Lucene keeps a commit point while a reader uses it. The lock is
+    an ``flock`` on the folder, released by :meth:`release` or when the process ends (a killed reader leaves
+    nothing behind).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, folder: Path) -> GenerationLease | None:
+        """A lease on ``folder``, or None when it is gone or being removed (read the manifest again)."""
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            opened, there = os.fstat(fd), os.stat(folder, follow_symlinks=False)
+            if (opened.st_dev, opened.st_ino) != (there.st_dev, there.st_ino):
+                raise FileNotFoundError(folder)
+        except OSError:  # removed meanwhile, or a writer is removing it now
+            os.close(fd)
+            return None
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()
 
 
 def _previous_generation(directory: Path) -> tuple[Path | None, dict[str, Any]]:

@@ -11,7 +11,15 @@ from ..config import Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
 from .base import DenseParams, Place
-from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
+from .disk import (
+    GenerationLease,
+    IndexFolderError,
+    IndexLoadError,
+    read_manifest,
+    rebuild_hint,
+    verify_files,
+    write_generation,
+)
 
 
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
@@ -42,30 +50,45 @@ def dense_params(config: Config) -> DenseParams:
                        auto_vectors=config.dense_auto_vectors, rescore=config.sentence_rescore)
 
 
-def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
-    """The manifest and the verified generation folder, retried once if a writer swaps generations meanwhile.
+SNAPSHOT_ATTEMPTS = 8  # manifests read while writers keep committing before a reader gives up
+
+
+def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path, GenerationLease]:
+    """The manifest, the verified generation folder and a lease keeping it while it is read.
+
+    A writer that commits meanwhile (and removes the generation just read from the manifest) makes the
+    reader read the manifest again: a concurrent commit is never an error.
 
     Raises:
         IndexLoadError: missing, corrupt, half-written or of another format.
     """
-    for attempt in range(2):
+    for attempt in range(SNAPSHOT_ATTEMPTS):
         manifest = read_manifest(directory)
+        folder = directory / str(manifest.get("generation", ""))
+        lease = GenerationLease.take(folder)
         try:
-            return manifest, verify_files(directory, manifest)
+            verify_files(directory, manifest)
         except IndexLoadError:
-            if attempt or read_manifest(directory).get("generation") == manifest.get("generation"):
+            if lease is not None:
+                lease.release()
+            if attempt + 1 == SNAPSHOT_ATTEMPTS or read_manifest(directory).get("generation") == \
+                    manifest.get("generation"):
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+        if lease is not None:
+            return manifest, folder, lease
+    raise IndexLoadError(f"{directory} changed {SNAPSHOT_ATTEMPTS} times while it was being opened; "
+                         "try again when the builds writing it have finished")
 
 
-def reload_if_changed(directory: Path, generation: str, dim: int,
-                      token: str | None = None) -> tuple[Stores, str, tuple[str, ...]] | None:
-    """The stores, generation and sources in ``directory`` if another writer replaced ``generation``, else None."""
+def reload_if_changed(directory: Path, generation: str, dim: int, token: str | None = None
+                      ) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
+    """The stores, generation, sources and lease in ``directory`` if another writer replaced ``generation``."""
     if read_manifest(directory).get("generation") == generation:
         return None
-    manifest, folder = open_snapshot(directory)
+    manifest, folder, lease = open_snapshot(directory)
     return (load_snapshot(directory, manifest, folder, dim, token), str(manifest.get("generation")),
-            tuple(manifest.get("sources", ())))
+            tuple(manifest.get("sources", ())), lease)
 
 
 def stored_config(directory: Path, manifest: dict[str, Any]) -> Config:

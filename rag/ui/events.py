@@ -97,6 +97,7 @@ class Events:
             if not admitted:
                 return self._answered(conversation, self._busy(question), language)
             filters = make_filters(agency, year_from, year_to, letters or ())
+            self.index.refresh()  # letters another process added or removed since the last question
             turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
         return self._answered(conversation, replace(turn, notes=(*notes, *turn.notes)), language)
 
@@ -113,6 +114,7 @@ class Events:
                 yield self._answered(conversation, self._busy(question), language)
                 return
             filters = make_filters(agency, year_from, year_to, letters or ())
+            self.index.refresh()
             chatbot = self.layout.chat.chatbot
             earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
             draft = ""
@@ -249,7 +251,8 @@ class Events:
         return {report: done, **self.refresh(language)}
 
     def refresh(self, language: str) -> Updates:
-        """The filters' choices and the library's views, for the letters indexed now."""
+        """The filters' choices and the library's views, for the letters indexed now (by any process)."""
+        self.index.refresh()
         return self.layout.refresh(self.index, language)
 
     def relabel(self, language: str, conversation: Conversation, selected: int, opened: Opened | None) -> Updates:
