@@ -145,7 +145,7 @@ class Index:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
         """
         directory = Path(directory)
-        manifest, generation, lease = open_snapshot(directory)
+        manifest, generation, lease = open_snapshot(directory, config)
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
@@ -362,7 +362,8 @@ class Index:
     def _fresh_stores(self) -> Stores:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
-            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token)
+            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token,
+                                        self.config)
             if changed is not None:
                 self._stores, generation, self.sources, lease = changed
                 self._switch(generation, lease)

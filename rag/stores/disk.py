@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import Any
 
 FORMAT_VERSION = 3  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves
@@ -52,7 +53,7 @@ def is_index_folder(directory: Path) -> bool:
     if (directory / MARKER).is_file():
         return True
     try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(read_bounded(directory / MANIFEST, 1 << 20))  # a FIFO of the user's is not read
     except (OSError, ValueError):
         return False
     return (isinstance(manifest, dict) and isinstance(manifest.get("generation"), str)
@@ -294,9 +295,9 @@ class GenerationLease:
 def _previous_generation(directory: Path) -> tuple[Path | None, dict[str, Any]]:
     """The generation folder in force and its manifest's file entries (none when there is no usable manifest)."""
     try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        manifest = read_manifest(directory)
         return directory / str(manifest["generation"]), dict(manifest["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (IndexFolderError, KeyError, TypeError):
         return None, {}
 
 
@@ -345,26 +346,34 @@ def settled(folder: Path) -> Path:
     return folder
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """Read and check ``manifest.json``.
+def read_manifest(directory: Path, max_bytes: int | None = None) -> dict[str, Any]:
+    """Read and check ``manifest.json``: a regular file of at most ``max_bytes`` (default
+    ``Config.max_index_json_bytes``) whose JSON has the manifest's shape and types.
 
     Raises:
-        IndexLoadError: missing, unreadable, edited, or of another format version.
+        IndexLoadError: missing, unreadable, edited, malformed, or of another format version.
     """
+    from ..config import Config
+
     path = directory / MANIFEST
     if not directory.exists() or not path.exists():
         raise IndexLoadError(f"no index in {directory} ({MANIFEST} is missing). Build one: "
                              f"{rebuild_hint(directory)}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = read_bounded(path, Config().max_index_json_bytes if max_bytes is None else max_bytes)
+        manifest = json.loads(data.decode("utf-8"))
         if not isinstance(manifest, dict):
             raise ValueError("not an object")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise IndexLoadError(f"{path} is corrupt ({exc}). Rebuild the index: {rebuild_hint(directory)}") from exc
-    sources = manifest.get("sources", ())
-    model = manifest.get("config", {}).get("model")
-    stored = manifest.get("config")
     version = manifest.get("format_version")
+    problem = manifest_problem(manifest)
+    if problem is not None and version == FORMAT_VERSION:
+        raise IndexLoadError(f"{path} is not a valid index manifest ({problem}). Rebuild the index: "
+                             f"{rebuild_hint(directory)}")
+    sources = manifest.get("sources", ()) if problem is None else ()
+    stored = manifest.get("config") if problem is None else None
+    model = stored.get("model") if isinstance(stored, dict) else None
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise IndexLoadError(
             f"{directory} was written by a newer policy-rag (index format {version}; this one reads "
@@ -378,30 +387,159 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_files(directory: Path, manifest: dict[str, Any]) -> Path:
-    """Check every data file against the manifest's sizes and hashes; return the generation folder.
+_MANIFEST_TYPES: dict[str, type] = {"format_version": int, "generation": str, "files": dict, "checksum": str,
+                                    "config": dict, "sources": list, "encoder": dict, "counts": dict}
+_OPTIONAL_TYPES: dict[str, type] = {"built": str, "build_settings": dict, "stores": dict}
 
-    Every file's size is checked. A file under :data:`HASH_ALWAYS_BELOW` bytes is hashed on every load; a
-    larger one (a vector segment: gigabytes at 10^6 chunks, 3 s of SHA-256 on this box) was hashed when
-    it was written, and is hashed again only if it is no longer the same inode with the same modification
-    time (any write to it, or a copy in its place, changes one of them).
+
+def manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """Why ``manifest`` does not have the shape this version writes (the first problem found), or None."""
+    from ..config import Config
+
+    for key, wanted in (*_MANIFEST_TYPES.items(), *_OPTIONAL_TYPES.items()):
+        if key not in manifest and key in _OPTIONAL_TYPES:
+            continue
+        if not isinstance(manifest.get(key), wanted) or isinstance(manifest.get(key), bool):
+            return f"{key} must be {_TYPE_WORDS[wanted]}, not {_type_word(manifest.get(key))}"
+    if not GENERATION_NAME.fullmatch(manifest["generation"]):
+        return f"generation {manifest['generation']!r} is not the name of a generation folder"
+    for name, entry in manifest["files"].items():
+        problem = name_problem(name)
+        if problem is not None:
+            return f"file {name!r}: {problem}"
+        if not isinstance(entry, dict) or not _whole(entry.get("bytes")) or not isinstance(entry.get("sha256"), str) \
+                or not all(_whole(entry[k]) for k in ("inode", "mtime_ns") if k in entry):
+            return f"the entry of file {name!r} must be an object with bytes and sha256, not {_type_word(entry)}"
+    if not all(isinstance(source, str) for source in manifest["sources"]):
+        return "sources must be a list of text"
+    encoder = manifest["encoder"]
+    if not isinstance(encoder.get("id"), str) or not _whole(encoder.get("dim")) or not encoder["dim"]:
+        return "encoder must have a text id and a dimension above 0"
+    if not all(_whole(manifest["counts"].get(k)) for k in ("letters", "chunks", "vectors")):
+        return "counts must give whole numbers of letters, chunks and vectors"
+    return Config.type_problem(manifest["config"])
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_TYPE_WORDS = {int: "a whole number", str: "text", dict: "an object", list: "a list"}
+
+
+def _type_word(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number" if isinstance(value, float) else _TYPE_WORDS.get(type(value), type(value).__name__)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (a file named by an index) could reach outside its folder, or None: it must be relative,
+    in ``/``-separated parts, none of them empty, ``.`` or ``..``."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or "\0" in name or any(p in ("", ".", "..") for p in parts):
+        return "a file name must be a relative path inside its generation folder"
+    return None
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path``, a regular file (not a link, FIFO or device) of at most ``max_bytes``.
 
     Raises:
-        IndexLoadError: a file is missing, truncated or altered.
+        ValueError: another kind of file, or a larger one (the message names the limit).
     """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if not S_ISREG(stat.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if stat.st_size > max_bytes:
+            raise ValueError(f"{path} has {stat.st_size:,} bytes; the limit is {max_bytes:,} "
+                             "(Config.max_index_json_bytes)")
+        return handle.read(max_bytes + 1)[:max_bytes]
+
+
+def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | None = None) -> Path:
+    """Check every data file against the manifest's sizes and hashes; return the generation folder.
+
+    Every name is confined to the generation folder, and each file must be a regular file (no link, FIFO or
+    device, and no linked folder on the way) of at most ``max_bytes`` (default ``Config.max_index_file_bytes``);
+    an entry of the folder the manifest does not list makes the index refused. Every file's size is checked.
+    A file under :data:`HASH_ALWAYS_BELOW` bytes is hashed on every load; a larger one (a vector segment:
+    gigabytes at 10^6 chunks, 3 s of SHA-256 on this box) was hashed when it was written, and is hashed again
+    only if it is no longer the same inode with the same modification time (any write to it, or a copy in its
+    place, changes one of them).
+
+    Raises:
+        IndexLoadError: a file is missing, truncated, altered, of another kind or unlisted.
+    """
+    from ..config import Config
+
+    limit = Config().max_index_file_bytes if max_bytes is None else max_bytes
     generation = directory / str(manifest.get("generation", ""))
     hint = rebuild_hint(directory, manifest.get("sources", ()), manifest.get("config", {}).get("model"),
                         manifest.get("config"))
-    for name, expected in manifest.get("files", {}).items():
+    files: dict[str, Any] = manifest.get("files", {})
+    listed = _listed_entries(files)
+    found = _entries(generation)
+    if found is None:
+        raise IndexLoadError(f"index folder {generation} is missing or not a folder. Rebuild: {hint}")
+    for name, kind in sorted(found.items()):
+        if listed.get(name) != kind:
+            what = "a link" if kind == "link" else "not listed in the manifest" if name not in listed else \
+                f"a {kind} where the manifest lists a {listed[name]}"
+            raise IndexLoadError(f"index entry {generation / name} is {what}; an index holds only the regular "
+                                 f"files its manifest lists. Rebuild: {hint}")
+    for name, expected in files.items():
         path = generation / name
-        if not path.is_file():
+        if name not in found:
             raise IndexLoadError(f"index file {path} is missing. Rebuild: {hint}")
-        stat = path.stat()
+        stat = path.stat(follow_symlinks=False)
+        if stat.st_size > limit:
+            raise IndexLoadError(f"index file {path} has {stat.st_size:,} bytes; the limit is {limit:,} "
+                                 "(Config.max_index_file_bytes)")
         unchanged = "inode" in expected and _signature(stat) == {k: expected.get(k) for k in ("inode", "mtime_ns")}
         if stat.st_size != expected["bytes"] or (not unchanged and sha256_file(path) != expected["sha256"]):
             raise IndexLoadError(f"index file {path} is corrupt or truncated (size or checksum differs from "
                                  f"the manifest). Rebuild: {hint}")
     return generation
+
+
+def _listed_entries(files: dict[str, Any]) -> dict[str, str]:
+    """Every entry the manifest's files imply: each file, and each folder on the way to one."""
+    listed = {}
+    for name in files:
+        parts = name.split("/")
+        listed.update({"/".join(parts[:n]): "folder" for n in range(1, len(parts))})
+    listed.update({name: "file" for name in files})
+    return listed
+
+
+def _entries(folder: Path) -> dict[str, str] | None:
+    """Every entry under ``folder`` (not following links) by relative name: file, folder, link or special;
+    None when ``folder`` is not a real folder."""
+    try:
+        if not S_ISDIR(os.stat(folder, follow_symlinks=False).st_mode):
+            return None
+    except OSError:
+        return None
+    found: dict[str, str] = {}
+    pending = [(folder, "")]
+    while pending:
+        where, prefix = pending.pop()
+        with os.scandir(where) as listing:
+            for entry in listing:
+                name = f"{prefix}{entry.name}"
+                if entry.is_symlink():
+                    found[name] = "link"
+                elif entry.is_dir(follow_symlinks=False):
+                    found[name] = "folder"
+                    pending.append((Path(entry.path), f"{name}/"))
+                else:
+                    found[name] = "file" if entry.is_file(follow_symlinks=False) else "special file"
+    return found
 
 
 def _fsync(path: Path) -> None:

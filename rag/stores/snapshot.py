@@ -53,8 +53,10 @@ def dense_params(config: Config) -> DenseParams:
 SNAPSHOT_ATTEMPTS = 8  # manifests read while writers keep committing before a reader gives up
 
 
-def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path, GenerationLease]:
+def open_snapshot(directory: Path, limits: Config | None = None) -> tuple[dict[str, Any], Path, GenerationLease]:
     """The manifest, the verified generation folder and a lease keeping it while it is read.
+
+    ``limits`` (default :class:`Config`'s) bounds the bytes of the manifest and of each data file.
 
     A writer that commits meanwhile (and removes the generation just read from the manifest) makes the
     reader read the manifest again: a concurrent commit is never an error.
@@ -62,12 +64,13 @@ def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path, GenerationLeas
     Raises:
         IndexLoadError: missing, corrupt, half-written or of another format.
     """
+    limits = limits or Config()
     for attempt in range(SNAPSHOT_ATTEMPTS):
-        manifest = read_manifest(directory)
+        manifest = read_manifest(directory, limits.max_index_json_bytes)
         folder = directory / str(manifest.get("generation", ""))
         lease = GenerationLease.take(folder)
         try:
-            verify_files(directory, manifest)
+            verify_files(directory, manifest, limits.max_index_file_bytes)
         except IndexLoadError:
             if lease is not None:
                 lease.release()
@@ -81,12 +84,12 @@ def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path, GenerationLeas
                          "try again when the builds writing it have finished")
 
 
-def reload_if_changed(directory: Path, generation: str, dim: int, token: str | None = None
-                      ) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
+def reload_if_changed(directory: Path, generation: str, dim: int, token: str | None = None,
+                      limits: Config | None = None) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
     """The stores, generation, sources and lease in ``directory`` if another writer replaced ``generation``."""
     if read_manifest(directory).get("generation") == generation:
         return None
-    manifest, folder, lease = open_snapshot(directory)
+    manifest, folder, lease = open_snapshot(directory, limits)
     return (load_snapshot(directory, manifest, folder, dim, token), str(manifest.get("generation")),
             tuple(manifest.get("sources", ())), lease)
 
