@@ -115,7 +115,7 @@ class Index:
             claim_folder(Path(directory))
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
-                             store_token=store_token)
+                             store_token=store_token, model=None if encoder is not None else config.model)
             index._splitter = splitter
         else:
             encoder = encoder or load_encoder(config.model)
@@ -128,12 +128,16 @@ class Index:
 
     @classmethod
     def load(cls, directory: str | Path, *, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
-             config: Config | None = None, expect: Config | None = None, store_token: str | None = None) -> Index:
+             config: Config | None = None, expect: Config | None = None, store_token: str | None = None,
+             model: str | None = None) -> Index:
         """Load a saved index, checking it is whole and matches the encoder.
 
         Args:
             directory: the index folder.
-            encoder: the encoder to query with; by default the one named in the manifest, loaded on first use.
+            encoder: the encoder to query with; by default ``model``'s, loaded on first use.
+            model: the ``--model`` to query with when no ``encoder`` is given (default: the bundled one). It must
+                be the index's: the model to load is never taken from an index. When it is not given, an index
+                of another model is refused only when the model is needed (listing letters loads none).
             analyzer: the lexical analyzer (default: jieba + the bundled glossary, loaded on first use).
             config: search and answer settings (default: :class:`Config`'s); its build settings
                 (chunking, encoder, stores) are ignored: they always come from the index.
@@ -149,7 +153,7 @@ class Index:
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
-        encoder = checked_encoder(directory, manifest, encoder)
+        encoder = checked_encoder(directory, manifest, encoder, model)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
                     stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import Any
+
+import numpy as np
 
 FORMAT_VERSION = 3  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves
 MANIFEST = "manifest.json"
@@ -444,6 +447,84 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def inside(folder: Path, name: object) -> Path:
+    """``folder / name`` for a file name read from an index's own files (a segment, a vocabulary).
+
+    Raises:
+        ValueError: not a plain file name (a path, ``..``, an absolute name): it could reach outside ``folder``.
+    """
+    if not isinstance(name, str) or "/" in name or name_problem(name) is not None:
+        raise ValueError(f"{folder} names a file {name!r}: not a plain file name in that folder")
+    return folder / name
+
+
+def load_array(path: Path, mmap: bool = False) -> np.ndarray:
+    """A ``.npy`` file (never pickled) whose header's shape and type account for exactly the file's bytes.
+
+    The header is read first: a header claiming more than the file holds is refused before anything is
+    allocated (numpy would allocate the whole claimed array, then find the file short).
+
+    Raises:
+        ValueError: not a regular file, object arrays, or a header that disagrees with the file's length.
+    """
+    from numpy.lib import format as npy
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if not S_ISREG(stat.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        version = npy.read_magic(handle)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = read_header(handle, max_header_size=1 << 16)
+        if dtype.hasobject:
+            raise ValueError(f"{path} holds Python objects")
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if handle.tell() + claimed != stat.st_size:
+            raise ValueError(f"{path}: its header claims {claimed:,} bytes of data ({shape} {dtype}), the file holds "
+                             f"{stat.st_size - handle.tell():,}")
+        handle.seek(0)
+        array: np.ndarray = np.load(path if mmap else handle, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return array
+
+
+_FAISS_HEADER = struct.Struct("<4siqqqbi")  # fourcc, d, ntotal, two unused, is_trained, metric (faiss index_write.cpp)
+_FLAT = {b"IxFI", b"IxF2", b"IxFl"}  # flat inner product, L2 and any metric
+
+
+def check_faiss_header(path: Path, dim: int, *, empty: bool = False) -> None:
+    """Refuse a FAISS file whose header does not fit ``dim`` and the file's length, before FAISS reads it.
+
+    FAISS allocates what a header claims before reading it: a 1.4 MB file claiming 750 million vectors
+    asks for 3 GB. An id-mapped flat index (the flat store's) is checked whole: its vector and id counts must
+    account for the file's bytes. Any index: its dimension must be ``dim``, and with ``empty`` (an IVF store's
+    trained template) it must hold no vectors; the vectors it claims must fit in the file.
+
+    Raises:
+        ValueError: the header disagrees with ``dim`` or the file.
+    """
+    size = path.stat(follow_symlinks=False).st_size
+    with path.open("rb") as handle:
+        head = handle.read(2 * _FAISS_HEADER.size + 8)
+    if len(head) < _FAISS_HEADER.size:
+        raise ValueError(f"{path} is too short for a FAISS index")
+    fourcc, d, ntotal, _, _, _, metric = _FAISS_HEADER.unpack_from(head)
+    if d != dim or ntotal < 0 or (empty and ntotal) or ntotal * d * 4 > size:
+        raise ValueError(f"{path}: its FAISS header claims {ntotal:,} vectors of {d} dimensions; the index is "
+                         f"{dim}-d{' and empty' if empty else ''} and the file holds {size:,} bytes")
+    if fourcc not in (b"IxM2", b"IxMp"):
+        return
+    inner = head[_FAISS_HEADER.size:]
+    if len(inner) < _FAISS_HEADER.size + 8 or metric > 1:
+        raise ValueError(f"{path} is not an id-mapped flat FAISS index of the shape the flat store writes")
+    kind, inner_d, inner_total, _, _, _, _ = _FAISS_HEADER.unpack_from(inner)
+    (floats,) = struct.unpack_from("<q", inner, _FAISS_HEADER.size)
+    expected = 2 * _FAISS_HEADER.size + 8 + 4 * floats + 8 + 8 * ntotal
+    if kind not in _FLAT or (inner_d, inner_total, floats) != (d, ntotal, ntotal * d) or expected != size:
+        raise ValueError(f"{path}: its FAISS header claims {floats:,} floats for {ntotal:,} vectors of {d} "
+                         f"dimensions ({expected:,} bytes); the file holds {size:,}")
+
+
 def read_bounded(path: Path, max_bytes: int) -> bytes:
     """The bytes of ``path``, a regular file (not a link, FIFO or device) of at most ``max_bytes``.
 
@@ -461,11 +542,13 @@ def read_bounded(path: Path, max_bytes: int) -> bytes:
         return handle.read(max_bytes + 1)[:max_bytes]
 
 
-def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | None = None) -> Path:
+def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | None = None,
+                 max_json_bytes: int | None = None) -> Path:
     """Check every data file against the manifest's sizes and hashes; return the generation folder.
 
     Every name is confined to the generation folder, and each file must be a regular file (no link, FIFO or
-    device, and no linked folder on the way) of at most ``max_bytes`` (default ``Config.max_index_file_bytes``);
+    device, and no linked folder on the way) of at most ``max_bytes`` (default ``Config.max_index_file_bytes``; a
+    ``.json`` file, read whole into memory, at most ``max_json_bytes``, default ``Config.max_index_json_bytes``);
     an entry of the folder the manifest does not list makes the index refused. Every file's size is checked.
     A file under :data:`HASH_ALWAYS_BELOW` bytes is hashed on every load; a larger one (a vector segment:
     gigabytes at 10^6 chunks, 3 s of SHA-256 on this box) was hashed when it was written, and is hashed again
@@ -478,6 +561,7 @@ def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | Non
     from ..config import Config
 
     limit = Config().max_index_file_bytes if max_bytes is None else max_bytes
+    json_limit = Config().max_index_json_bytes if max_json_bytes is None else max_json_bytes
     generation = directory / str(manifest.get("generation", ""))
     hint = rebuild_hint(directory, manifest.get("sources", ()), manifest.get("config", {}).get("model"),
                         manifest.get("config"))
@@ -497,9 +581,11 @@ def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | Non
         if name not in found:
             raise IndexLoadError(f"index file {path} is missing. Rebuild: {hint}")
         stat = path.stat(follow_symlinks=False)
-        if stat.st_size > limit:
-            raise IndexLoadError(f"index file {path} has {stat.st_size:,} bytes; the limit is {limit:,} "
-                                 "(Config.max_index_file_bytes)")
+        bound, setting = (json_limit, "max_index_json_bytes") if name.endswith(".json") else \
+            (limit, "max_index_file_bytes")
+        if stat.st_size > bound:
+            raise IndexLoadError(f"index file {path} has {stat.st_size:,} bytes; the limit is {bound:,} "
+                                 f"(Config.{setting})")
         unchanged = "inode" in expected and _signature(stat) == {k: expected.get(k) for k in ("inode", "mtime_ns")}
         if stat.st_size != expected["bytes"] or (not unchanged and sha256_file(path) != expected["sha256"]):
             raise IndexLoadError(f"index file {path} is corrupt or truncated (size or checksum differs from "

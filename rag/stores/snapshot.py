@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from ..config import DEFAULT_MODEL, Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
 from .base import DenseParams, Place
@@ -70,7 +71,7 @@ def open_snapshot(directory: Path, limits: Config | None = None) -> tuple[dict[s
         folder = directory / str(manifest.get("generation", ""))
         lease = GenerationLease.take(folder)
         try:
-            verify_files(directory, manifest, limits.max_index_file_bytes)
+            verify_files(directory, manifest, limits.max_index_file_bytes, limits.max_index_json_bytes)
         except IndexLoadError:
             if lease is not None:
                 lease.release()
@@ -110,18 +111,48 @@ def check_encoder(directory: Path, manifest: dict[str, Any], encoder: EncoderIde
             f"or rebuild it: {hint}")
 
 
-def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None) -> Encoder:
-    """``encoder`` checked against the index's, or (``None``) the index's own, loaded on first use.
+def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None,
+                    model: str | None = None) -> Encoder:
+    """``encoder`` checked against the index's, or (``None``) the user's ``model``, loaded on first use.
 
-    Listing or removing letters then needs no model; a search, an answer or new letters load it.
+    The model to load always comes from the caller (``--model``; the bundled one by default), never from the
+    index: a shared index could name a folder it ships, or a Hub name that sends a search online. An index
+    built with another model is refused, naming the flag; when ``model`` is None that is found only when the
+    model is needed, so listing or removing letters loads nothing and asks for nothing.
+
+    Raises:
+        IndexLoadError: ``model`` is not the index's, or lies inside the index folder.
     """
     if encoder is None:
+        asked = DEFAULT_MODEL if model in (None, "use", "usem3") else model_name(str(model))
+        refusal = model_refusal(directory, stored_config(directory, manifest).model, asked)
+        if refusal is not None and model is not None:
+            raise IndexLoadError(refusal)
         stored = manifest.get("encoder", {})
-        encoder = LazyEncoder(stored_config(directory, manifest).model, str(stored.get("id")),
-                              int(stored.get("dim") or 0), check=lambda loaded: check_encoder(directory, manifest,
-                                                                                              loaded))
+        encoder = LazyEncoder(asked, str(stored.get("id")), int(stored.get("dim") or 0),
+                              check=lambda loaded: check_encoder(directory, manifest, loaded),
+                              refusal=None if refusal is None else IndexLoadError(refusal))
     check_encoder(directory, manifest, encoder)
     return encoder
+
+
+def model_refusal(directory: Path, built: str, asked: str) -> str | None:
+    """Why the model ``asked`` must not be loaded for the index in ``directory`` built with ``built``, or None."""
+    if Path(asked).exists() and Path(asked).resolve().is_relative_to(directory.resolve()):
+        return (f"the model {asked} is inside the index folder {directory}: a model shipped in an index is never "
+                "loaded; give --model a model of your own")
+    if model_name(built) != asked:
+        return (f"{directory} was built with the model {built!r}, and the model to load is {asked!r}; the model is "
+                f"never taken from an index: give --model {shlex.quote(built)} if you trust it, or rebuild the "
+                f"index: {rebuild_hint(directory, manifest_sources(directory), asked)}")
+    return None
+
+
+def manifest_sources(directory: Path) -> list[str]:
+    try:
+        return list(read_manifest(directory).get("sources", []))
+    except IndexFolderError:
+        return []
 
 
 def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Config) -> None:
