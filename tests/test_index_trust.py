@@ -1,4 +1,4 @@
-"""An index folder is untrusted data: a forged manifest or data file is refused, reaches nothing outside, loads no code."""
+"""An index folder is untrusted data: a forged manifest or data file is refused, reaches nothing, loads no code."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_a_faiss_header_claiming_more_vectors_than_its_file_holds_is_refused(bui
 def test_a_numpy_header_claiming_more_rows_than_its_file_holds_is_refused(built: Path) -> None:
     chunks = _file(built, "chunks.npy")
     real = np.load(chunks, allow_pickle=False)
-    header = f"{{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000, 3), }}".ljust(117) + "\n"
+    header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000, 3), }".ljust(117) + "\n"
     chunks.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + real.tobytes())
     _relist(built, "chunks.npy")
     with pytest.raises(IndexLoadError, match=r"its header claims 24,000,000,000 bytes"):
