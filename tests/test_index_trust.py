@@ -18,6 +18,7 @@ import pytest
 from rag import Analyzer, Config, Index, IndexLoadError
 from rag.cli import main
 from rag.stores import disk
+from rag.ui.app import app_config, open_index, parse_args
 
 from .conftest import LETTER_000, LETTER_004, FakeEncoder
 
@@ -216,6 +217,9 @@ def test_a_model_folder_inside_the_index_is_never_loaded(tmp_path: Path, analyze
     assert err.count("\n") == 1 and "give --model" in err and "never taken from an index" in err
     assert main(["search", QUESTION, "--index", str(directory), "--model", str(model)]) == 2
     assert "a model shipped in an index is never loaded" in capsys.readouterr().err
+    args = parse_args(["--index", str(directory)])
+    with pytest.raises(IndexLoadError, match="give --model"):  # the app refuses at start
+        open_index(args, app_config(args))
     index = Index.load(directory, analyzer=analyzer)  # the API without a model: refused when one is needed
     with pytest.raises(IndexLoadError, match="give --model"):
         index.search(QUESTION)
