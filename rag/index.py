@@ -25,7 +25,14 @@ from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
 from .stores import Stores
-from .stores.disk import GenerationLease, IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
+from .stores.disk import (
+    GenerationLease,
+    IndexFolderError,
+    build_lock,
+    claim_folder,
+    refuse_foreign_folder,
+    remove_leftovers,
+)
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,
@@ -337,6 +344,7 @@ class Index:
                                        sources=self.sources)
             if target == self.directory:
                 self._switch(generation)
+                remove_leftovers(target, keep=generation)
         return target
 
     def _folder_lock(self) -> AbstractContextManager[None]:
@@ -383,10 +391,15 @@ class Index:
             previous.release()
 
     def _commit(self, stores: Stores, sources: Sequence[str]) -> None:
+        """Write ``stores`` as the folder's new generation and read them (call under the build lock)."""
         self.sources = tuple(dict.fromkeys(sources))
         if self.directory is not None:
-            self._switch(save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
-                                       sources=self.sources))
+            generation = save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
+                                       sources=self.sources)
+            self._switch(generation)
+            # the generation we read until now goes too, unless another reader holds it: our searches still
+            # running on it read files linked into the new one, or mapped, or in memory
+            remove_leftovers(self.directory, keep=generation)
         self._stores = stores
 
 

@@ -505,13 +505,16 @@ def check_faiss_header(path: Path, dim: int, *, empty: bool = False) -> None:
     """
     size = path.stat(follow_symlinks=False).st_size
     with path.open("rb") as handle:
-        head = handle.read(2 * _FAISS_HEADER.size + 8)
+        head = handle.read(2 * _FAISS_HEADER.size + 24)
     if len(head) < _FAISS_HEADER.size:
         raise ValueError(f"{path} is too short for a FAISS index")
     fourcc, d, ntotal, _, _, _, metric = _FAISS_HEADER.unpack_from(head)
     if d != dim or ntotal < 0 or (empty and ntotal) or ntotal * d * 4 > size:
         raise ValueError(f"{path}: its FAISS header claims {ntotal:,} vectors of {d} dimensions; the index is "
                          f"{dim}-d{' and empty' if empty else ''} and the file holds {size:,} bytes")
+    if fourcc in _IVF:
+        _check_ivf_quantizer(path, head, d, size)
+        return
     if fourcc not in (b"IxM2", b"IxMp"):
         return
     inner = head[_FAISS_HEADER.size:]
@@ -523,6 +526,22 @@ def check_faiss_header(path: Path, dim: int, *, empty: bool = False) -> None:
     if kind not in _FLAT or (inner_d, inner_total, floats) != (d, ntotal, ntotal * d) or expected != size:
         raise ValueError(f"{path}: its FAISS header claims {floats:,} floats for {ntotal:,} vectors of {d} "
                          f"dimensions ({expected:,} bytes); the file holds {size:,}")
+
+
+_IVF = {b"IwFl", b"IwSq"}  # the IVF stores' templates: IVF-flat and IVF with 8-bit scalar codes
+
+
+def _check_ivf_quantizer(path: Path, head: bytes, d: int, size: int) -> None:
+    """An IVF template's cell count and its quantizer's centroids (a flat index) must fit the file."""
+    nlist, _ = struct.unpack_from("<qq", head, _FAISS_HEADER.size)
+    inner = _FAISS_HEADER.size + 16
+    if len(head) < inner + _FAISS_HEADER.size + 8:
+        raise ValueError(f"{path} is too short for an IVF index")
+    kind, inner_d, centroids, _, _, _, _ = _FAISS_HEADER.unpack_from(head, inner)
+    (floats,) = struct.unpack_from("<q", head, inner + _FAISS_HEADER.size)
+    if kind not in _FLAT or (inner_d, centroids, floats) != (d, nlist, nlist * d) or not 0 < 4 * floats <= size:
+        raise ValueError(f"{path}: its FAISS header claims {nlist:,} cells and {floats:,} floats of centroids of "
+                         f"{d} dimensions; the file holds {size:,} bytes")
 
 
 def read_bounded(path: Path, max_bytes: int) -> bytes:
