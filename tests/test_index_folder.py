@@ -115,7 +115,7 @@ def _files(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_a_full_device_is_one_error_line_and_the_index_is_unchanged(tmp_path: Path, analyzer: Analyzer,
+def test_a_full_device_is_one_error_line_and_the_index_is_unchanged(fake_index: Index,
                                                                     monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     import shutil as shell
@@ -124,12 +124,8 @@ def test_a_full_device_is_one_error_line_and_the_index_is_unchanged(tmp_path: Pa
     import faiss
     import numpy as np
 
-    letters = tmp_path / "letters"
-    letters.mkdir()
-    for source in (LETTER_000, LETTER_004):
-        shutil.copy(source, letters / source.name)
-    directory = tmp_path / "index"
-    Index.build([letters], directory, encoder=FakeEncoder(), analyzer=analyzer)
+    directory = fake_index.directory
+    assert directory is not None
     before = _files(directory)
     usage = namedtuple("usage", "total used free")
 

@@ -20,20 +20,16 @@ from rag.cli import main
 from rag.stores import disk
 from rag.ui.app import app_config, open_index, parse_args
 
-from .conftest import LETTER_000, LETTER_004, FakeEncoder
+from .conftest import LETTER_000, FakeEncoder
 
 QUESTION = "医疗器械注册补助"
 
 
 @pytest.fixture()
-def built(tmp_path: Path, analyzer: Analyzer) -> Path:
-    letters = tmp_path / "letters"
-    letters.mkdir()
-    for source in (LETTER_000, LETTER_004):
-        shutil.copy(source, letters / source.name)
-    directory = tmp_path / "index"
-    Index.build([letters], directory, encoder=FakeEncoder(), analyzer=analyzer)
-    return directory
+def built(fake_index: Index) -> Path:
+    """The folder of the two sample letters' index (fake encoder)."""
+    assert fake_index.directory is not None
+    return fake_index.directory
 
 
 def _manifest(directory: Path) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -31,16 +30,6 @@ def _generation(directory: Path) -> str:
     return str(json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["generation"])
 
 
-def _build(tmp_path: Path, analyzer: Analyzer) -> tuple[Path, Path]:
-    letters = tmp_path / "letters"
-    letters.mkdir()
-    for source in (LETTER_000, LETTER_004):
-        shutil.copy(source, letters / source.name)
-    directory = tmp_path / "index"
-    Index.build([letters], directory, encoder=FakeEncoder(), analyzer=analyzer)
-    return directory, letters / LETTER_004.name
-
-
 def _wait_for_commit(directory: Path, seen: str, until: float) -> None:
     """Until the folder's generation is not ``seen`` (two commits: the one read has been replaced) or time is up."""
     commits = 0
@@ -51,8 +40,10 @@ def _wait_for_commit(directory: Path, seen: str, until: float) -> None:
         time.sleep(0.005)
 
 
-def test_forty_searches_during_a_build_and_remove_loop_never_fail(tmp_path: Path, analyzer: Analyzer) -> None:
-    directory, letter = _build(tmp_path, analyzer)
+def test_forty_searches_during_a_build_and_remove_loop_never_fail(fake_index: Index, letters_dir: Path,
+                                                                  analyzer: Analyzer) -> None:
+    directory, letter = fake_index.directory, letters_dir / LETTER_004.name
+    assert directory is not None
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(letter)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     failures: list[str] = []
@@ -78,11 +69,13 @@ def test_forty_searches_during_a_build_and_remove_loop_never_fail(tmp_path: Path
     assert searched == 40
     assert failures == []
     generations = [p for p in directory.iterdir() if p.name.startswith("gen-")]
-    assert 1 <= len(generations) <= 3  # generations no reader holds are still removed
+    assert 1 <= len(generations) <= 4  # generations no reader holds are still removed (four readers here at most)
 
 
-def test_the_app_picks_up_a_generation_committed_by_another_process(tmp_path: Path, analyzer: Analyzer) -> None:
-    directory, letter = _build(tmp_path, analyzer)
+def test_the_app_picks_up_a_generation_committed_by_another_process(fake_index: Index, letters_dir: Path,
+                                                                   analyzer: Analyzer) -> None:
+    directory, letter = fake_index.directory, letters_dir / LETTER_004.name
+    assert directory is not None
     served = Index.load(directory, encoder=FakeEncoder(), analyzer=analyzer)
     assert not served.refresh()  # nothing new
     Index.load(directory, encoder=FakeEncoder(), analyzer=analyzer).remove([LETTER_004.stem])
