@@ -25,14 +25,8 @@ from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
 from .stores import Stores
-from .stores.disk import (
-    GenerationLease,
-    IndexFolderError,
-    build_lock,
-    claim_folder,
-    refuse_foreign_folder,
-    remove_leftovers,
-)
+from .stores.disk import IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
+from .stores.generations import GenerationLease, remove_leftovers
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .base import Ids, Stats, as_ids, distinct_ids
-from .disk import check_faiss_header
+from .checked import check_faiss_header
 
 FILE = "dense.faiss"
 _OVERSAMPLE = 6  # vectors fetched per wanted id at first: a chunk has about 5 (itself and its sentences)

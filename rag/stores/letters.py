@@ -24,7 +24,7 @@ from ..chunk import Chunk
 from ..parse import Letter
 from ..retrieve.filters import Filters
 from .base import Ids, Stats, as_ids
-from .disk import inside, load_array
+from .checked import inside, load_array
 from .letter_segments import LetterSegment, stripped
 
 INDEX = "letters.json"

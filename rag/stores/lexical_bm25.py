@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, Stats, as_ids
-from .disk import inside, load_array
+from .checked import inside, load_array
 from .postings import Segment, Vocabulary
 
 SEGMENTS = "segments.json"

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, as_ids
-from .disk import inside, load_array, settled
+from .checked import inside, load_array
+from .disk import settled
 from .segments import link_file
 
 ARRAYS = ("ids", "lengths", "terms", "starts", "rows", "counts")

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .disk import IndexLoadError, check_faiss_header, inside, load_array
+from .checked import check_faiss_header, inside, load_array
+from .disk import IndexLoadError
 
 
 def link_file(source: Path, target: Path) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, as_ids
-from .disk import inside, load_array
+from .checked import inside, load_array
 from .segments import as_dead, link_or_write, release_freed_memory, save_array
 
 MANIFEST = "sentences.json"

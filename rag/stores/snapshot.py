@@ -12,15 +12,8 @@ from ..config import DEFAULT_MODEL, Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
 from .base import DenseParams, Place
-from .disk import (
-    GenerationLease,
-    IndexFolderError,
-    IndexLoadError,
-    read_manifest,
-    rebuild_hint,
-    verify_files,
-    write_generation,
-)
+from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
+from .generations import GenerationLease
 
 
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
