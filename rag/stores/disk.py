@@ -49,6 +49,8 @@ def is_index_folder(directory: Path) -> bool:
     """Whether policy-rag made ``directory`` an index: its marker, or (written before markers) a manifest of ours."""
     if (directory / MARKER).is_file():
         return True
+    if directory.is_dir() and {p.name for p in directory.iterdir()} == {LOCK, ".build"}:
+        return True  # an older version's first build, interrupted: its lock and checkpoint, nothing else
     try:
         manifest = json.loads(read_bounded(directory / MANIFEST, 1 << 20))  # a FIFO of the user's is not read
     except (OSError, ValueError):
