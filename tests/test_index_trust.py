@@ -115,6 +115,18 @@ def test_a_climbing_file_name_is_refused_before_anything_is_opened(built: Path, 
 
 # ---- the generation folder's entries -----------------------------------------------------------------------
 
+def test_a_hidden_file_a_copy_added_is_ignored_and_never_named(built: Path) -> None:
+    (_file(built, "lexical") / ".DS_Store").write_bytes(b"\0" * 64)
+    assert _load(built).search(QUESTION, k=3)
+    meta = _file(built, "lexical/segments.json")
+    body = json.loads(meta.read_text(encoding="utf-8"))
+    body["segments"][0]["name"] = ".DS_Store"
+    meta.write_text(json.dumps(body), encoding="utf-8")
+    _relist(built, "lexical/segments.json")
+    with pytest.raises(IndexLoadError, match="not a plain, visible file name"):
+        _load(built)
+
+
 def test_a_linked_data_file_is_refused(built: Path, tmp_path: Path) -> None:
     letters = _file(built, "letters.json")
     copy = tmp_path / "letters-copy.json"

@@ -72,11 +72,13 @@ def name_problem(name: str) -> str | None:
 def inside(folder: Path, name: object) -> Path:
     """``folder / name`` for a file name read from an index's own files (a segment, a vocabulary).
 
+    A hidden name is refused too: hidden files in a generation are not checked (see ``verify_files``).
+
     Raises:
         ValueError: not a plain file name (a path, ``..``, an absolute name): it could reach outside ``folder``.
     """
-    if not isinstance(name, str) or "/" in name or name_problem(name) is not None:
-        raise ValueError(f"{folder} names a file {name!r}: not a plain file name in that folder")
+    if not isinstance(name, str) or "/" in name or name.startswith(".") or name_problem(name) is not None:
+        raise ValueError(f"{folder} names a file {name!r}: not a plain, visible file name in that folder")
     return folder / name
 
 

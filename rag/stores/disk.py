@@ -327,7 +327,8 @@ def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | Non
     Every name is confined to the generation folder, and each file must be a regular file (no link, FIFO or
     device, and no linked folder on the way) of at most ``max_bytes`` (default ``Config.max_index_file_bytes``; a
     ``.json`` file, read whole into memory, at most ``max_json_bytes``, default ``Config.max_index_json_bytes``);
-    an entry of the folder the manifest does not list makes the index refused. Every file's size is checked.
+    an entry of the folder the manifest does not list makes the index refused (a hidden file, which no store
+    opens, is ignored). Every file's size is checked.
     A file under :data:`HASH_ALWAYS_BELOW` bytes is hashed on every load; a larger one (a vector segment:
     gigabytes at 10^6 chunks, 3 s of SHA-256 on this box) was hashed when it was written, and is hashed again
     only if it is no longer the same inode with the same modification time (any write to it, or a copy in its
@@ -349,6 +350,8 @@ def verify_files(directory: Path, manifest: dict[str, Any], max_bytes: int | Non
     if found is None:
         raise IndexLoadError(f"index folder {generation} is missing or not a folder. Rebuild: {hint}")
     for name, kind in sorted(found.items()):
+        if name not in listed and kind == "file" and name.rsplit("/", 1)[-1].startswith("."):
+            continue  # a hidden file a copy added (.DS_Store): ignored, as no store opens a hidden name
         if listed.get(name) != kind:
             what = "a link" if kind == "link" else "not listed in the manifest" if name not in listed else \
                 f"a {kind} where the manifest lists a {listed[name]}"
