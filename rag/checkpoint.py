@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -21,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from .build import Result, Work
+from .stores.disk import DiskFull, out_of_space
 
 AREA = ".build"
 FORMAT = 1
+_KEY = re.compile(r"[0-9a-f]{20}")  # the name of a build's checkpoint: only these are ever removed from the area
 
 
 class Checkpoint:
@@ -50,8 +53,8 @@ class Checkpoint:
         area = directory / AREA
         if area.is_dir():
             for other in area.iterdir():
-                if other.name != key:
-                    shutil.rmtree(other) if other.is_dir() else other.unlink()
+                if other.name != key and _KEY.fullmatch(other.name) and other.is_dir() and not other.is_symlink():
+                    shutil.rmtree(other)
         return cls(area / key, dim, body)
 
     def restore(self, work: Work) -> Result | None:
@@ -82,6 +85,15 @@ class Checkpoint:
         """Keep a finished letter: its vectors, then the marker that makes them count."""
         if result.error is not None:
             return
+        try:
+            self._write(work, result)
+        except OSError as exc:
+            if out_of_space(exc, self.folder.parent):
+                raise DiskFull(f"no space left on the device; the index is unchanged ({self.folder.parent.parent})"
+                               ) from exc
+            raise
+
+    def _write(self, work: Work, result: Result) -> None:
         if not self.folder.is_dir():
             self.folder.mkdir(parents=True)
             (self.folder / "identity.json").write_text(self._identity, encoding="utf-8")
@@ -95,5 +107,9 @@ class Checkpoint:
         os.replace(tmp, self.folder / f"{work.digest}.json")
 
     def clear(self) -> None:
-        """Remove the whole checkpoint area (after the build it belongs to was committed)."""
-        shutil.rmtree(self.folder.parent, ignore_errors=True)
+        """Remove this build's checkpoint (after the build it belongs to was committed), and the area if it is empty."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            self.folder.parent.rmdir()
+        except OSError:  # other entries are there: not ours to remove
+            pass

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
     remove.add_argument("--json", action="store_true", help='print {"removed": [ids], "letters": N} as JSON')
+    for command in (letters, remove):
+        command.add_argument("--model", metavar="NAME_OR_PATH", help="the index's embedding model (needed only "
+                             "when new text is embedded; never read from the index)")
     return parser
 
 
@@ -85,6 +88,9 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("question", nargs="?", help="the question (Chinese or English)")
     parser.add_argument("--queries", metavar="FILE.jsonl", help="JSONL file of {\"id\", \"question\"} objects")
     parser.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
+                        help=f"the embedding model the index was built with (default: {DEFAULT_MODEL}, bundled); "
+                             "it is never taken from the index, which may come from someone else")
     parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: "
                         f"{k or 'Config.answer_passages, ' + str(Config().answer_passages)})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -160,14 +166,15 @@ def _token(variable: str | None) -> str | None:
     return (os.environ.get(variable) or None) if variable else None
 
 
-def _load(directory: str) -> Index:
-    """The index in ``directory``, with its store server's credentials if it has a server."""
+def _load(directory: str, model: str | None) -> Index:
+    """The index in ``directory`` queried with the user's ``model``, with its store server's credentials if it has
+    a server."""
     from .index import Index
     from .stores.snapshot import token_variable
 
     path = Path(directory)
     variable = token_variable(path) if (path / "manifest.json").exists() else None
-    return Index.load(directory, store_token=_token(variable))
+    return Index.load(directory, store_token=_token(variable), model=model)
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -287,7 +294,7 @@ def _search(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index)
+    index = _load(args.index, args.model)
     failed = 0
     for query in questions:
         try:
@@ -327,7 +334,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index)
+    index = _load(args.index, args.model)
     llm = _llm(args, index.config)
     failed = 0
     for query in questions:
@@ -379,7 +386,7 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 def _letters(args: argparse.Namespace) -> int:
 
-    index = _load(args.index)
+    index = _load(args.index, args.model)
     rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -398,7 +405,7 @@ def letter_row(letter: Letter) -> str:
 
 def _remove(args: argparse.Namespace) -> int:
 
-    index = _load(args.index)
+    index = _load(args.index, args.model)
     removed = index.remove(args.letters)
     if args.json:
         print(json.dumps({"removed": list(removed), "letters": len(index.letters)}, ensure_ascii=False))

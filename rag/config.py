@@ -205,7 +205,10 @@ class Config:
     llm_timeout: float = 60.0  # seconds for the whole reply (connection, every streamed line): then the fallback
     llm_max_reply_chars: int = 6_000  # the model's reply is cut here (800 tokens of Chinese are ~1,600 characters)
     llm_max_response_bytes: int = 2_000_000  # bytes read from the endpoint for one reply (stream framing included)
-    # Web app: how many questions run at once, how many one client address may have running, how many may wait
+    # Index folders are data from someone else (people share built indexes): every size read from one is bounded
+    max_index_json_bytes: int = 256_000_000  # one JSON file of an index (a manifest, a store's vocabulary) read whole
+    max_index_file_bytes: int = 64_000_000_000  # one data file of an index (vectors of 10^6 chunks: about 10 GB)
+        # Web app: how many questions run at once, how many one client address may have running, how many may wait
     app_workers: int = 4
     max_asks_per_client: int = 1
     max_queued_events: int = 64
@@ -225,6 +228,29 @@ class Config:
         """Build a config from a manifest's dict, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def type_problem(cls, data: dict[str, Any]) -> str | None:
+        """Why ``data`` (a manifest's ``config``) is not a configuration of this version's types, or None.
+
+        Unknown keys are ignored, as :meth:`from_dict` ignores them.
+        """
+        for field in fields(cls):
+            if field.name not in data:
+                continue
+            value, default = data[field.name], field.default
+            if default is None:
+                wanted: tuple[type, ...] = (str, type(None))
+            elif isinstance(default, bool):
+                wanted = (bool,)
+            elif isinstance(default, float):
+                wanted = (int, float)
+            else:
+                wanted = (type(default),)
+            if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+                return f"config.{field.name} must be {' or '.join(t.__name__ for t in wanted)}, not " \
+                       f"{type(value).__name__}"
+        return None
 
     def build_settings(self) -> dict[str, Any]:
         """The fields that shape the stored index; a mismatch on load means a rebuild."""

@@ -138,7 +138,7 @@ class SentenceTransformerEncoder:
                 "the sentence-transformers backend needs the 'st' extra: "
                 "pip install torch==2.13.0 && pip install -e '.[st]'"
             ) from exc
-        self._model = SentenceTransformer(name_or_path, device=device)
+        self._model = SentenceTransformer(name_or_path, device=device, trust_remote_code=False)
         self.id = f"st:{name_or_path}"
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         size = dim()
@@ -176,14 +176,16 @@ class LazyEncoder:
         encoder_id: the id the loaded encoder must have.
         dim: its dimension.
         check: called with the loaded encoder before first use (raises to refuse another encoder).
+        refusal: raised instead of loading anything (the model is not the index's: found before loading it).
     """
 
     def __init__(self, model: str, encoder_id: str, dim: int,
-                 check: Callable[[Encoder], None] | None = None) -> None:
+                 check: Callable[[Encoder], None] | None = None, refusal: Exception | None = None) -> None:
         self.model = model
         self.id = encoder_id
         self.dim = dim
         self._check = check
+        self._refusal = refusal
         self._encoder: Encoder | None = None
         self._lock = threading.Lock()
 
@@ -193,6 +195,8 @@ class LazyEncoder:
 
     def load(self) -> Encoder:
         """The encoder itself, loaded (and checked) on the first call."""
+        if self._refusal is not None:
+            raise self._refusal
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:

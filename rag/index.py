@@ -25,7 +25,8 @@ from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
 from .stores import Stores
-from .stores.disk import build_lock
+from .stores.disk import IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
+from .stores.generations import GenerationLease, remove_leftovers
 from .stores.snapshot import (
     check_build_settings,
     checked_encoder,
@@ -67,6 +68,7 @@ class Index:
                                               store_place(self.directory, config, store_token), dense_params(config))
         self._write_lock = threading.Lock()
         self._generation: str | None = None  # the on-disk generation our stores match
+        self._lease: GenerationLease | None = None  # keeps that generation's folder while our stores read it
 
     @classmethod
     def build(cls, paths: Iterable[str | Path], directory: str | Path | None = None, *,
@@ -107,10 +109,14 @@ class Index:
         if encoder is not None:
             config = config.with_(model=model_name(encoder.id))
         sources = [str(p) for p in paths]
+        if directory is not None:  # a folder of the user's is refused before a model is loaded
+            refuse_foreign_folder(Path(directory))
         read = read_sources(sources, config, on_ocr_page)  # before anything is loaded, locked or written
+        if directory is not None:  # made an index before a store (Milvus Lite) puts its files there
+            claim_folder(Path(directory))
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
-                             store_token=store_token)
+                             store_token=store_token, model=None if encoder is not None else config.model)
             index._splitter = splitter
         else:
             encoder = encoder or load_encoder(config.model)
@@ -123,12 +129,16 @@ class Index:
 
     @classmethod
     def load(cls, directory: str | Path, *, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
-             config: Config | None = None, expect: Config | None = None, store_token: str | None = None) -> Index:
+             config: Config | None = None, expect: Config | None = None, store_token: str | None = None,
+             model: str | None = None) -> Index:
         """Load a saved index, checking it is whole and matches the encoder.
 
         Args:
             directory: the index folder.
-            encoder: the encoder to query with; by default the one named in the manifest, loaded on first use.
+            encoder: the encoder to query with; by default ``model``'s, loaded on first use.
+            model: the ``--model`` to query with when no ``encoder`` is given (default: the bundled one). It must
+                be the index's: the model to load is never taken from an index. When it is not given, an index
+                of another model is refused only when the model is needed (listing letters loads none).
             analyzer: the lexical analyzer (default: jieba + the bundled glossary, loaded on first use).
             config: search and answer settings (default: :class:`Config`'s); its build settings
                 (chunking, encoder, stores) are ignored: they always come from the index.
@@ -140,16 +150,16 @@ class Index:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
         """
         directory = Path(directory)
-        manifest, generation = open_snapshot(directory)
+        manifest, generation, lease = open_snapshot(directory, config)
         if expect is not None:
             check_build_settings(directory, manifest, expect)
         built = Config.from_dict(manifest.get("config", {}))
-        encoder = checked_encoder(directory, manifest, encoder)
+        encoder = checked_encoder(directory, manifest, encoder, model)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
                     stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),
                     store_token=store_token)
-        index._generation = manifest.get("generation")
+        index._generation, index._lease = manifest.get("generation"), lease
         return index
 
     def with_config(self, **changes: Any) -> Index:
@@ -161,8 +171,10 @@ class Index:
         stores = self._stores
         if config.ivf_nprobe != self.config.ivf_nprobe:  # built as a default, may change per view
             stores = stores.with_dense_params(dense_params(config))
-        return Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=stores,
+        view = Index(config=config, encoder=self.encoder, analyzer=self.analyzer, stores=stores,
                      sources=self.sources, store_token=self._store_token)
+        view._lease = self._lease  # the same files: kept while either reads them
+        return view
 
     @property
     def letters(self) -> list[Letter]:
@@ -324,26 +336,64 @@ class Index:
         with build_lock(target):
             generation = save_snapshot(target, self._stores, config=self.config, encoder=self.encoder,
                                        sources=self.sources)
-        if target == self.directory:
-            self._generation = generation
+            if target == self.directory:
+                self._switch(generation)
+                remove_leftovers(target, keep=generation)
         return target
 
     def _folder_lock(self) -> AbstractContextManager[None]:
         return build_lock(self.directory) if self.directory is not None else nullcontext()
 
+    def refresh(self) -> bool:
+        """Switch to the generation another process committed since this index was loaded or last written.
+
+        Searches already running finish on the stores they started with (whose folder stays until no reader
+        holds it). Nothing happens while this index is writing, or when the newer generation cannot be opened
+        (this one is kept).
+
+        Returns:
+            Whether the index now reads a newer generation.
+        """
+        if self.directory is None or self._generation is None or not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            before = self._generation
+            self._fresh_stores()
+            return self._generation != before
+        except IndexFolderError:
+            return False
+        finally:
+            self._write_lock.release()
+
     def _fresh_stores(self) -> Stores:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
-            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token)
+            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token,
+                                        self.config)
             if changed is not None:
-                self._stores, self._generation, self.sources = changed
+                self._stores, generation, self.sources, lease = changed
+                self._switch(generation, lease)
         return self._stores
 
+    def _switch(self, generation: str, lease: GenerationLease | None = None) -> None:
+        """Our stores now read ``generation`` (written by us under the build lock, or leased by a reload)."""
+        assert self.directory is not None
+        previous = self._lease
+        self._generation = generation
+        self._lease = lease or GenerationLease.take(self.directory / generation)
+        if previous is not None and previous is not self._lease:
+            previous.release()
+
     def _commit(self, stores: Stores, sources: Sequence[str]) -> None:
+        """Write ``stores`` as the folder's new generation and read them (call under the build lock)."""
         self.sources = tuple(dict.fromkeys(sources))
         if self.directory is not None:
-            self._generation = save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
-                                             sources=self.sources)
+            generation = save_snapshot(self.directory, stores, config=self.config, encoder=self.encoder,
+                                       sources=self.sources)
+            self._switch(generation)
+            # the generation we read until now goes too, unless another reader holds it: our searches still
+            # running on it read files linked into the new one, or mapped, or in memory
+            remove_leftovers(self.directory, keep=generation)
         self._stores = stores
 
 

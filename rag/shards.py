@@ -159,6 +159,7 @@ def sharded_build(paths: Sequence[str], directory: str | Path, *, config: Config
     from .analyze import Analyzer
     from .embed import load_encoder, model_name
     from .index import Index
+    from .stores.disk import claim_folder
     from .updates import read_sources
 
     if (shard is None) == (commit is None):
@@ -168,6 +169,7 @@ def sharded_build(paths: Sequence[str], directory: str | Path, *, config: Config
         config = config.with_(model=model_name(encoder.id))
     sources = [str(p) for p in paths]
     read = read_sources(sources, config)
+    claim_folder(Path(directory))  # before Milvus Lite puts its files there
     if (Path(directory) / "manifest.json").exists():
         index = Index.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
                            store_token=store_token)

@@ -142,14 +142,22 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
 def plan_removal(existing: Mapping[str, Letter], names: Sequence[str]) -> UpdatePlan:
     """Plan removing letters named by id, file path or file name.
 
+    A file name alone must name one letter: two letters with files of that name (in different folders) are an
+    error listing them, to be told apart by id or path.
+
     Raises:
-        KeyError: a name matches no letter (nothing is planned then).
+        KeyError: a name matches no letter, or a file name matches several (nothing is planned then).
     """
     targets: list[str] = []
     for name in names:
-        found = [lid for lid, letter in existing.items()
-                 if name == lid or os.path.abspath(name) in letter.paths
-                 or any(Path(p).name == name for p in letter.paths)]
+        found = [lid for lid, letter in existing.items() if name == lid or os.path.abspath(name) in letter.paths]
+        if not found:
+            found = [lid for lid, letter in existing.items() if any(Path(p).name == name for p in letter.paths)]
+            if len(found) > 1:
+                candidates = "; ".join(f"{lid} ({', '.join(p for p in existing[lid].paths if Path(p).name == name)})"
+                                       for lid in found)
+                raise KeyError(f"{name!r} names {len(found)} letters: {candidates}. Give the letter id or the full "
+                               "path of the one to remove (nothing was removed)")
         if not found:
             raise KeyError(f"no letter {name!r} in the index (give a letter id, path or file name)")
         targets.extend(found)

@@ -238,7 +238,8 @@ def test_bad_query_lines_give_one_error_each_and_the_batch_goes_on(fake_index: I
         '{"id": "c", "question": "\\ud800 医疗器械"}', "not json", json.dumps({"id": "e", "question": "  "}),
         json.dumps({"id": "f", "question": "临床试验"})]), encoding="utf-8")
     for command in ("search", "ask"):
-        code = main([command, "--queries", str(queries), "--index", str(fake_index.directory), "--json"])
+        code = main([command, "--queries", str(queries), "--index", str(fake_index.directory), "--json", "--model",
+                     "fake-bigrams"])
         rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert code == 2
         assert [row["id"] for row in rows] == ["a", "b", "c", "line 4", "e", "f"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -110,6 +111,8 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
     reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
     assert results(reloaded) == expected and (index_dir / "manifest.json").read_bytes() == manifest
     assert sorted(lt.letter_id for lt in reloaded.letters) == sorted(lt.letter_id for lt in before.letters)
+    del before, reloaded  # readers of the old generation: it is kept while one holds it
+    gc.collect()
 
     after = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
@@ -250,9 +253,13 @@ def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir:
         Index.build([letters_dir], None, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
 
 
-def test_the_web_app_opens_a_milvus_index(letters_dir: Path, tmp_path: Path, fake_encoder, analyzer):
+def test_the_web_app_opens_a_milvus_index(letters_dir: Path, tmp_path: Path, analyzer):
+    from rag.config import DEFAULT_MODEL
     from rag.ui.app import app_config, open_index, parse_args
 
+    from .conftest import FakeEncoder
+
+    fake_encoder = FakeEncoder(f"{DEFAULT_MODEL}@fake")  # the app's model (its --model) is the index's
     Index.build([letters_dir], tmp_path / "index", config=Config(dense="milvus"), encoder=fake_encoder,
                 analyzer=analyzer)
     expected = results(Index.load(tmp_path / "index", encoder=fake_encoder, analyzer=analyzer))
@@ -343,6 +350,7 @@ def test_a_second_index_on_the_same_collection_is_refused(letters_dir: Path, tmp
     shutil.copytree(first / "milvus.db", tmp_path / "milvus.db")  # a second index folder over the same database
     second = tmp_path / "second"
     second.mkdir()
+    (second / ".policy-rag-index").write_text("{}", encoding="utf-8")  # an index folder, of an unfinished build
     (second / "milvus.db").symlink_to(tmp_path / "milvus.db", target_is_directory=True)
     with pytest.raises(StoreUnavailable, match=r"belongs to another index .*give this index its own --collection"):
         Index.build([letters_dir], second, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)

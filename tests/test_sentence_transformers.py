@@ -38,7 +38,7 @@ def test_sentence_transformers_backend_end_to_end(tmp_path: Path, letters_dir: P
     hits = index.search("Hebei talent training", k=3)
     assert len(hits) == 3 and all(h.text for h in hits)
 
-    reloaded = Index.load(tmp_path / "index", analyzer=analyzer)  # the manifest names the model to load
+    reloaded = Index.load(tmp_path / "index", analyzer=analyzer, model=model)  # the user names it, as --model
     assert reloaded.encoder.id == f"st:{model}"
     assert [h.chunk_id for h in reloaded.search("Hebei talent training", k=3)] == [h.chunk_id for h in hits]
 

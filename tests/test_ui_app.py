@@ -242,3 +242,15 @@ def test_the_app_prints_file_names_and_reasons_without_terminal_escapes(tmp_path
     open_index(args, Config())
     err = capsys.readouterr().err
     assert "\x1b" not in err and "skipped" in err and "\\x1b[2J\\x1b[31mforged.txt" in err
+
+
+def test_a_question_is_answered_from_the_letters_committed_since_by_another_process(
+        page: tuple[object, object, object], fake_index: Index, analyzer: object) -> None:
+    from .conftest import FakeEncoder
+
+    demo, layout, events = page
+    assert CIXI in events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.evidence.cards]
+    cixi = next(letter.letter_id for letter in fake_index.letters if letter.doc_number == CIXI)
+    assert fake_index.directory is not None
+    Index.load(fake_index.directory, encoder=FakeEncoder(), analyzer=analyzer).remove([cixi])  # `rag remove`
+    assert CIXI not in events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.evidence.cards]

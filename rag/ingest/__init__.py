@@ -60,7 +60,11 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
 
 
 def _walk(folder: Path) -> Iterator[Path | Skipped]:
-    """The supported, visible files under ``folder`` in sorted order; unreadable subfolders as skipped."""
+    """The supported, visible files under ``folder`` in sorted order; unreadable subfolders as skipped.
+
+    Linked folders are not entered; a linked file is read only when it points inside ``folder`` (a link to
+    ``/etc/passwd`` dropped among the letters is skipped, with the reason).
+    """
     errors: list[OSError] = []
     found: list[Path] = []
     for root, dirs, names in os.walk(folder, onerror=errors.append):
@@ -69,7 +73,12 @@ def _walk(folder: Path) -> Iterator[Path | Skipped]:
                      if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES)
     for error in errors:
         yield Skipped(str(error.filename), f"cannot read folder: {error.strerror or error}")
-    yield from (p for p in sorted(found) if p.is_file())
+    inside = folder.resolve()
+    for path in sorted(found):
+        if path.is_symlink() and not path.resolve().is_relative_to(inside):
+            yield Skipped(str(path), f"a link to a file outside {folder}: not followed")
+        elif path.is_file():
+            yield path
 
 
 def read_documents(paths: Iterable[str | Path], max_bytes: int | None = None, *, config: Config | None = None,

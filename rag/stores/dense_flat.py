@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .base import Ids, Stats, as_ids, distinct_ids
+from .checked import check_faiss_header
 
 FILE = "dense.faiss"
 _OVERSAMPLE = 6  # vectors fetched per wanted id at first: a chunk has about 5 (itself and its sentences)
@@ -91,6 +92,7 @@ class FlatDenseStore:
     def load(cls, folder: Path, dim: int) -> FlatDenseStore:
         import faiss
 
+        check_faiss_header(folder / FILE, dim)
         index = faiss.read_index(str(folder / FILE))
         if index.d != dim:
             raise ValueError(f"{folder / FILE} holds {index.d}-d vectors, not {dim}-d")

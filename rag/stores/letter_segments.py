@@ -134,9 +134,33 @@ class LetterSegment:
                 path = self._home()
                 if path is None:
                     raise FileNotFoundError(f"{self.file} is in none of {self.homes}")
-                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
-                self._connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self._connection = open_read_only(path, {"letters", "chunks"})
             return self._connection.execute(sql, args).fetchall()
+
+
+def open_read_only(path: Path, tables: set[str]) -> sqlite3.Connection:
+    """A read-only connection to an index's SQLite file, refused unless it holds exactly ``tables``, as tables.
+
+    The file comes from the index folder, someone else's: a view or a trigger in the place of a table could
+    run any query (a recursive one that never ends) when the table is read, so none is accepted, and SQLite
+    is told not to trust the schema (its "defense against the dark arts").
+
+    Raises:
+        ValueError: other tables, or a view, trigger or index among them.
+    """
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA trusted_schema = OFF")
+        connection.execute("PRAGMA cell_size_check = ON")
+        found = connection.execute("SELECT type, name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as exc:
+        connection.close()
+        raise ValueError(f"{path} is not a readable SQLite file ({exc})") from exc
+    if sorted(found) != sorted(("table", name) for name in tables):
+        connection.close()
+        shown = ", ".join(f"{kind} {name}" for kind, name in found) or "nothing"
+        raise ValueError(f"{path} holds {shown}; a letter store's file holds the tables {', '.join(sorted(tables))}")
+    return connection
 
 
 def _write(path: Path, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> None:
@@ -171,7 +195,7 @@ def _write_facts(path: Path, rows: Iterable[tuple[int, Letter]]) -> None:
 def _read_facts(path: Path) -> list[tuple[int, Letter]]:
     """Each row of a facts file with its letter without text and sections (as :func:`_stripped_from` makes them,
     with the per-row steps of a file whose columns are the fields of :class:`Letter`: one dict per letter)."""
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    connection = open_read_only(path, {"facts"})
     try:
         cursor = connection.execute("SELECT * FROM facts ORDER BY row")
         names = [column[0] for column in cursor.description]

@@ -24,6 +24,7 @@ from ..chunk import Chunk
 from ..parse import Letter
 from ..retrieve.filters import Filters
 from .base import Ids, Stats, as_ids
+from .checked import inside, load_array
 from .letter_segments import LetterSegment, stripped
 
 INDEX = "letters.json"
@@ -209,7 +210,7 @@ class LetterStore:
             index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
             if index.get("format") != FORMAT:
                 raise ValueError(f"{folder / INDEX} has format {index.get('format')!r}, not {FORMAT}")
-            segments = tuple(LetterSegment(str(name), folder) for name in index["segments"])
+            segments = tuple(LetterSegment(inside(folder, name).name, folder) for name in index["segments"])
             place = {str(lid): (int(segment), int(row)) for lid, segment, row in index["letters"]}
             wanted = {key: lid for lid, key in place.items()}
             facts: dict[str, Letter] = {}
@@ -219,7 +220,7 @@ class LetterStore:
                 for row, letter in segment.metadata():
                     if wanted.get((n, row)) == letter.letter_id:
                         facts[letter.letter_id] = letter
-        chunks = np.load(folder / CHUNKS, allow_pickle=False)
+        chunks = load_array(folder / CHUNKS)
         order = tuple(str(row[0]) for row in index["letters"])
         if len(facts) != len(place) or chunks.ndim != 2 or chunks.shape[1] != 3 or (len(chunks) and (
                 int(chunks[:, 1].max()) >= len(order) or int(chunks[:, 2].max()) >= len(segments))):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, Stats, as_ids
+from .checked import inside, load_array
 from .postings import Segment, Vocabulary
 
 SEGMENTS = "segments.json"
@@ -154,13 +155,14 @@ class BM25Store:
         for entry in meta["segments"]:
             first, end = (int(x) for x in entry["vocabulary"])
             segment = Segment.load(folder, str(entry["name"]), (first, end))
-            tokens.extend(_read_vocabulary(folder / f"{segment.name}.vocab.json", len(tokens), first, end))
-            spellings.extend(_read_vocabulary(folder / f"{segment.name}.pinyin.json", len(spellings), first, end))
+            tokens.extend(_read_vocabulary(inside(folder, f"{segment.name}.vocab.json"), len(tokens), first, end))
+            spellings.extend(_read_vocabulary(inside(folder, f"{segment.name}.pinyin.json"), len(spellings), first,
+                                              end))
             if len(segment) != int(entry["documents"]):
                 raise ValueError(f"lexical segment {segment.name} holds {len(segment)} documents, not "
                                  f"{entry['documents']}")
             segments.append(segment)
-        deleted = np.load(folder / DELETED, allow_pickle=False)
+        deleted = load_array(folder / DELETED)
         masks = [np.isin(s.ids, deleted) for s in segments]
         if sum(int(m.sum()) for m in masks) != len(deleted):
             raise ValueError(f"{folder / DELETED} names ids its segments do not hold")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, as_ids
+from .checked import inside, load_array
 from .disk import settled
 from .segments import link_file
 
@@ -152,7 +153,7 @@ class Segment:
     def load(cls, folder: Path, name: str, vocab: tuple[int, int]) -> Segment:
         """The segment ``name`` saved in ``folder``, memory-mapped, its shapes checked (ValueError otherwise)."""
         # plain views of the mapped files: np.memmap's own slicing costs more than the search it serves
-        arrays = {key: np.asarray(np.load(folder / f"{name}.{key}.npy", mmap_mode="r", allow_pickle=False))
+        arrays = {key: np.asarray(load_array(inside(folder, f"{name}.{key}.npy"), mmap=True))
                   for key in ARRAYS}
         segment = cls(name, arrays, vocab, folder)
         documents, postings = len(segment.ids), len(segment.rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .checked import check_faiss_header, inside, load_array
 from .disk import IndexLoadError
 
 
@@ -79,18 +80,20 @@ def load_segments(folder: Path, body: dict[str, Any],
     """
     import faiss
 
-    template = faiss.read_index(str(folder / body["trained"]))
+    trained = inside(folder, body["trained"])
+    check_faiss_header(trained, dim, empty=True)
+    template = faiss.read_index(str(trained))
     if template.d != dim or not hasattr(template, "nlist") or template.ntotal:
         raise ValueError(f"{folder / body['trained']} is not an empty IVF index of {dim}-d vectors")
     dead: dict[int, int] = {}
     if (folder / "tombstones.npy").exists():
-        pairs = np.load(folder / "tombstones.npy", allow_pickle=False)
+        pairs = load_array(folder / "tombstones.npy")
         dead = {int(i): int(seq) for i, seq in pairs.reshape(-1, 2).tolist()}
     width = int(template.sa_code_size())
     parts = []
     for segment in body["segments"]:
-        codes = np.load(folder / f"{segment['name']}.codes.npy", mmap_mode="r", allow_pickle=False)
-        ids = np.load(folder / f"{segment['name']}.ids.npy", allow_pickle=False)
+        codes = load_array(inside(folder, f"{segment['name']}.codes.npy"), mmap=True)
+        ids = load_array(inside(folder, f"{segment['name']}.ids.npy"))
         if codes.shape != (segment["rows"], width) or ids.shape != (segment["rows"],):
             raise ValueError(f"segment {segment['name']} does not hold {segment['rows']} rows of {width} bytes")
         gone = as_dead(dead, int(segment["seq"]))

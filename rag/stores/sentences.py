@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Ids, as_ids
+from .checked import inside, load_array
 from .segments import as_dead, link_or_write, release_freed_memory, save_array
 
 MANIFEST = "sentences.json"
@@ -219,11 +220,11 @@ class SentenceVectors:
             raise ValueError(f"{folder / MANIFEST} holds {body.get('dim')}-d {body.get('dtype')} vectors, "
                              f"not {dim}-d float16")
         store = cls(dim)
-        pairs = np.load(folder / TOMBSTONES, allow_pickle=False).reshape(-1, 2)
+        pairs = load_array(folder / TOMBSTONES).reshape(-1, 2)
         store._dead = {int(i): int(seq) for i, seq in pairs.tolist()}
         for item in body["segments"]:
-            chunks = np.load(folder / f"{item['name']}.chunks.npy", allow_pickle=False).astype(np.int64)
-            starts = np.load(folder / f"{item['name']}.starts.npy", allow_pickle=False).astype(np.int64)
+            chunks = load_array(inside(folder, f"{item['name']}.chunks.npy")).astype(np.int64)
+            starts = load_array(inside(folder, f"{item['name']}.starts.npy")).astype(np.int64)
             if chunks.shape != (item["runs"],) or starts.shape != (item["runs"] + 1,) or starts[-1] != item["rows"]:
                 raise ValueError(f"sentence segment {item['name']} does not hold {item['runs']} runs of "
                                  f"{item['rows']} rows")
@@ -256,7 +257,7 @@ def _writer(array: np.ndarray) -> Callable[[Path], None]:
 
 
 def _mapped(folder: Path, name: str, shape: tuple[int, int]) -> np.ndarray:
-    vectors: np.ndarray = np.load(folder / f"{name}.vectors.npy", mmap_mode="r", allow_pickle=False)
+    vectors: np.ndarray = load_array(inside(folder, f"{name}.vectors.npy"), mmap=True)
     if vectors.shape != shape or vectors.dtype != np.float16:
         raise ValueError(f"{folder / name}.vectors.npy holds {vectors.shape} {vectors.dtype}, not {shape} float16")
     return vectors

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from ..config import DEFAULT_MODEL, Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
 from .base import DenseParams, Place
 from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
+from .generations import GenerationLease
 
 
 def save_snapshot(directory: Path, stores: Stores, *, config: Config, encoder: EncoderIdentity,
@@ -42,30 +44,48 @@ def dense_params(config: Config) -> DenseParams:
                        auto_vectors=config.dense_auto_vectors, rescore=config.sentence_rescore)
 
 
-def open_snapshot(directory: Path) -> tuple[dict[str, Any], Path]:
-    """The manifest and the verified generation folder, retried once if a writer swaps generations meanwhile.
+SNAPSHOT_ATTEMPTS = 8  # manifests read while writers keep committing before a reader gives up
+
+
+def open_snapshot(directory: Path, limits: Config | None = None) -> tuple[dict[str, Any], Path, GenerationLease]:
+    """The manifest, the verified generation folder and a lease keeping it while it is read.
+
+    ``limits`` (default :class:`Config`'s) bounds the bytes of the manifest and of each data file.
+
+    A writer that commits meanwhile (and removes the generation just read from the manifest) makes the
+    reader read the manifest again: a concurrent commit is never an error.
 
     Raises:
         IndexLoadError: missing, corrupt, half-written or of another format.
     """
-    for attempt in range(2):
-        manifest = read_manifest(directory)
+    limits = limits or Config()
+    for attempt in range(SNAPSHOT_ATTEMPTS):
+        manifest = read_manifest(directory, limits.max_index_json_bytes)
+        folder = directory / str(manifest.get("generation", ""))
+        lease = GenerationLease.take(folder)
         try:
-            return manifest, verify_files(directory, manifest)
+            verify_files(directory, manifest, limits.max_index_file_bytes, limits.max_index_json_bytes)
         except IndexLoadError:
-            if attempt or read_manifest(directory).get("generation") == manifest.get("generation"):
+            if lease is not None:
+                lease.release()
+            if attempt + 1 == SNAPSHOT_ATTEMPTS or read_manifest(directory).get("generation") == \
+                    manifest.get("generation"):
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+        if lease is not None:
+            return manifest, folder, lease
+    raise IndexLoadError(f"{directory} changed {SNAPSHOT_ATTEMPTS} times while it was being opened; "
+                         "try again when the builds writing it have finished")
 
 
-def reload_if_changed(directory: Path, generation: str, dim: int,
-                      token: str | None = None) -> tuple[Stores, str, tuple[str, ...]] | None:
-    """The stores, generation and sources in ``directory`` if another writer replaced ``generation``, else None."""
+def reload_if_changed(directory: Path, generation: str, dim: int, token: str | None = None,
+                      limits: Config | None = None) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
+    """The stores, generation, sources and lease in ``directory`` if another writer replaced ``generation``."""
     if read_manifest(directory).get("generation") == generation:
         return None
-    manifest, folder = open_snapshot(directory)
+    manifest, folder, lease = open_snapshot(directory, limits)
     return (load_snapshot(directory, manifest, folder, dim, token), str(manifest.get("generation")),
-            tuple(manifest.get("sources", ())))
+            tuple(manifest.get("sources", ())), lease)
 
 
 def stored_config(directory: Path, manifest: dict[str, Any]) -> Config:
@@ -84,18 +104,48 @@ def check_encoder(directory: Path, manifest: dict[str, Any], encoder: EncoderIde
             f"or rebuild it: {hint}")
 
 
-def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None) -> Encoder:
-    """``encoder`` checked against the index's, or (``None``) the index's own, loaded on first use.
+def checked_encoder(directory: Path, manifest: dict[str, Any], encoder: Encoder | None,
+                    model: str | None = None) -> Encoder:
+    """``encoder`` checked against the index's, or (``None``) the user's ``model``, loaded on first use.
 
-    Listing or removing letters then needs no model; a search, an answer or new letters load it.
+    The model to load always comes from the caller (``--model``; the bundled one by default), never from the
+    index: a shared index could name a folder it ships, or a Hub name that sends a search online. An index
+    built with another model is refused, naming the flag; when ``model`` is None that is found only when the
+    model is needed, so listing or removing letters loads nothing and asks for nothing.
+
+    Raises:
+        IndexLoadError: ``model`` is not the index's, or lies inside the index folder.
     """
     if encoder is None:
+        asked = DEFAULT_MODEL if model in (None, "use", "usem3") else model_name(str(model))
+        refusal = model_refusal(directory, stored_config(directory, manifest).model, asked)
+        if refusal is not None and model is not None:
+            raise IndexLoadError(refusal)
         stored = manifest.get("encoder", {})
-        encoder = LazyEncoder(stored_config(directory, manifest).model, str(stored.get("id")),
-                              int(stored.get("dim") or 0), check=lambda loaded: check_encoder(directory, manifest,
-                                                                                              loaded))
+        encoder = LazyEncoder(asked, str(stored.get("id")), int(stored.get("dim") or 0),
+                              check=lambda loaded: check_encoder(directory, manifest, loaded),
+                              refusal=None if refusal is None else IndexLoadError(refusal))
     check_encoder(directory, manifest, encoder)
     return encoder
+
+
+def model_refusal(directory: Path, built: str, asked: str) -> str | None:
+    """Why the model ``asked`` must not be loaded for the index in ``directory`` built with ``built``, or None."""
+    if Path(asked).exists() and Path(asked).resolve().is_relative_to(directory.resolve()):
+        return (f"the model {asked} is inside the index folder {directory}: a model shipped in an index is never "
+                "loaded; give --model a model of your own")
+    if model_name(built) != asked:
+        return (f"{directory} was built with the model {built!r}, and the model to load is {asked!r}; the model is "
+                f"never taken from an index: give --model {shlex.quote(built)} if you trust it, or rebuild the "
+                f"index: {rebuild_hint(directory, manifest_sources(directory), asked)}")
+    return None
+
+
+def manifest_sources(directory: Path) -> list[str]:
+    try:
+        return list(read_manifest(directory).get("sources", []))
+    except IndexFolderError:
+        return []
 
 
 def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Config) -> None:

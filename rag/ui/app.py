@@ -32,8 +32,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     parser.add_argument("--model", metavar="NAME_OR_PATH",
-                        help=f"embedding model for a new index (default: {DEFAULT_MODEL}, bundled); "
-                             "an existing index is queried with its own")
+                        help=f"embedding model (default: {DEFAULT_MODEL}, bundled); an existing index must have "
+                             "been built with it (the model is never taken from the index)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="interface language (default: zh)")
     parser.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
@@ -71,7 +71,7 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     if (directory / "manifest.json").exists() and not args.rebuild:
         print(f"Loading the index in {printable(str(directory))} …", file=sys.stderr, flush=True)
         index = Index.load(directory, config=config, expect=config if args.model else None,
-                           store_token=_store_token(directory))
+                           store_token=_store_token(directory), model=config.model)
         if args.letters:
             index.add(args.letters, progress=tty, on_progress=report, on_ocr_page=print_ocr_page)
             print(printable_lines(index.report.summary()), file=sys.stderr)

@@ -136,6 +136,7 @@ class Events:
     def _streamed(self, question: str, notes: tuple[str, ...], conversation: Conversation, k: float,
                   filters: Filters | None, language: str) -> Iterator[Updates]:
         """The model's draft as it grows, then the checked answer."""
+        self.index.refresh()  # letters another process added or removed since the last question
         chatbot = self.layout.chat.chatbot
         earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
         draft = ""
@@ -151,6 +152,7 @@ class Events:
     def _extractive(self, question: str, conversation: Conversation, k: float, agency: str | None,
                     year_from: str | None, year_to: str | None, letters: list[str] | None) -> Turn:
         filters = make_filters(agency, year_from, year_to, letters or ())
+        self.index.refresh()  # letters another process added or removed since the last question
         return reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
 
     def _refused(self, question: str, k: object, admitted: bool) -> Turn | None:
@@ -282,7 +284,8 @@ class Events:
         return {report: done, **self.refresh(language)}
 
     def refresh(self, language: str) -> Updates:
-        """The filters' choices and the library's views, for the letters indexed now."""
+        """The filters' choices and the library's views, for the letters indexed now (by any process)."""
+        self.index.refresh()
         return self.layout.refresh(self.index, language)
 
     def relabel(self, language: str, conversation: Conversation, selected: int, opened: Opened | None) -> Updates:
