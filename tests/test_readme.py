@@ -52,3 +52,47 @@ def test_the_readme_quotes_the_saved_evaluation_results() -> None:
                        re.S | re.M)
     assert quoted, "the README has no figures block"
     assert quoted.group(1) == table(json.loads(RESULTS.read_text(encoding="utf-8")))
+
+
+def _cli_lines() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^## Command line\n\n```bash\n(.*?)^```", readme, re.S | re.M)
+    assert match, "the README has no command-line block"
+    return [line.split("   #")[0].strip() for line in match.group(1).splitlines() if line.startswith("rag ")]
+
+
+def test_every_cli_line_of_the_readme_runs_on_the_bundled_letters(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        chat_completions_protocol: tuple[str, object]) -> None:
+    """Each line as written, its [optional] parts left out and then put in; placeholders filled in: two letter
+    folders, a questions file, the test's chat endpoint for --llm-url. Lines that need a Milvus server are run by
+    the Milvus tests (a line naming --shard needs several machines' server)."""
+    import shlex
+
+    from rag.cli import main
+
+    for folder in ("letters", "more-letters", "big-folder"):
+        shutil.copytree(ROOT / "letters", tmp_path / folder)
+    (tmp_path / "questions.jsonl").write_text('{"id": "q1", "question": "临床试验费用能不能用创新券"}\n',
+                                              encoding="utf-8")
+    url, script = chat_completions_protocol
+    script.reply = "临床试验费用纳入创新券范围，给予30%补助[1]。"  # type: ignore[attr-defined]
+    monkeypatch.chdir(tmp_path)
+    lines = _cli_lines()
+    assert len(lines) >= 8
+    ran = 0
+    for line in lines:
+        if "--shard" in line or "--milvus-uri" in line and "[--milvus-uri" not in line:
+            continue
+        line = line.replace("rag ask ...", 'rag ask "临床试验费用能不能用创新券？" --index index/')
+        line = line.replace("http://localhost:11434/v1", url)
+        if "--store milvus" in line:  # Milvus Lite in a folder of its own; a server's URI is the Milvus tests' part
+            line = line.replace("--index index/", "--index index-milvus/")
+        bare = re.sub(r"\s*\[[^\]]*\]", "", line)
+        full = re.sub(r"\[([^\]]*)\]", r"\1", line)
+        for variant in [bare] + ([full] if full != bare and "--milvus-uri" not in full else []):
+            args = shlex.split(variant)[1:]
+            assert main(args) == 0, f"{variant}: {capsys.readouterr().err}"
+            capsys.readouterr()
+            ran += 1
+    assert ran >= 10
