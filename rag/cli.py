@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli_store import add_store_args, build_config, build_sharded, dense_args
+from .cli_store import add_store_args, build_config, build_sharded, dense_args, server_args, server_config
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable
 
@@ -60,10 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     letters = sub.add_parser("letters", help="list the indexed letters")
     letters.add_argument("--index", default="index", metavar="DIR")
     letters.add_argument("--json", action="store_true")
+    server_args(letters)
 
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
+    server_args(remove)
     return parser
 
 
@@ -84,6 +86,7 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only letters dated on or after")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only letters dated on or before")
+    server_args(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,14 +151,15 @@ def _token(variable: str | None) -> str | None:
     return (os.environ.get(variable) or None) if variable else None
 
 
-def _load(directory: str) -> Index:
-    """The index in ``directory``, with its store server's credentials if it has a server."""
+def _load(args: argparse.Namespace) -> Index:
+    """The index in ``args.index``, on the store server the flags name (if it has one), with its credentials."""
     from .index import Index
-    from .stores.snapshot import token_variable
+    from .stores.snapshot import StoreServer, token_variable
 
-    path = Path(directory)
-    variable = token_variable(path) if (path / "manifest.json").exists() else None
-    return Index.load(directory, store_token=_token(variable))
+    path, config = Path(args.index), server_config(args)
+    server = StoreServer(args.milvus_uri, config.milvus_token_env, config.milvus_timeout)
+    variable = token_variable(path, server) if (path / "manifest.json").exists() else None
+    return Index.load(path, store_token=_token(variable), milvus_uri=args.milvus_uri, config=config)
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -260,7 +264,7 @@ def _search(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index)
+    index = _load(args)
     failed = 0
     for query in questions:
         try:
@@ -300,7 +304,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index)
+    index = _load(args)
     llm = _llm(args, index.config)
     failed = 0
     for query in questions:
@@ -352,7 +356,7 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 def _letters(args: argparse.Namespace) -> int:
 
-    index = _load(args.index)
+    index = _load(args)
     rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -371,7 +375,7 @@ def letter_row(letter: Letter) -> str:
 
 def _remove(args: argparse.Namespace) -> int:
 
-    index = _load(args.index)
+    index = _load(args)
     removed = index.remove(args.letters)
     print(f"removed {', '.join(map(printable, removed))}; {len(index.letters)} letters remain")
     return 0

@@ -27,6 +27,7 @@ from .retrieve.query import clean_question
 from .stores import Stores
 from .stores.disk import build_lock
 from .stores.snapshot import (
+    StoreServer,
     check_build_settings,
     checked_encoder,
     dense_params,
@@ -110,7 +111,7 @@ class Index:
         read = read_sources(sources, config, on_ocr_page)  # before anything is loaded, locked or written
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
-                             store_token=store_token)
+                             store_token=store_token, milvus_uri=config.milvus_uri)
             index._splitter = splitter
         else:
             encoder = encoder or load_encoder(config.model)
@@ -123,7 +124,8 @@ class Index:
 
     @classmethod
     def load(cls, directory: str | Path, *, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
-             config: Config | None = None, expect: Config | None = None, store_token: str | None = None) -> Index:
+             config: Config | None = None, expect: Config | None = None, store_token: str | None = None,
+             milvus_uri: str | None = None) -> Index:
         """Load a saved index, checking it is whole and matches the encoder.
 
         Args:
@@ -135,11 +137,15 @@ class Index:
             expect: build settings the caller requires; an index built otherwise is refused.
             store_token: credentials for the index's store server, if it has one (see
                 :func:`~rag.stores.snapshot.token_variable`).
+            milvus_uri: the Milvus server the caller trusts with the index's rows (and ``store_token``); an index
+                naming another server, or a token variable other than ``config.milvus_token_env``, is refused
+                before anything connects. ``None``: Milvus Lite in the index folder, or no Milvus.
 
         Raises:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
         """
         directory = Path(directory)
+        asked = config or Config()
         manifest, generation = open_snapshot(directory)
         if expect is not None:
             check_build_settings(directory, manifest, expect)
@@ -147,7 +153,8 @@ class Index:
         encoder = checked_encoder(directory, manifest, encoder)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
-                    stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),
+                    stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token,
+                                         StoreServer(milvus_uri, asked.milvus_token_env, asked.milvus_timeout)),
                     store_token=store_token)
         index._generation = manifest.get("generation")
         return index
@@ -334,7 +341,9 @@ class Index:
     def _fresh_stores(self) -> Stores:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
-            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token)
+            changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token,
+                                        StoreServer(self.config.milvus_uri, self.config.milvus_token_env,
+                                                    self.config.milvus_timeout))
             if changed is not None:
                 self._stores, self._generation, self.sources = changed
         return self._stores

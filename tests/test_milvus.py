@@ -1,7 +1,9 @@
-"""The Milvus store on Milvus Lite: killed builds leave the previous results, the CLI end to end, credentials."""
+"""The Milvus store on Milvus Lite (a file), Lite's gRPC server and the Milvus 2.3.5 standalone server: killed builds
+leave the previous results, the CLI end to end, credentials, errors, and a server's own features."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -20,6 +22,7 @@ from rag.stores.dense_milvus import MilvusDenseStore
 
 from .conftest import ROOT, STORES, kill_when
 from .milvus_helpers import raw_rows, release_all_lite
+from .milvus_servers import MilvusTarget, lite_server, server_client, standalone_server
 
 QUESTIONS = ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券", "养老服务补贴标准")
 
@@ -28,6 +31,76 @@ QUESTIONS = ("what subsidies exist for Class II device registration", "临床试
 def _release_lite() -> Iterator[None]:
     yield
     release_all_lite()
+
+
+# Milvus Lite in the index folder, Lite's gRPC server, and the 2.3.5 standalone server (marked: ~10 s to start,
+# one per session, in a loopback-only network namespace; CI runs it)
+TARGETS = ["lite-file", "lite-server", pytest.param("server-2.3.5", marks=pytest.mark.milvus_server)]
+SERVED = TARGETS[1:]
+
+
+@pytest.fixture(scope="session")
+def lite_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusTarget]:
+    yield from lite_server(tmp_path_factory.mktemp("lite-server") / "data")
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusTarget]:
+    yield from standalone_server(tmp_path_factory.mktemp("milvus-2.3.5") / "data")
+
+
+class Used:
+    """A test's Milvus: where (a target), in which collection (its own), and how to build, load and look inside."""
+
+    def __init__(self, target: MilvusTarget) -> None:
+        self.target = target
+        self.config = Config(dense="milvus", milvus_uri=target.uri, milvus_collection=target.collection())
+
+    def build(self, paths: list[Path], directory: Path | None, **kwargs: object) -> Index:
+        kwargs.setdefault("config", self.config)
+        return Index.build(paths, directory, store_token=self.target.token, **kwargs)  # type: ignore[arg-type]
+
+    def load(self, directory: Path, **kwargs: object) -> Index:
+        return Index.load(directory, store_token=self.target.token, milvus_uri=self.target.uri,
+                          **kwargs)  # type: ignore[arg-type]
+
+    def place(self, directory: Path | None) -> Place:
+        return Place(directory=directory, uri=self.target.uri, collection=self.config.milvus_collection,
+                     token=self.target.token)
+
+    def rows(self, index_dir: Path) -> list[dict[str, object]]:
+        """Every row physically in the collection, whatever generation it belongs to."""
+        if self.target.uri is None:
+            return raw_rows(index_dir, self.config.milvus_collection)
+        client = server_client(self.target)
+        return list(client.query(self.config.milvus_collection, filter="pk >= 0",
+                                 output_fields=["pk", "chunk", "born", "retired"], consistency_level="Strong"))
+
+    def flags(self) -> list[str]:
+        """The CLI flags that open this store (its token comes from MILVUS_TOKEN, set by the fixture)."""
+        uri = ["--milvus-uri", self.target.uri] if self.target.uri else []
+        return [*uri, "--collection", self.config.milvus_collection]
+
+
+def use(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """The Milvus ``name`` (a TARGETS entry), its servers started once per session."""
+    target = MilvusTarget(name) if name == "lite-file" else request.getfixturevalue(
+        "lite_served" if name == "lite-server" else "standalone")
+    if target.token:
+        monkeypatch.setenv("MILVUS_TOKEN", target.token)
+    return Used(target)
+
+
+@pytest.fixture(params=TARGETS)
+def used(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """Each test on each Milvus (a parametrised fixture): Lite's file, Lite's server, the 2.3.5 server."""
+    return use(request.param, request, monkeypatch)
+
+
+@pytest.fixture(params=SERVED)
+def served(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """Each Milvus reached over the network: Lite's server, the 2.3.5 server."""
+    return use(request.param, request, monkeypatch)
 
 
 def results(index: Index) -> list[list[tuple[str, float]]]:
@@ -41,15 +114,16 @@ def committed_generation(index_dir: Path) -> int:
 
 # The child updates the index and stops for good at the named stage; the test kills it there.
 _KILLED_BUILD = """
-import sys, time
+import json, os, sys, time
 from rag import Analyzer, Config, Index
 from rag.stores.dense_flat import FlatDenseStore
 from rag.stores.dense_milvus import MilvusDenseStore
-from tests.conftest import STORES, FakeEncoder
+from tests.conftest import FakeEncoder
 
-index_dir, letters, stage, store = sys.argv[1:5]
+index_dir, letters, stage, settings = sys.argv[1:5]
+config = Config.from_dict(json.loads(settings))
 encoder = FakeEncoder()
-Store = MilvusDenseStore if store == "milvus" else FlatDenseStore
+Store = MilvusDenseStore if config.dense == "milvus" else FlatDenseStore
 
 def stall(stage):
     print(stage, flush=True)
@@ -64,14 +138,16 @@ else:
         add(self, ids[:upto], vectors[:upto], *(f[:upto] for f in facts))
         stall(stage)
     Store.add = add_then_stall
-Index.build([letters], index_dir, config=STORES[store], encoder=encoder, analyzer=Analyzer())
+Index.build([letters], index_dir, config=config, encoder=encoder, analyzer=Analyzer(),
+            store_token=os.environ.get("MILVUS_TOKEN"))
 """
 
 
-def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milvus") -> None:
+def kill_build_at(stage: str, index_dir: Path, letters: Path, config: Config) -> None:
     """Run an update of ``index_dir`` from ``letters`` in another process and SIGKILL it at ``stage``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage, store],
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage,
+                              json.dumps(config.to_dict())],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def reached() -> None:
@@ -82,12 +158,16 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milv
     kill_when(child, reached)
 
 
-@pytest.mark.parametrize("store", ["local", "milvus"])
+@pytest.mark.parametrize("store", ["local", *TARGETS])
 @pytest.mark.parametrize("stage", ["embedding", "inserting", "inserted"])
 def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cleans_up(
-        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
-    index_dir, config = tmp_path / "index", STORES[store]
-    before = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer,
+        request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    milvus = None if store == "local" else use(store, request, monkeypatch)
+    index_dir, config = tmp_path / "index", milvus.config if milvus else STORES["local"]
+    build = milvus.build if milvus else functools.partial(Index.build, config=config)
+    load = milvus.load if milvus else Index.load
+    before = build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
     expected, manifest = results(before), (index_dir / "manifest.json").read_bytes()
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # re-embedded: its old rows are retired, new ones added
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
@@ -96,29 +176,29 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         shutil.copy(path, letters_dir / path.name)
     release_all_lite()  # Milvus Lite serves one process at a time: let the child open the file
 
-    kill_build_at(stage, index_dir, letters_dir, store)
+    kill_build_at(stage, index_dir, letters_dir, config)
     for path in others[:4]:  # the next build adds less: rows the killed one left must go, not be overwritten
         (letters_dir / path.name).unlink()
 
-    if store == "milvus":
-        generation, left = committed_generation(index_dir), raw_rows(index_dir)
+    if milvus:
+        generation, left = committed_generation(index_dir), milvus.rows(index_dir)
         if stage != "embedding":  # the kill hit the window: unsaved rows are in the collection (retirements
             # come after the last batch of rows, so that a letter that fails to embed keeps its indexed version)
             assert any(r["born"] > generation for r in left) and all(r["retired"] == 0 for r in left)
         else:
             assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
-    reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
+    reloaded = load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
     assert results(reloaded) == expected and (index_dir / "manifest.json").read_bytes() == manifest
     assert sorted(lt.letter_id for lt in reloaded.letters) == sorted(lt.letter_id for lt in before.letters)
 
-    after = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+    after = build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
     assert results(after) == results(fresh) and after.report.updated == ("004_dce9e1310b5c7813",)
     assert [p.name for p in index_dir.iterdir() if p.name.startswith((".gen", "gen-"))] == \
         [json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["generation"]]
-    if store == "milvus":
+    if milvus:
         now = committed_generation(index_dir)
-        rows = raw_rows(index_dir)
+        rows = milvus.rows(index_dir)
         assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
         assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
         assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
@@ -131,8 +211,9 @@ def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path
 
     store = MilvusDenseStore.create(4, Place(directory=tmp_path))
     store.add(as_ids([1, 2]), np.eye(4, dtype=np.float32)[:2])
-    (tmp_path / "saved").mkdir()
-    store.save(tmp_path / "saved")
+    saved = tmp_path / "gen-1" / "dense"  # where an index keeps it: the Lite file two folders up
+    saved.mkdir(parents=True)
+    store.save(saved)
     with pytest.raises(RuntimeError, match="read-only"):
         store.add(as_ids([3]), np.eye(4, dtype=np.float32)[2:3])
     view = store.copy()
@@ -140,7 +221,7 @@ def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path
     view.add(as_ids([3]), np.eye(4, dtype=np.float32)[2:3])
     assert view.ids().tolist() == [2, 3] and store.ids().tolist() == [1, 2]
     assert view.generation == store.generation + 1
-    loaded = MilvusDenseStore.load(tmp_path / "saved", 4)  # what a reader of the manifest's generation sees
+    loaded = MilvusDenseStore.load(saved, 4)  # what a reader of the manifest's generation sees
     assert loaded.ids().tolist() == [1, 2] and len(loaded) == 2
 
 
