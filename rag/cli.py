@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli_store import add_store_args, build_config, build_sharded, dense_args, server_args, server_config
+from .cli_store import add_store_args, build_config, build_sharded, dense_args, load_index, server_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable
 
@@ -153,13 +153,7 @@ def _token(variable: str | None) -> str | None:
 
 def _load(args: argparse.Namespace) -> Index:
     """The index in ``args.index``, on the store server the flags name (if it has one), with its credentials."""
-    from .index import Index
-    from .stores.snapshot import StoreServer, token_variable
-
-    path, config = Path(args.index), server_config(args)
-    server = StoreServer(args.milvus_uri, config.milvus_token_env, config.milvus_timeout)
-    variable = token_variable(path, server) if (path / "manifest.json").exists() else None
-    return Index.load(path, store_token=_token(variable), milvus_uri=args.milvus_uri, config=config)
+    return load_index(args.index, args)
 
 
 def _filters(args: argparse.Namespace) -> Filters:

@@ -4,11 +4,13 @@ what they build."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 
 if TYPE_CHECKING:
+    from .index import Index
     from .updates import BuildReport
 
 
@@ -73,6 +75,21 @@ def server_config(args: argparse.Namespace, config: Config | None = None) -> Con
         raise ValueError("--milvus-timeout must be a number of seconds above 0")
     return (config or Config()).with_(milvus_token_env=args.milvus_token_env, milvus_timeout=args.milvus_timeout,
                                       milvus_search_width=args.milvus_search_width)
+
+
+def load_index(directory: str | Path, args: argparse.Namespace, **kwargs: Any) -> Index:
+    """The index in ``directory`` on the store server ``args`` names (the flags of :func:`server_args`), with the
+    token from the variable they name: read only once the index is found to name that server and variable."""
+    import os
+
+    from .index import Index
+    from .stores.snapshot import StoreServer, token_variable
+
+    path, config = Path(directory), server_config(args, kwargs.pop("config", None))
+    server = StoreServer(args.milvus_uri, config.milvus_token_env, config.milvus_timeout)
+    variable = token_variable(path, server) if (path / "manifest.json").exists() else None
+    token = (os.environ.get(variable) or None) if variable else None
+    return Index.load(path, store_token=token, milvus_uri=args.milvus_uri, config=config, **kwargs)
 
 
 def build_config(args: argparse.Namespace) -> Config:

@@ -204,12 +204,12 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
 
 
-def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path):
+def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path, used: Used):
     import numpy as np
 
     from rag.stores.base import as_ids
 
-    store = MilvusDenseStore.create(4, Place(directory=tmp_path))
+    store = MilvusDenseStore.create(4, used.place(tmp_path))
     store.add(as_ids([1, 2]), np.eye(4, dtype=np.float32)[:2])
     saved = tmp_path / "gen-1" / "dense"  # where an index keeps it: the Lite file two folders up
     saved.mkdir(parents=True)
@@ -221,7 +221,7 @@ def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path
     view.add(as_ids([3]), np.eye(4, dtype=np.float32)[2:3])
     assert view.ids().tolist() == [2, 3] and store.ids().tolist() == [1, 2]
     assert view.generation == store.generation + 1
-    loaded = MilvusDenseStore.load(saved, 4)  # what a reader of the manifest's generation sees
+    loaded = MilvusDenseStore.load(saved, 4, used.place(tmp_path))  # what a reader of the manifest's generation sees
     assert loaded.ids().tolist() == [1, 2] and len(loaded) == 2
 
 
@@ -241,32 +241,36 @@ def cli_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:
     return rounded(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
 
 
-def test_cli_store_milvus_end_to_end_matches_the_local_store(letters_dir: Path, tmp_path: Path,
+def test_cli_store_milvus_end_to_end_matches_the_local_store(letters_dir: Path, tmp_path: Path, used: Used,
                                                              capsys: pytest.CaptureFixture[str]):
     local, milvus = str(tmp_path / "local"), str(tmp_path / "milvus")
+    server = ["--milvus-uri", used.target.uri] if used.target.uri else []  # how every command opens the index
     cli_json(["build", str(letters_dir), "--index", local, "--json", "--quiet"], capsys)
-    report = cli_json(["build", str(letters_dir), "--index", milvus, "--store", "milvus", "--json", "--quiet"],
-                      capsys)
+    report = cli_json(["build", str(letters_dir), "--index", milvus, "--store", "milvus", *used.flags(), "--json",
+                       "--quiet"], capsys)
     assert isinstance(report, dict) and report["letters"] == 2 and report["chunks"] > 30
-    assert (tmp_path / "milvus" / "milvus.db").is_dir()
+    assert (tmp_path / "milvus" / "milvus.db").is_dir() == (used.target.uri is None)
     manifest = json.loads((tmp_path / "milvus" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["config"]["dense"] == "milvus" and manifest["config"]["milvus_uri"] is None
-    assert manifest["stores"]["dense"]["collection"] == "policy_rag"
+    assert manifest["config"]["dense"] == "milvus" and manifest["config"]["milvus_uri"] == used.target.uri
+    assert manifest["stores"]["dense"]["collection"] == used.config.milvus_collection
+    assert manifest["stores"]["dense"]["index"] == ("flat" if "lite" in used.target.name else "hnsw")
     for question in QUESTIONS:
-        hits = [cli_json(["search", question, "--index", where, "--k", "5", "--json"], capsys) for where in
-                (local, milvus)]
+        hits = [cli_json(["search", question, "--index", where, "--k", "5", "--json", *flags], capsys)
+                for where, flags in ((local, []), (milvus, server))]
         assert hits[1] == hits[0] and hits[0]
     filtered = ["search", QUESTIONS[0], "--k", "5", "--json", "--agency", "卫生"]
-    assert cli_json([*filtered, "--index", milvus], capsys) == cli_json([*filtered, "--index", local], capsys)
-    assert cli_json(["letters", "--index", milvus, "--json"], capsys) == cli_json(["letters", "--index", local,
-                                                                                    "--json"], capsys)
-    asked = [cli_json(["ask", QUESTIONS[1], "--index", where, "--json"], capsys) for where in (local, milvus)]
+    assert cli_json([*filtered, "--index", milvus, *server], capsys) == cli_json([*filtered, "--index", local],
+                                                                                 capsys)
+    assert cli_json(["letters", "--index", milvus, "--json", *server], capsys) == cli_json(
+        ["letters", "--index", local, "--json"], capsys)
+    asked = [cli_json(["ask", QUESTIONS[1], "--index", where, "--json", *flags], capsys)
+             for where, flags in ((local, []), (milvus, server))]
     assert asked[1] == asked[0]
-    for where in (local, milvus):
-        assert main(["remove", "000_3530caffdd2f932b", "--index", where]) == 0
+    for where, flags in ((local, []), (milvus, server)):
+        assert main(["remove", "000_3530caffdd2f932b", "--index", where, *flags]) == 0
     capsys.readouterr()
-    hits = [cli_json(["search", QUESTIONS[1], "--index", where, "--k", "5", "--json"], capsys) for where in
-            (local, milvus)]
+    hits = [cli_json(["search", QUESTIONS[1], "--index", where, "--k", "5", "--json", *flags], capsys)
+            for where, flags in ((local, []), (milvus, server))]
     assert hits[1] == hits[0] and {h["letter_id"] for h in hits[1]} == {"004_dce9e1310b5c7813"}  # type: ignore
 
 
@@ -312,18 +316,18 @@ def test_a_lite_file_open_in_another_process_is_a_clear_error(letters_dir: Path,
 
 
 def test_a_rebuild_into_the_same_collection_hides_then_drops_the_old_rows(letters_dir: Path, tmp_path: Path,
-                                                                          fake_encoder, analyzer):
-    index_dir, config = tmp_path / "index", Config(dense="milvus")
-    Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
-    old = {r["pk"] for r in raw_rows(index_dir)}
+                                                                          fake_encoder, analyzer, used: Used):
+    index_dir = tmp_path / "index"
+    used.build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
+    old = {r["pk"] for r in used.rows(index_dir)}
     only = letters_dir / "004_dce9e1310b5c7813.txt"
-    rebuilt = Index.build([only], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer, rebuild=True)
+    rebuilt = used.build([only], index_dir, encoder=fake_encoder, analyzer=analyzer, rebuild=True)
     fresh = Index.build([only], None, encoder=fake_encoder, analyzer=analyzer)
-    assert results(rebuilt) == results(fresh) and old <= {r["pk"] for r in raw_rows(index_dir)}  # hidden, kept
-    reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(rebuilt) == results(fresh) and old <= {r["pk"] for r in used.rows(index_dir)}  # hidden, kept
+    reloaded = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(reloaded) == results(fresh)
     reloaded.remove(["004_dce9e1310b5c7813"])  # the next write drops the rows from before the rebuild
-    assert not old & {r["pk"] for r in raw_rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
+    assert not old & {r["pk"] for r in used.rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
 
 
 def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir: Path):
@@ -400,14 +404,14 @@ def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, 
         assert all(text in e for e in expressions for key, text in wanted.items() if key in kind), expressions
 
 
-def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path):
+def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path, used: Used):
     import numpy as np
 
     from rag.retrieve.filters import milvus_expression
     from rag.stores.base import as_ids
     from rag.stores.milvus_rows import RowFacts
 
-    store = MilvusDenseStore.create(4, Place(directory=tmp_path)).copy()
+    store = MilvusDenseStore.create(4, used.place(tmp_path)).copy()
     names = [HOSTILE, 'a"b', "a\\", "plain", "line\nbreak"]
     store.add(as_ids(range(len(names))), np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]],
               [RowFacts(name, name, 0) for name in names])
@@ -624,3 +628,169 @@ def test_counting_a_lite_store_does_not_read_its_rows_into_memory(tmp_path: Path
         tracemalloc.stop()
     assert counts == (rows, rows - 1_200)
     assert peak < 3 * rows * dim * 4
+
+
+def test_grouping_by_chunk_on_the_client_gives_the_exact_best_chunks(tmp_path: Path, used: Used):
+    """2.3 ignores group_by_field: the store asks for more rows and keeps each chunk's best, growing the request
+    while one chunk's many rows crowd the others out; the result is the exact ranking of chunks by their best row."""
+    import dataclasses
+
+    import numpy as np
+
+    from rag.stores.base import as_ids
+    from rag.stores.dense_milvus import Server
+
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal(16).astype(np.float32)
+    query /= np.linalg.norm(query)
+    crowd = query + 0.05 * rng.standard_normal((120, 16)).astype(np.float32)  # chunk 0: 120 rows near the query
+    others = rng.standard_normal((300, 16)).astype(np.float32)  # chunks 1..100: three rows each
+    vectors = np.vstack([crowd, others])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = np.concatenate([np.zeros(120, np.int64), 1 + np.arange(300) // 3])
+    store = MilvusDenseStore.create(16, dataclasses.replace(used.place(tmp_path), index="flat")).copy()
+    store.add(as_ids(owners), vectors)
+    scores = vectors @ query
+    best = {int(c): float(scores[owners == c].max()) for c in np.unique(owners)}
+    expected = sorted(best, key=lambda c: -best[c])[:10]
+    assert not Server.of(used.target.version or "milvus_lite-3.2.2").groups  # none of these groups fully
+    ids, scores = store.search(query, 10)
+    assert ids.tolist() == expected and np.allclose(scores, [best[c] for c in expected], atol=1e-5)
+    assert store.search(query, 3)[0].tolist() == expected[:3]
+    assert Server.of("v2.3.5").release == (2, 3, 5) and Server.of("v2.4.0").groups
+
+
+def test_lexical_fields_are_refused_before_anything_is_made_on_a_server_without_bm25(
+        letters_dir: Path, tmp_path: Path, used: Used, capsys: pytest.CaptureFixture[str]):
+    from rag.stores.dense_milvus import Server
+
+    code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *used.flags(),
+                 "--milvus-lexical", "--quiet"])
+    err = capsys.readouterr().err
+    if Server.of(used.target.version or "milvus_lite-3.2.2").bm25:  # Lite: built with the BM25 fields
+        assert code == 0 and not err
+        return
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --milvus-lexical needs Milvus 2.5"), err
+    assert used.config.milvus_collection not in server_client(used.target).list_collections()
+
+
+@pytest.mark.parametrize("name", ["bad-name", "9starts_with_a_digit"])
+def test_a_bad_collection_name_is_one_error_line(name: str, letters_dir: Path, tmp_path: Path, used: Used,
+                                                 capsys: pytest.CaptureFixture[str]):
+    flags = [*used.flags()[:-1], name]  # --collection NAME last
+    code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *flags,
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and name in err, err
+    assert "collection" in err and "Traceback" not in err
+
+
+@pytest.mark.milvus_server
+def test_a_wrong_token_is_one_error_line_naming_its_variable(letters_dir: Path, tmp_path: Path,
+                                                            request: pytest.FixtureRequest,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]):
+    used = use("server-2.3.5", request, monkeypatch)  # the one with authentication on
+    build = ["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *used.flags(),
+             "--quiet", "--milvus-token-env", "OUR_MILVUS_TOKEN"]
+    for token in ("root:not-the-password", None):
+        if token is None:
+            monkeypatch.delenv("OUR_MILVUS_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("OUR_MILVUS_TOKEN", token)
+        assert main(build) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and "OUR_MILVUS_TOKEN" in err, err
+    monkeypatch.setenv("OUR_MILVUS_TOKEN", used.target.token or "")
+    assert main(build) == 0
+
+
+def test_a_stalled_server_is_an_error_after_the_timeout(letters_dir: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]):
+    import socket
+
+    with socket.socket() as listener:  # accepts connections and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus",
+                     "--milvus-uri", uri, "--milvus-timeout", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: cannot open the Milvus server at {uri}")
+
+
+class _Reads(dict):  # type: ignore[type-arg]
+    """``os.environ`` that records which variables are read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: list[str] = []
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.append(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.append(key)
+        return str(super().__getitem__(key))
+
+
+def forge(index_dir: Path, config: dict[str, object], settings: dict[str, object]) -> None:
+    """Rewrite an index's manifest config and its dense/milvus.json, with the file list and checksum recomputed
+    as anyone can (plain SHA-256s)."""
+    from rag.stores.disk import _manifest_checksum, _manifest_text, sha256_file
+
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"].update(config)
+    manifest["build_settings"].update({k: v for k, v in config.items() if k in manifest["build_settings"]})
+    path = index_dir / manifest["generation"] / "dense" / "milvus.json"
+    path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), **settings}), encoding="utf-8")
+    manifest["files"]["dense/milvus.json"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    manifest["checksum"] = _manifest_checksum(manifest)
+    (index_dir / "manifest.json").write_text(_manifest_text(manifest), encoding="utf-8")
+
+
+def test_a_forged_index_reaches_no_server_and_reads_no_variable_the_user_did_not_name(
+        letters_dir: Path, tmp_path: Path, fake_encoder, analyzer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    import socket
+
+    from rag.ui.app import app_config, open_index, parse_args
+
+    index_dir = tmp_path / "index"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    environ = _Reads({**os.environ, "AWS_SECRET_ACCESS_KEY": "s3cret"})
+    monkeypatch.setattr(os, "environ", environ)
+    with socket.socket() as listener:  # the attacker's server: nothing may connect to it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        forge(index_dir, {"milvus_uri": uri, "milvus_token_env": "AWS_SECRET_ACCESS_KEY"}, {"uri": uri})
+        for argv, flag in ((["letters", "--index", str(index_dir)], "--milvus-uri"),
+                           (["search", "补贴", "--index", str(index_dir)], "--milvus-uri"),
+                           (["letters", "--index", str(index_dir), "--milvus-uri", uri], "--milvus-token-env")):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("error: ") and flag in err, err
+        with pytest.raises(IndexLoadError, match="--milvus-uri"):
+            Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+        args = parse_args(["--index", str(index_dir)])
+        with pytest.raises(IndexLoadError, match="--milvus-uri"):
+            open_index(args, app_config(args))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert "AWS_SECRET_ACCESS_KEY" not in environ.read
+
+
+def test_a_forged_lite_path_makes_no_folder_outside_the_index(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                              analyzer, capsys: pytest.CaptureFixture[str]):
+    index_dir, elsewhere = tmp_path / "index", tmp_path / "elsewhere" / "milvus.db"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    forge(index_dir, {}, {"uri": str(elsewhere)})
+    assert main(["letters", "--index", str(index_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the index folder" in err, err
+    assert not (tmp_path / "elsewhere").exists()

@@ -11,11 +11,11 @@ a generation no manifest names: invisible to readers, and removed by the next wr
 committed store (which also deletes rows retired by a committed generation, and rows from before a rebuild).
 
 Servers differ: the client reads the server's version once and adapts (:class:`Server`): grouping a search's rows by
-chunk on the server (2.4 on), or asking for more rows and keeping each chunk's best one here, with the same
-results; BM25 fields only where the server has the function (2.5 on). Searches read at Session consistency (this
-process's own writes, no wait for the server's time tick); the counts that check a store against its manifest when
-it opens, and every read a writer acts on, are Strong. Every call has a timeout, and every failure is a
-:class:`~rag.stores.base.StoreUnavailable` naming its cause.
+chunk on the server (2.4 on), or (2.3, Milvus Lite) asking for more rows and keeping each chunk's best one here,
+with the same results; BM25 fields only where the server has the function (2.5 on). Searches read at Session
+consistency (this process's own writes, no wait for the server's time tick); the counts that check a store against
+its manifest when it opens, and every read a writer acts on, are Strong. Every call has a timeout, and every failure
+is a :class:`~rag.stores.base.StoreUnavailable` naming its cause.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ INDEXES: dict[str, tuple[str, dict[str, int], str, int]] = {
     "flat": ("FLAT", {}, "", 0),
 }
 MIN_SERVER = (2, 3)
+# pymilvus pings every 10 s, idle or not; Milvus Lite's gRPC server (Python's defaults) allows one ping per 5 minutes
+# and drops the connection ("too many pings") after the third: ping at that pace, and only during calls, which
+# carry their own timeouts anyway
+KEEPALIVE = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,9 @@ class Server:
 
     @property
     def groups(self) -> bool:
-        """Whether ``group_by_field`` groups a search's rows (2.3 accepts it and ignores it)."""
-        return self.lite or self.release >= (2, 4)
+        """Whether ``group_by_field`` gives the best ``limit`` groups: from 2.4 on a server. 2.3 accepts it and
+        ignores it; Milvus Lite 3.2 groups only the first ``limit`` rows (one chunk's many rows leave fewer groups)."""
+        return not self.lite and self.release >= (2, 4)
 
     @property
     def bm25(self) -> bool:
@@ -93,7 +98,7 @@ class Server:
     @property
     def scalar_indexes(self) -> tuple[str, str]:
         """The index types for integer and text fields (INVERTED from 2.4; 2.3 has STL_SORT and Trie)."""
-        return ("INVERTED", "INVERTED") if self.groups else ("STL_SORT", "Trie")
+        return ("STL_SORT", "Trie") if not self.lite and self.release < (2, 4) else ("INVERTED", "INVERTED")
 
 
 def _pymilvus() -> Any:
@@ -121,7 +126,7 @@ def connect(uri: str, token: str | None = None, *, timeout: float = 30.0, token_
     _quiet_client_logs()
     where = f"the Milvus Lite file {uri}" if uri.endswith(".db") else f"the Milvus server at {uri}"
     try:
-        client = pymilvus.MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        client = pymilvus.MilvusClient(uri=uri, token=token or "", timeout=timeout, grpc_options=KEEPALIVE)
         version = str(client.get_server_version(timeout=timeout))
     except Exception as exc:
         hint = (" (Milvus Lite serves one process at a time: is the index open in another process, such as the "
