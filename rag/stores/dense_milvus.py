@@ -129,8 +129,14 @@ def connect(uri: str, token: str | None = None, *, timeout: float = 30.0, token_
         client = pymilvus.MilvusClient(uri=uri, token=token or "", timeout=timeout, grpc_options=KEEPALIVE)
         version = str(client.get_server_version(timeout=timeout))
     except Exception as exc:
-        hint = (" (Milvus Lite serves one process at a time: is the index open in another process, such as the "
-                "web app? Stop it, or use a Milvus server with --milvus-uri)") if uri.endswith(".db") else ""
+        if uri.endswith(".db"):
+            hint = (" (Milvus Lite serves one process at a time: is the index open in another process, such as the "
+                    "web app? Stop it, or use a Milvus server with --milvus-uri)")
+        elif token_name:  # pymilvus reports a refused token as a failed connection
+            hint = (f" (if it needs authentication: the environment variable {token_name}, named by "
+                    f"--milvus-token-env, {'holds a token it refused' if token else 'is not set'})")
+        else:
+            hint = ""
         raise StoreUnavailable(f"cannot open {where}: {_cause(exc, token_name, timeout)}{hint}") from exc
     server = Server.of(version)
     if not server.lite and server.release[:2] < MIN_SERVER:
