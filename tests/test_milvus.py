@@ -454,9 +454,9 @@ def test_rebuild_hints_name_the_milvus_store(letters_dir: Path, tmp_path: Path, 
     from rag.stores.disk import rebuild_hint
 
     hint = rebuild_hint(tmp_path, ["a"], None, Config(dense="milvus", milvus_uri="http://h:19530",
-                                                       milvus_token_env="TOKEN_VAR").to_dict())
+                                                       milvus_token_env="TOKEN_VAR", milvus_index="ivf_sq8").to_dict())
     assert hint == f"rag build a --index {tmp_path} --store milvus --milvus-uri http://h:19530 " \
-                   "--milvus-token-env TOKEN_VAR --rebuild"
+                   "--milvus-token-env TOKEN_VAR --milvus-index ivf_sq8 --rebuild"
     assert "--store" not in rebuild_hint(tmp_path, ["a"], None, Config().to_dict())
 
 
