@@ -64,6 +64,7 @@ INDEXES: dict[str, tuple[str, dict[str, int], str, int]] = {
     "flat": ("FLAT", {}, "", 0),
 }
 MIN_SERVER = (2, 3)
+COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # Milvus's rule for collection names
 # pymilvus pings every 10 s, idle or not; Milvus Lite's gRPC server (Python's defaults) allows one ping per 5 minutes
 # and drops the connection ("too many pings") after the third: ping at that pace, and only during calls, which
 # carry their own timeouts anyway
@@ -283,6 +284,10 @@ class MilvusDenseStore:
         if place.uri and urlparse(place.uri).password:
             raise StoreUnavailable("the Milvus URI must not hold a password (the index records its URI): "
                                    "pass the credentials as the store token")
+        if not COLLECTION_NAME.fullmatch(place.collection):  # Milvus Lite would take any name; servers refuse
+            raise StoreUnavailable(f"the Milvus collection name {place.collection!r} is not one Milvus takes: "
+                                   "--collection takes letters, digits and underscores (at most 255), and starts "
+                                   "with a letter or an underscore")
         if place.index not in ("auto", *INDEXES):
             raise StoreUnavailable(f"unknown Milvus index {place.index!r}: auto or one of {', '.join(INDEXES)}")
         uri = place.uri or str(Path(place.directory or ".").resolve() / LITE_FILE)
