@@ -74,6 +74,7 @@ class MilvusTarget:
     uri: str | None = None
     version: str = ""
     token: str | None = field(default=None, repr=False)
+    pid: int = 0  # the server's process (its memory is that and its children's)
 
     def collection(self) -> str:
         """A collection name no other test of the session uses (the Lite file is per index folder anyway)."""
@@ -138,7 +139,7 @@ def lite_server(data: Path) -> Iterator[MilvusTarget]:
                                    start_new_session=True)
     try:
         uri = f"http://127.0.0.1:{port}"
-        yield MilvusTarget("lite-server", uri, _wait_for_version(uri, process, log))
+        yield MilvusTarget("lite-server", uri, _wait_for_version(uri, process, log), pid=process.pid)
     finally:
         _stop(process)
 
@@ -166,7 +167,8 @@ def standalone_server(data: Path) -> Iterator[MilvusTarget]:
                                           start_new_session=True))
         grpc.close()  # the forwarder holds it
         uri = f"http://127.0.0.1:{port}"
-        yield MilvusTarget("server-2.3.5", uri, _wait_for_version(uri, processes[0], log, ROOT_TOKEN), ROOT_TOKEN)
+        yield MilvusTarget("server-2.3.5", uri, _wait_for_version(uri, processes[0], log, ROOT_TOKEN), ROOT_TOKEN,
+                           processes[0].pid)
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -794,3 +794,23 @@ def test_a_forged_lite_path_makes_no_folder_outside_the_index(letters_dir: Path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "outside the index folder" in err, err
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_search_scale_on_a_server_reports_rows_and_server_memory_per_chunk(shared_letters: Path, tmp_path: Path,
+                                                                           served: Used,
+                                                                           capsys: pytest.CaptureFixture[str]):
+    from eval.bench import main as bench
+
+    assert served.target.uri is not None
+    out = tmp_path / "scale"
+    assert bench(["--search-scale", "300", "--dense", "milvus", "--json", "--out", str(out), "--letters",
+                  str(shared_letters), "--milvus-uri", served.target.uri, "--milvus-server-pid",
+                  str(served.target.pid)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["dense_stats"]["backend"] == "milvus" and row["dense_stats"]["server"] == served.target.version
+    assert row["dense_stats"]["index"] == ("flat" if served.target.name == "lite-server" else "hnsw")
+    assert row["rows_per_chunk"] == row["vectors"] / row["chunks"] > 1  # a chunk's row plus its sentences'
+    assert 0.9 <= row["recall_at_10_vs_exact"] <= 1.0 and row["p50_ms"] <= row["p95_ms"]
+    assert row["server_rss_peak_mib"] >= max(row["server_rss_before_mib"], row["server_rss_after_mib"]) > 0
+    assert "server_bytes_per_chunk" in row
+    assert not [name for name in server_client(served.target).list_collections() if name.startswith("bench_")]
