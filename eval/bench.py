@@ -284,7 +284,8 @@ def _parser() -> argparse.ArgumentParser:
     from rag.cli_store import server_args
 
     server_args(parser)  # with --dense milvus: the server (default: Milvus Lite in the index folder), its token
-    parser.add_argument("--milvus-index", default="auto", choices=["auto", "hnsw", "ivf_sq8", "diskann", "flat"],
+    parser.add_argument("--milvus-index", default="auto",
+                        choices=["auto", "ivf_flat", "hnsw", "ivf_sq8", "diskann", "flat"],
                         help="with --dense milvus: the collection's vector index (default: auto)")
     parser.add_argument("--milvus-server-pid", type=int, metavar="PID",
                         help="with --dense milvus: the server's process, whose memory (with its children's) is "

@@ -43,9 +43,9 @@ def add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--collection", default=Config().milvus_collection, metavar="NAME",
                         help="the Milvus collection, one per index (default: %(default)s)")
     parser.add_argument("--milvus-index", default=Config().milvus_index,
-                        choices=["auto", "hnsw", "ivf_sq8", "diskann", "flat"],
-                        help="a new collection's vector index (default: auto, i.e. flat on Milvus Lite and hnsw on "
-                             "a server; docs/milvus.md says which index fits which size)")
+                        choices=["auto", "ivf_flat", "hnsw", "ivf_sq8", "diskann", "flat"],
+                        help="a new collection's vector index (default: auto, i.e. flat on Milvus Lite and ivf_flat "
+                             "on a server; docs/milvus.md says which index fits which size)")
     parser.add_argument("--milvus-lexical", action="store_true",
                         help="with --store milvus: also keep each chunk's text and lexical terms in Milvus, so that "
                              "Config.milvus_search can run the lexical side there (for measuring; see README)")
@@ -65,8 +65,8 @@ def server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--milvus-timeout", type=float, default=Config().milvus_timeout, metavar="SECONDS",
                         help="seconds any one call to the Milvus server may take (default: %(default)g)")
     parser.add_argument("--milvus-search-width", type=int, default=Config().milvus_search_width, metavar="N",
-                        help="the Milvus index's search breadth: HNSW ef, IVF nprobe, DiskANN search_list "
-                             "(default 0: the index's own, 128 / 32 / 100)")
+                        help="the Milvus index's search breadth: IVF nprobe, HNSW ef, DiskANN search_list "
+                             "(default 0: the index's own, 32 / 128 / 100)")
 
 
 def server_config(args: argparse.Namespace, config: Config | None = None) -> Config:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.stores.dense_milvus import KEEPALIVE  # pymilvus shares one connection per server: the same options
+
 START_SECONDS = 180  # bounded wait for a server to answer
 BIN = Path(sys.executable).parent
 
@@ -103,7 +105,7 @@ def _wait_for_version(uri: str, process: subprocess.Popen[bytes], log: Path, tok
         if process.poll() is not None:
             raise RuntimeError(f"the Milvus server exited ({process.returncode}): {log.read_text()[-2000:]}")
         try:
-            client = MilvusClient(uri=uri, token=token, timeout=3)
+            client = MilvusClient(uri=uri, token=token, timeout=3, grpc_options=KEEPALIVE)
             client.list_collections()  # the proxy answers a version before the coordinators are up
             version = str(client.get_server_version())
             client.close()
@@ -179,4 +181,4 @@ def server_client(target: MilvusTarget) -> Any:
     """A plain ``MilvusClient`` of a served target (for tests that look at raw rows)."""
     from pymilvus import MilvusClient
 
-    return MilvusClient(uri=target.uri, token=target.token or "", timeout=30)
+    return MilvusClient(uri=target.uri, token=target.token or "", timeout=30, grpc_options=KEEPALIVE)

@@ -253,7 +253,7 @@ def test_cli_store_milvus_end_to_end_matches_the_local_store(letters_dir: Path, 
     manifest = json.loads((tmp_path / "milvus" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["dense"] == "milvus" and manifest["config"]["milvus_uri"] == used.target.uri
     assert manifest["stores"]["dense"]["collection"] == used.config.milvus_collection
-    assert manifest["stores"]["dense"]["index"] == ("flat" if "lite" in used.target.name else "hnsw")
+    assert manifest["stores"]["dense"]["index"] == ("flat" if "lite" in used.target.name else "ivf_flat")
     for question in QUESTIONS:
         hits = [cli_json(["search", question, "--index", where, "--k", "5", "--json", *flags], capsys)
                 for where, flags in ((local, []), (milvus, server))]
@@ -486,20 +486,21 @@ def test_rows_that_disagree_with_the_manifest_are_refused_without_a_scan(damage:
 
 
 def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, shared_letters: Path, tmp_path: Path,
-                                                        fake_encoder, analyzer, monkeypatch):
+                                                        fake_encoder, analyzer, monkeypatch, used: Used):
     from rag.shards import sharded_build
 
     for path in sorted(shared_letters.glob("x0*.txt"))[:4]:
         shutil.copy(path, letters_dir / path.name)
-    index_dir, config = tmp_path / "index", Config(dense="milvus")
+    index_dir, config, token = tmp_path / "index", used.config, used.target.token
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
 
     def shard(part: str) -> None:
-        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer)
+        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer,
+                      store_token=token)
 
     def commit():
         return sharded_build([letters_dir], index_dir, config=config, commit=3, encoder=fake_encoder,
-                             analyzer=analyzer)
+                             analyzer=analyzer, store_token=token)
 
     shard("0/3")
     shard("2/3")
@@ -517,22 +518,22 @@ def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, share
     shard("1/3")  # run again: it first drops what its killed run inserted
     report = commit()
     assert report.letters == len(fresh.letters) and report.chunks == len(fresh)
-    built = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    built = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(built) == results(fresh)
-    assert {r["born"] for r in raw_rows(index_dir)} == {1}
+    assert {r["born"] for r in used.rows(index_dir)} == {1}
 
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # an update, sharded too: 004's old rows retired
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
     release_all_lite()
     shard("0/2")
     release_all_lite()
-    before = results(Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
+    before = results(used.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
     assert before == results(fresh)  # the pending shard is invisible to readers
     shard("1/2")
     commit_two = sharded_build([letters_dir], index_dir, config=config, commit=2, encoder=fake_encoder,
-                               analyzer=analyzer)
+                               analyzer=analyzer, store_token=token)
     assert commit_two.updated == ("004_dce9e1310b5c7813",)
-    updated = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    updated = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(updated) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
 
 
@@ -808,7 +809,7 @@ def test_search_scale_on_a_server_reports_rows_and_server_memory_per_chunk(share
                   str(served.target.pid)]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["dense_stats"]["backend"] == "milvus" and row["dense_stats"]["server"] == served.target.version
-    assert row["dense_stats"]["index"] == ("flat" if served.target.name == "lite-server" else "hnsw")
+    assert row["dense_stats"]["index"] == ("flat" if served.target.name == "lite-server" else "ivf_flat")
     assert row["rows_per_chunk"] == row["vectors"] / row["chunks"] > 1  # a chunk's row plus its sentences'
     assert 0.9 <= row["recall_at_10_vs_exact"] <= 1.0 and row["p50_ms"] <= row["p95_ms"]
     assert row["server_rss_peak_mib"] >= max(row["server_rss_before_mib"], row["server_rss_after_mib"]) > 0

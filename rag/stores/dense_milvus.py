@@ -58,6 +58,7 @@ STRONG = {"consistency_level": "Strong"}  # reads a writer acts on, and the coun
 READ = {"consistency_level": "Session"}  # searches: this process's writes, no wait for the server's time tick
 # the index each Config.milvus_index names, its build parameters, and its search parameter's name and default
 INDEXES: dict[str, tuple[str, dict[str, int], str, int]] = {
+    "ivf_flat": ("IVF_FLAT", {"nlist": 1024}, "nprobe", 32),
     "hnsw": ("HNSW", {"M": 16, "efConstruction": 200}, "ef", 128),
     "ivf_sq8": ("IVF_SQ8", {"nlist": 1024}, "nprobe", 32),
     "diskann": ("DISKANN", {}, "search_list", 100),
@@ -299,7 +300,7 @@ class MilvusDenseStore:
         if place.lexical and not server.bm25:
             raise StoreUnavailable(f"--milvus-lexical needs Milvus 2.5 or later (its BM25 function); "
                                    f"{client.where} runs {server.version}: build without --milvus-lexical")
-        index = place.index if place.index != "auto" else "flat" if server.lite else "hnsw"
+        index = place.index if place.index != "auto" else "flat" if server.lite else "ivf_flat"
         if index == "diskann" and server.lite:
             raise StoreUnavailable("Milvus Lite has no DiskANN index: use --milvus-index hnsw, or a Milvus server")
         if client.has_collection(place.collection):
