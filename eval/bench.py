@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -278,7 +279,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="instead: build an index of about N chunks (real letters grown, real tokens, vectors "
                              "from real sentence vectors) and measure search, memory, recall and adding a letter")
     parser.add_argument("--dense", default="flat", metavar="BACKEND",
-                        help="with --search-scale: the dense store (flat, ivf, auto: see rag.stores.DENSE_BACKENDS)")
+                        help="with --search-scale: the dense store (flat, ivf, auto, milvus: see "
+                             "rag.stores.DENSE_BACKENDS)")
+    from rag.cli_store import server_args
+
+    server_args(parser)  # with --dense milvus: the server (default: Milvus Lite in the index folder), its token
+    parser.add_argument("--milvus-index", default="auto",
+                        choices=["auto", "ivf_flat", "hnsw", "ivf_sq8", "diskann", "flat"],
+                        help="with --dense milvus: the collection's vector index (default: auto)")
+    parser.add_argument("--milvus-server-pid", type=int, metavar="PID",
+                        help="with --dense milvus: the server's process, whose memory (with its children's) is "
+                             "sampled during the run: server_rss_* and server_bytes_per_chunk")
     parser.add_argument("--sentence-rescore", action="store_true",
                         help="with --search-scale: build with Config.sentence_rescore (one vector per chunk in the "
                              "dense index, sentence vectors beside it re-scoring the candidates)")
@@ -343,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _search_scale(args: argparse.Namespace) -> int:
     """``--search-scale N``: one index of about N chunks, measured (see :mod:`eval.scale`)."""
+    from rag.stores.disk import IndexFolderError
+
     from .gold import load_gold
     from .scale import measure as measure_scale
 
@@ -354,15 +367,23 @@ def _search_scale(args: argparse.Namespace) -> int:
         if args.search_scale < 1:
             raise ValueError("--search-scale must be at least 1")
         questions = [q.question for q in load_gold([str(p) for p in gold])]
-        row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
-                            model=args.model, log=lambda text: print(text, file=sys.stderr), workers=args.workers,
-                            exact=False if args.no_exact else "scan" if args.exact_by == "scan" else True,
-                            rescore=args.sentence_rescore)
-    except (OSError, ValueError, KeyError) as exc:
+        store, token = _milvus_store(args)
+        with _ServerMemory(args.milvus_server_pid) as server:
+            row = measure_scale(args.search_scale, dense=args.dense, letters=letters, questions=questions, out=out,
+                                model=args.model, log=lambda text: print(text, file=sys.stderr),
+                                workers=args.workers,
+                                exact=False if args.no_exact else "scan" if args.exact_by == "scan" else True,
+                                rescore=args.sentence_rescore, store=store, token=token)
+        row.update(server.figures(row["chunks"]))
+        if store is not None and not args.keep:
+            _drop_collection(store, token)
+    except (OSError, ValueError, KeyError, IndexFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for key in ("chunks", "vectors", "dense_index", "build_s", "peak_rss_mib", "rss_after_load_mib", "load_s",
-                "disk_mib", "p50_ms", "p95_ms", "recall_at_10_vs_exact", "add_letter_s"):
+                "disk_mib", "p50_ms", "p95_ms", "recall_at_10_vs_exact", "add_letter_s", "rows_per_chunk",
+                *(("server_rss_before_mib", "server_rss_peak_mib", "server_rss_after_mib", "server_bytes_per_chunk")
+                  if "server_bytes_per_chunk" in row else ())):
         if not args.json:
             print(f"{key:24} {row[key]:.3f}" if isinstance(row[key], float) else f"{key:24} {row[key]}")
     if args.json:
@@ -371,6 +392,65 @@ def _search_scale(args: argparse.Namespace) -> int:
         for name in ("scale-corpus", f"scale-{args.dense}", "scale-exact"):
             shutil.rmtree(out / name, ignore_errors=True)
     return 0
+
+
+def _milvus_store(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str | None]:
+    """The Milvus settings and token of ``--dense milvus`` (a collection of its own), or (None, None)."""
+    import os
+    import uuid
+
+    if args.dense != "milvus":
+        return None, None
+    store = {"milvus_uri": args.milvus_uri, "milvus_collection": f"bench_{uuid.uuid4().hex[:8]}",
+             "milvus_index": args.milvus_index, "milvus_token_env": args.milvus_token_env,
+             "milvus_timeout": args.milvus_timeout, "milvus_search_width": args.milvus_search_width}
+    return store, (os.environ.get(args.milvus_token_env) or None) if args.milvus_uri else None
+
+
+def _drop_collection(store: dict[str, Any], token: str | None) -> None:
+    """Drop the benchmark's collection from the server (a Lite file goes with its index folder)."""
+    if store["milvus_uri"]:
+        from rag.stores.dense_milvus import connect
+
+        connect(store["milvus_uri"], token).drop_collection(store["milvus_collection"])
+
+
+class _ServerMemory:
+    """The resident memory of a server process and its children, sampled twice a second while in use."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid, self.samples, self._stop = pid, [], threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _rss(self) -> int:
+        import psutil
+
+        process = psutil.Process(self.pid)
+        return sum(p.memory_info().rss for p in (process, *process.children(recursive=True)))
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.samples.append(self._rss())
+
+    def __enter__(self) -> _ServerMemory:
+        if self.pid is not None:
+            self.samples.append(self._rss())
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pid is not None:
+            self._stop.set()
+            self._thread.join()
+            self.samples.append(self._rss())
+
+    def figures(self, chunks: int) -> dict[str, float]:
+        """Server RSS before, at its peak and at the end, and the growth per chunk (what a chunk costs it)."""
+        if not self.samples:
+            return {}
+        first, peak, last = self.samples[0], max(self.samples), self.samples[-1]
+        return {"server_rss_before_mib": first / _MIB, "server_rss_peak_mib": peak / _MIB,
+                "server_rss_after_mib": last / _MIB, "server_bytes_per_chunk": (last - first) / max(chunks, 1)}
 
 
 def _plot_scale(args: argparse.Namespace) -> int:

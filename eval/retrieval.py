@@ -146,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --store milvus: local (policy-rag's BM25 and fusion), bm25 or sparse (the "
                              "lexical side in Milvus), bm25+rrf, bm25+weighted, sparse+rrf, sparse+weighted "
                              "(Milvus's hybrid_search and ranker); see Config.milvus_search")
+    from rag.cli_store import server_args
+
+    server_args(parser)  # an index on a Milvus server (or a new one built there with --store milvus)
     parser.add_argument("--ablate", action="store_true",
                         help="also evaluate variants: chunking, context header, sentence vectors, fusion, bridge, "
                              "encoder")
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             build = (build or Config()).with_(dense="milvus", milvus_lexical=True)
         if args.milvus_search != "local" and args.store != "milvus":
             raise ValueError("--milvus-search needs --store milvus")
-        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model, build=build)
+        index = open_index(args.index, args.letters or [DEFAULT_LETTERS], model=args.model, build=build, server=args)
         index = index.with_config(milvus_search=args.milvus_search)
         systems, ablated = evaluate(index, questions, k=args.k, compare=args.compare, ablate=args.ablate,
                                     models=[args.model] if args.model else [])

@@ -75,15 +75,16 @@ def real_sentences(letters: Path) -> list[str]:
 
 
 def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, workers: int = 1,
-          rescore: bool = False) -> dict[str, Any]:
+          rescore: bool = False, store: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
     """Build the index in ``index_dir`` from ``corpus`` with ``workers`` processes (run in a fresh process);
-    ``rescore``: with ``Config.sentence_rescore`` (sentence vectors beside the dense index)."""
+    ``rescore``: with ``Config.sentence_rescore`` (sentence vectors beside the dense index); ``store``: more
+    :class:`Config` fields (a Milvus server, collection and index), ``token`` its credentials."""
     from .bench import _peak_rss
 
     encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
     started = time.perf_counter()
-    index = Index.build([corpus], index_dir, config=Config(dense=dense, sentence_rescore=rescore),
-                        encoder=encoder, workers=workers)
+    config = Config(dense=dense, sentence_rescore=rescore).with_(**(store or {}))
+    index = Index.build([corpus], index_dir, config=config, encoder=encoder, workers=workers, store_token=token)
     import resource
 
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest worker's, once ended
@@ -93,7 +94,7 @@ def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, wor
 
 
 def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequence[str], new_letter: str,
-          model: str) -> dict[str, Any]:
+          model: str, store: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
     """Load the index, time the questions, compare with the exact twin, add one letter (run in a fresh process)."""
     from .bench import _folder_bytes, _peak_rss
 
@@ -101,7 +102,9 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
     import psutil
 
     started = time.perf_counter()
-    index = Index.load(index_dir, encoder=encoder)
+    index = Index.load(index_dir, encoder=encoder, store_token=token, milvus_uri=(store or {}).get("milvus_uri"),
+                       config=Config().with_(**{k: v for k, v in (store or {}).items()
+                                                if k in ("milvus_timeout", "milvus_search_width")}))
     row: dict[str, Any] = {"load_s": time.perf_counter() - started,
                            "rss_after_load_mib": psutil.Process().memory_info().rss / MIB}
     seconds, tops = [], []
@@ -129,13 +132,15 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
 
 
 def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str], out: Path, model: str,
-            log: Any = print, workers: int = 1, exact: bool | str = True, rescore: bool = False) -> dict[str, Any]:
+            log: Any = print, workers: int = 1, exact: bool | str = True, rescore: bool = False,
+            store: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
     """Grow a corpus of about ``chunks`` chunks, build it with ``dense``, load and query it.
 
     ``exact`` says what ``recall_at_10_vs_exact`` compares with: ``True``, an exact twin (the same letters built
     with a flat store); ``"scan"``, the same index searched with every IVF cell scanned (exact over the codes the
     index keeps: with ``sq8`` codes this leaves out their rounding, about 1e-3 of a score); ``False``: nothing
-    (the key is ``None``). ``rescore`` builds with ``Config.sentence_rescore`` (the twin too)."""
+    (the key is ``None``). ``rescore`` builds with ``Config.sentence_rescore`` (the twin too). ``store`` and
+    ``token``: the Milvus settings and credentials of ``dense="milvus"`` (see :func:`build`)."""
     from .bench import _in_fresh_process_call
     from .corpus import grow_corpus, synthesize
 
@@ -154,7 +159,7 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
     log(f"{len(files)} letters; building with dense={dense}, sentence_rescore={rescore} in a fresh process")
     row: dict[str, Any] = {"dense_index": dense, "workers": workers, "sentence_rescore": rescore,
                            **_in_fresh_process_call(build, str(corpus), str(index_dir), str(letters), dense, model,
-                                                    workers, rescore)}
+                                                    workers, rescore, store, token)}
     log(f"  {row['chunks']} chunks in {row['build_s']:.0f} s, peak {row['peak_rss_mib']:.0f} MiB")
     twin = exact is True and dense != "flat"
     if twin:
@@ -164,12 +169,13 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
 
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     row["vectors"] = manifest["counts"]["vectors"]
+    row["rows_per_chunk"] = row["vectors"] / max(row["chunks"], 1)
     row["dense_stats"] = manifest["stores"]["dense"]
     log("loading and querying in a fresh process")
     reference = str(exact_dir) if twin else SCAN if exact == SCAN and dense != "flat" else None
     row["exact_reference"] = {str(exact_dir): "flat twin", SCAN: "every IVF cell scanned"}.get(str(reference), None)
     row.update(_in_fresh_process_call(query, str(index_dir), reference, str(letters), list(questions),
-                                      str(new_letter), model))
+                                      str(new_letter), model, store, token))
     if not exact and dense != "flat":
         row["recall_at_10_vs_exact"] = None  # not measured: no exact twin was built
     return row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import Config, Encoder, Index, load_encoder
+from rag.cli_store import load_index, server_config
 
 Log = Callable[[str], None]
 
@@ -37,7 +40,8 @@ class System:
 
 
 def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: str | None = None,
-               encoder: Encoder | None = None, log: Log = print, build: Config | None = None) -> Index:
+               encoder: Encoder | None = None, log: Log = print, build: Config | None = None,
+               server: argparse.Namespace | None = None) -> Index:
     """Load the index in ``directory``, or build it there from ``letters`` when it holds none.
 
     Args:
@@ -48,6 +52,8 @@ def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: s
         log: where to say what happened.
         build: settings for a new build (default :class:`Config`'s), e.g. another dense store; when loading,
             an index built otherwise is refused.
+        server: the Milvus flags (:func:`rag.cli_store.server_args`: ``--milvus-uri``, ``--milvus-token-env``) of
+            an index on a Milvus server, or of a new one built there.
 
     Raises:
         rag.IndexLoadError: the folder holds an unusable index (or one built otherwise than ``build``).
@@ -55,7 +61,8 @@ def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: s
     """
     directory = Path(directory)
     if (directory / "manifest.json").exists():
-        index = Index.load(directory, encoder=encoder, expect=build)
+        index = (load_index(directory, server, encoder=encoder, expect=build) if server is not None
+                 else Index.load(directory, encoder=encoder, expect=build))
         log(f"index: {directory} ({len(index.letters)} letters, {len(index)} chunks, model {index.config.model})")
         if model is not None and model != index.config.model:
             log(f"  note: this index was built with {index.config.model}; --model {model} is used for the encoder "
@@ -68,7 +75,11 @@ def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: s
     log(f"no index in {directory}: building it from {', '.join(str(p) for p in letters)}")
     config = build or Config()
     config = config.with_(model=model) if model else config
-    index = Index.build(letters, directory, config=config, encoder=encoder)
+    token = None
+    if server is not None and server.milvus_uri and config.dense == "milvus":
+        config = server_config(server, config.with_(milvus_uri=server.milvus_uri))
+        token = os.environ.get(config.milvus_token_env) or None
+    index = Index.build(letters, directory, config=config, encoder=encoder, store_token=token)
     log(f"  {index.report.summary()}")
     if not index.letters:
         raise FileNotFoundError(f"no letters found in {', '.join(str(p) for p in letters)}")

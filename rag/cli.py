@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .cli_store import add_store_args, build_config, build_sharded, dense_args
+from .cli_store import add_store_args, build_config, build_sharded, dense_args, load_index, server_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable, printable_lines
 
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     letters = sub.add_parser("letters", help="list the indexed letters")
     letters.add_argument("--index", default="index", metavar="DIR")
     letters.add_argument("--json", action="store_true")
+    server_args(letters)
 
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (letters, remove):
         command.add_argument("--model", metavar="NAME_OR_PATH", help="the index's embedding model (needed only "
                              "when new text is embedded; never read from the index)")
+    server_args(remove)
     return parser
 
 
@@ -98,6 +100,7 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only letters dated on or after")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only letters dated on or before")
+    server_args(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,15 +169,10 @@ def _token(variable: str | None) -> str | None:
     return (os.environ.get(variable) or None) if variable else None
 
 
-def _load(directory: str, model: str | None) -> Index:
-    """The index in ``directory`` queried with the user's ``model``, with its store server's credentials if it has
-    a server."""
-    from .index import Index
-    from .stores.snapshot import token_variable
-
-    path = Path(directory)
-    variable = token_variable(path) if (path / "manifest.json").exists() else None
-    return Index.load(directory, store_token=_token(variable), model=model)
+def _load(args: argparse.Namespace) -> Index:
+    """The index in ``args.index``, queried with the user's ``--model``, on the store server the flags name (if it
+    has one), with its credentials."""
+    return load_index(args.index, args, model=args.model)
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -294,7 +292,7 @@ def _search(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index, args.model)
+    index = _load(args)
     failed = 0
     for query in questions:
         try:
@@ -334,7 +332,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     questions = _questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
-    index = _load(args.index, args.model)
+    index = _load(args)
     llm = _llm(args, index.config)
     failed = 0
     for query in questions:
@@ -386,7 +384,7 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 def _letters(args: argparse.Namespace) -> int:
 
-    index = _load(args.index, args.model)
+    index = _load(args)
     rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -405,7 +403,7 @@ def letter_row(letter: Letter) -> str:
 
 def _remove(args: argparse.Namespace) -> int:
 
-    index = _load(args.index, args.model)
+    index = _load(args)
     removed = index.remove(args.letters)
     if args.json:
         print(json.dumps({"removed": list(removed), "letters": len(index.letters)}, ensure_ascii=False))

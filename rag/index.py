@@ -28,6 +28,7 @@ from .stores import Stores
 from .stores.disk import IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
 from .stores.generations import GenerationLease, remove_leftovers
 from .stores.snapshot import (
+    StoreServer,
     check_build_settings,
     checked_encoder,
     dense_params,
@@ -116,7 +117,8 @@ class Index:
             claim_folder(Path(directory))
         if directory is not None and not rebuild and (Path(directory) / "manifest.json").exists():
             index = cls.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
-                             store_token=store_token, model=None if encoder is not None else config.model)
+                             store_token=store_token, model=None if encoder is not None else config.model,
+                             milvus_uri=config.milvus_uri)
             index._splitter = splitter
         else:
             encoder = encoder or load_encoder(config.model)
@@ -130,7 +132,7 @@ class Index:
     @classmethod
     def load(cls, directory: str | Path, *, encoder: Encoder | None = None, analyzer: Analyzer | None = None,
              config: Config | None = None, expect: Config | None = None, store_token: str | None = None,
-             model: str | None = None) -> Index:
+             model: str | None = None, milvus_uri: str | None = None) -> Index:
         """Load a saved index, checking it is whole and matches the encoder.
 
         Args:
@@ -145,11 +147,15 @@ class Index:
             expect: build settings the caller requires; an index built otherwise is refused.
             store_token: credentials for the index's store server, if it has one (see
                 :func:`~rag.stores.snapshot.token_variable`).
+            milvus_uri: the Milvus server the caller trusts with the index's rows (and ``store_token``); an index
+                naming another server, or a token variable other than ``config.milvus_token_env``, is refused
+                before anything connects. ``None``: Milvus Lite in the index folder, or no Milvus.
 
         Raises:
             IndexLoadError: missing, corrupt, half-written, other format, other settings or another encoder.
         """
         directory = Path(directory)
+        asked = config or Config()
         manifest, generation, lease = open_snapshot(directory, config)
         if expect is not None:
             check_build_settings(directory, manifest, expect)
@@ -157,7 +163,8 @@ class Index:
         encoder = checked_encoder(directory, manifest, encoder, model)
         index = cls(config=(config or Config()).with_(**built.build_settings()), encoder=encoder,
                     analyzer=analyzer or Analyzer(), directory=directory, sources=manifest.get("sources", []),
-                    stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token),
+                    stores=load_snapshot(directory, manifest, generation, encoder.dim, store_token,
+                                         StoreServer(milvus_uri, asked.milvus_token_env, asked.milvus_timeout)),
                     store_token=store_token)
         index._generation, index._lease = manifest.get("generation"), lease
         return index
@@ -369,7 +376,8 @@ class Index:
         """Our stores, first reloaded if another process has written the folder since (call under the lock)."""
         if self.directory is not None and self._generation is not None:
             changed = reload_if_changed(self.directory, self._generation, self.encoder.dim, self._store_token,
-                                        self.config)
+                                        self.config, StoreServer(self.config.milvus_uri, self.config.milvus_token_env,
+                                                                 self.config.milvus_timeout))
             if changed is not None:
                 self._stores, generation, self.sources, lease = changed
                 self._switch(generation, lease)

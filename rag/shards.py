@@ -172,7 +172,7 @@ def sharded_build(paths: Sequence[str], directory: str | Path, *, config: Config
     claim_folder(Path(directory))  # before Milvus Lite puts its files there
     if (Path(directory) / "manifest.json").exists():
         index = Index.load(directory, encoder=encoder, analyzer=analyzer, config=config, expect=config,
-                           store_token=store_token)
+                           store_token=store_token, milvus_uri=config.milvus_uri)
     else:
         encoder = encoder or load_encoder(config.model)
         index = Index(config=config.with_(model=model_name(encoder.id)), encoder=encoder,

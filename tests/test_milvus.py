@@ -1,7 +1,9 @@
-"""The Milvus store on Milvus Lite: killed builds leave the previous results, the CLI end to end, credentials."""
+"""The Milvus store on Milvus Lite (a file), Lite's gRPC server and the Milvus 2.3.5 standalone server: killed builds
+leave the previous results, the CLI end to end, credentials, errors, and a server's own features."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -21,6 +23,7 @@ from rag.stores.dense_milvus import MilvusDenseStore
 
 from .conftest import ROOT, STORES, kill_when
 from .milvus_helpers import raw_rows, release_all_lite
+from .milvus_servers import MilvusTarget, lite_server, server_client, standalone_server
 
 QUESTIONS = ("what subsidies exist for Class II device registration", "临床试验费用能不能用创新券", "养老服务补贴标准")
 
@@ -29,6 +32,76 @@ QUESTIONS = ("what subsidies exist for Class II device registration", "临床试
 def _release_lite() -> Iterator[None]:
     yield
     release_all_lite()
+
+
+# Milvus Lite in the index folder, Lite's gRPC server, and the 2.3.5 standalone server (marked: ~10 s to start,
+# one per session, in a loopback-only network namespace; CI runs it)
+TARGETS = ["lite-file", "lite-server", pytest.param("server-2.3.5", marks=pytest.mark.milvus_server)]
+SERVED = TARGETS[1:]
+
+
+@pytest.fixture(scope="session")
+def lite_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusTarget]:
+    yield from lite_server(tmp_path_factory.mktemp("lite-server") / "data")
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusTarget]:
+    yield from standalone_server(tmp_path_factory.mktemp("milvus-2.3.5") / "data")
+
+
+class Used:
+    """A test's Milvus: where (a target), in which collection (its own), and how to build, load and look inside."""
+
+    def __init__(self, target: MilvusTarget) -> None:
+        self.target = target
+        self.config = Config(dense="milvus", milvus_uri=target.uri, milvus_collection=target.collection())
+
+    def build(self, paths: list[Path], directory: Path | None, **kwargs: object) -> Index:
+        kwargs.setdefault("config", self.config)
+        return Index.build(paths, directory, store_token=self.target.token, **kwargs)  # type: ignore[arg-type]
+
+    def load(self, directory: Path, **kwargs: object) -> Index:
+        return Index.load(directory, store_token=self.target.token, milvus_uri=self.target.uri,
+                          **kwargs)  # type: ignore[arg-type]
+
+    def place(self, directory: Path | None) -> Place:
+        return Place(directory=directory, uri=self.target.uri, collection=self.config.milvus_collection,
+                     token=self.target.token)
+
+    def rows(self, index_dir: Path) -> list[dict[str, object]]:
+        """Every row physically in the collection, whatever generation it belongs to."""
+        if self.target.uri is None:
+            return raw_rows(index_dir, self.config.milvus_collection)
+        client = server_client(self.target)
+        return list(client.query(self.config.milvus_collection, filter="pk >= 0",
+                                 output_fields=["pk", "chunk", "born", "retired"], consistency_level="Strong"))
+
+    def flags(self) -> list[str]:
+        """The CLI flags that open this store (its token comes from MILVUS_TOKEN, set by the fixture)."""
+        uri = ["--milvus-uri", self.target.uri] if self.target.uri else []
+        return [*uri, "--collection", self.config.milvus_collection]
+
+
+def use(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """The Milvus ``name`` (a TARGETS entry), its servers started once per session."""
+    target = MilvusTarget(name) if name == "lite-file" else request.getfixturevalue(
+        "lite_served" if name == "lite-server" else "standalone")
+    if target.token:
+        monkeypatch.setenv("MILVUS_TOKEN", target.token)
+    return Used(target)
+
+
+@pytest.fixture(params=TARGETS)
+def used(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """Each test on each Milvus (a parametrised fixture): Lite's file, Lite's server, the 2.3.5 server."""
+    return use(request.param, request, monkeypatch)
+
+
+@pytest.fixture(params=SERVED)
+def served(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Used:
+    """Each Milvus reached over the network: Lite's server, the 2.3.5 server."""
+    return use(request.param, request, monkeypatch)
 
 
 def results(index: Index) -> list[list[tuple[str, float]]]:
@@ -42,15 +115,16 @@ def committed_generation(index_dir: Path) -> int:
 
 # The child updates the index and stops for good at the named stage; the test kills it there.
 _KILLED_BUILD = """
-import sys, time
+import json, os, sys, time
 from rag import Analyzer, Config, Index
 from rag.stores.dense_flat import FlatDenseStore
 from rag.stores.dense_milvus import MilvusDenseStore
-from tests.conftest import STORES, FakeEncoder
+from tests.conftest import FakeEncoder
 
-index_dir, letters, stage, store = sys.argv[1:5]
+index_dir, letters, stage, settings = sys.argv[1:5]
+config = Config.from_dict(json.loads(settings))
 encoder = FakeEncoder()
-Store = MilvusDenseStore if store == "milvus" else FlatDenseStore
+Store = MilvusDenseStore if config.dense == "milvus" else FlatDenseStore
 
 def stall(stage):
     print(stage, flush=True)
@@ -65,14 +139,16 @@ else:
         add(self, ids[:upto], vectors[:upto], *(f[:upto] for f in facts))
         stall(stage)
     Store.add = add_then_stall
-Index.build([letters], index_dir, config=STORES[store], encoder=encoder, analyzer=Analyzer())
+Index.build([letters], index_dir, config=config, encoder=encoder, analyzer=Analyzer(),
+            store_token=os.environ.get("MILVUS_TOKEN"))
 """
 
 
-def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milvus") -> None:
+def kill_build_at(stage: str, index_dir: Path, letters: Path, config: Config) -> None:
     """Run an update of ``index_dir`` from ``letters`` in another process and SIGKILL it at ``stage``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage, store],
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(index_dir), str(letters), stage,
+                              json.dumps(config.to_dict())],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def reached() -> None:
@@ -83,12 +159,16 @@ def kill_build_at(stage: str, index_dir: Path, letters: Path, store: str = "milv
     kill_when(child, reached)
 
 
-@pytest.mark.parametrize("store", ["local", "milvus"])
+@pytest.mark.parametrize("store", ["local", *TARGETS])
 @pytest.mark.parametrize("stage", ["embedding", "inserting", "inserted"])
 def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cleans_up(
-        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer):
-    index_dir, config = tmp_path / "index", STORES[store]
-    before = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+        stage: str, store: str, letters_dir: Path, shared_letters: Path, tmp_path: Path, fake_encoder, analyzer,
+        request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    milvus = None if store == "local" else use(store, request, monkeypatch)
+    index_dir, config = tmp_path / "index", milvus.config if milvus else STORES["local"]
+    build = milvus.build if milvus else functools.partial(Index.build, config=config)
+    load = milvus.load if milvus else Index.load
+    before = build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
     expected, manifest = results(before), (index_dir / "manifest.json").read_bytes()
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # re-embedded: its old rows are retired, new ones added
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
@@ -97,45 +177,46 @@ def test_a_build_killed_midway_leaves_the_previous_results_and_the_next_build_cl
         shutil.copy(path, letters_dir / path.name)
     release_all_lite()  # Milvus Lite serves one process at a time: let the child open the file
 
-    kill_build_at(stage, index_dir, letters_dir, store)
+    kill_build_at(stage, index_dir, letters_dir, config)
     for path in others[:4]:  # the next build adds less: rows the killed one left must go, not be overwritten
         (letters_dir / path.name).unlink()
 
-    if store == "milvus":
-        generation, left = committed_generation(index_dir), raw_rows(index_dir)
+    if milvus:
+        generation, left = committed_generation(index_dir), milvus.rows(index_dir)
         if stage != "embedding":  # the kill hit the window: unsaved rows are in the collection (retirements
             # come after the last batch of rows, so that a letter that fails to embed keeps its indexed version)
             assert any(r["born"] > generation for r in left) and all(r["retired"] == 0 for r in left)
         else:
             assert all(r["born"] <= generation and r["retired"] == 0 for r in left)
-    reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
+    reloaded = load(index_dir, encoder=fake_encoder, analyzer=analyzer)  # counts checked against the manifest
     assert results(reloaded) == expected and (index_dir / "manifest.json").read_bytes() == manifest
     assert sorted(lt.letter_id for lt in reloaded.letters) == sorted(lt.letter_id for lt in before.letters)
     del before, reloaded  # readers of the old generation: it is kept while one holds it
     gc.collect()
 
-    after = Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
+    after = build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
     assert results(after) == results(fresh) and after.report.updated == ("004_dce9e1310b5c7813",)
     assert [p.name for p in index_dir.iterdir() if p.name.startswith((".gen", "gen-"))] == \
         [json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["generation"]]
-    if store == "milvus":
+    if milvus:
         now = committed_generation(index_dir)
-        rows = raw_rows(index_dir)
+        rows = milvus.rows(index_dir)
         assert all(r["born"] <= now for r in rows)  # the killed build's rows are gone
         assert {r["retired"] for r in rows} <= {0, now}  # only this build's retirements remain (for older readers)
         assert sum(r["retired"] == 0 for r in rows) == len(fresh._stores.dense)
 
 
-def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path):
+def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path, used: Used):
     import numpy as np
 
     from rag.stores.base import as_ids
 
-    store = MilvusDenseStore.create(4, Place(directory=tmp_path))
+    store = MilvusDenseStore.create(4, used.place(tmp_path))
     store.add(as_ids([1, 2]), np.eye(4, dtype=np.float32)[:2])
-    (tmp_path / "saved").mkdir()
-    store.save(tmp_path / "saved")
+    saved = tmp_path / "gen-1" / "dense"  # where an index keeps it: the Lite file two folders up
+    saved.mkdir(parents=True)
+    store.save(saved)
     with pytest.raises(RuntimeError, match="read-only"):
         store.add(as_ids([3]), np.eye(4, dtype=np.float32)[2:3])
     view = store.copy()
@@ -143,7 +224,7 @@ def test_a_committed_store_is_read_only_and_a_copy_is_independent(tmp_path: Path
     view.add(as_ids([3]), np.eye(4, dtype=np.float32)[2:3])
     assert view.ids().tolist() == [2, 3] and store.ids().tolist() == [1, 2]
     assert view.generation == store.generation + 1
-    loaded = MilvusDenseStore.load(tmp_path / "saved", 4)  # what a reader of the manifest's generation sees
+    loaded = MilvusDenseStore.load(saved, 4, used.place(tmp_path))  # what a reader of the manifest's generation sees
     assert loaded.ids().tolist() == [1, 2] and len(loaded) == 2
 
 
@@ -163,32 +244,36 @@ def cli_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:
     return rounded(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
 
 
-def test_cli_store_milvus_end_to_end_matches_the_local_store(letters_dir: Path, tmp_path: Path,
+def test_cli_store_milvus_end_to_end_matches_the_local_store(letters_dir: Path, tmp_path: Path, used: Used,
                                                              capsys: pytest.CaptureFixture[str]):
     local, milvus = str(tmp_path / "local"), str(tmp_path / "milvus")
+    server = ["--milvus-uri", used.target.uri] if used.target.uri else []  # how every command opens the index
     cli_json(["build", str(letters_dir), "--index", local, "--json", "--quiet"], capsys)
-    report = cli_json(["build", str(letters_dir), "--index", milvus, "--store", "milvus", "--json", "--quiet"],
-                      capsys)
+    report = cli_json(["build", str(letters_dir), "--index", milvus, "--store", "milvus", *used.flags(), "--json",
+                       "--quiet"], capsys)
     assert isinstance(report, dict) and report["letters"] == 2 and report["chunks"] > 30
-    assert (tmp_path / "milvus" / "milvus.db").is_dir()
+    assert (tmp_path / "milvus" / "milvus.db").is_dir() == (used.target.uri is None)
     manifest = json.loads((tmp_path / "milvus" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["config"]["dense"] == "milvus" and manifest["config"]["milvus_uri"] is None
-    assert manifest["stores"]["dense"]["collection"] == "policy_rag"
+    assert manifest["config"]["dense"] == "milvus" and manifest["config"]["milvus_uri"] == used.target.uri
+    assert manifest["stores"]["dense"]["collection"] == used.config.milvus_collection
+    assert manifest["stores"]["dense"]["index"] == ("flat" if "lite" in used.target.name else "ivf_flat")
     for question in QUESTIONS:
-        hits = [cli_json(["search", question, "--index", where, "--k", "5", "--json"], capsys) for where in
-                (local, milvus)]
+        hits = [cli_json(["search", question, "--index", where, "--k", "5", "--json", *flags], capsys)
+                for where, flags in ((local, []), (milvus, server))]
         assert hits[1] == hits[0] and hits[0]
     filtered = ["search", QUESTIONS[0], "--k", "5", "--json", "--agency", "卫生"]
-    assert cli_json([*filtered, "--index", milvus], capsys) == cli_json([*filtered, "--index", local], capsys)
-    assert cli_json(["letters", "--index", milvus, "--json"], capsys) == cli_json(["letters", "--index", local,
-                                                                                    "--json"], capsys)
-    asked = [cli_json(["ask", QUESTIONS[1], "--index", where, "--json"], capsys) for where in (local, milvus)]
+    assert cli_json([*filtered, "--index", milvus, *server], capsys) == cli_json([*filtered, "--index", local],
+                                                                                 capsys)
+    assert cli_json(["letters", "--index", milvus, "--json", *server], capsys) == cli_json(
+        ["letters", "--index", local, "--json"], capsys)
+    asked = [cli_json(["ask", QUESTIONS[1], "--index", where, "--json", *flags], capsys)
+             for where, flags in ((local, []), (milvus, server))]
     assert asked[1] == asked[0]
-    for where in (local, milvus):
-        assert main(["remove", "000_3530caffdd2f932b", "--index", where]) == 0
+    for where, flags in ((local, []), (milvus, server)):
+        assert main(["remove", "000_3530caffdd2f932b", "--index", where, *flags]) == 0
     capsys.readouterr()
-    hits = [cli_json(["search", QUESTIONS[1], "--index", where, "--k", "5", "--json"], capsys) for where in
-            (local, milvus)]
+    hits = [cli_json(["search", QUESTIONS[1], "--index", where, "--k", "5", "--json", *flags], capsys)
+            for where, flags in ((local, []), (milvus, server))]
     assert hits[1] == hits[0] and {h["letter_id"] for h in hits[1]} == {"004_dce9e1310b5c7813"}  # type: ignore
 
 
@@ -234,18 +319,18 @@ def test_a_lite_file_open_in_another_process_is_a_clear_error(letters_dir: Path,
 
 
 def test_a_rebuild_into_the_same_collection_hides_then_drops_the_old_rows(letters_dir: Path, tmp_path: Path,
-                                                                          fake_encoder, analyzer):
-    index_dir, config = tmp_path / "index", Config(dense="milvus")
-    Index.build([letters_dir], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer)
-    old = {r["pk"] for r in raw_rows(index_dir)}
+                                                                          fake_encoder, analyzer, used: Used):
+    index_dir = tmp_path / "index"
+    used.build([letters_dir], index_dir, encoder=fake_encoder, analyzer=analyzer)
+    old = {r["pk"] for r in used.rows(index_dir)}
     only = letters_dir / "004_dce9e1310b5c7813.txt"
-    rebuilt = Index.build([only], index_dir, config=config, encoder=fake_encoder, analyzer=analyzer, rebuild=True)
+    rebuilt = used.build([only], index_dir, encoder=fake_encoder, analyzer=analyzer, rebuild=True)
     fresh = Index.build([only], None, encoder=fake_encoder, analyzer=analyzer)
-    assert results(rebuilt) == results(fresh) and old <= {r["pk"] for r in raw_rows(index_dir)}  # hidden, kept
-    reloaded = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert results(rebuilt) == results(fresh) and old <= {r["pk"] for r in used.rows(index_dir)}  # hidden, kept
+    reloaded = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(reloaded) == results(fresh)
     reloaded.remove(["004_dce9e1310b5c7813"])  # the next write drops the rows from before the rebuild
-    assert not old & {r["pk"] for r in raw_rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
+    assert not old & {r["pk"] for r in used.rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
 
 
 def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir: Path):
@@ -326,14 +411,14 @@ def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, 
         assert all(text in e for e in expressions for key, text in wanted.items() if key in kind), expressions
 
 
-def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path):
+def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path, used: Used):
     import numpy as np
 
     from rag.retrieve.filters import milvus_expression
     from rag.stores.base import as_ids
     from rag.stores.milvus_rows import RowFacts
 
-    store = MilvusDenseStore.create(4, Place(directory=tmp_path)).copy()
+    store = MilvusDenseStore.create(4, used.place(tmp_path)).copy()
     names = [HOSTILE, 'a"b', "a\\", "plain", "line\nbreak"]
     store.add(as_ids(range(len(names))), np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]],
               [RowFacts(name, name, 0) for name in names])
@@ -377,9 +462,9 @@ def test_rebuild_hints_name_the_milvus_store(letters_dir: Path, tmp_path: Path, 
     from rag.stores.disk import rebuild_hint
 
     hint = rebuild_hint(tmp_path, ["a"], None, Config(dense="milvus", milvus_uri="http://h:19530",
-                                                       milvus_token_env="TOKEN_VAR").to_dict())
+                                                       milvus_token_env="TOKEN_VAR", milvus_index="ivf_sq8").to_dict())
     assert hint == f"rag build a --index {tmp_path} --store milvus --milvus-uri http://h:19530 " \
-                   "--milvus-token-env TOKEN_VAR --rebuild"
+                   "--milvus-token-env TOKEN_VAR --milvus-index ivf_sq8 --rebuild"
     assert "--store" not in rebuild_hint(tmp_path, ["a"], None, Config().to_dict())
 
 
@@ -409,20 +494,21 @@ def test_rows_that_disagree_with_the_manifest_are_refused_without_a_scan(damage:
 
 
 def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, shared_letters: Path, tmp_path: Path,
-                                                        fake_encoder, analyzer, monkeypatch):
+                                                        fake_encoder, analyzer, monkeypatch, used: Used):
     from rag.shards import sharded_build
 
     for path in sorted(shared_letters.glob("x0*.txt"))[:4]:
         shutil.copy(path, letters_dir / path.name)
-    index_dir, config = tmp_path / "index", Config(dense="milvus")
+    index_dir, config, token = tmp_path / "index", used.config, used.target.token
     fresh = Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer)
 
     def shard(part: str) -> None:
-        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer)
+        sharded_build([letters_dir], index_dir, config=config, shard=part, encoder=fake_encoder, analyzer=analyzer,
+                      store_token=token)
 
     def commit():
         return sharded_build([letters_dir], index_dir, config=config, commit=3, encoder=fake_encoder,
-                             analyzer=analyzer)
+                             analyzer=analyzer, store_token=token)
 
     shard("0/3")
     shard("2/3")
@@ -440,22 +526,22 @@ def test_a_sharded_build_commits_once_all_shards_are_in(letters_dir: Path, share
     shard("1/3")  # run again: it first drops what its killed run inserted
     report = commit()
     assert report.letters == len(fresh.letters) and report.chunks == len(fresh)
-    built = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    built = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(built) == results(fresh)
-    assert {r["born"] for r in raw_rows(index_dir)} == {1}
+    assert {r["born"] for r in used.rows(index_dir)} == {1}
 
     changed = letters_dir / "004_dce9e1310b5c7813.txt"  # an update, sharded too: 004's old rows retired
     changed.write_text(changed.read_text(encoding="utf-8") + "\n此件公开发布。\n", encoding="utf-8")
     release_all_lite()
     shard("0/2")
     release_all_lite()
-    before = results(Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
+    before = results(used.load(index_dir, encoder=fake_encoder, analyzer=analyzer))
     assert before == results(fresh)  # the pending shard is invisible to readers
     shard("1/2")
     commit_two = sharded_build([letters_dir], index_dir, config=config, commit=2, encoder=fake_encoder,
-                               analyzer=analyzer)
+                               analyzer=analyzer, store_token=token)
     assert commit_two.updated == ("004_dce9e1310b5c7813",)
-    updated = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    updated = used.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
     assert results(updated) == results(Index.build([letters_dir], None, encoder=fake_encoder, analyzer=analyzer))
 
 
@@ -551,3 +637,189 @@ def test_counting_a_lite_store_does_not_read_its_rows_into_memory(tmp_path: Path
         tracemalloc.stop()
     assert counts == (rows, rows - 1_200)
     assert peak < 3 * rows * dim * 4
+
+
+def test_grouping_by_chunk_on_the_client_gives_the_exact_best_chunks(tmp_path: Path, used: Used):
+    """2.3 ignores group_by_field: the store asks for more rows and keeps each chunk's best, growing the request
+    while one chunk's many rows crowd the others out; the result is the exact ranking of chunks by their best row."""
+    import dataclasses
+
+    import numpy as np
+
+    from rag.stores.base import as_ids
+    from rag.stores.dense_milvus import Server
+
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal(16).astype(np.float32)
+    query /= np.linalg.norm(query)
+    crowd = query + 0.05 * rng.standard_normal((120, 16)).astype(np.float32)  # chunk 0: 120 rows near the query
+    others = rng.standard_normal((300, 16)).astype(np.float32)  # chunks 1..100: three rows each
+    vectors = np.vstack([crowd, others])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = np.concatenate([np.zeros(120, np.int64), 1 + np.arange(300) // 3])
+    store = MilvusDenseStore.create(16, dataclasses.replace(used.place(tmp_path), index="flat")).copy()
+    store.add(as_ids(owners), vectors)
+    scores = vectors @ query
+    best = {int(c): float(scores[owners == c].max()) for c in np.unique(owners)}
+    expected = sorted(best, key=lambda c: -best[c])[:10]
+    assert not Server.of(used.target.version or "milvus_lite-3.2.2").groups  # none of these groups fully
+    ids, scores = store.search(query, 10)
+    assert ids.tolist() == expected and np.allclose(scores, [best[c] for c in expected], atol=1e-5)
+    assert store.search(query, 3)[0].tolist() == expected[:3]
+    assert Server.of("v2.3.5").release == (2, 3, 5) and Server.of("v2.4.0").groups
+
+
+def test_lexical_fields_are_refused_before_anything_is_made_on_a_server_without_bm25(
+        letters_dir: Path, tmp_path: Path, used: Used, capsys: pytest.CaptureFixture[str]):
+    from rag.stores.dense_milvus import Server
+
+    code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *used.flags(),
+                 "--milvus-lexical", "--quiet"])
+    err = capsys.readouterr().err
+    if Server.of(used.target.version or "milvus_lite-3.2.2").bm25:  # Lite: built with the BM25 fields
+        assert code == 0 and not err
+        return
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --milvus-lexical needs Milvus 2.5"), err
+    assert used.config.milvus_collection not in server_client(used.target).list_collections()
+
+
+@pytest.mark.parametrize("name", ["bad-name", "9starts_with_a_digit"])
+def test_a_bad_collection_name_is_one_error_line(name: str, letters_dir: Path, tmp_path: Path, used: Used,
+                                                 capsys: pytest.CaptureFixture[str]):
+    flags = [*used.flags()[:-1], name]  # --collection NAME last
+    code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *flags,
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and name in err, err
+    assert "collection" in err and "Traceback" not in err
+
+
+@pytest.mark.milvus_server
+def test_a_wrong_token_is_one_error_line_naming_its_variable(letters_dir: Path, tmp_path: Path,
+                                                            request: pytest.FixtureRequest,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]):
+    used = use("server-2.3.5", request, monkeypatch)  # the one with authentication on
+    build = ["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *used.flags(),
+             "--quiet", "--milvus-token-env", "OUR_MILVUS_TOKEN"]
+    for token in ("root:not-the-password", None):
+        if token is None:
+            monkeypatch.delenv("OUR_MILVUS_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("OUR_MILVUS_TOKEN", token)
+        assert main(build) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and "OUR_MILVUS_TOKEN" in err, err
+    monkeypatch.setenv("OUR_MILVUS_TOKEN", used.target.token or "")
+    assert main(build) == 0
+
+
+def test_a_stalled_server_is_an_error_after_the_timeout(letters_dir: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]):
+    import socket
+
+    with socket.socket() as listener:  # accepts connections and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus",
+                     "--milvus-uri", uri, "--milvus-timeout", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: cannot open the Milvus server at {uri}")
+
+
+class _Reads(dict):  # type: ignore[type-arg]
+    """``os.environ`` that records which variables are read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: list[str] = []
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.append(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.append(key)
+        return str(super().__getitem__(key))
+
+
+def forge(index_dir: Path, config: dict[str, object], settings: dict[str, object]) -> None:
+    """Rewrite an index's manifest config and its dense/milvus.json, with the file list and checksum recomputed
+    as anyone can (plain SHA-256s)."""
+    from rag.stores.disk import _manifest_checksum, _manifest_text, sha256_file
+
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["config"].update(config)
+    manifest["build_settings"].update({k: v for k, v in config.items() if k in manifest["build_settings"]})
+    path = index_dir / manifest["generation"] / "dense" / "milvus.json"
+    path.write_text(json.dumps({**json.loads(path.read_text(encoding="utf-8")), **settings}), encoding="utf-8")
+    manifest["files"]["dense/milvus.json"] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    manifest["checksum"] = _manifest_checksum(manifest)
+    (index_dir / "manifest.json").write_text(_manifest_text(manifest), encoding="utf-8")
+
+
+def test_a_forged_index_reaches_no_server_and_reads_no_variable_the_user_did_not_name(
+        letters_dir: Path, tmp_path: Path, fake_encoder, analyzer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    import socket
+
+    from rag.ui.app import app_config, open_index, parse_args
+
+    index_dir = tmp_path / "index"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    environ = _Reads({**os.environ, "AWS_SECRET_ACCESS_KEY": "s3cret"})
+    monkeypatch.setattr(os, "environ", environ)
+    with socket.socket() as listener:  # the attacker's server: nothing may connect to it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        forge(index_dir, {"milvus_uri": uri, "milvus_token_env": "AWS_SECRET_ACCESS_KEY"}, {"uri": uri})
+        for argv, flag in ((["letters", "--index", str(index_dir)], "--milvus-uri"),
+                           (["search", "补贴", "--index", str(index_dir)], "--milvus-uri"),
+                           (["letters", "--index", str(index_dir), "--milvus-uri", uri], "--milvus-token-env")):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("error: ") and flag in err, err
+        with pytest.raises(IndexLoadError, match="--milvus-uri"):
+            Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+        args = parse_args(["--index", str(index_dir)])
+        with pytest.raises(IndexLoadError, match="--milvus-uri"):
+            open_index(args, app_config(args))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert "AWS_SECRET_ACCESS_KEY" not in environ.read
+
+
+def test_a_forged_lite_path_makes_no_folder_outside_the_index(letters_dir: Path, tmp_path: Path, fake_encoder,
+                                                              analyzer, capsys: pytest.CaptureFixture[str]):
+    index_dir, elsewhere = tmp_path / "index", tmp_path / "elsewhere" / "milvus.db"
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
+    release_all_lite()
+    forge(index_dir, {}, {"uri": str(elsewhere)})
+    assert main(["letters", "--index", str(index_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the index folder" in err, err
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_search_scale_on_a_server_reports_rows_and_server_memory_per_chunk(shared_letters: Path, tmp_path: Path,
+                                                                           served: Used,
+                                                                           capsys: pytest.CaptureFixture[str]):
+    from eval.bench import main as bench
+
+    assert served.target.uri is not None
+    out = tmp_path / "scale"
+    assert bench(["--search-scale", "300", "--dense", "milvus", "--json", "--out", str(out), "--letters",
+                  str(shared_letters), "--milvus-uri", served.target.uri, "--milvus-server-pid",
+                  str(served.target.pid)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["dense_stats"]["backend"] == "milvus" and row["dense_stats"]["server"] == served.target.version
+    assert row["dense_stats"]["index"] == ("flat" if served.target.name == "lite-server" else "ivf_flat")
+    assert row["rows_per_chunk"] == row["vectors"] / row["chunks"] > 1  # a chunk's row plus its sentences'
+    assert 0.9 <= row["recall_at_10_vs_exact"] <= 1.0 and row["p50_ms"] <= row["p95_ms"]
+    assert row["server_rss_peak_mib"] >= max(row["server_rss_before_mib"], row["server_rss_after_mib"]) > 0
+    assert "server_bytes_per_chunk" in row
+    assert not [name for name in server_client(served.target).list_collections() if name.startswith("bench_")]

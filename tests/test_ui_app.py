@@ -33,10 +33,14 @@ def test_rendering_and_chat_logic_do_not_import_gradio() -> None:
 def test_parse_args_keeps_every_flag() -> None:
     args = parse_args(["--index", "idx", "--letters", "a", "b", "--host", "0.0.0.0", "--port", "8000", "--model",
                        "m", "--rebuild", "--lang", "en", "--max-upload-mb", "2.5", "--llm-url", "http://x/v1",
-                       "--llm-model", "q", "--llm-key-env", "KEY", "--llm-timeout", "7.5"])
+                       "--llm-model", "q", "--llm-key-env", "KEY", "--llm-timeout", "7.5", "--milvus-uri",
+                       "http://127.0.0.1:19530", "--milvus-token-env", "MY_TOKEN", "--milvus-timeout", "9",
+                       "--milvus-search-width", "64"])
     assert vars(args) == {"index": "idx", "letters": ["a", "b"], "host": "0.0.0.0", "port": 8000, "model": "m",
                           "rebuild": True, "lang": "en", "max_upload_mb": 2.5, "llm_url": "http://x/v1",
-                          "llm_model": "q", "llm_key_env": "KEY", "llm_timeout": 7.5}
+                          "llm_model": "q", "llm_key_env": "KEY", "llm_timeout": 7.5,
+                          "milvus_uri": "http://127.0.0.1:19530", "milvus_token_env": "MY_TOKEN", "milvus_timeout": 9.0,
+                          "milvus_search_width": 64}
     defaults = parse_args([])
     assert (defaults.index, defaults.port, defaults.lang, defaults.llm_key_env) == ("index", 7860, "zh",
                                                                                    "OPENAI_API_KEY")

@@ -167,6 +167,10 @@ class Place:
         collection: the collection (table) name; one per index.
         token: the server's credentials; never written anywhere (not part of ``repr`` either).
         lexical: a new collection also keeps each chunk's text and lexical terms (``Config.milvus_lexical``).
+        index: a new collection's vector index (``Config.milvus_index``).
+        search_width: the index's search breadth (``Config.milvus_search_width``; 0: the index's default).
+        timeout: seconds any one call to the server may take (``Config.milvus_timeout``).
+        token_name: where the user keeps ``token`` (an environment variable), named in authentication errors.
     """
 
     directory: Path | None = None
@@ -174,6 +178,10 @@ class Place:
     collection: str = "policy_rag"
     token: str | None = field(default=None, repr=False)
     lexical: bool = False
+    index: str = "auto"
+    search_width: int = 0
+    timeout: float = 30.0
+    token_name: str = ""
 
 
 class StoreUnavailable(IndexFolderError):

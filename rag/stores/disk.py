@@ -105,6 +105,8 @@ def _store_flags(config: dict[str, Any] | None) -> str:
         flags += f" --milvus-token-env {_shell_quote(str(config['milvus_token_env']))}"
     if config.get("milvus_lexical"):
         flags += " --milvus-lexical"
+    if config.get("milvus_index", "auto") != "auto":
+        flags += f" --milvus-index {_shell_quote(str(config['milvus_index']))}"
     return flags
 
 

@@ -90,8 +90,16 @@ def chunk_facts(owners: Sequence[int], chunks: Mapping[int, Chunk], letters: Map
     return [made[key] for key in owners]
 
 
-def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexical: bool, owner: str) -> None:
-    """A collection of rows: pk, chunk, born, retired, letter, agency, day, vector (and text, bm25, lex); exact."""
+def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexical: bool, owner: str,
+                      index: tuple[str, dict[str, int]] = ("FLAT", {}),
+                      scalar: tuple[str, str] = ("INVERTED", "INVERTED")) -> None:
+    """A collection of rows: pk, chunk, born, retired, letter, agency, day, vector (and text, bm25, lex).
+
+    Args:
+        index: the vector index's type and build parameters (inner product).
+        scalar: the index types for the integer and the text fields every search filters on (generations,
+            chunk, date; letter, agency), so that a filter does not read every row.
+    """
     types = pymilvus.DataType
     schema = client.create_schema(auto_id=False)
     schema.add_field("pk", types.INT64, is_primary=True)
@@ -100,8 +108,12 @@ def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexica
     schema.add_field("letter", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)  # bytes: 4 per character at most
     schema.add_field("agency", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)
     schema.add_field("vector", types.FLOAT_VECTOR, dim=dim)
-    index = client.prepare_index_params()
-    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # exact, as the FAISS flat store
+    indexes = client.prepare_index_params()
+    indexes.add_index(field_name="vector", index_type=index[0], metric_type="IP", params=dict(index[1]))
+    for field in ("chunk", "born", "retired", "day"):
+        indexes.add_index(field_name=field, index_type=scalar[0])
+    for field in ("letter", "agency"):
+        indexes.add_index(field_name=field, index_type=scalar[1])
     if lexical:
         schema.add_field("text", types.VARCHAR, max_length=MAX_TEXT_CHARS * 4, enable_analyzer=True,
                          analyzer_params={"tokenizer": "jieba"})
@@ -109,13 +121,15 @@ def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexica
         schema.add_field("lex", types.SPARSE_FLOAT_VECTOR)
         schema.add_function(pymilvus.Function(name="text_bm25", function_type=pymilvus.FunctionType.BM25,
                                               input_field_names=["text"], output_field_names=["bm25"]))
-        index.add_index(field_name="bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        index.add_index(field_name="lex", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong",
+        indexes.add_index(field_name="bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        indexes.add_index(field_name="lex", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    # readers ask for Session (their own writes) and writers for Strong, call by call: this is the fallback
+    client.create_collection(name, schema=schema, index_params=indexes, consistency_level="Session",
                              properties={OWNER_PROPERTY: owner})
 
 
 OWNER_PROPERTY = "policy_rag.index"
+NEWEST_PROPERTY = "policy_rag.newest"  # the highest generation any writer has claimed (rows born or retired)
 
 
 def collection_fields(client: Any, name: str) -> dict[str, dict[str, Any]]:
@@ -123,10 +137,16 @@ def collection_fields(client: Any, name: str) -> dict[str, dict[str, Any]]:
     return {field["name"]: field for field in client.describe_collection(name).get("fields", [])}
 
 
+def collection_property(client: Any, name: str, key: str) -> str | None:
+    """A property recorded in the collection (None: not recorded)."""
+    properties = client.describe_collection(name).get("properties", {}) or {}
+    value = properties.get(key)
+    return None if value is None else str(value)
+
+
 def collection_owner(client: Any, name: str) -> str | None:
     """The index id recorded in the collection when it was made (None: made by another program)."""
-    properties = client.describe_collection(name).get("properties", {}) or {}
-    return properties.get(OWNER_PROPERTY)
+    return collection_property(client, name, OWNER_PROPERTY)
 
 
 def check_owner(client: Any, name: str, owner: str, uri: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,13 @@ def open_snapshot(directory: Path, limits: Config | None = None) -> tuple[dict[s
 
 
 def reload_if_changed(directory: Path, generation: str, dim: int, token: str | None = None,
-                      limits: Config | None = None) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
+                      limits: Config | None = None, server: StoreServer | None = None
+                      ) -> tuple[Stores, str, tuple[str, ...], GenerationLease] | None:
     """The stores, generation, sources and lease in ``directory`` if another writer replaced ``generation``."""
     if read_manifest(directory).get("generation") == generation:
         return None
     manifest, folder, lease = open_snapshot(directory, limits)
-    return (load_snapshot(directory, manifest, folder, dim, token), str(manifest.get("generation")),
+    return (load_snapshot(directory, manifest, folder, dim, token, server), str(manifest.get("generation")),
             tuple(manifest.get("sources", ())), lease)
 
 
@@ -164,30 +166,69 @@ def check_build_settings(directory: Path, manifest: dict[str, Any], wanted: Conf
 def store_place(directory: Path | None, config: Config, token: str | None = None) -> Place:
     """Where a database-backed store of an index built with ``config`` keeps its rows."""
     return Place(directory=directory, uri=config.milvus_uri, collection=config.milvus_collection, token=token,
-                 lexical=config.milvus_lexical)
+                 lexical=config.milvus_lexical, index=config.milvus_index, search_width=config.milvus_search_width,
+                 timeout=config.milvus_timeout, token_name=config.milvus_token_env)
 
 
-def token_variable(directory: Path) -> str | None:
-    """The environment variable naming the credentials of ``directory``'s store server (None: it needs none).
+@dataclass(frozen=True)
+class StoreServer:
+    """The store server the user names (``--milvus-uri``, ``--milvus-token-env``, ``--milvus-timeout``): an index
+    folder is data, so the server it names is contacted, and the variable it names read, only when they are these."""
+
+    uri: str | None = None
+    token_env: str = Config().milvus_token_env
+    timeout: float = Config().milvus_timeout
+
+    def check(self, directory: Path, config: Config) -> None:
+        """Refuse an index whose store server or token variable is not the user's, naming the flag to give."""
+        if config.dense != "milvus":
+            return
+        named = config.milvus_uri
+        if named != self.uri:
+            raise IndexLoadError(
+                f"{directory} keeps its vectors in Milvus Lite in the index folder: open it without --milvus-uri"
+                if named is None else
+                f"{directory} keeps its vectors on the Milvus server {str(named)!r}, and policy-rag connects only "
+                f"to a server you name: open it with --milvus-uri {shlex.quote(str(named))} if you trust it")
+        if named is not None and config.milvus_token_env != self.token_env:
+            raise IndexLoadError(
+                f"{directory} reads its Milvus token from the environment variable "
+                f"{str(config.milvus_token_env)!r}, and policy-rag reads only a variable you name: open it with "
+                f"--milvus-token-env {shlex.quote(str(config.milvus_token_env))} if that is where your token is")
+
+
+def token_variable(directory: Path, server: StoreServer | None = None) -> str | None:
+    """The environment variable to read ``directory``'s store server token from (None: no server, none to read):
+    the user's own (``server.token_env``), once the index is found to name the user's server and variable.
 
     The CLI and the app read it; the variable's name is in the manifest, its value never is.
+
+    Raises:
+        IndexLoadError: the index names another server or variable than ``server`` (the user's flags).
     """
+    server = server or StoreServer()
     config = stored_config(directory, read_manifest(directory))
-    return config.milvus_token_env if config.dense == "milvus" and config.milvus_uri else None
+    server.check(directory, config)
+    return server.token_env if config.dense == "milvus" and config.milvus_uri else None
 
 
 def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, dim: int,
-                  token: str | None = None) -> Stores:
+                  token: str | None = None, server: StoreServer | None = None) -> Stores:
     """Read the stores of a verified generation and check they agree with each other and the manifest.
 
+    Args:
+        server: the store server the user names (default: none, i.e. Milvus Lite in the index folder).
+
     Raises:
-        IndexLoadError: unreadable or inconsistent, with the rebuild command.
+        IndexLoadError: unreadable or inconsistent, with the rebuild command; or its store server is not ``server``.
     """
+    server = server or StoreServer()
     config = stored_config(directory, manifest)
+    server.check(directory, config)
     hint = rebuild_hint(directory, manifest.get("sources", []), config.model, config.to_dict())
+    place = store_place(directory, config.with_(milvus_timeout=server.timeout), token)
     try:
-        stores = Stores.load(generation, dim, config.dense, config.lexical, store_place(directory, config, token),
-                             dense_params(config))
+        stores = Stores.load(generation, dim, config.dense, config.lexical, place, dense_params(config))
     except IndexFolderError:
         raise
     except Exception as exc:  # any unreadable piece means the same thing to the user

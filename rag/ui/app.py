@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from rag.cli_store import server_args
 from rag.config import DEFAULT_MODEL, Config
 from rag.ingest import print_ocr_page, printable, printable_lines
 
@@ -47,7 +48,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-timeout", type=float, default=Config().llm_timeout, metavar="SECONDS",
                         help="seconds the model may take for its whole reply before the extractive answer is shown "
                              f"instead (default: {Config().llm_timeout:g})")
+    server_args(parser)
     args = parser.parse_args(argv)
+    if not args.milvus_timeout > 0:
+        parser.error("--milvus-timeout must be a number of seconds above 0")
     if bool(args.llm_url) != bool(args.llm_model):
         parser.error("a generative answer needs both --llm-url and --llm-model")
     if not args.llm_timeout > 0:
@@ -71,7 +75,7 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     if (directory / "manifest.json").exists() and not args.rebuild:
         print(f"Loading the index in {printable(str(directory))} …", file=sys.stderr, flush=True)
         index = Index.load(directory, config=config, expect=config if args.model else None,
-                           store_token=_store_token(directory), model=config.model)
+                           store_token=_store_token(directory, args), model=config.model, milvus_uri=args.milvus_uri)
         if args.letters:
             index.add(args.letters, progress=tty, on_progress=report, on_ocr_page=print_ocr_page)
             print(printable_lines(index.report.summary()), file=sys.stderr)
@@ -89,11 +93,12 @@ def open_index(args: argparse.Namespace, config: Config) -> Index:
     return index
 
 
-def _store_token(directory: Path) -> str | None:
-    """The index's store server credentials, from the environment variable its manifest names (if any)."""
-    from rag.stores.snapshot import token_variable
+def _store_token(directory: Path, args: argparse.Namespace) -> str | None:
+    """The index's store server credentials, from the environment variable the user names (``--milvus-token-env``),
+    read only once the index is found to name that variable and the user's server (``--milvus-uri``)."""
+    from rag.stores.snapshot import StoreServer, token_variable
 
-    variable = token_variable(directory)
+    variable = token_variable(directory, StoreServer(args.milvus_uri, args.milvus_token_env, args.milvus_timeout))
     return (os.environ.get(variable) or None) if variable else None
 
 
@@ -153,7 +158,8 @@ def gradio_installed() -> bool:
 def app_config(args: argparse.Namespace) -> Config:
     """The app's configuration from its flags: the same defaults the CLI and the Python API use."""
     return Config(model=args.model or DEFAULT_MODEL, max_file_bytes=int(args.max_upload_mb * 1_000_000),
-                  llm_timeout=args.llm_timeout)
+                  llm_timeout=args.llm_timeout, milvus_token_env=args.milvus_token_env,
+                  milvus_timeout=args.milvus_timeout, milvus_search_width=args.milvus_search_width)
 
 
 def _warm_up(index: Index) -> None:
