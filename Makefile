@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= index
 PORT   ?= 7860
 
-.PHONY: run test setup setup-dev browser formats screenshot lint typecheck eval bench clean
+.PHONY: run test setup setup-dev browser formats servers screenshot lint typecheck eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,17 @@ formats:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FORMAT_PACKAGES) >/dev/null; \
 	  else echo "scans and .doc need Debian packages: sudo apt-get install $(FORMAT_PACKAGES)"; exit 1; fi; }
 
+# The Milvus server tests run the server in a network namespace of its own, loopback only (Debian's iproute2, root).
+servers:
+	@command -v ip >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; \
+	  else echo "the Milvus server tests need Debian's iproute2 and root: sudo apt-get install iproute2"; exit 1; fi; }
+
 run: setup
 	$(BIN)/python app.py --index $(INDEX) --port $(PORT)
 
 # Lint, types, then every test.
-test: setup-dev browser formats
+test: setup-dev browser formats servers
 	$(BIN)/ruff check rag eval tests app.py
 	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
