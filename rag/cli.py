@@ -81,6 +81,7 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
                         f"{k or 'Config.answer_passages, ' + str(Config().answer_passages)})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--agency", help="only letters whose agency contains this text")
+    parser.add_argument("--region", help="only letters from this division or inside it (浙江, 宁波, 慈溪市)")
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only letters dated on or after")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only letters dated on or before")
@@ -162,7 +163,8 @@ def _load(directory: str) -> Index:
 def _filters(args: argparse.Namespace) -> Filters:
     from .retrieve.filters import Filters
 
-    return Filters(letters=tuple(args.letter), agency=args.agency, date_from=args.date_from, date_to=args.date_to)
+    return Filters(letters=tuple(args.letter), agency=args.agency, region=args.region, date_from=args.date_from,
+                   date_to=args.date_to)
 
 
 @dataclass(frozen=True)
@@ -283,11 +285,11 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def format_hit(hit: Hit) -> str:
-    """A hit as terminal text: rank, letter, score, agency and date; the section path; the passage, indented.
+    """A hit as terminal text: rank, letter, score, agency, region and date; the section path; the passage, indented.
 
     The section is named once (by its path, not again by its label) and blank lines are dropped.
     """
-    who = "  ".join(x for x in (hit.agency, hit.date) if x)
+    who = "  ".join(x for x in (hit.agency, hit.region.text(), hit.date) if x)
     name = hit.doc_number or hit.title or Path(hit.path).stem
     head = f"[{hit.rank}] {name}  ({hit.score:.3f}){f'  {who}' if who else ''}"
     lines = [head, f"    {hit.section}"] if hit.section else [head]
@@ -354,7 +356,8 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 def _letters(args: argparse.Namespace) -> int:
 
     index = _load(args.index)
-    rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
+    rows = [letter.metadata() | {"paths": list(letter.paths), "region": letter.region.as_json()}
+            for letter in index.letters]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:
@@ -364,10 +367,13 @@ def _letters(args: argparse.Namespace) -> int:
 
 
 def letter_row(letter: Letter) -> str:
-    """A letter as one tab-separated line: id, document number, agency, date, and its title, or else its file."""
+    """A letter as one tab-separated line: id, document number, agency, region, date, and its title, or else its
+    file; a letter published in several places adds its sources, one per line below it."""
     name = letter.title or f"({Path(letter.path).name})"
-    fields = [letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.date or "-", name]
-    return "\t".join(printable(field) for field in fields)
+    fields = [letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.region.text() or "-",
+              letter.date or "-", name]
+    sources = [f"\n\tsource: {printable(path)}" for path in letter.paths] if len(letter.paths) > 1 else []
+    return "\t".join(printable(field) for field in fields) + "".join(sources)
 
 
 def _remove(args: argparse.Namespace) -> int:

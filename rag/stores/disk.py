@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 4  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves;
-# 4: letters parsed with page chrome told apart from their fields and fixed-width lines rejoined
+FORMAT_VERSION = 5  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves;
+# 4: letters parsed with page chrome told apart from their fields and fixed-width lines rejoined; 5: letters carry
+# their region
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 HASH_ALWAYS_BELOW = 16 * 1024 * 1024  # bytes: smaller files are re-hashed on every load
