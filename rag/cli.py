@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--stream", action="store_true", help="print the model's draft while it writes, then the "
                                                           "checked answer")
 
+    compare = sub.add_parser("compare", help="compare what every letter answering a question offers: a row per "
+                             "measure (place, agency, date, amount or rate, cap, condition), quoted and cited")
+    compare.add_argument("question", help="the question (Chinese or English)")
+    compare.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
+    compare.add_argument("--letters", type=int, default=20, metavar="N",
+                         help="how many of the best-matching letters to read (default: 20)")
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    _filter_args(compare)
+
     letters = sub.add_parser("letters", help="list the indexed letters")
     letters.add_argument("--index", default="index", metavar="DIR")
     letters.add_argument("--json", action="store_true")
@@ -80,6 +89,10 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: "
                         f"{k or 'Config.answer_passages, ' + str(Config().answer_passages)})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _filter_args(parser)
+
+
+def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agency", help="only letters whose agency contains this text")
     parser.add_argument("--region", help="only letters from this division or inside it (浙江, 宁波, 慈溪市)")
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
@@ -376,6 +389,22 @@ def letter_row(letter: Letter) -> str:
     return "\t".join(printable(field) for field in fields) + "".join(sources)
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .answer.compare import format_comparison
+
+    filters = _filters(args)
+    if args.letters < 1:
+        raise ValueError(f"--letters must be at least 1, not {args.letters}")
+    index = _load(args.index)
+    comparison = index.compare(args.question, filters=filters or None, letters=args.letters)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), ensure_ascii=False))
+    else:
+        for line in format_comparison(comparison).splitlines():
+            print(printable(line))
+    return 0
+
+
 def _remove(args: argparse.Namespace) -> int:
 
     index = _load(args.index)
@@ -384,7 +413,8 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"build": _build, "search": _search, "ask": _ask, "letters": _letters, "remove": _remove}
+_COMMANDS = {"build": _build, "search": _search, "ask": _ask, "compare": _compare, "letters": _letters,
+             "remove": _remove}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -160,7 +160,7 @@ def test_bad_queries_raise_clear_errors(fake_index: Index):
 
 def test_manifest_records_build_facts(fake_index: Index, tmp_path: Path):
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 4
+    assert manifest["format_version"] == 5
     assert manifest["encoder"] == {"id": "fake-bigrams", "dim": 256, "normalized": True, "metric": "inner_product"}
     assert manifest["counts"]["letters"] == 2 and manifest["counts"]["chunks"] == len(fake_index.chunks)
     assert manifest["build_settings"]["chunking"] == "sections"

@@ -104,3 +104,16 @@ def test_cli_letters_json_and_search_carry_the_region(tmp_path: Path, analyzer, 
     assert rows["guangzhou"]["region"] == {"province": "广东省", "city": "广州市", "county": None}
     assert main(["letters", "--index", str(tmp_path / "index")]) == 0
     assert "浙江省 宁波市 慈溪市" in capsys.readouterr().out
+
+
+def test_cards_the_letter_view_the_library_table_and_the_ui_filter_show_the_region():
+    from rag.ui import render
+    from rag.ui.conversation import make_filters
+
+    letters = [parse_letter(text, letter_id=stem) for stem, text in LETTERS.items()]
+    cixi = next(lt for lt in letters if lt.letter_id == "cixi")
+    assert "浙江省 宁波市 慈溪市" in render.letter_html(cixi)
+    assert "浙江省 宁波市 慈溪市" in render.letters_table_html(letters)
+    assert render.regions(letters)[:2] == ["广东省", "浙江省"]
+    assert {"宁波市", "慈溪市", "广州市"} <= set(render.regions(letters))
+    assert make_filters(region="宁波市") == Filters(region="宁波市")

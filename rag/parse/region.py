@@ -122,6 +122,31 @@ def _depth(agency: str | None, named: list[tuple[Any, bool]], title: str | None)
     return 2
 
 
+def division_code(region: Region) -> str:
+    """The region's administrative division code (GB/T 2260, as cpca keeps it: ``330282`` for 慈溪市): the order
+    statistical tables list places in. ``000000`` for 全国; ``999999`` for an unknown region."""
+    if region.province == NATIONAL:
+        return "000000"
+    code = ""
+    for rank, name in enumerate((region.province, region.city, region.county)):
+        if not name:
+            break
+        found = [c for c in _codes().get(name, ()) if c.startswith(code) and c.endswith("00" * (2 - rank))]
+        if not found:
+            break
+        code = found[0][: 2 * (rank + 1)]
+    return code.ljust(6, "0") if code else "999999"
+
+
+@functools.cache
+def _codes() -> dict[str, list[str]]:
+    """Each division's name with its six-digit codes (a name several divisions share has several)."""
+    codes: dict[str, list[str]] = defaultdict(list)
+    for info in _cpca().ad_2_addr_dict.values():
+        codes[info.name].append(info.adcode[:6])
+    return dict(codes)
+
+
 def _region(votes: list[tuple[tuple[Any, bool], float]], depth: int) -> Region:
     """The province with the most votes, then its city, then its county, down to ``depth`` (a vote counts for
     every level above its own; a name several divisions share (城区, 朝阳区) counts for the county alone)."""

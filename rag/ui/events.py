@@ -61,7 +61,7 @@ class Events:
         """Attach the handlers to the events of ``demo``, the ``gr.Blocks`` the layout was built in."""
         page, chat, filters = self.layout, self.layout.chat, self.layout.filters
         ask_inputs = [chat.question, page.conversation, filters.k, filters.agency, filters.year_from,
-                      filters.year_to, filters.letters, page.language]
+                      filters.year_to, filters.letters, page.language, filters.region]
         ask_outputs = [chat.chatbot, page.conversation, page.selected, page.evidence.cards, chat.download,
                        chat.question, page.letter.view, page.opened]
         respond = self.ask if self.llm is None else self.ask_streaming  # Gradio streams a generator's outputs
@@ -89,7 +89,7 @@ class Events:
 
     # ---- asking -------------------------------------------------------------------------
     def ask(self, question: str, conversation: Conversation, k: float, agency: str | None, year_from: str | None,
-            year_to: str | None, letters: list[str] | None, language: str,
+            year_to: str | None, letters: list[str] | None, language: str, region: str | None = None,
             request: gr.Request | None = None) -> Updates:
         """Answer ``question`` in the conversation (nothing happens for a blank one)."""
         if not (question or "").strip():
@@ -98,13 +98,14 @@ class Events:
         with self.clients.slot(_client(request)) as admitted:
             if not admitted:
                 return self._answered(conversation, self._busy(question), language)
-            filters = make_filters(agency, year_from, year_to, letters or ())
+            filters = make_filters(agency, year_from, year_to, letters or (), region)
             turn = reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
         return self._answered(conversation, replace(turn, notes=(*notes, *turn.notes)), language)
 
     def ask_streaming(self, question: str, conversation: Conversation, k: float, agency: str | None,
                       year_from: str | None, year_to: str | None, letters: list[str] | None,
-                      language: str, request: gr.Request | None = None) -> Iterator[Updates]:
+                      language: str, region: str | None = None,
+                      request: gr.Request | None = None) -> Iterator[Updates]:
         """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it."""
         if not (question or "").strip():
             yield no_change()
@@ -114,7 +115,7 @@ class Events:
             if not admitted:
                 yield self._answered(conversation, self._busy(question), language)
                 return
-            filters = make_filters(agency, year_from, year_to, letters or ())
+            filters = make_filters(agency, year_from, year_to, letters or (), region)
             chatbot = self.layout.chat.chatbot
             earlier = [*messages(conversation, language), {"role": "user", "content": render.user_message(question)}]
             draft = ""

@@ -44,6 +44,7 @@ _ROWS: dict[str, tuple[str, str]] = {
     # a letter's metadata
     "doc_number": ("文号", "Document No."),
     "agency": ("机关", "Agency"),
+    "region": ("地区", "Region"),
     "date": ("日期", "Date"),
     "section": ("章节", "Section"),
     "title": ("标题", "Title"),
