@@ -90,3 +90,32 @@ def test_cli_compare_json_keeps_the_contract(tmp_path: Path, capsys: pytest.Capt
     assert main(["compare", QUESTION, "--index", str(compared), "--region", "广东"]) == 0
     out = capsys.readouterr().out
     assert "广东省 广州市" in out and "最高50万元" in out and "慈溪" not in out
+
+
+def test_the_compare_tab_shows_the_table_the_chart_a_csv_and_opens_a_quote_at_its_sentence(
+        compared: Path, analyzer, tmp_path: Path):
+    gr = pytest.importorskip("gradio")
+    from types import SimpleNamespace
+
+    from rag.ui.events import Events
+    from rag.ui.layout import build_layout
+
+    index = Index.load(compared, encoder=FakeEncoder(), analyzer=analyzer)
+    with gr.Blocks() as demo:
+        layout = build_layout(index, "en")
+        events = Events(index, layout, exports=tmp_path / "exports")
+        events.wire(demo)
+    panel = layout.compare
+    updates = events.compare(QUESTION, None, "en")
+    table, chart = updates[panel.table], updates[panel.chart]
+    assert table.count("<tr data-letter=") == 4 and "最高50万元" in table and "1 more letters only mention" in table
+    assert 'data-region="浙江省" data-count="1"' in chart and chart.count('class="rag-bar"') == 4
+    csv_text = Path(updates[panel.csv]["value"]).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("letter_id,province,city,county") and len(csv_text.splitlines()) == 5
+    row = updates[panel.comparison].rows[1]
+    event = SimpleNamespace(letter=row.letter_id, start=row.citation.start, end=row.citation.end)
+    view = events.open_compared(updates[panel.comparison], "en", event)[panel.letter]
+    assert 'id="cited-span"' in view and f'data-letter="{row.letter_id}"' in view
+    assert events.compare("  ", None, "en") == gr.skip()
+    only = events.compare(QUESTION, "广东", "en")[panel.table]
+    assert only.count("<tr data-letter=") == 1 and "广州" in only

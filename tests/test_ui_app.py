@@ -120,7 +120,8 @@ def test_remove_without_a_choice_says_so(page: tuple[object, object, object]) ->
     assert updates[layout.library.report] == '<p class="rag-notice">Choose a letter to remove first.</p>'
     assert set(updates) == {layout.library.report, layout.filters.agency, layout.filters.region,
                             layout.filters.year_from, layout.filters.year_to, layout.filters.letters,
-                            layout.library.doomed, layout.library.table, layout.library.summary}
+                            layout.library.doomed, layout.library.table, layout.library.summary,
+                            layout.compare.region}
 
 
 def test_without_gradio_the_app_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path):

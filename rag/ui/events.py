@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from rag import Index, IndexFolderError, IndexLocked, Skipped
+from rag import Filters, Index, IndexFolderError, IndexLocked, Skipped
+from rag.answer.compare import Comparison  # at run time: Gradio reads the handlers' hints to find gr.EventData
 from rag.embed import MissingDependency
 
 from . import render
@@ -86,6 +87,11 @@ class Events:
         page.language.change(self.relabel, [page.language, page.conversation, page.selected, page.opened],
                              relabelled)
         demo.load(self.refresh, page.language, refreshed)
+        compare = page.compare
+        compare_outputs = [compare.table, compare.chart, compare.csv, compare.comparison]
+        compare.run.click(self.compare, [compare.question, compare.region, page.language], compare_outputs)
+        compare.question.submit(self.compare, [compare.question, compare.region, page.language], compare_outputs)
+        compare.table.click(self.open_compared, [compare.comparison, page.language], compare.letter)
 
     # ---- asking -------------------------------------------------------------------------
     def ask(self, question: str, conversation: Conversation, k: float, agency: str | None, year_from: str | None,
@@ -200,6 +206,34 @@ class Events:
                 page.evidence.cards: render.evidence_html(None, lang=language),
                 page.letter.view: render.letter_html(None, lang=language), page.opened: None,
                 page.chat.download: self._export(None, 0, language)}
+
+    # ---- comparing ------------------------------------------------------------------------
+    def compare(self, question: str, region: str | None, language: str) -> Updates:
+        """Compare ``question`` across the letters (in ``region``): the table, the chart and the CSV."""
+        panel = self.layout.compare
+        if not (question or "").strip():
+            return no_change()
+        question, _ = self._clipped(question)
+        comparison = self.index.compare(question, filters=Filters(region=region) if region else None)
+        folder = self.exports / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / "policy-rag-compare.csv"
+        path.write_text(render.compare_csv(comparison), encoding="utf-8-sig")  # utf-8-sig: spreadsheets read it
+        return {panel.table: render.compare_table_html(comparison, language),
+                panel.chart: render.compare_chart_html(comparison, language),
+                panel.csv: gr.update(value=str(path), interactive=bool(comparison.rows)),
+                panel.comparison: comparison}
+
+    def open_compared(self, comparison: Comparison | None, language: str, event: gr.EventData) -> Updates:
+        """Open the letter of the quote clicked in the comparison, its sentence marked."""
+        try:
+            row = next(r for r in comparison.rows if r.letter_id == event.letter  # type: ignore[union-attr]
+                       and r.citation.start == int(event.start) and r.citation.end == int(event.end))
+            letter = self.index.letter(row.letter_id)
+        except (AttributeError, TypeError, ValueError, StopIteration, KeyError):
+            return no_change()
+        span = (row.citation.start, row.citation.end)
+        return {self.layout.compare.letter: render.letter_html(letter, [span], language, opened=(0, row.citation.n))}
 
     # ---- the library --------------------------------------------------------------------
     def upload(self, files: list[str] | None, language: str, progress: gr.Progress = _TRACKER) -> Updates:
