@@ -2,7 +2,7 @@
 
 The rows come from the answer's own support extraction (:func:`~.support.support_rows` over the scored sentences
 of every retrieved letter, not only the few an answer quotes), each with the sentence it was read from, checked
-against its letter's text. Letters whose passages share the question's terms but state no measure are counted.
+against its letter's text. Letters whose passages hold the question's main terms but state no measure are counted.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from ..embed import Encoder
 from ..parse import Letter, Region
 from ..parse.region import division_code
 from ..retrieve.hits import Hit
+from .figures import SUPPORT_WORD
 from .scoring import score_sentences
 from .support import support_rows
+from .terms import fold
 from .types import Citation
 
 _RATE = re.compile(r"[%％]|折")
@@ -60,7 +62,8 @@ class ComparisonRow:
 class Comparison:
     """The letters answering a question, one row per distinct measure, in region (division code) then date order.
 
-    ``mentioned_only`` counts the retrieved letters that share the question's terms but state no measure.
+    ``mentioned_only`` counts the retrieved letters whose passages hold at least half the question's term weight but
+    state no measure.
     """
 
     question: str
@@ -85,7 +88,10 @@ def compare(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: A
     Returns:
         The :class:`Comparison`; a letter stating the same measure twice gives one row.
     """
-    evidence = score_sentences(question, hits, encoder=encoder, analyzer=analyzer, statistics=statistics,
+    # only passages naming a support measure can give a row: the others are not scored sentence by sentence (the
+    # sentences' encoding is most of a comparison's time), only checked for the question's terms
+    measured = [hit for hit in hits if SUPPORT_WORD.search(hit.text)]
+    evidence = score_sentences(question, measured, encoder=encoder, analyzer=analyzer, statistics=statistics,
                                letters=letters, config=config)
     sentences = list(evidence.sentences)
     found: dict[tuple[str, ...], tuple[Any, Any]] = {}
@@ -106,7 +112,9 @@ def compare(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: A
             cap=item.cap, condition=item.condition,
             citation=Citation(n, sentence.hit, sentence.text, sentence.start, sentence.end)))
     answering = {row.letter_id for row in rows}
-    mentioning = {s.hit.letter_id for s in sentences if s.overlap > 0} - answering
+    total = sum(term.weight for term in evidence.terms) or 1.0
+    mentioning = {hit.letter_id for hit in hits if hit.letter_id not in answering and sum(
+        term.weight for term in evidence.terms if any(form in fold(hit.text) for form in term.forms)) / total >= 0.5}
     return Comparison(question, tuple(rows), len(mentioning))
 
 
