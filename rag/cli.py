@@ -1,4 +1,4 @@
-"""The ``rag`` command line: build, search, ask, list and remove letters."""
+"""The ``rag`` command line: build, search, ask, compare, list and remove letters."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_letters import add_letter_commands, print_comparison, print_letters
 from .cli_store import add_store_args, build_config, build_sharded, dense_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable
@@ -17,7 +18,6 @@ from .ingest import print_ocr_page, printable
 if TYPE_CHECKING:
     from .answer import LLM
     from .index import BuildReport, Index
-    from .parse import Letter
     from .retrieve.filters import Filters
     from .retrieve.hits import Hit
 
@@ -57,18 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--stream", action="store_true", help="print the model's draft while it writes, then the "
                                                           "checked answer")
 
-    compare = sub.add_parser("compare", help="compare what every letter answering a question offers: a row per "
-                             "measure (place, agency, date, amount or rate, cap, condition), quoted and cited")
-    compare.add_argument("question", help="the question (Chinese or English)")
-    compare.add_argument("--index", default="index", metavar="DIR", help="index folder (default: index)")
-    compare.add_argument("--letters", type=int, default=20, metavar="N",
-                         help="how many of the best-matching letters to read (default: 20)")
-    compare.add_argument("--json", action="store_true", help="machine-readable output")
-    _filter_args(compare)
-
-    letters = sub.add_parser("letters", help="list the indexed letters")
-    letters.add_argument("--index", default="index", metavar="DIR")
-    letters.add_argument("--json", action="store_true")
+    add_letter_commands(sub, _filter_args)
 
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
@@ -367,41 +356,16 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 
 def _letters(args: argparse.Namespace) -> int:
-
-    index = _load(args.index)
-    rows = [letter.metadata() | {"paths": list(letter.paths), "region": letter.region.as_json()}
-            for letter in index.letters]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for letter in index.letters:
-            print(letter_row(letter))
+    print_letters(_load(args.index), args.json)
     return 0
 
 
-def letter_row(letter: Letter) -> str:
-    """A letter as one tab-separated line: id, document number, agency, region, date, and its title, or else its
-    file; a letter published in several places adds its sources, one per line below it."""
-    name = letter.title or f"({Path(letter.path).name})"
-    fields = [letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.region.text() or "-",
-              letter.date or "-", name]
-    sources = [f"\n\tsource: {printable(path)}" for path in letter.paths] if len(letter.paths) > 1 else []
-    return "\t".join(printable(field) for field in fields) + "".join(sources)
-
-
 def _compare(args: argparse.Namespace) -> int:
-    from .answer.compare import format_comparison
-
-    filters = _filters(args)
+    filters = _filters(args)  # bad dates are refused before the index is loaded
     if args.letters < 1:
         raise ValueError(f"--letters must be at least 1, not {args.letters}")
-    index = _load(args.index)
-    comparison = index.compare(args.question, filters=filters or None, letters=args.letters)
-    if args.json:
-        print(json.dumps(comparison.to_dict(), ensure_ascii=False))
-    else:
-        for line in format_comparison(comparison).splitlines():
-            print(printable(line))
+    print_comparison(_load(args.index).compare(args.question, filters=filters or None, letters=args.letters),
+                     args.json)
     return 0
 
 

@@ -127,14 +127,11 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
             continue
         letter_id = choose_letter_id(path, document.sha256, taken=letters.keys(), prefer=old_id)
         letter = parse_letter(document.text, letter_id=letter_id, path=path, sha256=document.sha256)
-        twin = next((lid for lid in near.find(document.text) if lid in letters and same_letter(letters[lid], letter)),
-                    None)
+        twin = _republished(letter, near, letters)
         if twin is not None:
-            letters[twin] = replace(letters[twin], paths=tuple(dict.fromkeys([*letters[twin].paths, path])))
             by_path[path] = twin
             duplicates.append((path, twin))
             continue
-        near.add(letter_id, document.text)
         letters[letter_id] = letter
         by_hash[letter.sha256] = letter_id
         by_path[path] = letter_id
@@ -147,6 +144,17 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
         added=tuple(added), updated=tuple(updated), unchanged=tuple(dict.fromkeys(unchanged)),
         duplicates=tuple(duplicates), removed=tuple(lid for lid in existing if lid not in letters),
     )
+
+
+def _republished(letter: Letter, near: NearDuplicates, letters: dict[str, Letter]) -> str | None:
+    """The id of the letter read earlier in this update that ``letter`` republishes (its path is added to it), or
+    ``None`` (``letter``'s text is then remembered for the letters read after it)."""
+    twin = next((lid for lid in near.find(letter.text) if lid in letters and same_letter(letters[lid], letter)), None)
+    if twin is None:
+        near.add(letter.letter_id, letter.text)
+        return None
+    letters[twin] = replace(letters[twin], paths=tuple(dict.fromkeys([*letters[twin].paths, *letter.paths])))
+    return twin
 
 
 def same_letter(a: Letter, b: Letter) -> bool:

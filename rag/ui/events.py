@@ -24,6 +24,7 @@ from rag.answer.compare import Comparison  # at run time: Gradio reads the handl
 from rag.embed import MissingDependency
 
 from . import render
+from .comparison import compare_chart_html, compare_csv, compare_table_html
 from .conversation import Conversation, Turn, make_filters, reply, reply_stream
 from .labels import t
 from .layout import Layout
@@ -218,9 +219,9 @@ class Events:
         folder = self.exports / uuid.uuid4().hex
         folder.mkdir(parents=True)
         path = folder / "policy-rag-compare.csv"
-        path.write_text(render.compare_csv(comparison), encoding="utf-8-sig")  # utf-8-sig: spreadsheets read it
-        return {panel.table: render.compare_table_html(comparison, language),
-                panel.chart: render.compare_chart_html(comparison, language),
+        path.write_text(compare_csv(comparison), encoding="utf-8-sig")  # utf-8-sig: spreadsheets read it
+        return {panel.table: compare_table_html(comparison, language),
+                panel.chart: compare_chart_html(comparison, language),
                 panel.csv: gr.update(value=str(path), interactive=bool(comparison.rows)),
                 panel.comparison: comparison}
 

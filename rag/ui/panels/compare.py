@@ -11,6 +11,7 @@ import gradio as gr
 from rag import Letter
 
 from .. import render
+from ..comparison import compare_chart_html, compare_table_html
 from ..labels import t
 from . import Updates
 from .letter import SCROLL_JS
@@ -64,11 +65,11 @@ def build_compare_panel(lang: str, letters: Sequence[Letter]) -> ComparePanel:
             run = gr.Button(t(lang, "compare_run"), variant="primary", elem_id="compare-run", scale=0)
         with gr.Row():
             with gr.Column(scale=5):
-                table = gr.HTML(render.compare_table_html(None, lang), elem_id="compare-table",
+                table = gr.HTML(compare_table_html(None, lang), elem_id="compare-table",
                                 js_on_load=COMPARE_CITE_JS)
                 csv = gr.DownloadButton(t(lang, "compare_csv"), value=None, interactive=False, elem_id="compare-csv")
             with gr.Column(scale=2):
-                chart = gr.HTML(render.compare_chart_html(None, lang), elem_id="compare-chart")
+                chart = gr.HTML(compare_chart_html(None, lang), elem_id="compare-chart")
         letter = gr.HTML(render.letter_html(None, lang=lang), elem_id="compare-letter", js_on_load=SCROLL_JS)
     return ComparePanel(tab, question, region, run, table, chart, csv, letter, gr.State(None))
 
