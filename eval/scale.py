@@ -8,7 +8,8 @@ Questions (``letters28/dev.jsonl``) are encoded by the real model.
 
 Each step runs in a fresh process, so memory figures are its own: the build (``build_s``,
 ``peak_rss_mib``), then loading and querying (``load_s``, ``rss_after_load_mib``, ``p50_ms``/``p95_ms``
-end to end, ``recall_at_10_vs_exact`` against the same pipeline over an exact dense store, and
+end to end, ``compare_p50_ms`` for :meth:`rag.Index.compare`, ``recall_at_10_vs_exact`` against the same
+pipeline over an exact dense store, and
 ``add_letter_s``: one new letter added and saved).
 """
 
@@ -115,6 +116,7 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
         tops.append([h.chunk_id for h in hits])
     seconds, tops = seconds[3:], tops[3:]
     row.update(p50_ms=float(np.percentile(seconds, 50) * 1000), p95_ms=float(np.percentile(seconds, 95) * 1000))
+    row["compare_p50_ms"] = compare_p50_ms(index, questions)
     if exact_dir is not None:
         exact = (index.with_config(ivf_nprobe=EVERY_CELL) if exact_dir == SCAN
                  else Index.load(exact_dir, encoder=encoder, analyzer=index.analyzer))
@@ -129,6 +131,16 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
     row["disk_mib"] = _folder_bytes(Path(index_dir)) / MIB
     row["peak_rss_query_mib"] = _peak_rss() / MIB
     return row
+
+
+def compare_p50_ms(index: Index, questions: Sequence[str], count: int = 20) -> float:
+    """The median milliseconds of :meth:`rag.Index.compare` (20 letters) over the first ``count`` questions."""
+    seconds = []
+    for question in questions[:count]:
+        started = time.perf_counter()
+        index.compare(question)
+        seconds.append(time.perf_counter() - started)
+    return float(np.percentile(seconds, 50) * 1000) if seconds else 0.0
 
 
 def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str], out: Path, model: str,

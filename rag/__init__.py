@@ -16,7 +16,7 @@ from .config import Config
 from .embed import Encoder, load_encoder
 from .index import BuildReport, Index
 from .ingest import Document, Skipped, read_document, read_documents
-from .parse import CLOSING, PREAMBLE, Letter, Section, parse_letter
+from .parse import CLOSING, PREAMBLE, Letter, Region, Section, parse_letter
 from .retrieve.filters import Filters
 from .retrieve.hits import Hit
 from .retrieve.query import BadQuery
@@ -25,7 +25,7 @@ from .stores.disk import IndexFolderError, IndexLoadError, IndexLocked
 __all__ = [
     "CLOSING", "LLM", "PREAMBLE", "Analyzer", "Answer", "BadQuery", "BuildReport", "Chunk", "Citation", "Config",
     "Document", "Encoder", "EndpointError", "Filters", "Glossary", "Hit", "Index", "IndexFolderError",
-    "IndexLoadError", "IndexLocked", "Letter", "Section", "Skipped", "SupportItem", "answer", "answer_to_dict",
-    "chunk_letter", "format_answer", "load_encoder", "parse_letter", "read_document", "read_documents",
-    "split_sentences",
+    "IndexLoadError", "IndexLocked", "Letter", "Region", "Section", "Skipped", "SupportItem", "answer",
+    "answer_to_dict", "chunk_letter", "format_answer", "load_encoder", "parse_letter", "read_document",
+    "read_documents", "split_sentences",
 ]

@@ -1,4 +1,4 @@
-"""The ``rag`` command line: build, search, ask, list and remove letters."""
+"""The ``rag`` command line: build, search, ask, compare, list and remove letters."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .cli_letters import add_letter_commands, print_comparison, print_letters
 from .cli_store import add_store_args, build_config, build_sharded, dense_args, load_index, server_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable, printable_lines
@@ -18,7 +19,6 @@ from .ingest import print_ocr_page, printable, printable_lines
 if TYPE_CHECKING:
     from .answer import LLM
     from .index import BuildReport, Index
-    from .parse import Letter
     from .retrieve.filters import Filters
     from .retrieve.hits import Hit
 
@@ -64,16 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--stream", action="store_true", help="print the model's draft while it writes, then the "
                                                           "checked answer")
 
-    letters = sub.add_parser("letters", help="list the indexed letters")
-    letters.add_argument("--index", default="index", metavar="DIR")
-    letters.add_argument("--json", action="store_true")
+    compare, letters = add_letter_commands(sub, _filter_args)
     server_args(letters)
+    server_args(compare)
 
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
     remove.add_argument("--index", default="index", metavar="DIR")
     remove.add_argument("--json", action="store_true", help='print {"removed": [ids], "letters": N} as JSON')
-    for command in (letters, remove):
+    for command in (letters, remove, compare):
         command.add_argument("--model", metavar="NAME_OR_PATH", help="the index's embedding model (needed only "
                              "when new text is embedded; never read from the index)")
     server_args(remove)
@@ -96,7 +95,12 @@ def _query_args(parser: argparse.ArgumentParser, k: int | None = 5) -> None:
     parser.add_argument("--k", type=int, default=k, help=f"number of passages (default: "
                         f"{k or 'Config.answer_passages, ' + str(Config().answer_passages)})")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _filter_args(parser)
+
+
+def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agency", help="only letters whose agency contains this text")
+    parser.add_argument("--region", help="only letters from this division or inside it (浙江, 宁波, 慈溪市)")
     parser.add_argument("--letter", action="append", default=[], metavar="ID", help="only this letter (repeatable)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only letters dated on or after")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only letters dated on or before")
@@ -178,7 +182,8 @@ def _load(args: argparse.Namespace) -> Index:
 def _filters(args: argparse.Namespace) -> Filters:
     from .retrieve.filters import Filters
 
-    return Filters(letters=tuple(args.letter), agency=args.agency, date_from=args.date_from, date_to=args.date_to)
+    return Filters(letters=tuple(args.letter), agency=args.agency, region=args.region, date_from=args.date_from,
+                   date_to=args.date_to)
 
 
 @dataclass(frozen=True)
@@ -314,11 +319,11 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def format_hit(hit: Hit) -> str:
-    """A hit as terminal text: rank, letter, score, agency and date; the section path; the passage, indented.
+    """A hit as terminal text: rank, letter, score, agency, region and date; the section path; the passage, indented.
 
     The section is named once (by its path, not again by its label) and blank lines are dropped.
     """
-    who = "  ".join(x for x in (hit.agency, hit.date) if x)
+    who = "  ".join(x for x in (hit.agency, hit.region.text(), hit.date) if x)
     name = hit.doc_number or hit.title or Path(hit.path).stem
     head = f"[{hit.rank}] {name}  ({hit.score:.3f}){f'  {who}' if who else ''}"
     lines = [head, f"    {hit.section}"] if hit.section else [head]
@@ -383,22 +388,17 @@ def _llm(args: argparse.Namespace, config: Config) -> LLM | None:
 
 
 def _letters(args: argparse.Namespace) -> int:
-
-    index = _load(args)
-    rows = [letter.metadata() | {"paths": list(letter.paths)} for letter in index.letters]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for letter in index.letters:
-            print(letter_row(letter))
+    print_letters(_load(args), args.json)
     return 0
 
 
-def letter_row(letter: Letter) -> str:
-    """A letter as one tab-separated line: id, document number, agency, date, and its title, or else its file."""
-    name = letter.title or f"({Path(letter.path).name})"
-    fields = [letter.letter_id, letter.doc_number or "-", letter.agency or "-", letter.date or "-", name]
-    return "\t".join(printable(field) for field in fields)
+def _compare(args: argparse.Namespace) -> int:
+    filters = _filters(args)  # bad dates are refused before the index is loaded
+    if args.letters < 1:
+        raise ValueError(f"--letters must be at least 1, not {args.letters}")
+    print_comparison(_load(args).compare(args.question, filters=filters or None, letters=args.letters),
+                     args.json)
+    return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -412,7 +412,8 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"build": _build, "search": _search, "ask": _ask, "letters": _letters, "remove": _remove}
+_COMMANDS = {"build": _build, "search": _search, "ask": _ask, "compare": _compare, "letters": _letters,
+             "remove": _remove}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
+from .answer.compare import Comparison, compare
 from .answer.places import bundled as bundled_places
 from .answer.scoring import letter_texts
 from .checkpoint import Checkpoint
@@ -42,6 +43,9 @@ from .updates import BuildReport, NothingToIndex, apply_plan, chunk_plan, plan_r
 
 if TYPE_CHECKING:
     from .answer.generative import LLM
+
+
+COMPARE_PASSAGES = 4  # passages searched per letter a comparison reads: a letter answers in one or two
 
 
 class Index:
@@ -245,6 +249,29 @@ class Index:
             hits = self._placed_search(question, hits, k, filters, stores)
         return answer_stream(question, hits, encoder=self.encoder, analyzer=self.analyzer,
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
+
+    def compare(self, question: str, filters: Filters | None = None, letters: int = 20) -> Comparison:
+        """One question compared across the letters answering it: a row per letter's support measure (region,
+        agency, date, 文号, what, amount or rate, cap, condition, the quoted sentence and its citation), by region
+        then date, and how many letters only mention the topic (see :func:`rag.answer.compare.compare`).
+
+        Args:
+            question: free text, Chinese or English.
+            filters: restrict to a region, an agency, a date range or some letters.
+            letters: how many of the best-matching letters to read.
+
+        Raises:
+            BadQuery: empty question or ``letters < 1``.
+        """
+        stores = self._stores
+        question, _ = clean_question(question, self.config.max_question_chars)
+        hits = search(question, letters * COMPARE_PASSAGES, filters, stores=stores, encoder=self.encoder,
+                      analyzer=self.analyzer, config=self.config)
+        kept = list(dict.fromkeys(hit.letter_id for hit in hits))[:letters]
+        wanted = set(kept)
+        hits = [hit for hit in hits if hit.letter_id in wanted]
+        return compare(question, hits, encoder=self.encoder, analyzer=self.analyzer, statistics=stores.lexical,
+                       letters=stores.letters.letters, config=self.config)
 
     def _placed_search(self, question: str, hits: list[Hit], k: int, filters: Filters | None,
                        stores: Stores) -> list[Hit]:

@@ -24,6 +24,7 @@ from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
 from .embed import Encoder, ProgressFn, dense_units
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
+from .near_duplicates import NearDuplicates
 from .parse import Letter, not_a_letter, parse_letter
 from .stores import Stores, add_vectors
 from .stores.base import DenseStore, LexicalStore, as_ids
@@ -92,7 +93,10 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
 
     A file already indexed with the same content is unchanged; with other content, its letter is
     re-parsed under the same id. A file whose text is already indexed under another path becomes a
-    second path of that letter. ``replace_all`` drops every letter not backed by one of ``documents``.
+    second path of that letter, and so does a near-duplicate of a letter read in the same update (the
+    letter republished by another site: other chrome and line breaks, a line or two changed; see
+    :mod:`rag.near_duplicates`) whose 文号, date and agency do not disagree with it. ``replace_all`` drops
+    every letter not backed by one of ``documents``.
 
     Example:
         >>> plan = plan_update({}, [Document("/letters/a.txt", "一、…", "3fa9…", "utf-8")])
@@ -107,6 +111,7 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
     unchanged: list[str] = []
     duplicates: list[tuple[str, str]] = []
     fresh: list[Letter] = []
+    near = NearDuplicates()
     for document in documents:
         path = os.path.abspath(document.path)
         old_id = by_path.get(path)
@@ -125,6 +130,11 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
             continue
         letter_id = choose_letter_id(path, document.sha256, taken=letters.keys(), prefer=old_id)
         letter = parse_letter(document.text, letter_id=letter_id, path=path, sha256=document.sha256)
+        twin = _republished(letter, near, letters)
+        if twin is not None:
+            by_path[path] = twin
+            duplicates.append((path, twin))
+            continue
         letters[letter_id] = letter
         by_hash[letter.sha256] = letter_id
         by_path[path] = letter_id
@@ -137,6 +147,24 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
         added=tuple(added), updated=tuple(updated), unchanged=tuple(dict.fromkeys(unchanged)),
         duplicates=tuple(duplicates), removed=tuple(lid for lid in existing if lid not in letters),
     )
+
+
+def _republished(letter: Letter, near: NearDuplicates, letters: dict[str, Letter]) -> str | None:
+    """The id of the letter read earlier in this update that ``letter`` republishes (its path is added to it), or
+    ``None`` (``letter``'s text is then remembered for the letters read after it)."""
+    twin = next((lid for lid in near.find(letter.text) if lid in letters and same_letter(letters[lid], letter)), None)
+    if twin is None:
+        near.add(letter.letter_id, letter.text)
+        return None
+    letters[twin] = replace(letters[twin], paths=tuple(dict.fromkeys([*letters[twin].paths, *letter.paths])))
+    return twin
+
+
+def same_letter(a: Letter, b: Letter) -> bool:
+    """Whether two near-duplicate texts can be one letter: no 文号, date or agency that both state differs (a
+    reply dated anew, or the same text sent by another bureau, is another letter)."""
+    return all(x is None or y is None or "".join(x.split()) == "".join(y.split()) for x, y in (
+        (a.doc_number, b.doc_number), (a.date, b.date), (a.agency, b.agency)))
 
 
 def plan_removal(existing: Mapping[str, Letter], names: Sequence[str]) -> UpdatePlan:

@@ -685,3 +685,40 @@ def test_removing_a_letter_asks_first(session: Session, tmp_path: Path) -> None:
 def _save(session: Session, name: str) -> None:
     """A screenshot of what the test saw, beside the README's (for a reviewer; nothing asserts on it)."""
     session.page.screenshot(path=str(SCREENSHOT.parent / name), full_page=True)
+
+
+def test_the_compare_tab_table_chart_citation_and_csv(browser: object, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from .test_compare import LETTERS, QUESTION, REPOSTED
+
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    for stem, text in LETTERS.items():
+        (letters / f"{stem}.txt").write_text(text, encoding="utf-8")
+    (letters / "zz-cixi-reposted.txt").write_text(REPOSTED, encoding="utf-8")
+    with _serve_app(tmp_path, "--letters", str(letters)) as served:
+        session = Session(browser, str(served["url"]))
+        try:
+            page = session.page
+            page.get_by_role("tab", name=re.compile("对比|Compare")).click()
+            page.locator("#compare-question textarea").fill(QUESTION)
+            page.locator("#compare-run").click()
+            rows = page.locator("#compare-table tr[data-letter]")
+            expect(rows).to_have_count(4)
+            assert [rows.nth(i).get_attribute("data-letter") for i in range(4)] == [
+                "suzhou", "cixi", "guangzhou", "chengdu"]
+            assert "最高50万元" in rows.nth(2).inner_text() and "30%" in rows.nth(0).inner_text()
+            expect(page.locator("#compare-chart .rag-bar")).to_have_count(4)
+            quote = rows.nth(1).locator("button.rag-compare-cite")
+            quote.click()
+            mark = page.locator('#compare-letter .rag-letter[data-letter="cixi"] mark#cited-span')
+            mark.wait_for()
+            assert mark.inner_text().strip() in quote.inner_text()
+            with page.expect_download() as download:
+                page.locator("#compare-csv").click()
+            lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+            assert len(lines) == 5 and lines[0].startswith("letter_id,province") and "最高50万元" in lines[3]
+            assert session.dialogs == []
+        finally:
+            session.close()

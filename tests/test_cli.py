@@ -154,7 +154,7 @@ def test_search_prints_the_section_once_and_no_blank_lines(built: Path, capsys):
     assert main(["search", "临床试验费用能不能用创新券", "--index", str(built), "--k", "2"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == "[1] 慈卫建〔2021〕15号  (2.000)  慈溪市卫生健康局  2021-06-30"
+    assert lines[0] == "[1] 慈卫建〔2021〕15号  (2.000)  慈溪市卫生健康局  浙江省 宁波市 慈溪市  2021-06-30"
     assert lines[1] == "    一、引导产业链发展，鼓励企业创新研发 › （二）加大培育支持"
     assert out.count("一（二）") == 0 and all(line.strip() for line in lines)
 
@@ -167,7 +167,7 @@ def test_letters_falls_back_to_the_file_name(tmp_path: Path, capsys):
     assert main(["build", str(folder), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["letters", "--index", str(tmp_path / "ix")]) == 0
-    assert capsys.readouterr().out.splitlines()[0].split("\t")[1:] == ["-", "-", "-", "(x010.txt)"]
+    assert capsys.readouterr().out.splitlines()[0].split("\t")[1:] == ["-", "-", "-", "-", "(x010.txt)"]
 
 
 def test_a_mistyped_flag_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -69,10 +69,12 @@ def _listener(demo: object, fn: object) -> object:
 def test_ask_keeps_its_api_and_fills_every_output(page: tuple[object, object, object]) -> None:
     demo, layout, events = page
     asking = [block_fn for block_fn in demo.fns.values() if block_fn.api_name == "ask"]
-    assert len(asking) == 1  # eval/load.py calls /ask with (question, k, agency, from, to, letters, language)
+    # eval/load.py calls /ask with (question, k, agency, from, to, letters, language); the region comes last, so
+    # those calls keep working with its default (none)
+    assert len(asking) == 1
     chat, filters = layout.chat, layout.filters
     assert asking[0].inputs == [chat.question, layout.conversation, filters.k, filters.agency, filters.year_from,
-                                filters.year_to, filters.letters, layout.language]
+                                filters.year_to, filters.letters, layout.language, filters.region]
     updates = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")
     assert set(updates) == set(asking[0].outputs)
     conversation = updates[layout.conversation]
@@ -121,9 +123,10 @@ def test_remove_without_a_choice_says_so(page: tuple[object, object, object]) ->
     _, layout, events = page
     updates = events.remove(None, "en")
     assert updates[layout.library.report] == '<p class="rag-notice">Choose a letter to remove first.</p>'
-    assert set(updates) == {layout.library.report, layout.filters.agency, layout.filters.year_from,
-                            layout.filters.year_to, layout.filters.letters, layout.library.doomed,
-                            layout.library.table, layout.library.summary}
+    assert set(updates) == {layout.library.report, layout.filters.agency, layout.filters.region,
+                            layout.filters.year_from, layout.filters.year_to, layout.filters.letters,
+                            layout.library.doomed, layout.library.table, layout.library.summary,
+                            layout.compare.region}
 
 
 def test_without_gradio_the_app_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path):

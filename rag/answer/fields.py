@@ -210,5 +210,5 @@ def field_line_hit(letter: Letter | None, values: tuple[str, ...], rank: int, ma
             return Hit(text=letter.text[s:e], score=0.0, letter_id=letter.letter_id, doc_number=letter.doc_number,
                        title=letter.title, agency=letter.agency, date=letter.date, section="", start=s, end=e,
                        citation=citation(letter, ""), chunk_id=f"{letter.letter_id}:{s}-{e}", rank=rank,
-                       dense_score=None, lexical_score=None, path=letter.path)
+                       dense_score=None, lexical_score=None, path=letter.path, region=letter.region)
     return None

@@ -22,6 +22,7 @@ from .header import (
     title_fields,
 )
 from .letter import CLOSING, PREAMBLE, Letter, Section
+from .region import Region, letter_region
 from .sections import find_headings, section_tree
 
 _CHINESE = re.compile(r"[\u3400-\u9fff]")
@@ -65,16 +66,19 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
 
     title, kind, session, number = title_fields(header, labelled)
     contact_name, phone = contact(text)
+    number_read = doc_number(header, labelled)
+    agency_read = agency(lines, header, labelled, title, body_start)
+    greeted = addressee(lines[greeting].text) if greeting is not None else None
     return Letter(
         letter_id=letter_id,
         path=path,
         text=text,
         sha256=sha256,
         title=title,
-        doc_number=doc_number(header, labelled),
-        agency=agency(lines, header, labelled, title, body_start),
+        doc_number=number_read,
+        agency=agency_read,
         date=letter_date(lines, labelled, body_start),
-        addressee=addressee(lines[greeting].text) if greeting is not None else None,
+        addressee=greeted,
         session=session,
         proposal_number=number,
         kind=kind,
@@ -83,7 +87,8 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
         phone=phone,
         sections=section_tree(text, lines, headings),
         paths=(path,) if path else (),
+        region=letter_region(agency=agency_read, title=title, doc_number=number_read, addressee=greeted, text=text),
     )
 
 
-__all__ = ["CLOSING", "PREAMBLE", "Letter", "Section", "not_a_letter", "parse_letter"]
+__all__ = ["CLOSING", "PREAMBLE", "Letter", "Region", "Section", "letter_region", "not_a_letter", "parse_letter"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .region import Region
+
 PREAMBLE = "开头"
 CLOSING = "结尾"
 
@@ -36,7 +38,8 @@ class Letter:
     """A parsed reply letter: its full text, header metadata and section tree.
 
     Any field the letter does not state is ``None``. ``contact`` is the contact person's name and ``phone``
-    their number, as the signature block gives them.
+    their number, as the signature block gives them. ``region`` is where the letter comes from
+    (:func:`~rag.parse.region.letter_region`).
     """
 
     letter_id: str
@@ -56,6 +59,7 @@ class Letter:
     phone: str | None = None
     sections: tuple[Section, ...] = ()
     paths: tuple[str, ...] = field(default=())
+    region: Region = field(default=Region())
 
     @property
     def display_name(self) -> str:

@@ -1,4 +1,4 @@
-"""Search filters: only some letters, an agency, a date range."""
+"""Search filters: only some letters, an agency, a region, a date range."""
 
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ class Filters:
     Attributes:
         letters: letter ids to search in.
         agency: substring of the agency name (e.g. ``卫生健康``).
+        region: a division the letter's region is or lies in (``浙江`` holds ``宁波市`` and ``慈溪市``; a name
+            with or without its suffix).
         date_from: ISO date, inclusive; letters without a date are excluded when a range is set.
         date_to: ISO date, inclusive.
     """
 
     letters: tuple[str, ...] = ()
     agency: str | None = None
+    region: str | None = None
     date_from: str | None = None
     date_to: str | None = None
 
@@ -35,12 +38,14 @@ class Filters:
                 raise BadQuery(f"the {name} date {value!r} is not a date: expected YYYY-MM-DD, e.g. 2021-06-30")
 
     def __bool__(self) -> bool:
-        return bool(self.letters or self.agency or self.date_from or self.date_to)
+        return bool(self.letters or self.agency or self.region or self.date_from or self.date_to)
 
     def accepts(self, letter: Letter) -> bool:
         if self.letters and letter.letter_id not in self.letters:
             return False
         if self.agency and (not letter.agency or self.agency not in letter.agency):
+            return False
+        if self.region and not letter.region.within(self.region):
             return False
         if self.date_from or self.date_to:
             if not letter.date:
@@ -85,15 +90,19 @@ def milvus_string(text: str) -> str:
     return '"' + field_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def milvus_expression(filters: Filters, agencies: Iterable[str]) -> str:
+def milvus_expression(filters: Filters, agencies: Iterable[str], in_region: Iterable[str] = ()) -> str:
     """``filters`` as a Milvus boolean expression over the rows' ``letter``, ``agency`` and ``day`` fields.
 
     The agency filter is a substring test; Milvus's ``like`` has no escape for every character an agency may
-    hold, so it becomes an exact ``in`` over the indexed ``agencies`` that contain the substring.
+    hold, so it becomes an exact ``in`` over the indexed ``agencies`` that contain the substring. The region
+    filter is hierarchical (a province holds its cities' letters), so it becomes an ``in`` over the ids of the
+    letters ``in_region`` that the letter store found inside the region.
     """
     parts = []
     if filters.letters:
         parts.append(f"letter in [{', '.join(milvus_string(x) for x in sorted(set(filters.letters)))}]")
+    if filters.region:
+        parts.append(f"letter in [{', '.join(milvus_string(x) for x in sorted(set(in_region)))}]")
     if filters.agency:
         matching = sorted({a for a in agencies if a and filters.agency in a})
         parts.append(f"agency in [{', '.join(milvus_string(a) for a in matching)}]")

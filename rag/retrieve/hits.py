@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..chunk import Chunk
-from ..parse import Letter
+from ..parse import Letter, Region
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class Hit:
 
     ``text`` is exactly ``letter.text[start:end]``; ``citation`` reads like
     ``慈卫建〔2021〕15号 · 一（二）``. ``dense_score``/``lexical_score`` are ``None`` when the passage was
-    not among that side's candidates.
+    not among that side's candidates. ``region`` is the letter's (:class:`~rag.parse.region.Region`).
     """
 
     text: str
@@ -34,6 +34,7 @@ class Hit:
     dense_score: float | None
     lexical_score: float | None
     path: str
+    region: Region = Region()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,7 +47,7 @@ def make_hit(chunk: Chunk, letter: Letter, rank: int, score: float,
         title=letter.title, agency=letter.agency, date=letter.date, section=chunk.section,
         start=chunk.start, end=chunk.end, citation=citation(letter, chunk.label), chunk_id=chunk.chunk_id,
         rank=rank, dense_score=None if dense is None else float(dense),
-        lexical_score=None if lexical is None else float(lexical), path=letter.path,
+        lexical_score=None if lexical is None else float(lexical), path=letter.path, region=letter.region,
     )
 
 

@@ -17,9 +17,9 @@ from typing import Any
 from .checked import folder_entries, listed_entries, manifest_problem, read_bounded
 from .generations import GENERATION_NAME, remove_leftovers
 
-FORMAT_VERSION = 5  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves;
+FORMAT_VERSION = 6  # 2: stores in their own folders, chunks keyed by integer ids; 3: segment files linked across saves;
 # 4: letters parsed with page chrome told apart from their fields and fixed-width lines rejoined;
-# 5: the lexical vocabulary's pinyin
+# 5: the lexical vocabulary's pinyin; 6: letters carry their region
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 MARKER = ".policy-rag-index"  # written when policy-rag makes a folder an index: only such a folder is written to

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chunk import Chunk
-from ..parse import Letter, Section
+from ..parse import Letter, Region, Section
 from .disk import settled
 from .segments import link_file
 
@@ -185,8 +185,8 @@ def _write_facts(path: Path, rows: Iterable[tuple[int, Letter]]) -> None:
     try:
         connection.execute(f"CREATE TABLE facts (row INTEGER PRIMARY KEY, {names})")
         connection.executemany(f"INSERT INTO facts VALUES (?{', ?' * len(_META_FIELDS)})", (
-            (row, *(_PATHS_SEPARATOR.join(letter.paths) if name == "paths" else getattr(letter, name)
-                    for name in _META_FIELDS)) for row, letter in rows))
+            (row, *(_PATHS_SEPARATOR.join(letter.paths) if name == "paths" else _region_text(letter.region)
+                    if name == "region" else getattr(letter, name) for name in _META_FIELDS)) for row, letter in rows))
         connection.commit()
     finally:
         connection.close()
@@ -205,13 +205,14 @@ def _read_facts(path: Path) -> list[tuple[int, Letter]]:
     if {*names[1:], "text", "sections"} != _LETTER_FIELDS:  # written with other fields: the checked way
         return [(int(row), _stripped_from(_split_paths(dict(zip(names[1:], values, strict=True)))))
                 for row, *values in found]
-    paths = names.index("paths")
+    paths, region = names.index("paths"), names.index("region")
     new, own = object.__new__, object.__setattr__
     letters = []
     for values in found:
         meta = dict(zip(names, values, strict=True), text="", sections=())
         row = meta.pop("row")
         meta["paths"] = tuple(values[paths].split(_PATHS_SEPARATOR)) if values[paths] else ()
+        meta["region"] = _region_from(values[region])
         letter = new(Letter)
         own(letter, "__dict__", meta)
         letters.append((row, letter))
@@ -221,7 +222,24 @@ def _read_facts(path: Path) -> list[tuple[int, Letter]]:
 def _split_paths(meta: dict[str, Any]) -> dict[str, Any]:
     joined = meta.get("paths")
     meta["paths"] = joined.split(_PATHS_SEPARATOR) if joined else ()
+    meta["region"] = _region_from(meta.get("region"))
     return meta
+
+
+def _region_text(region: Region) -> str:
+    """A region as one column: its three levels joined by NUL, an unknown level empty."""
+    return _PATHS_SEPARATOR.join(name or "" for name in (region.province, region.city, region.county))
+
+
+def _region_from(stored: object) -> Region:
+    """The region :func:`_region_text` (or, in a segment's JSON, a list of three levels) stored."""
+    if isinstance(stored, Region):
+        return stored
+    levels = stored.split(_PATHS_SEPARATOR) if isinstance(stored, str) else stored
+    if not isinstance(levels, list | tuple) or len(levels) != 3:
+        return Region()
+    province, city, county = (str(name) if name else None for name in levels)
+    return Region(province, city, county)
 
 
 _PATHS_SEPARATOR = "\0"
@@ -232,7 +250,8 @@ _META_FIELDS = tuple(f.name for f in fields(Letter) if f.name not in ("text", "s
 
 def _meta(letter: Letter) -> dict[str, Any]:
     """The letter's metadata as stored (``asdict`` would copy its text and sections first)."""
-    return {name: getattr(letter, name) for name in _META_FIELDS}
+    return {name: [letter.region.province, letter.region.city, letter.region.county] if name == "region"
+            else getattr(letter, name) for name in _META_FIELDS}
 
 
 _LETTER_FIELDS = frozenset(f.name for f in fields(Letter))
@@ -242,7 +261,7 @@ def _stripped_from(meta: dict[str, Any]) -> Letter:
     """A letter without text and sections from its stored metadata (a dict of its own, taken over as the letter's
     attributes), built without the dataclass's ``__init__``: a load makes one per letter, and at 10^5 letters
     the checks of ``__init__`` (or a copy of each dict) cost seconds."""
-    meta.update(text="", sections=(), paths=tuple(meta.get("paths", ())))
+    meta.update(text="", sections=(), paths=tuple(meta.get("paths", ())), region=_region_from(meta.get("region")))
     if meta.keys() != _LETTER_FIELDS or not isinstance(meta["letter_id"], str):  # another shape: the checked way
         return _letter_from({k: v for k, v in meta.items() if k not in ("text", "sections")},
                             {"text": "", "sections": []})
@@ -254,4 +273,5 @@ def _stripped_from(meta: dict[str, Any]) -> Letter:
 def _letter_from(meta: dict[str, Any], body: dict[str, Any]) -> Letter:
     sections = tuple(Section(s["level"], s["marker"], s["title"], s["start"], s["end"], tuple(s["path"]),
                              tuple(s["labels"])) for s in body["sections"])
-    return Letter(**{**meta, "paths": tuple(meta.get("paths", ()))}, text=body["text"], sections=sections)
+    return Letter(**{**meta, "paths": tuple(meta.get("paths", ())), "region": _region_from(meta.get("region"))},
+                  text=body["text"], sections=sections)

@@ -217,7 +217,7 @@ def cited_spans(turn: Turn, item: CitedPassage, letter: Letter) -> tuple[Span, .
 
 
 def make_filters(agency: str | None = None, year_from: int | str | None = None, year_to: int | str | None = None,
-                 letters: Sequence[str] = ()) -> Filters | None:
+                 letters: Sequence[str] = (), region: str | None = None) -> Filters | None:
     """Filters from the UI's choices (empty choices do not filter; a reversed year range is put right)."""
     years = [int(y) for y in (year_from, year_to) if y not in (None, "")]
     low = high = None
@@ -225,7 +225,7 @@ def make_filters(agency: str | None = None, year_from: int | str | None = None, 
         low, high = min(years), max(years)
     elif years:
         low, high = (years[0], None) if year_from not in (None, "") else (None, years[0])
-    filters = Filters(letters=tuple(letters or ()), agency=agency or None,
+    filters = Filters(letters=tuple(letters or ()), agency=agency or None, region=region or None,
                       date_from=f"{low:04d}-01-01" if low is not None else None,
                       date_to=f"{high:04d}-12-31" if high is not None else None)
     return filters or None

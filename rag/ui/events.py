@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from rag import Index, IndexFolderError, IndexLocked, Skipped
+from rag import Filters, Index, IndexFolderError, IndexLocked, Skipped
+from rag.answer.compare import Comparison  # at run time: Gradio reads the handlers' hints to find gr.EventData
 from rag.embed import MissingDependency
 from rag.ingest import printable
 
 from . import render
+from .comparison import compare_chart_html, compare_csv, compare_table_html
 from .conversation import Conversation, Turn, make_filters, reply, reply_stream
 from .labels import t
 from .layout import Layout
@@ -67,7 +69,7 @@ class Events:
         """Attach the handlers to the events of ``demo``, the ``gr.Blocks`` the layout was built in."""
         page, chat, filters = self.layout, self.layout.chat, self.layout.filters
         ask_inputs = [chat.question, page.conversation, filters.k, filters.agency, filters.year_from,
-                      filters.year_to, filters.letters, page.language]
+                      filters.year_to, filters.letters, page.language, filters.region]
         ask_outputs = [chat.chatbot, page.conversation, page.selected, page.evidence.cards, chat.download,
                        chat.question, page.letter.view, page.opened]
         respond = self.ask if self.llm is None else self.ask_streaming  # Gradio streams a generator's outputs
@@ -92,10 +94,15 @@ class Events:
         page.language.change(self.relabel, [page.language, page.conversation, page.selected, page.opened],
                              relabelled)
         demo.load(self.refresh, page.language, refreshed)
+        compare = page.compare
+        compare_outputs = [compare.table, compare.chart, compare.csv, compare.comparison]
+        compare.run.click(self.compare, [compare.question, compare.region, page.language], compare_outputs)
+        compare.question.submit(self.compare, [compare.question, compare.region, page.language], compare_outputs)
+        compare.table.click(self.open_compared, [compare.comparison, page.language], compare.letter)
 
     # ---- asking -------------------------------------------------------------------------
     def ask(self, question: str, conversation: Conversation, k: float, agency: str | None, year_from: str | None,
-            year_to: str | None, letters: list[str] | None, language: str,
+            year_to: str | None, letters: list[str] | None, language: str, region: str | None = None,
             request: gr.Request | None = None) -> Updates:
         """Answer ``question`` in the conversation (nothing happens for a blank one)."""
         if not (question or "").strip():
@@ -103,12 +110,13 @@ class Events:
         question, notes = self._clipped(question)
         with self.clients.slot(_client(request)) as admitted:
             turn = self._refused(question, k, admitted) or self._extractive(question, conversation, k, agency,
-                                                                            year_from, year_to, letters)
+                                                                            year_from, year_to, letters, region)
         return self._answered(conversation, replace(turn, notes=(*notes, *turn.notes)), language)
 
     def ask_streaming(self, question: str, conversation: Conversation, k: float, agency: str | None,
                       year_from: str | None, year_to: str | None, letters: list[str] | None,
-                      language: str, request: gr.Request | None = None) -> Iterator[Updates]:
+                      language: str, region: str | None = None,
+                      request: gr.Request | None = None) -> Iterator[Updates]:
         """:meth:`ask` with the language model: its draft grows in the chat, then the checked answer replaces it.
 
         At most ``Config.max_model_asks`` questions are written by the model at once; beyond that a question gets
@@ -124,14 +132,15 @@ class Events:
                 return
             with self.writers.slot(_MODEL) as writing:
                 if not writing:
-                    turn = self._extractive(question, conversation, k, agency, year_from, year_to, letters)
+                    turn = self._extractive(question, conversation, k, agency, year_from, year_to, letters,
+                                           region)
                     most = self.writers.most
                     busy = (f"the language model is writing {most} other answer{'s' if most > 1 else ''}; this is "
                             "the extractive answer (Config.max_model_asks)")
                     yield self._answered(conversation, replace(turn, notes=(*notes, busy, *turn.notes)), language)
                     return
                 yield from self._streamed(question, notes, conversation, k,
-                                          make_filters(agency, year_from, year_to, letters or ()), language)
+                                          make_filters(agency, year_from, year_to, letters or (), region), language)
 
     def _streamed(self, question: str, notes: tuple[str, ...], conversation: Conversation, k: float,
                   filters: Filters | None, language: str) -> Iterator[Updates]:
@@ -150,8 +159,9 @@ class Events:
                 yield self._answered(conversation, replace(piece, notes=(*notes, *piece.notes)), language)
 
     def _extractive(self, question: str, conversation: Conversation, k: float, agency: str | None,
-                    year_from: str | None, year_to: str | None, letters: list[str] | None) -> Turn:
-        filters = make_filters(agency, year_from, year_to, letters or ())
+                    year_from: str | None, year_to: str | None, letters: list[str] | None,
+                    region: str | None = None) -> Turn:
+        filters = make_filters(agency, year_from, year_to, letters or (), region)
         self.index.refresh()  # letters another process added or removed since the last question
         return reply(self.index, question, conversation.queries(), k=int(k), filters=filters)
 
@@ -232,6 +242,34 @@ class Events:
                 page.evidence.cards: render.evidence_html(None, lang=language),
                 page.letter.view: render.letter_html(None, lang=language), page.opened: None,
                 page.chat.download: self._export(None, 0, language)}
+
+    # ---- comparing ------------------------------------------------------------------------
+    def compare(self, question: str, region: str | None, language: str) -> Updates:
+        """Compare ``question`` across the letters (in ``region``): the table, the chart and the CSV."""
+        panel = self.layout.compare
+        if not (question or "").strip():
+            return no_change()
+        question, _ = self._clipped(question)
+        comparison = self.index.compare(question, filters=Filters(region=region) if region else None)
+        folder = self.exports / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / "policy-rag-compare.csv"
+        path.write_text(compare_csv(comparison), encoding="utf-8-sig")  # utf-8-sig: spreadsheets read it
+        return {panel.table: compare_table_html(comparison, language),
+                panel.chart: compare_chart_html(comparison, language),
+                panel.csv: gr.update(value=str(path), interactive=bool(comparison.rows)),
+                panel.comparison: comparison}
+
+    def open_compared(self, comparison: Comparison | None, language: str, event: gr.EventData) -> Updates:
+        """Open the letter of the quote clicked in the comparison, its sentence marked."""
+        try:
+            row = next(r for r in comparison.rows if r.letter_id == event.letter  # type: ignore[union-attr]
+                       and r.citation.start == int(event.start) and r.citation.end == int(event.end))
+            letter = self.index.letter(row.letter_id)
+        except (AttributeError, TypeError, ValueError, StopIteration, KeyError):
+            return no_change()
+        span = (row.citation.start, row.citation.end)
+        return {self.layout.compare.letter: render.letter_html(letter, [span], language, opened=(0, row.citation.n))}
 
     # ---- the library --------------------------------------------------------------------
     def upload(self, files: list[str] | None, language: str, progress: gr.Progress = _TRACKER) -> Updates:

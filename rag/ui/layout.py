@@ -1,4 +1,5 @@
-"""The page: a heading and language switch over two tabs, Ask (chat, filters, evidence, letter) and Library."""
+"""The page: a heading and language switch over three tabs: Ask (chat, filters, evidence, letter), Compare and
+Library."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .conversation import Conversation
 from .labels import t
 from .panels import Updates
 from .panels.chat import ChatPanel, build_chat_panel
+from .panels.compare import ComparePanel, build_compare_panel
 from .panels.evidence import EvidencePanel, build_evidence_panel
 from .panels.filters import FiltersPanel, build_filters_panel
 from .panels.letter import LetterPanel, Opened, build_letter_panel
@@ -34,6 +36,7 @@ class Layout:
     evidence: EvidencePanel
     letter: LetterPanel
     library: LibraryPanel
+    compare: ComparePanel
 
     def relabel(self, language: str, index: Index, conversation: Conversation, selected: int,
                 opened: Opened | None) -> Updates:
@@ -47,11 +50,13 @@ class Layout:
             **self.evidence.relabel(language, conversation, selected),
             **self.letter.relabel(language, index, conversation, opened),
             **self.library.relabel(language, index),
+            **self.compare.relabel(language),
         }
 
     def refresh(self, index: Index, language: str) -> Updates:
         """Every choice and view that depends on which letters are indexed."""
-        return {**self.filters.refresh(index.letters), **self.library.refresh(index, language)}
+        return {**self.filters.refresh(index.letters), **self.library.refresh(index, language),
+                **self.compare.refresh(index.letters)}
 
 
 def build_layout(index: Index, lang: str) -> Layout:
@@ -72,10 +77,11 @@ def build_layout(index: Index, lang: str) -> Layout:
                 with gr.Column(scale=4):
                     evidence = build_evidence_panel(lang)
                     letter = build_letter_panel(lang)
+        compare = build_compare_panel(lang, index.letters)
         with gr.Tab(t(lang, "library_tab"), id="library", elem_id="library-tab") as library_tab:
             library = build_library_panel(lang, index)
     return Layout(heading, language, ask_tab, library_tab, conversation, selected, opened, chat, filters, evidence,
-                  letter, library)
+                  letter, library, compare)
 
 
 __all__ = ["Layout", "build_layout"]

@@ -166,8 +166,8 @@ def _paragraphs(text: str, numbers: bool = False) -> str:
 
 
 def _meta(hit: Hit, lang: str) -> str:
-    fields = [(t(lang, "doc_number"), hit.doc_number), (t(lang, "agency"), hit.agency), (t(lang, "date"), hit.date),
-              (t(lang, "section"), hit.section)]
+    fields = [(t(lang, "doc_number"), hit.doc_number), (t(lang, "agency"), hit.agency),
+              (t(lang, "region"), hit.region.text()), (t(lang, "date"), hit.date), (t(lang, "section"), hit.section)]
     spans = "".join(f'<span title="{escape(label)}">{escape(value)}</span>' for label, value in fields if value)
     return f'<div class="rag-meta">{spans}</div>'
 
@@ -260,6 +260,7 @@ def letter_html(letter: Letter | None, spans: Sequence[Span] = (), lang: str = "
     if letter is None:
         return f'<div class="rag-letter"><p class="rag-notice">{escape(t(lang, "no_letter"))}</p></div>'
     rows = [(t(lang, name), getattr(letter, name)) for name in _LETTER_FIELDS]
+    rows.insert(3, (t(lang, "region"), letter.region.text()))
     rows.append((t(lang, "file"), Path(letter.path).name))
     details = "".join(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in rows if value)
     heading = escape(caption or letter.title or letter.display_name)
@@ -278,11 +279,12 @@ def letters_table_html(letters: Sequence[Letter], lang: str = "zh") -> str:
     """The indexed letters with their metadata, as an HTML table."""
     if not letters:
         return f'<div class="rag-table"><p class="rag-notice">{escape(t(lang, "letters_empty"))}</p></div>'
-    columns = ("doc_number", "title", "agency", "date", "addressee", "letter_id")
+    columns = ("doc_number", "title", "agency", "region", "date", "addressee", "letter_id")
     head = "".join(f"<th>{escape(t(lang, c))}</th>" for c in columns)
     body = []
     for letter in sorted(letters, key=lambda x: (x.date or "", x.letter_id), reverse=True):
-        cells = "".join(f'<td class="rag-{c}">{escape(getattr(letter, c))}</td>' for c in columns)
+        cells = "".join(f'<td class="rag-{c}">{escape(letter.region.text() if c == "region" else getattr(letter, c))}'
+                        "</td>" for c in columns)
         body.append(f'<tr data-letter="{escape(letter.letter_id)}">{cells}</tr>')
     return (f'<div class="rag-table"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
@@ -346,6 +348,19 @@ def agencies(letters: Sequence[Letter]) -> list[str]:
     return sorted({letter.agency for letter in letters if letter.agency})
 
 
+def regions(letters: Sequence[Letter]) -> list[str]:
+    """The divisions the letters come from, for the region filter: provinces first, then cities, then counties."""
+    levels: list[set[str]] = [set(), set(), set()]
+    for letter in letters:
+        for level, name in enumerate((letter.region.province, letter.region.city, letter.region.county)):
+            if name:
+                levels[level].add(name)
+    seen: list[str] = []
+    for names in levels:
+        seen += [name for name in sorted(names) if name not in seen]  # a municipality is its own city
+    return seen
+
+
 def years(letters: Sequence[Letter]) -> list[str]:
     """The years the letters are dated, sorted, for the year filters."""
     return sorted({letter.date[:4] for letter in letters if letter.date and letter.date[:4].isdigit()})
@@ -354,3 +369,4 @@ def years(letters: Sequence[Letter]) -> list[str]:
 __all__ = ["MARK_ID", "agencies", "chat_message", "draft_message", "escape", "evidence_html", "group_by_passage",
            "highlight", "letter_choices", "letter_html", "letters_table_html", "library_summary", "merge_spans",
            "removal_html", "upload_report_html", "user_message", "years"]
+

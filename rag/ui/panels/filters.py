@@ -1,4 +1,4 @@
-"""The filters panel: agency, years, letters and the number of passages, folded under "Filters and settings"."""
+"""The filters panel: agency, region, years, letters and the number of passages, folded under "Filters and settings"."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class FiltersPanel:
 
     settings: gr.Accordion
     agency: gr.Dropdown
+    region: gr.Dropdown
     year_from: gr.Dropdown
     year_to: gr.Dropdown
     letters: gr.Dropdown
@@ -32,6 +33,7 @@ class FiltersPanel:
         return {
             self.settings: gr.update(label=t(language, "settings")),
             self.agency: gr.update(label=t(language, "agency")),
+            self.region: gr.update(label=t(language, "region")),
             self.year_from: gr.update(label=t(language, "year_from")),
             self.year_to: gr.update(label=t(language, "year_to")),
             self.letters: gr.update(label=t(language, "letters")),
@@ -43,6 +45,7 @@ class FiltersPanel:
         years = render.years(letters)
         return {
             self.agency: gr.update(choices=render.agencies(letters)),
+            self.region: gr.update(choices=render.regions(letters)),
             self.year_from: gr.update(choices=years),
             self.year_to: gr.update(choices=years),
             self.letters: gr.update(choices=render.letter_choices(letters)),
@@ -59,12 +62,14 @@ def build_filters_panel(lang: str, letters: Sequence[Letter], passages: int) -> 
         with gr.Row():
             agency = gr.Dropdown(render.agencies(letters), value=None, label=t(lang, "agency"), elem_id="agency",
                                  allow_custom_value=False)
+            region = gr.Dropdown(render.regions(letters), value=None, label=t(lang, "region"), elem_id="region",
+                                 allow_custom_value=False)
             year_from = gr.Dropdown(years, value=None, label=t(lang, "year_from"), elem_id="year-from")
             year_to = gr.Dropdown(years, value=None, label=t(lang, "year_to"), elem_id="year-to")
         chosen = gr.Dropdown(render.letter_choices(letters), value=[], multiselect=True, label=t(lang, "letters"),
                              elem_id="pick")
         k = gr.Slider(1, MOST_PASSAGES, value=passages, step=1, label=t(lang, "k"), elem_id="k")
-    return FiltersPanel(settings, agency, year_from, year_to, chosen, k)
+    return FiltersPanel(settings, agency, region, year_from, year_to, chosen, k)
 
 
 __all__ = ["FiltersPanel", "build_filters_panel"]
