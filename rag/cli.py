@@ -66,7 +66,6 @@ def _parser() -> argparse.ArgumentParser:
 
     compare, letters = add_letter_commands(sub, _filter_args)
     server_args(letters)
-    server_args(compare)
 
     remove = sub.add_parser("remove", help="remove letters (by id, path or file name) from an index")
     remove.add_argument("letters", nargs="+", metavar="LETTER")
