@@ -281,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dense", default="flat", metavar="BACKEND",
                         help="with --search-scale: the dense store (flat, ivf, auto, milvus: see "
                              "rag.stores.DENSE_BACKENDS)")
-    from rag.cli_store import server_args
+    from rag import server_args
 
     server_args(parser)  # with --dense milvus: the server (default: Milvus Lite in the index folder), its token
     parser.add_argument("--milvus-index", default="auto",
@@ -354,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _search_scale(args: argparse.Namespace) -> int:
     """``--search-scale N``: one index of about N chunks, measured (see :mod:`eval.scale`)."""
-    from rag.stores.disk import IndexFolderError
+    from rag import IndexFolderError
 
     from .gold import load_gold
     from .scale import measure as measure_scale
@@ -410,9 +410,9 @@ def _milvus_store(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str 
 def _drop_collection(store: dict[str, Any], token: str | None) -> None:
     """Drop the benchmark's collection from the server (a Lite file goes with its index folder)."""
     if store["milvus_uri"]:
-        from rag.stores.dense_milvus import connect
+        from rag import connect_milvus
 
-        connect(store["milvus_uri"], token).drop_collection(store["milvus_collection"])
+        connect_milvus(store["milvus_uri"], token).drop_collection(store["milvus_collection"])
 
 
 class _ServerMemory:

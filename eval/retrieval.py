@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --store milvus: local (policy-rag's BM25 and fusion), bm25 or sparse (the "
                              "lexical side in Milvus), bm25+rrf, bm25+weighted, sparse+rrf, sparse+weighted "
                              "(Milvus's hybrid_search and ranker); see Config.milvus_search")
-    from rag.cli_store import server_args
+    from rag import server_args
 
     server_args(parser)  # an index on a Milvus server (or a new one built there with --store milvus)
     parser.add_argument("--ablate", action="store_true",

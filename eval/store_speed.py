@@ -10,6 +10,7 @@ questions whose top-10 chunks (ids, in order) are the first index's. An index on
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -53,8 +54,7 @@ def same_top(indexes: Sequence[Index], questions: Sequence[str], k: int = 10) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rag.cli_store import load_index, server_args
-    from rag.stores.disk import IndexFolderError
+    from rag import IndexFolderError, load_index, server_args
 
     parser = argparse.ArgumentParser(prog="python -m eval.store_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--index", action="append", required=True, metavar="DIR", help="an index (repeatable)")
@@ -87,7 +87,7 @@ def _load(directory: str, args: argparse.Namespace, load: Any, **kwargs: Any) ->
     server = (manifest.get("config") or {}).get("milvus_uri")
     if server is None:
         args = argparse.Namespace(**{**vars(args), "milvus_uri": None})
-    return load(directory, args, **kwargs)
+    return load(directory, args, os.environ.get, **kwargs)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag import Config, Encoder, Index, load_encoder
-from rag.cli_store import load_index, server_config
+from rag import Config, Encoder, Index, load_encoder, load_index, server_config
 
 Log = Callable[[str], None]
 
@@ -61,7 +60,7 @@ def open_index(directory: str | Path, letters: Sequence[str | Path], *, model: s
     """
     directory = Path(directory)
     if (directory / "manifest.json").exists():
-        index = (load_index(directory, server, encoder=encoder, expect=build) if server is not None
+        index = (load_index(directory, server, os.environ.get, encoder=encoder, expect=build) if server is not None
                  else Index.load(directory, encoder=encoder, expect=build))
         log(f"index: {directory} ({len(index.letters)} letters, {len(index)} chunks, model {index.config.model})")
         if model is not None and model != index.config.model:
@@ -200,26 +199,33 @@ def ablations(index: Index, models: Sequence[str] = (), *, load: Callable[[str],
         systems.append(System("fusion=weighted, plain min-max", _describe(base.with_(dense_strong=0.0,
                                                                                      lexical_strong=0.0)),
                               index.with_config(dense_strong=0.0, lexical_strong=0.0), group="fusion"))
-    # the English→Chinese bridge (CC-CEDICT) on the lexical side: flipped on the hybrid system and on BM25 alone
-    flipped = 0.0 if base.bridge_weight > 0 else Config().bridge_weight
-    systems.append(System(f"bridge={_bridge_label(flipped)}", _describe(base.with_(bridge_weight=flipped)),
-                          index.with_config(bridge_weight=flipped), group="bridge"))
-    if base.fusion != "lexical":
-        for weight in (base.bridge_weight, flipped):
-            config = base.with_(fusion="lexical", bridge_weight=weight)
-            systems.append(System(f"fusion=lexical, bridge={_bridge_label(weight)}", _describe(config),
-                                  index.with_config(fusion="lexical", bridge_weight=weight), group="bridge"))
-    # the pinyin bridge (an English question's pinyin meets the index's own words), flipped
-    flipped_pinyin = base.with_(pinyin_bridge=not base.pinyin_bridge)
-    systems.append(System(f"pinyin_bridge={'on' if flipped_pinyin.pinyin_bridge else 'off'}",
-                          _describe(flipped_pinyin), index.with_config(pinyin_bridge=flipped_pinyin.pinyin_bridge),
-                          group="bridge"))
+    systems.extend(_bridge_variants(index))
     for model in dict.fromkeys([Config().model, *models]):
         if model == base.model:
             continue
         log(f"loading encoder {model}")
         variant("encoder", f"encoder={model_label(model)}", base.with_(model=model), load(model))
     return systems
+
+
+def _bridge_variants(index: Index) -> list[System]:
+    """The English→Chinese bridges flipped: CC-CEDICT (on the hybrid system and on BM25 alone), then pinyin."""
+    base = index.config
+    bridges: list[System] = []
+    flipped = 0.0 if base.bridge_weight > 0 else Config().bridge_weight
+    bridges.append(System(f"bridge={_bridge_label(flipped)}", _describe(base.with_(bridge_weight=flipped)),
+                          index.with_config(bridge_weight=flipped), group="bridge"))
+    if base.fusion != "lexical":
+        for weight in (base.bridge_weight, flipped):
+            config = base.with_(fusion="lexical", bridge_weight=weight)
+            bridges.append(System(f"fusion=lexical, bridge={_bridge_label(weight)}", _describe(config),
+                                  index.with_config(fusion="lexical", bridge_weight=weight), group="bridge"))
+    # the pinyin bridge (an English question's pinyin meets the index's own words), flipped
+    flipped_pinyin = base.with_(pinyin_bridge=not base.pinyin_bridge)
+    bridges.append(System(f"pinyin_bridge={'on' if flipped_pinyin.pinyin_bridge else 'off'}",
+                          _describe(flipped_pinyin), index.with_config(pinyin_bridge=flipped_pinyin.pinyin_bridge),
+                          group="bridge"))
+    return bridges
 
 
 def _sentence_variants(base: Config) -> list[tuple[str, Config]]:

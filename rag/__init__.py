@@ -12,6 +12,7 @@ from __future__ import annotations
 from .analyze import Analyzer, Glossary
 from .answer import LLM, Answer, Citation, EndpointError, SupportItem, answer, answer_to_dict, format_answer
 from .chunk import Chunk, chunk_letter, split_sentences
+from .cli_store import load_index, server_args, server_config
 from .config import Config
 from .embed import Encoder, load_encoder
 from .index import BuildReport, Index
@@ -20,12 +21,13 @@ from .parse import CLOSING, PREAMBLE, Letter, Region, Section, parse_letter
 from .retrieve.filters import Filters
 from .retrieve.hits import Hit
 from .retrieve.query import BadQuery
+from .stores.dense_milvus import connect as connect_milvus
 from .stores.disk import IndexFolderError, IndexLoadError, IndexLocked
 
 __all__ = [
     "CLOSING", "LLM", "PREAMBLE", "Analyzer", "Answer", "BadQuery", "BuildReport", "Chunk", "Citation", "Config",
     "Document", "Encoder", "EndpointError", "Filters", "Glossary", "Hit", "Index", "IndexFolderError",
     "IndexLoadError", "IndexLocked", "Letter", "Region", "Section", "Skipped", "SupportItem", "answer",
-    "answer_to_dict", "chunk_letter", "format_answer", "load_encoder", "parse_letter", "read_document",
-    "read_documents", "split_sentences",
+    "answer_to_dict", "chunk_letter", "connect_milvus", "format_answer", "load_encoder", "load_index",
+    "parse_letter", "read_document", "read_documents", "server_args", "server_config", "split_sentences",
 ]

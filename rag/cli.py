@@ -175,7 +175,7 @@ def _token(variable: str | None) -> str | None:
 def _load(args: argparse.Namespace) -> Index:
     """The index in ``args.index``, queried with the user's ``--model``, on the store server the flags name (if it
     has one), with its credentials."""
-    return load_index(args.index, args, model=args.model)
+    return load_index(args.index, args, os.environ.get, model=args.model)
 
 
 def _filters(args: argparse.Namespace) -> Filters:

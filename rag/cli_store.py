@@ -4,6 +4,7 @@ what they build."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,18 +78,18 @@ def server_config(args: argparse.Namespace, config: Config | None = None) -> Con
                                       milvus_search_width=args.milvus_search_width)
 
 
-def load_index(directory: str | Path, args: argparse.Namespace, **kwargs: Any) -> Index:
+def load_index(directory: str | Path, args: argparse.Namespace, read_env: Callable[[str], str | None],
+               **kwargs: Any) -> Index:
     """The index in ``directory`` on the store server ``args`` names (the flags of :func:`server_args`), with the
-    token from the variable they name: read only once the index is found to name that server and variable."""
-    import os
-
+    token from the variable they name, read by the caller's ``read_env`` (e.g. ``os.environ.get``): only once the
+    index is found to name that server and variable."""
     from .index import Index
     from .stores.snapshot import StoreServer, token_variable
 
     path, config = Path(directory), server_config(args, kwargs.pop("config", None))
     server = StoreServer(args.milvus_uri, config.milvus_token_env, config.milvus_timeout)
     variable = token_variable(path, server) if (path / "manifest.json").exists() else None
-    token = (os.environ.get(variable) or None) if variable else None
+    token = (read_env(variable) or None) if variable else None
     return Index.load(path, store_token=token, milvus_uri=args.milvus_uri, config=config, **kwargs)
 
 
