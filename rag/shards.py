@@ -26,11 +26,12 @@ from .chunk import Chunk
 from .config import Config
 from .embed import Encoder, dense_units, embed_passages
 from .ingest import Document, Skipped
+from .stored_batches import first_ids
 from .stores import Stores
 from .stores.base import as_ids
 from .stores.dense_milvus import MilvusDenseStore
 from .stores.milvus_rows import chunk_facts
-from .updates import BuildReport, UpdatePlan, chunk_plan, first_ids, plan_update
+from .updates import BuildReport, UpdatePlan, chunk_plan, plan_update
 
 if TYPE_CHECKING:
     from .analyze import Analyzer

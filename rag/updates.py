@@ -15,10 +15,8 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from .analyze import Analyzer
-from .build import Interrupts, Progress, Result, Work, letter_results, worker_recipe
+from .build import Interrupts, Progress, Work, letter_results, worker_recipe
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
@@ -26,8 +24,8 @@ from .embed import Encoder, ProgressFn, dense_units
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
 from .near_duplicates import NearDuplicates
 from .parse import Letter, not_a_letter, parse_letter
-from .stores import Stores, add_vectors
-from .stores.base import DenseStore, LexicalStore, as_ids
+from .stored_batches import Added, first_ids
+from .stores import Stores
 from .stores.disk import IndexFolderError
 
 
@@ -275,7 +273,7 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
             else chunk_letter(letter, config, splitter) for letter in plan.fresh}
     first_id = first_ids(plan.fresh, made, stores.letters.next_id)
     dense, lexical = stores.dense.copy(), stores.lexical.copy()
-    added = _Added(dense, lexical, first_id, made, checkpoint, plan.letters)
+    added = Added(dense, lexical, first_id, made, checkpoint, plan.letters)
     tracker = Progress(len(plan.fresh), sum(map(len, made.values())), show=progress, on_progress=on_progress)
     works = (Work(letter.letter_id, tuple(tuple(dense_units(letter, c, config)) for c in made[letter.letter_id]),
                   tuple(c.text for c in made[letter.letter_id]), len(letter.text)) for letter in plan.fresh)
@@ -302,55 +300,6 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
              "worker process (see rag.build.worker_recipe)",) if alone else ()
     return Applied(Stores(letters, dense, lexical, stores.dense_backend, stores.lexical_backend), plan,
                    added.chars, skipped, notes)
-
-
-def first_ids(fresh: Sequence[Letter], made: Mapping[str, Sequence[Chunk]], next_id: int) -> dict[str, int]:
-    """Each fresh letter's first chunk id: ids follow the plan's order from ``next_id``, however batches come back
-    (a sharded build assigns them the same way on every machine)."""
-    first: dict[str, int] = {}
-    for letter in fresh:
-        first[letter.letter_id] = next_id
-        next_id += len(made[letter.letter_id])
-    return first
-
-
-class _Added:
-    """Batches of results going into the new stores (and the checkpoint) as they come."""
-
-    def __init__(self, dense: DenseStore, lexical: LexicalStore, first_id: Mapping[str, int],
-                 made: Mapping[str, Sequence[Chunk]], checkpoint: Checkpoint | None,
-                 letters: Mapping[str, Letter]) -> None:
-        self.dense, self.lexical, self.checkpoint = dense, lexical, checkpoint
-        self.first_id, self.made, self.letters = first_id, made, letters
-        self.chunks: dict[int, Chunk] = {}
-        self.failed: dict[str, str] = {}
-        self.chars = 0
-
-    def add(self, works: Sequence[Work], results: Sequence[Result]) -> None:
-        owners: list[int] = []
-        vectors: list[np.ndarray] = []
-        keys: list[int] = []
-        tokens: list[Sequence[str]] = []
-        for work, result in zip(works, results, strict=True):
-            if result.error is not None:
-                self.failed[work.letter_id] = result.error
-                continue
-            if self.checkpoint is not None and result.chars:
-                self.checkpoint.save(work, result)
-            first = self.first_id[work.letter_id]
-            for n, units in enumerate(work.units):
-                owners.extend([first + n] * len(units))
-            vectors.append(result.vectors)
-            keys.extend(range(first, first + len(work.texts)))
-            tokens.extend(result.tokens)
-            self.chunks.update(enumerate(self.made[work.letter_id], start=first))
-            self.chars += result.chars
-        if owners:  # with each row's facts where the store keeps them (Milvus: filters as scalar fields)
-            batch = {key: self.chunks[key] for key in keys}
-            add_vectors(self.dense, as_ids(owners), np.concatenate(vectors), batch, self.letters,
-                        dict(zip(keys, tokens, strict=True)))
-        if keys:
-            self.lexical.add(as_ids(keys), tokens)
 
 
 def choose_letter_id(path: str, sha256: str, taken: Collection[str], prefer: str | None = None) -> str:
