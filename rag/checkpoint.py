@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .analyze import Analyzer
 from .build import Result, Work
+from .config import Config
+from .embed import Encoder
 from .stores.disk import DiskFull, out_of_space
 
 AREA = ".build"
@@ -56,6 +59,13 @@ class Checkpoint:
                 if other.name != key and _KEY.fullmatch(other.name) and other.is_dir() and not other.is_symlink():
                     shutil.rmtree(other)
         return cls(area / key, dim, body)
+
+    @classmethod
+    def for_build(cls, directory: Path, *, encoder: Encoder, analyzer: Analyzer, config: Config) -> Checkpoint:
+        """The checkpoint of a build by this encoder, analyzer and build settings (see :meth:`open`)."""
+        identity = {"encoder": encoder.id, "settings": config.build_settings(),
+                    "analyzer": f"{type(analyzer).__module__}.{type(analyzer).__qualname__}"}
+        return cls.open(directory, identity, dim=encoder.dim)
 
     def restore(self, work: Work) -> Result | None:
         """The letter's finished result, when a complete, matching one is here; else ``None``."""

@@ -169,7 +169,7 @@ class Config:
     # a question naming a place is not answered from letters about somewhere else (rag/answer/scoring.placed_hits)
     place_bound_sentences: bool = True
     # a question naming a place none of the retrieved letters mentions is searched again among the letters naming it
-    # (rag/index.py, Index._placed_search)
+    # (rag/searches.py, placed_search)
     place_search: bool = True
     # an English word no glossary or dictionary knows that spells in pinyin a name in a retrieved letter ("Wacaochong",
     # 瓦草冲村) is a question term (rag/answer/pinyin.py)

@@ -6,15 +6,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analyze import Analyzer
 from .answer import Answer, answer_stream, final_answer
-from .answer.compare import Comparison, compare
-from .answer.places import bundled as bundled_places
-from .answer.scoring import letter_texts
+from .answer.compare import Comparison
 from .checkpoint import Checkpoint
 from .chunk import Chunk, Splitter
 from .config import Config
@@ -25,6 +22,7 @@ from .retrieve.filters import Filters
 from .retrieve.hits import Hit
 from .retrieve.hybrid import search
 from .retrieve.query import clean_question
+from .searches import compare_letters, placed_search
 from .stores import Stores
 from .stores.disk import IndexFolderError, build_lock, claim_folder, refuse_foreign_folder
 from .stores.generations import GenerationLease, remove_leftovers
@@ -45,9 +43,6 @@ if TYPE_CHECKING:
     from .answer.generative import LLM
 
 
-COMPARE_PASSAGES = 4  # passages searched per letter a comparison reads: a letter answers in one or two
-
-
 class Index:
     """A searchable index of reply letters: section-aware chunks in a dense store and a lexical store.
 
@@ -61,9 +56,7 @@ class Index:
     def __init__(self, *, config: Config, encoder: Encoder, analyzer: Analyzer, stores: Stores | None = None,
                  directory: str | Path | None = None, splitter: Splitter | None = None,
                  sources: Sequence[str] = (), store_token: str | None = None) -> None:
-        self.config = config
-        self.encoder = encoder
-        self.analyzer = analyzer
+        self.config, self.encoder, self.analyzer = config, encoder, analyzer
         self.directory = Path(directory) if directory is not None else None
         self.sources: tuple[str, ...] = tuple(sources)
         self.report = BuildReport()
@@ -246,7 +239,8 @@ class Index:
         hits = search(question, k, filters, stores=stores, encoder=self.encoder, analyzer=self.analyzer,
                       config=self.config)
         if self.config.place_search:
-            hits = self._placed_search(question, hits, k, filters, stores)
+            hits = placed_search(question, hits, k, filters, stores=stores, encoder=self.encoder,
+                                 analyzer=self.analyzer, config=self.config)
         return answer_stream(question, hits, encoder=self.encoder, analyzer=self.analyzer,
                              statistics=stores.lexical, letters=stores.letters.letters, config=self.config, llm=llm)
 
@@ -263,37 +257,9 @@ class Index:
         Raises:
             BadQuery: empty question or ``letters < 1``.
         """
-        stores = self._stores
         question, _ = clean_question(question, self.config.max_question_chars)
-        hits = search(question, letters * COMPARE_PASSAGES, filters, stores=stores, encoder=self.encoder,
-                      analyzer=self.analyzer, config=self.config)
-        kept = list(dict.fromkeys(hit.letter_id for hit in hits))[:letters]
-        wanted = set(kept)
-        hits = [hit for hit in hits if hit.letter_id in wanted]
-        return compare(question, hits, encoder=self.encoder, analyzer=self.analyzer, statistics=stores.lexical,
-                       letters=stores.letters.letters, config=self.config)
-
-    def _placed_search(self, question: str, hits: list[Hit], k: int, filters: Filters | None,
-                       stores: Stores) -> list[Hit]:
-        """``hits``, or when the question names a place none of their letters mentions, the search again among the
-        letters that do: "What service station does Putuo run…" whose words matched a drug-list letter best is
-        answered from Putuo's letters (or declined by the answer's gates), not declined as about nowhere indexed.
-        The letters naming the place are found by its name on the lexical side."""
-        gazetteer = bundled_places()
-        letters = stores.letters.letters
-        missing = gazetteer.missing(question, letter_texts(hits, letters))
-        if not missing:
-            return hits
-        lexical = replace(self.config, fusion="lexical")
-        naming = {h.letter_id for place in missing for h in search(" ".join(place.names), self.config.k_candidates,
-                                                                     filters, stores=stores, encoder=self.encoder,
-                                                                     analyzer=self.analyzer, config=lexical)
-                  if h.letter_id in letters and gazetteer.mentioned(place, [letters[h.letter_id].text])}
-        if not naming:
-            return hits
-        within = replace(filters or Filters(), letters=tuple(sorted(naming)))
-        return search(question, k, within, stores=stores, encoder=self.encoder, analyzer=self.analyzer,
-                      config=self.config) or hits
+        return compare_letters(question, filters, letters, stores=self._stores, encoder=self.encoder,
+                               analyzer=self.analyzer, config=self.config)
 
     def add(self, paths: Iterable[str | Path], *, progress: bool = False, on_progress: ProgressFn | None = None,
             replace_all: bool = False, on_ocr_page: OcrProgressFn | None = None, workers: int = 1) -> BuildReport:
@@ -346,9 +312,7 @@ class Index:
         """This build's checkpoint in the index folder (``None`` for an index in memory)."""
         if self.directory is None:
             return None
-        identity = {"encoder": self.encoder.id, "settings": self.config.build_settings(),
-                    "analyzer": f"{type(self.analyzer).__module__}.{type(self.analyzer).__qualname__}"}
-        return Checkpoint.open(self.directory, identity, dim=self.encoder.dim)
+        return Checkpoint.for_build(self.directory, encoder=self.encoder, analyzer=self.analyzer, config=self.config)
 
     def remove(self, letters: Iterable[str]) -> tuple[str, ...]:
         """Remove letters by id, file path or file name; returns the ids removed.
