@@ -7,11 +7,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .cli_letters import add_letter_commands, print_comparison, print_letters
+from .cli_queries import Query, read_questions
 from .cli_store import add_store_args, build_config, build_sharded, dense_args, load_index, server_args
 from .config import DEFAULT_MODEL, Config
 from .ingest import print_ocr_page, printable, printable_lines
@@ -185,76 +185,13 @@ def _filters(args: argparse.Namespace) -> Filters:
                    date_to=args.date_to)
 
 
-@dataclass(frozen=True)
-class _Query:
-    """One question of a run: its id (``None`` for a single question), the text, or why it cannot be asked."""
-
-    qid: Any
-    question: str = ""
-    error: str | None = None
-
-
-def _questions(args: argparse.Namespace) -> list[_Query]:
-    if args.queries and args.question:
-        raise ValueError("give a QUESTION or --queries FILE, not both")
-    if args.queries:
-        lines = Path(args.queries).read_text(encoding="utf-8").splitlines()
-        return [_query_line(args.queries, number, line) for number, line in enumerate(lines, start=1)
-                if line.strip()]
-    if args.question is None:
-        raise ValueError("give a QUESTION or --queries FILE.jsonl")
-    if not _encodable(args.question):
-        raise ValueError(_not_utf8(args.question))
-    return [_Query(None, args.question)]
-
-
-def _not_utf8(argument: str) -> str:
-    """Why a command-line argument is refused: Python keeps bytes that are not UTF-8 as lone surrogates."""
-    raw = argument.encode("utf-8", "surrogateescape")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        where = f" (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-    else:  # a surrogate that came from no byte: typed as such
-        where = ""
-    return (f"the question is not valid UTF-8{where}: write it in UTF-8 (is the terminal or the script in another "
-            "encoding, such as GBK?)")
-
-
-def _query_line(source: str, number: int, line: str) -> _Query:
-    """A ``--queries`` line as a question, or as an error for its id (the batch goes on past it)."""
-    where = f"{source} line {number}"
-    try:
-        row = json.loads(line)
-    except ValueError as exc:
-        return _Query(f"line {number}", error=f"{where}: not JSON ({exc})")
-    if not isinstance(row, dict) or "id" not in row or "question" not in row:
-        return _Query(f"line {number}", error=f"{where}: expected {{\"id\", \"question\"}}")
-    qid, question = row["id"], row["question"]
-    if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not _encodable(str(qid)):
-        return _Query(f"line {number}", error=f"{where}: the id must be text or a whole number")
-    if not isinstance(question, str):
-        return _Query(qid, error=f"{where}: the question must be text, not {type(question).__name__}")
-    if not _encodable(question):
-        return _Query(qid, error=f"{where}: the question is not valid Unicode (a lone surrogate)")
-    return _Query(qid, question)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _note_truncation(question: str, limit: int) -> None:
     if len(question) > limit:
         print(f"note: the question is {len(question):,} characters; only the first {limit:,} are used "
               "(Config.max_question_chars)", file=sys.stderr)
 
 
-def _asked(query: _Query, limit: int) -> str:
+def _asked(query: Query, limit: int) -> str:
     """The question to search or ask; a bad ``--queries`` line raises ``BadQuery``; a cut is noted."""
     from .retrieve.query import BadQuery
 
@@ -264,7 +201,7 @@ def _asked(query: _Query, limit: int) -> str:
     return query.question
 
 
-def _failed(query: _Query, error: Exception, args: argparse.Namespace) -> int:
+def _failed(query: Query, error: Exception, args: argparse.Namespace) -> int:
     """Report a question that could not be asked and count it (1); a lone question re-raises its error.
 
     With ``--queries`` the batch goes on: one line per failure, JSON with its id on stdout (``--json``) or
@@ -286,7 +223,7 @@ def _safe(text: str) -> str:
     return printable_lines(text)
 
 
-def _headline(query: _Query, limit: int) -> str:
+def _headline(query: Query, limit: int) -> str:
     shown = query.question[:limit] + ("…" if len(query.question) > limit else "")
     return f"## {printable(str(query.qid))}: {printable(shown)}"
 
@@ -294,7 +231,7 @@ def _headline(query: _Query, limit: int) -> str:
 def _search(args: argparse.Namespace) -> int:
     from .retrieve.query import BadQuery
 
-    questions = _questions(args)
+    questions = read_questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
     index = _load(args)
     failed = 0
@@ -334,7 +271,7 @@ def _ask(args: argparse.Namespace) -> int:
     from .answer import Answer, answer_to_dict, format_answer
     from .retrieve.query import BadQuery
 
-    questions = _questions(args)
+    questions = read_questions(args)
     filters = _filters(args)  # bad dates are refused before the index is loaded
     index = _load(args)
     llm = _llm(args, index.config)
