@@ -1,7 +1,8 @@
 """Parse a reply letter's text into header metadata (:mod:`.header`) and a numbered section tree (:mod:`.sections`).
 
 A letter in a header layout not seen before is taught here: a new label, title pattern or signature
-form goes in :mod:`.header`; a new heading style in :mod:`.sections`.
+form goes in :mod:`.header` (a date form in :mod:`.dates`, a signer or contact form in :mod:`.signature`);
+a new heading style in :mod:`.sections`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from .header import (
     addressee,
     addressee_index,
     agency,
-    contact,
     doc_number,
     labelled_fields,
     letter_date,
     opening_index,
-    signer,
     split_lines,
     title_fields,
 )
 from .letter import CLOSING, PREAMBLE, Letter, Section
 from .region import Region, letter_region
 from .sections import find_headings, section_tree
+from .signature import contact, signer
 
 _CHINESE = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")

@@ -2,7 +2,8 @@
 
 Reads the layouts seen so far: a red-header letter (agency, 文号, title, addressee line ending in ：), a
 government web page (labels such as 发布机构, 成文日期, 索引号, sometimes as table cells), and a signature
-block (agency above the date) at the end. A field that is not there is ``None``.
+block (agency above the date) at the end. A field that is not there is ``None``. Dates are read by
+:mod:`.dates`; the signer and contact by :mod:`.signature`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .chrome import LABELS, is_chrome
+from .dates import DATE_LABELS, cell_date, labelled_date, standalone_date
 
 # 渝卫函〔2024〕386号, 冀工信承字〔2023〕第187号, 提案(临公复)字(2025)第01号: an issuer's code, the year, the number
 _DOC_NUMBER = re.compile(
@@ -23,7 +25,6 @@ _ORG_SUFFIX = re.compile(
     r"(?:局|委|厅|部|委员会|人民政府|政府|办公室|办公厅|办|中心|署|院|会|处|所|分局|街道办事处|管委会|公司|集团|海关|队|站"
     r"|馆|银行|支行)$"
 )
-_DATE_NUM = re.compile(r"((?:19|20)\d{2})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})\s*日?")
 _TITLE_WORDS = re.compile(r"(?:答复|复函|回复|会办意见|办理情况|答复函)")
 _KIND = re.compile(r"(建议|提案|议案)")
 _SESSION = re.compile(
@@ -361,40 +362,6 @@ def _signature_org(lines: list[Line], body_start: int | None = None) -> str | No
     return None
 
 
-_ZEROS = str.maketrans({"○": "〇", "O": "〇", "o": "〇", "Ｏ": "〇", "零": "〇"})
-_CN_DATE = re.compile(r"[〇一二三四五六七八九]{4}年[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日")
-
-
-def standalone_date(text: str) -> str | None:
-    """A line that is only a date, as ISO ``YYYY-MM-DD``: 2023年7月17日, 2023.7.17, 2023-07-17, 二〇二三年七月十七日,
-    or with its separators lost in copying (2023717, when only one month and day fit)."""
-    compact = re.sub(r"\s+", "", text)
-    if _CN_DATE.fullmatch(compact.translate(_ZEROS)):
-        import cn2an  # Chinese numerals, 十 and 廿 forms included: cn2an keeps them
-
-        compact = cn2an.transform(compact.translate(_ZEROS), "cn2an")
-    match = _DATE_NUM.fullmatch(compact)
-    if match:
-        return _iso(*match.groups())
-    digits = re.fullmatch(r"((?:19|20)\d{2})(\d{3,4})", compact)
-    if digits:
-        year, rest = digits.groups()
-        fits = {date for cut in (1, 2) if (date := _iso(year, rest[:cut], rest[cut:])) and len(rest) - cut <= 2}
-        return fits.pop() if len(fits) == 1 else None
-    return None
-
-
-def _iso(year: str, month: str, day: str) -> str | None:
-    y, m, d = int(year), int(month), int(day)
-    if 1 <= m <= 12 and 1 <= d <= 31:
-        return f"{y:04d}-{m:02d}-{d:02d}"
-    return None
-
-
-# labels of the letter's own date; a page's publication date (发布日期, 发布时间, 日期) is not the letter's
-_DATE_LABELS = ("成文日期", "生成日期", "公文生成日期", "制发日期", "答复日期", "答复时间", "发文日期")
-
-
 def letter_date(lines: list[Line], labelled: dict[str, str], body_start: int | None = None) -> str | None:
     """The letter's own date: the signature's, else a 成文日期/制发日期/答复日期… label's.
 
@@ -404,7 +371,7 @@ def letter_date(lines: list[Line], labelled: dict[str, str], body_start: int | N
     head = "\n".join(line.text for line in lines[:12])
     zone = _signature_zone(lines, body_start)
     return (next(filter(None, (signature_date(line.text) for line in reversed(zone))), None)
-            or _labelled_date(labelled, _DATE_LABELS) or _cell_date(head, _DATE_LABELS))
+            or labelled_date(labelled, DATE_LABELS) or cell_date(head, DATE_LABELS))
 
 
 def signature_date(text: str) -> str | None:
@@ -416,68 +383,3 @@ def signature_date(text: str) -> str | None:
     if match and is_org(re.sub(r"\s+", "", match.group(1))):
         return standalone_date(match.group(2))
     return None
-
-
-def _cell_date(head: str, labels: tuple[str, ...]) -> str | None:
-    """A date right after one of ``labels`` with no colon between: a table cell or a space."""
-    for label in labels:
-        spaced = r"\s*".join(map(re.escape, label))
-        match = re.search(spaced + r"[\s\]］】|:：]*" + _DATE_NUM.pattern, head)
-        if match:
-            return _iso(*match.groups()[-3:])
-    return None
-
-
-def _labelled_date(labelled: dict[str, str], labels: tuple[str, ...]) -> str | None:
-    for label in labels:
-        date = standalone_date(labelled.get(label) or "")
-        match = _DATE_NUM.search(labelled.get(label) or "")
-        if date or match:
-            return date or (_iso(*match.groups()) if match else None)
-    return None
-
-
-# the approver named in the closing ("以上答复意见已经我局杨军局长审定", "本答复经张明主任审签"): a name, then a title
-_APPROVED = re.compile(r"(?:已经|已由|经|由)(?:我局|我委|我厅|我办|我部|本局|本委|局|委)?(?:主要领导)?"
-                       r"([\u4e00-\u9fff]{2,3}?)(?:副?(?:局长|主任|厅长|部长|书记|区长|县长|市长|镇长|院长|处长))"
-                       r"(?:同志)?(?:审定|审签|审核|签发|签批|审阅)")
-_NO_NAME = ("分管", "主管", "主要", "党组", "相关", "有关", "常务", "执行", "领导")  # 经分管副局长审定 names nobody
-
-
-def signer(text: str) -> str | None:
-    """Who signed the letter: its 签发人 label, else the official the closing says approved it."""
-    match = re.search(r"(?:签\s*发\s*人|领导签发|签\s*发)\s*[:：]\s*([^\s:：|]{2,12})", text)
-    if match:
-        return match.group(1)
-    approved = _APPROVED.search(text)
-    return approved.group(1) if approved and not approved.group(1).startswith(_NO_NAME) else None
-
-
-_CONTACT_LABEL = re.compile(r"联\s*系\s*人(?:姓名|及电话)?\s*[:：][ \t\u3000]*\n?[ \t\u3000]*")
-_NAME = re.compile(r"[\u4e00-\u9fff](?:[ \u3000]?[\u4e00-\u9fff]){1,4}")
-_PHONE_LABEL = re.compile(r"(?:联系电话|联系方式|电话|手机)\s*[:：]\s*")
-_PHONE = re.compile(r"(?:[(（]\d{3,4}[)）]\s*)?\d[\d\-－]{4,}\d")
-_NOT_NAME = re.compile(r"联系|电话|手机|地址|邮编|邮政")
-
-
-def contact(text: str) -> tuple[str | None, str | None]:
-    """The contact person's name and phone number from the signature block, each ``None`` when not stated.
-
-    Handles one line or two (``联系人：孙恺`` / ``联系电话：63990807``), both on one line in either order
-    (``（联系人:王浪,联系电话:66223882）``), and a name followed by its number (``梁 沛 0311-87801895``; the
-    space that pads a two-character name is dropped).
-    """
-    label = _CONTACT_LABEL.search(text)
-    name = None
-    if label:
-        found = _NAME.match(text, label.end())
-        if found:
-            name = re.sub(r"[ \u3000]", "", _NOT_NAME.split(found.group())[0])
-            name = name if len(name) >= 2 else None
-    near = text[max(label.start() - 80, 0):label.end() + 200] if label else text
-    phone = next((m for m in (_PHONE.match(near, p.end()) for p in _PHONE_LABEL.finditer(near)) if m), None)
-    if phone is None and label:  # "联系人及电话：梁 沛 0311-87801895"
-        line = text[label.end():].split("\n", 1)[0]
-        phone = _PHONE.search(line)
-    return name, phone.group().strip() if phone else None
-

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .header import Line, is_org, standalone_date
+from .dates import standalone_date
+from .header import Line, is_org
 from .letter import CLOSING, PREAMBLE, Section
 
 _SPACE = " \t\u3000\u00a0\u2002\u2003"
