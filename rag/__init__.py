@@ -9,12 +9,13 @@ letter with metadata and sections) → :mod:`~rag.chunk` (letter → chunks) →
 
 from __future__ import annotations
 
-from .analyze import Analyzer, Glossary
+from .analyze import Analyzer
 from .answer import LLM, Answer, Citation, EndpointError, SupportItem, answer, answer_to_dict, format_answer
 from .chunk import Chunk, chunk_letter, split_sentences
 from .cli_store import load_index, server_args, server_config
 from .config import Config
 from .embed import Encoder, load_encoder
+from .glossary import Glossary
 from .index import BuildReport, Index
 from .ingest import Document, Skipped, read_document, read_documents
 from .parse import CLOSING, PREAMBLE, Letter, Region, Section, parse_letter

@@ -99,7 +99,7 @@ class Config:
     # threads' turns at the GIL cost more than BM25 takes (README "Dense stores": measured at 10^4 and 10^6)
     lexical_thread_chunks: int = 250_000
     max_question_chars: int = 2000
-    # English words the glossary lacks reach the lexical side through CC-CEDICT (rag.analyze.Bridge): each word's
+    # English words the glossary lacks reach the lexical side through CC-CEDICT (rag.glossary.Bridge): each word's
     # Chinese candidates found in the index (at most bridge_candidates, weighted by IDF over their senses) share
     # this weight, against 1 for every question and glossary token. 0 turns the bridge off.
     bridge_weight: float = 0.5

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from ..analyze import english_words, longest_first
+from ..glossary import english_words, longest_first
 
 _HEADER = re.compile(r"^#.*?:\s*([\u3400-\u9fff]+)\s*$")
 _SUFFIX = "省市县区州盟旗镇乡"
