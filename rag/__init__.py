@@ -22,8 +22,8 @@ from .parse import CLOSING, PREAMBLE, Letter, Region, Section, parse_letter
 from .retrieve.filters import Filters
 from .retrieve.hits import Hit
 from .retrieve.query import BadQuery
-from .stores.dense_milvus import connect as connect_milvus
 from .stores.disk import IndexFolderError, IndexLoadError, IndexLocked
+from .stores.milvus_server import connect as connect_milvus
 
 __all__ = [
     "CLOSING", "LLM", "PREAMBLE", "Analyzer", "Answer", "BadQuery", "BuildReport", "Chunk", "Citation", "Config",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rag.stores.dense_milvus import LITE_FILE, connect
+from rag.stores.dense_milvus import LITE_FILE
+from rag.stores.milvus_server import connect
 
 
 def release_all_lite() -> None:

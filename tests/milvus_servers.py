@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.stores.dense_milvus import KEEPALIVE  # pymilvus shares one connection per server: the same options
+from rag.stores.milvus_server import KEEPALIVE  # pymilvus shares one connection per server: the same options
 
 START_SECONDS = 180  # bounded wait for a server to answer
 BIN = Path(sys.executable).parent

@@ -647,7 +647,7 @@ def test_grouping_by_chunk_on_the_client_gives_the_exact_best_chunks(tmp_path: P
     import numpy as np
 
     from rag.stores.base import as_ids
-    from rag.stores.dense_milvus import Server
+    from rag.stores.milvus_server import Server
 
     rng = np.random.default_rng(7)
     query = rng.standard_normal(16).astype(np.float32)
@@ -671,7 +671,7 @@ def test_grouping_by_chunk_on_the_client_gives_the_exact_best_chunks(tmp_path: P
 
 def test_lexical_fields_are_refused_before_anything_is_made_on_a_server_without_bm25(
         letters_dir: Path, tmp_path: Path, used: Used, capsys: pytest.CaptureFixture[str]):
-    from rag.stores.dense_milvus import Server
+    from rag.stores.milvus_server import Server
 
     code = main(["build", str(letters_dir), "--index", str(tmp_path / "index"), "--store", "milvus", *used.flags(),
                  "--milvus-lexical", "--quiet"])

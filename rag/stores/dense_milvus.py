@@ -10,22 +10,18 @@ manifest's atomic switch is also the commit of the Milvus rows. A build killed b
 a generation no manifest names: invisible to readers, and removed by the next writer's :meth:`copy` of the
 committed store (which also deletes rows retired by a committed generation, and rows from before a rebuild).
 
-Servers differ: the client reads the server's version once and adapts (:class:`Server`): grouping a search's rows by
-chunk on the server (2.4 on), or (2.3, Milvus Lite) asking for more rows and keeping each chunk's best one here,
-with the same results; BM25 fields only where the server has the function (2.5 on). Searches read at Session
-consistency (this process's own writes, no wait for the server's time tick); the counts that check a store against
-its manifest when it opens, and every read a writer acts on, are Strong. Every call has a timeout, and every failure
-is a :class:`~rag.stores.base.StoreUnavailable` naming its cause.
+Servers differ: the client reads the server's version once and adapts (:class:`~rag.stores.milvus_server.Server`):
+grouping a search's rows by chunk on the server (2.4 on), or (2.3, Milvus Lite) asking for more rows and keeping
+each chunk's best one here, with the same results; BM25 fields only where the server has the function (2.5 on).
+Searches read at Session consistency (this process's own writes, no wait for the server's time tick); the counts
+that check a store against its manifest when it opens, and every read a writer acts on, are Strong. Every call has a
+timeout, and every failure is a :class:`~rag.stores.base.StoreUnavailable` naming its cause.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import re
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -34,197 +30,30 @@ import numpy as np
 
 from .base import Ids, Place, Stats, StoreUnavailable, as_ids
 from .milvus_rows import (
+    INDEXES,
     NEWEST_PROPERTY,
     RowFacts,
     check_owner,
     check_schema,
     collection_property,
     create_collection,
+    newest_generation,
+    owner_id,
+    vector_index,
 )
+from .milvus_server import COLLECTION_NAME, STRONG, Server, all_rows, connect, pages, pymilvus_module
 
 SETTINGS_FILE = "milvus.json"
 LITE_FILE = "milvus.db"
-OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
 BATCH = 1_000  # rows per insert/upsert, ids per "in [...]" filter
 # Milvus Lite turns its write buffer (128 MiB by default, ~60,000 rows of 512-d) into a segment by making every cell a
 # Python object (~17 KB a 512-d row, 1.5 GB at once): flushing it every LITE_FLUSH_ROWS rows bounds that spike
 LITE_FLUSH_ROWS = 20_000
 MAX_TOPK = 16_384  # Milvus's largest limit for one search
-PAGE = 16_384  # rows per page of a query iterator (Milvus's largest)
 _SHIFT = 32  # a row's primary key: its generation in the high bits, its place in the generation below
 _SHARD_SHIFT = 26  # … and in a sharded build, the shard above that place (64 shards of 64 million rows)
 ROWS_ASKED = 8  # without server-side grouping: rows asked per chunk wanted (a chunk has ~5.6 rows), then 4× more
-STRONG = {"consistency_level": "Strong"}  # reads a writer acts on, and the counts checked when a store opens
 READ = {"consistency_level": "Session"}  # searches: this process's writes, no wait for the server's time tick
-# the index each Config.milvus_index names, its build parameters, and its search parameter's name and default
-INDEXES: dict[str, tuple[str, dict[str, int], str, int]] = {
-    "ivf_flat": ("IVF_FLAT", {"nlist": 1024}, "nprobe", 32),
-    "hnsw": ("HNSW", {"M": 16, "efConstruction": 200}, "ef", 128),
-    "ivf_sq8": ("IVF_SQ8", {"nlist": 1024}, "nprobe", 32),
-    "diskann": ("DISKANN", {}, "search_list", 100),
-    "flat": ("FLAT", {}, "", 0),
-}
-MIN_SERVER = (2, 3)
-COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # Milvus's rule for collection names
-# pymilvus pings every 10 s, idle or not; Milvus Lite's gRPC server (Python's defaults) allows one ping per 5 minutes
-# and drops the connection ("too many pings") after the third: ping at that pace, and only during calls, which
-# carry their own timeouts anyway
-KEEPALIVE = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}
-
-
-@dataclass(frozen=True)
-class Server:
-    """What the Milvus at the other end can do, from its version (read once per connection)."""
-
-    version: str
-    lite: bool  # Milvus Lite (a file, or served): the current feature set, but no DiskANN
-    release: tuple[int, ...]
-
-    @classmethod
-    def of(cls, version: str) -> Server:
-        lite = version.startswith("milvus_lite")
-        numbers = tuple(int(n) for n in re.findall(r"\d+", version.split("-")[-1 if lite else 0])[:3])
-        return cls(version, lite, numbers)
-
-    @property
-    def groups(self) -> bool:
-        """Whether ``group_by_field`` gives the best ``limit`` groups: from 2.4 on a server. 2.3 accepts it and
-        ignores it; Milvus Lite 3.2 groups only the first ``limit`` rows (one chunk's many rows leave fewer groups)."""
-        return not self.lite and self.release >= (2, 4)
-
-    @property
-    def bm25(self) -> bool:
-        """Whether the server has the BM25 function (``--milvus-lexical``)."""
-        return self.lite or self.release >= (2, 5)
-
-    @property
-    def scalar_indexes(self) -> tuple[str, str]:
-        """The index types for integer and text fields (INVERTED from 2.4; 2.3 has STL_SORT and Trie)."""
-        return ("STL_SORT", "Trie") if not self.lite and self.release < (2, 4) else ("INVERTED", "INVERTED")
-
-
-def _pymilvus() -> Any:
-    try:
-        import pymilvus
-    except ImportError as exc:
-        raise StoreUnavailable("the milvus store needs the [milvus] extra: pip install 'policy-rag[milvus]' "
-                               "(pymilvus and milvus-lite)") from exc
-    return pymilvus
-
-
-def connect(uri: str, token: str | None = None, *, timeout: float = 30.0, token_name: str = "") -> Any:
-    """A ``MilvusClient`` for ``uri`` (a server URL, or a Milvus Lite ``.db`` path) whose calls time out after
-    ``timeout`` seconds and raise :class:`StoreUnavailable` with the cause; its :class:`Server` is ``.server``.
-
-    Raises:
-        StoreUnavailable: pymilvus is missing, or the server or file cannot be opened.
-    """
-    pymilvus = _pymilvus()
-    if uri.endswith(".db"):
-        try:
-            import milvus_lite  # noqa: F401
-        except ImportError as exc:
-            raise StoreUnavailable("a local Milvus store needs milvus-lite: pip install 'policy-rag[milvus]'") from exc
-    _quiet_client_logs()
-    where = f"the Milvus Lite file {uri}" if uri.endswith(".db") else f"the Milvus server at {uri}"
-    try:
-        client = pymilvus.MilvusClient(uri=uri, token=token or "", timeout=timeout, grpc_options=KEEPALIVE)
-        version = str(client.get_server_version(timeout=timeout))
-    except Exception as exc:
-        if uri.endswith(".db"):
-            hint = (" (Milvus Lite serves one process at a time: is the index open in another process, such as the "
-                    "web app? Stop it, or use a Milvus server with --milvus-uri)")
-        elif token_name:  # pymilvus reports a refused token as a failed connection
-            hint = (f" (if it needs authentication: the environment variable {token_name}, named by "
-                    f"--milvus-token-env, {'holds a token it refused' if token else 'is not set'})")
-        else:
-            hint = ""
-        raise StoreUnavailable(f"cannot open {where}: {_cause(exc, token_name, timeout)}{hint}") from exc
-    server = Server.of(version)
-    if not server.lite and server.release[:2] < MIN_SERVER:
-        raise StoreUnavailable(f"{where} runs Milvus {version}; policy-rag needs Milvus 2.3 or later")
-    return Guarded(client, server, where, token_name, timeout)
-
-
-class Guarded:
-    """A ``MilvusClient`` whose failures are :class:`StoreUnavailable` naming the server and the cause."""
-
-    def __init__(self, client: Any, server: Server, where: str, token_name: str, timeout: float) -> None:
-        self.client, self.server, self.where = client, server, where
-        self._token_name, self._timeout = token_name, timeout
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attribute(*args, **kwargs)
-            except StoreUnavailable:
-                raise
-            except Exception as exc:
-                raise StoreUnavailable(f"{self.where} refused {name}: "
-                                       f"{_cause(exc, self._token_name, self._timeout)}") from exc
-
-        return call
-
-    def guard(self, step: str, action: Callable[[], Any]) -> Any:
-        """``action()``, its failure a :class:`StoreUnavailable` (for objects the client hands out: iterators)."""
-        try:
-            return action()
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            raise StoreUnavailable(f"{self.where} refused {step}: "
-                                   f"{_cause(exc, self._token_name, self._timeout)}") from exc
-
-
-def _cause(exc: Exception, token_name: str, timeout: float) -> str:
-    """What went wrong, in words: the server's message, and the fix where it is known."""
-    message = str(getattr(exc, "message", "") or getattr(exc, "details", lambda: "")() or exc).strip()
-    message = message.replace("\n", " ")[:400] or exc.__class__.__name__
-    lowered = message.lower()
-    if any(word in lowered for word in ("auth", "credential", "permission", "token", "unauthenticated")):
-        where = f"the environment variable {token_name}" if token_name else "the store token"
-        return f"{message} (authentication: check the token in {where}, given by --milvus-token-env)"
-    if "database" in lowered and ("not" in lowered or "exist" in lowered):
-        return f"{message} (the database in the URI's path does not exist on this server)"
-    if "deadline" in lowered or "timeout" in lowered or "timed out" in lowered:
-        return f"no answer in {timeout:g} s ({message}); raise it with Config.milvus_timeout"
-    if "collection name" in lowered:
-        return f"{message} (--collection takes letters, digits and underscores, and starts with a letter or _)"
-    return message
-
-
-class _DropMvccWarning(logging.Filter):
-    """Milvus Lite has no server-side session timestamp, so every query iterator warns; the fallback is fine."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "mvccTs" not in record.getMessage()
-
-
-class _DropRaised(logging.Filter):
-    """pymilvus logs each failed call with its traceback before raising it; the raised error says it once."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.ERROR
-
-
-def _quiet_client_logs() -> None:
-    for name, kind in (("pymilvus.client.iterator.query_iterator", _DropMvccWarning),
-                       ("pymilvus.decorators", _DropRaised), ("pymilvus.milvus_client.milvus_client", _DropRaised),
-                       ("pymilvus.client.grpc_handler", _DropRaised)):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, kind) for f in logger.filters):
-            logger.addFilter(kind())
-
-
-def release_lite(path: Path) -> None:
-    """Stop this process's embedded Milvus Lite server for ``path`` and release its file lock (tests, tools)."""
-    from milvus_lite.server_manager import server_manager_instance
-
-    server_manager_instance.release_server(str(path))
 
 
 class MilvusDenseStore:
@@ -294,7 +123,7 @@ class MilvusDenseStore:
         uri = place.uri or str(Path(place.directory or ".").resolve() / LITE_FILE)
         if place.uri is None:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        owner = _owner_id(place.directory)
+        owner = owner_id(place.directory)
         client = connect(uri, place.token, timeout=place.timeout, token_name=place.token_name)
         server: Server = client.server
         if place.lexical and not server.bm25:
@@ -307,10 +136,10 @@ class MilvusDenseStore:
             check_owner(client, place.collection, owner, uri)
             client.load_collection(place.collection)
             check_schema(client, place.collection, dim, place.lexical)
-            newest = _newest_generation(client, place.collection)
-            index = _vector_index(client, place.collection)
+            newest = newest_generation(client, place.collection)
+            index = vector_index(client, place.collection)
         else:
-            create_collection(client, _pymilvus(), place.collection, dim, lexical=place.lexical, owner=owner,
+            create_collection(client, pymilvus_module(), place.collection, dim, lexical=place.lexical, owner=owner,
                               index=INDEXES[index][:2], scalar=server.scalar_indexes)
             client.load_collection(place.collection)
             newest = 0
@@ -377,7 +206,7 @@ class MilvusDenseStore:
         if not self._lite:
             rows = self._client.query(self.collection, filter=expression, output_fields=["count(*)"], **STRONG)
             return int(rows[0]["count(*)"])
-        return sum(len(page) for page in _pages(self._client, self.collection, expression, ["pk"]))
+        return sum(len(page) for page in pages(self._client, self.collection, expression, ["pk"]))
 
     def add(self, ids: Ids, vectors: np.ndarray, facts: Sequence[RowFacts] | None = None) -> None:
         """Add rows; ``facts`` (one per row: the letter's id, agency, date…) make filters scalar expressions."""
@@ -472,7 +301,7 @@ class MilvusDenseStore:
         return outside == 0 and {int(r["chunk"]) for r in rows} == set(sample.tolist())
 
     def ids(self) -> Ids:
-        chunks = [row["chunk"] for row in _all_rows(self._client, self.collection, self._visible(), ["chunk"])]
+        chunks = [row["chunk"] for row in all_rows(self._client, self.collection, self._visible(), ["chunk"])]
         return np.unique(as_ids(chunks))
 
     def copy(self) -> MilvusDenseStore:
@@ -544,7 +373,7 @@ class MilvusDenseStore:
         g = self.generation
         self._client.delete(self.collection, filter=f"born > {g} or born < {self.low} or "
                                                     f"(retired > 0 and retired <= {g})")
-        revived = [{**row, "retired": 0} for row in _all_rows(self._client, self.collection, f"retired > {g}",
+        revived = [{**row, "retired": 0} for row in all_rows(self._client, self.collection, f"retired > {g}",
                                                                self._stored_fields())]
         for start in range(0, len(revived), BATCH):  # retired by a build that never committed
             self._client.upsert(self.collection, revived[start:start + BATCH])
@@ -565,52 +394,3 @@ def best_per_chunk(found: Any) -> tuple[Ids, np.ndarray]:
     for hit in found:
         best.setdefault(int(hit["entity"]["chunk"]), float(hit["distance"]))
     return as_ids(list(best)), np.asarray(list(best.values()), dtype=np.float32)
-
-
-def _owner_id(directory: Path | None) -> str:
-    """This index's id, kept beside its manifest from the first build on (an index in memory gets a new one)."""
-    if directory is None:
-        return uuid.uuid4().hex
-    path = Path(directory) / OWNER_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(uuid.uuid4().hex + "\n", encoding="utf-8")
-    return path.read_text(encoding="utf-8").strip()
-
-
-def _vector_index(client: Any, name: str) -> str:
-    """The ``INDEXES`` name of the collection's vector index (what its searches take)."""
-    try:
-        described = client.describe_index(name, "vector")
-    except StoreUnavailable:
-        return "flat"
-    kind = str((described or {}).get("index_type", "FLAT")).upper()
-    return next((key for key, (made, *_) in INDEXES.items() if made == kind), "flat")
-
-
-def _newest_generation(client: Any, name: str) -> int:
-    """The highest generation any row was born or retired in: recorded in the collection (:meth:`_claim`), or for
-    a collection made before that was recorded, found by a scan."""
-    recorded = collection_property(client, name, NEWEST_PROPERTY)
-    if recorded is not None:
-        return int(recorded)
-    pages = _pages(client, name, "born >= 0", ["born", "retired"])
-    return max((max(int(row["born"]), int(row["retired"])) for page in pages for row in page), default=0)
-
-
-def _all_rows(client: Any, name: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
-    return [row for page in _pages(client, name, expression, fields) for row in page]
-
-
-def _pages(client: Any, name: str, expression: str, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
-    """The rows meeting ``expression``, ``fields`` only, a page at a time (one page in memory)."""
-    guard = client.guard if isinstance(client, Guarded) else (lambda step, action: action())
-    lite = getattr(client, "server", Server.of("milvus_lite")).lite  # Lite reads strongly anyway, and its
-    # iterator asks a server for a timestamp it cannot allocate (logging an error) when a level is named
-    iterator = client.query_iterator(name, batch_size=PAGE, filter=expression, output_fields=fields,
-                                     **({} if lite else STRONG))
-    try:
-        while page := guard("a query page", iterator.next):
-            yield page
-    finally:
-        iterator.close()

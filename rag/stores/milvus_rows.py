@@ -4,26 +4,41 @@ chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a spa
 The dense store (:mod:`rag.stores.dense_milvus`) keeps one row per vector (a chunk and each of its sentences); every
 row of a chunk carries that chunk's facts. The lexical fields exist only in a collection made with them
 (``Config.milvus_lexical``): they are there to measure the lexical side in Milvus against policy-rag's own. The
-collection's schema is made here, and checked here when an index opens a collection that already exists.
+collection's schema is made here, and checked here when an index opens a collection that already exists; so are
+what a collection records besides its rows (its owner, its vector index, the newest generation).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..chunk import Chunk
 from ..parse import Letter
 from ..retrieve.filters import MAX_FIELD_CHARS, day_number, field_text
 from .base import StoreUnavailable
+from .milvus_server import pages
 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), so the sparse side ranks as the local one
 MAX_TEXT_CHARS = 8_000  # a chunk's text in Milvus (chunks are ~360 characters, a heading included)
 _EMPTY = {0: 1e-9}  # Milvus refuses an empty sparse vector; term indices start at 1, so this one matches nothing
+
+
+OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
+# the index each Config.milvus_index names, its build parameters, and its search parameter's name and default
+INDEXES: dict[str, tuple[str, dict[str, int], str, int]] = {
+    "ivf_flat": ("IVF_FLAT", {"nlist": 1024}, "nprobe", 32),
+    "hnsw": ("HNSW", {"M": 16, "efConstruction": 200}, "ef", 128),
+    "ivf_sq8": ("IVF_SQ8", {"nlist": 1024}, "nprobe", 32),
+    "diskann": ("DISKANN", {}, "search_list", 100),
+    "flat": ("FLAT", {}, "", 0),
+}
 
 
 @dataclass(frozen=True)
@@ -170,3 +185,34 @@ def check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
     if not wanted <= set(fields):
         raise ValueError(f"the Milvus collection {name!r} lacks the fields {sorted(wanted - set(fields))} this "
                          "index needs: use another --collection")
+
+
+def owner_id(directory: Path | None) -> str:
+    """This index's id, kept beside its manifest from the first build on (an index in memory gets a new one)."""
+    if directory is None:
+        return uuid.uuid4().hex
+    path = Path(directory) / OWNER_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(uuid.uuid4().hex + "\n", encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def vector_index(client: Any, name: str) -> str:
+    """The ``INDEXES`` name of the collection's vector index (what its searches take)."""
+    try:
+        described = client.describe_index(name, "vector")
+    except StoreUnavailable:
+        return "flat"
+    kind = str((described or {}).get("index_type", "FLAT")).upper()
+    return next((key for key, (made, *_) in INDEXES.items() if made == kind), "flat")
+
+
+def newest_generation(client: Any, name: str) -> int:
+    """The highest generation any row was born or retired in: recorded in the collection (by the dense store as it
+    claims one), or for a collection made before that was recorded, found by a scan."""
+    recorded = collection_property(client, name, NEWEST_PROPERTY)
+    if recorded is not None:
+        return int(recorded)
+    found = pages(client, name, "born >= 0", ["born", "retired"])
+    return max((max(int(row["born"]), int(row["retired"])) for page in found for row in page), default=0)
