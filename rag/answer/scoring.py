@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from ..analyze import Analyzer, TermStatistics
 from ..chunk import split_sentences
 from ..config import Config
 from ..embed import Encoder
-from ..parse import Letter
+from ..parse import Letter, reply_start
 from ..retrieve.hits import Hit
 from .answer_type import lists_answers
 from .fields import asked_fields, field_line_hit, field_values, line_fields, states_field
@@ -33,6 +33,10 @@ from .types import question_language
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Acknowledgements and courtesy: they restate the question, never answer it.
 _BOILERPLATE = re.compile(r"收悉|答复如下|回复如下|函告如下|感谢您|感谢你|您提出的|你提出的|提出的《|办理情况征询")
+# A reply's opening and closing formulae: letter furniture, never evidence ("你们提出的…收悉，现答复如下", "此复")
+_FORMULA = re.compile(r"收悉|(?:答复|回复|函复|函告)如下|感谢(?:您|你)|此复|特此(?:函复|答复|回复|复函)")
+# A question about the proposal itself (its session, its number, its authors): the opening formula restates it
+_PROPOSAL = re.compile(r"建议|提案|议案|\b(?:proposals?|suggestions?|motions?)\b", re.IGNORECASE)
 # A sentence opening with these continues the one before it and inherits some of its relevance.
 CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
 
@@ -93,15 +97,16 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     if unplaced and (spelled or local_names_found(question, hits, letters, analyzer)):
         unplaced = ()  # the question names a village, a town or a county the letters found name: it is theirs
     source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
-    candidates = _candidates(source)
+    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
+                         result=config.result_field, numbered=config.proposal_number_field,
+                         replying=config.agency_field, consulted=config.consulted_field)
+    # a question asking for the letter's fields (its 文号, date, proposer) is answered by its header and formulae
+    candidates = _candidates(source, None if asked else _furniture_test(question, source, letters, config))
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
-                         result=config.result_field, numbered=config.proposal_number_field,
-                         replying=config.agency_field, consulted=config.consulted_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         about = _field_letters(question, source, sentences, spelled, letters, config)
@@ -237,9 +242,30 @@ def _field_lines(candidates: Sequence[tuple[Hit, int, int, str]], values: Mappin
     return out
 
 
-def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
-    """Each distinct sentence of the hits that holds Chinese text or a figure and is no instruction to the reader
-    (:mod:`.instructions`): (hit, start, end, text)."""
+def _furniture_test(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter],
+                    config: Config) -> Callable[[Hit, int, str], bool]:
+    """Whether a sentence of a hit (its start, its text) is letter furniture: in the letter's header or its greeting
+    (before :func:`~rag.parse.reply_start`), the letter's title, or an opening or closing formula ("…收悉，现答复如下",
+    "感谢您对…的关心", "此复"). It names the letter or restates the question, never answers it (a question asking
+    for the letter's fields reads them all). A formula is evidence only of the proposal it restates: a question
+    about the proposal keeps it, and so does one asking which departments when it lists several
+    (``lists_answers``)."""
+    starts = {lid: reply_start(letters[lid].text) for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters}
+    about_proposal = bool(_PROPOSAL.search(question))
+
+    def furniture(hit: Hit, start: int, text: str) -> bool:
+        if start < starts.get(hit.letter_id, 0) or hit.title and text.strip() == hit.title.strip():
+            return True
+        return (not about_proposal and bool(_FORMULA.search(text))
+                and not (config.spare_listing_sentences and lists_answers(question, text)))
+
+    return furniture
+
+
+def _candidates(hits: Sequence[Hit], furniture: Callable[[Hit, int, str], bool] | None = None,
+                ) -> list[tuple[Hit, int, int, str]]:
+    """Each distinct sentence of the hits that holds Chinese text or a figure, is no instruction to the reader
+    (:mod:`.instructions`) and no letter ``furniture``: (hit, start, end, text)."""
     candidates: list[tuple[Hit, int, int, str]] = []
     seen: set[tuple[str, int, int]] = set()
     for hit in hits:
@@ -247,6 +273,8 @@ def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
             key = (hit.letter_id, start, end)
             text = hit.text[start - hit.start:end - hit.start]
             if key in seen or not _CJK.search(text) and not any(c.isdigit() for c in text) or addresses_reader(text):
+                continue
+            if furniture is not None and furniture(hit, start, text):
                 continue
             seen.add(key)
             candidates.append((hit, start, end, text))
