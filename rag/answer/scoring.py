@@ -101,7 +101,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
                          result=config.result_field, numbered=config.proposal_number_field,
                          replying=config.agency_field, consulted=config.consulted_field)
     # a question asking for the letter's fields (its 文号, date, proposer) is answered by its header and formulae
-    candidates = _candidates(source, None if asked else _furniture_test(question, source, letters, config))
+    furniture = None if asked else _furniture_test(question, source, letters, config)
+    candidates = _candidates(source)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
@@ -131,7 +132,9 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
-    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
+    # the furniture judges how well the letter matches the question, it is never quoted as the answer
+    quoted = tuple(s for s in sentences if furniture is None or not furniture(s.hit, s.start, s.text))
+    return SentenceEvidence(question, language, hits, quoted, coverage, confidence, terms, absent, unplaced,
                             vectors=spans)
 
 
@@ -246,8 +249,9 @@ def _furniture_test(question: str, hits: Sequence[Hit], letters: Mapping[str, Le
                     config: Config) -> Callable[[Hit, int, str], bool]:
     """Whether a sentence of a hit (its start, its text) is letter furniture: in the letter's header or its greeting
     (before :func:`~rag.parse.reply_start`), the letter's title, or an opening or closing formula ("…收悉，现答复如下",
-    "感谢您对…的关心", "此复"). It names the letter or restates the question, never answers it (a question asking
-    for the letter's fields reads them all). A formula is evidence only of the proposal it restates: a question
+    "感谢您对…的关心", "此复"). It names the letter or restates the question: it weighs in the evidence's
+    confidence (the letter is about the question) but is never quoted (a question asking for the letter's fields
+    quotes them all). A formula is evidence only of the proposal it restates: a question
     about the proposal keeps it, and so does one asking which departments when it lists several
     (``lists_answers``)."""
     starts = {lid: reply_start(letters[lid].text) for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters}
@@ -262,10 +266,9 @@ def _furniture_test(question: str, hits: Sequence[Hit], letters: Mapping[str, Le
     return furniture
 
 
-def _candidates(hits: Sequence[Hit], furniture: Callable[[Hit, int, str], bool] | None = None,
-                ) -> list[tuple[Hit, int, int, str]]:
-    """Each distinct sentence of the hits that holds Chinese text or a figure, is no instruction to the reader
-    (:mod:`.instructions`) and no letter ``furniture``: (hit, start, end, text)."""
+def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
+    """Each distinct sentence of the hits that holds Chinese text or a figure and is no instruction to the reader
+    (:mod:`.instructions`): (hit, start, end, text)."""
     candidates: list[tuple[Hit, int, int, str]] = []
     seen: set[tuple[str, int, int]] = set()
     for hit in hits:
@@ -273,8 +276,6 @@ def _candidates(hits: Sequence[Hit], furniture: Callable[[Hit, int, str], bool] 
             key = (hit.letter_id, start, end)
             text = hit.text[start - hit.start:end - hit.start]
             if key in seen or not _CJK.search(text) and not any(c.isdigit() for c in text) or addresses_reader(text):
-                continue
-            if furniture is not None and furniture(hit, start, text):
                 continue
             seen.add(key)
             candidates.append((hit, start, end, text))
