@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,8 +100,6 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
                          result=config.result_field, numbered=config.proposal_number_field,
                          replying=config.agency_field, consulted=config.consulted_field)
-    # a question asking for the letter's fields (its 文号, date, proposer) is answered by its header and formulae
-    furniture = None if asked else _furniture_test(question, source, letters, config)
     candidates = _candidates(source)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
@@ -132,8 +130,8 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
-    # the furniture judges how well the letter matches the question, it is never quoted as the answer
-    quoted = tuple(s for s in sentences if furniture is None or not furniture(s.hit, s.start, s.text))
+    # a question asking for the letter's fields (its 文号, date, proposer) is answered by its header and formulae
+    quoted = tuple(sentences) if asked else _without_furniture(question, sentences, source, letters, config)
     return SentenceEvidence(question, language, hits, quoted, coverage, confidence, terms, absent, unplaced,
                             vectors=spans)
 
@@ -245,9 +243,9 @@ def _field_lines(candidates: Sequence[tuple[Hit, int, int, str]], values: Mappin
     return out
 
 
-def _furniture_test(question: str, hits: Sequence[Hit], letters: Mapping[str, Letter],
-                    config: Config) -> Callable[[Hit, int, str], bool]:
-    """Whether a sentence of a hit (its start, its text) is letter furniture: in the letter's header or its greeting
+def _without_furniture(question: str, sentences: Sequence[Sentence], hits: Sequence[Hit],
+                       letters: Mapping[str, Letter], config: Config) -> tuple[Sentence, ...]:
+    """``sentences`` without the letter furniture: a sentence in the letter's header or its greeting
     (before :func:`~rag.parse.reply_start`), the letter's title, or an opening or closing formula ("…收悉，现答复如下",
     "感谢您对…的关心", "此复"). It names the letter or restates the question: it weighs in the evidence's
     confidence (the letter is about the question) but is never quoted (a question asking for the letter's fields
@@ -257,13 +255,13 @@ def _furniture_test(question: str, hits: Sequence[Hit], letters: Mapping[str, Le
     starts = {lid: reply_start(letters[lid].text) for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters}
     about_proposal = bool(_PROPOSAL.search(question))
 
-    def furniture(hit: Hit, start: int, text: str) -> bool:
-        if start < starts.get(hit.letter_id, 0) or hit.title and text.strip() == hit.title.strip():
+    def furniture(s: Sentence) -> bool:
+        if s.start < starts.get(s.hit.letter_id, 0) or s.hit.title and s.text.strip() == s.hit.title.strip():
             return True
-        return (not about_proposal and bool(_FORMULA.search(text))
-                and not (config.spare_listing_sentences and lists_answers(question, text)))
+        return (not about_proposal and bool(_FORMULA.search(s.text))
+                and not (config.spare_listing_sentences and lists_answers(question, s.text)))
 
-    return furniture
+    return tuple(s for s in sentences if not furniture(s))
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:
