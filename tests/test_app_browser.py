@@ -406,6 +406,17 @@ def test_interface_labels_switch_to_english(session: Session) -> None:
     assert "收件人" in session.page.locator("#letter .rag-letter-head").inner_text()
 
 
+def test_switching_the_language_leaves_the_page_where_it_was(session: Session) -> None:
+    session.ask(CLASS_II_ZH)
+    session.open_citation(CIXI)
+    session.page.evaluate("() => window.scrollTo(0, 0)")
+    session.page.wait_for_function("() => window.scrollY === 0")
+    session.page.get_by_text("English", exact=True).click()
+    session.page.locator("#letter .rag-letter-head", has_text="Addressee").wait_for()
+    session.page.wait_for_timeout(500)  # the letter view's script runs after its new value is shown
+    assert session.page.evaluate("() => window.scrollY") == 0
+
+
 def test_agency_filter_restricts_the_passages(session: Session) -> None:
     session.page.locator("#settings").get_by_text(re.compile("筛选与设置|Filters and settings")).click()
     session.page.locator("#agency input").click()

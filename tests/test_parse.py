@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import read_document
-from rag.parse import CLOSING, PREAMBLE, parse_letter
+from rag.parse import CLOSING, PREAMBLE, Letter, parse_letter
+from rag.retrieve.hits import citation
 
 from .conftest import LETTER_000, LETTER_004
 
@@ -210,3 +211,16 @@ def test_the_official_who_approved_the_reply_is_its_signer():
     assert parse_letter(text, letter_id="s").signer == "杨军"
     assert parse_letter("某代表:\n经区政府常务会议审定,项目已立项。\n", letter_id="n").signer is None  # no person
     assert parse_letter("某代表:\n以上答复已经我局分管副局长审定。\n", letter_id="m").signer is None  # a title only
+
+
+def test_a_letter_without_a_document_number_is_cited_by_a_short_name():
+    title = "关于对市十七届人大二次会议第135494号关于改善生物医药企业改革创新环境的建议的答复"
+    dated = Letter(letter_id="a", path="x/a.txt", text="", sha256="", title=title, agency="烟台市发展和改革委员会",
+                   date="2023-06-01")
+    assert citation(dated, "一") == "烟台市发展和改革委员会 · 2023-06-01 · 一"
+    undated = Letter(letter_id="b", path="x/b.txt", text="", sha256="", title=title)
+    name = citation(undated, "")
+    assert name == title[:19] + "…" and len(name) == 20
+    numbered = Letter(letter_id="c", path="x/c.txt", text="", sha256="", title=title, doc_number="烟发改〔2023〕5号",
+                      agency="烟台市发展和改革委员会", date="2023-06-01")
+    assert citation(numbered, "（二）") == "烟发改〔2023〕5号 · （二）"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag import Hit, Index, parse_letter
+from rag.answer import Note
+from rag.answer.places import bundled as bundled_places
 from rag.ui import render
 from rag.ui.conversation import CitedPassage, Conversation, Turn
 from rag.ui.labels import t
@@ -238,3 +240,19 @@ def test_numbers_in_answers_and_passages_are_emphasised_and_escaped():
 def test_digits_of_document_numbers_and_names_are_not_marked_as_amounts():
     html = render.highlight("慈卫建〔2021〕15号，第0315号提案，民企100强，投入300万元，补助30%。", (), numbers=True)
     assert re.findall(r'<span class="rag-num">([^<]*)</span>', html) == ["300万元", "30%"]
+
+
+def test_decline_notes_are_worded_in_the_interfaces_language_with_places_as_written() -> None:
+    place, = bundled_places().named("Is there a subsidy for elderly canteens in France?")
+    assert place.written == "France"
+    notes = (Note("unplaced", (place.written,)), Note("absent_words", ("100",)), Note("missing_kind", ("amount",)))
+    turn = Turn(question="q", query="q", mode="abstained", text="", notes=notes,
+                evidence=(CitedPassage(1, make_hit("临床试验费用纳入创新券范围。"), ()),))
+    notices = {lang: html.unescape(re.sub(r"<[^>]+>", " ", re.search(r'rag-notice">(.*?)</div>',
+                                                                     render.evidence_html(turn, 1, lang), re.S)[1]))
+               for lang in ("zh", "en")}
+    assert "找到的来信都没有提到France" in notices["zh"] and "100%" in notices["zh"] and "金额" in notices["zh"]
+    assert not re.search(r"[A-Za-z]+\s+[A-Za-z]+", notices["zh"]), notices["zh"]  # no English sentence
+    assert "none of the letters found mentions France" in notices["en"]
+    assert "100% of the question's words are in none of the letters" in notices["en"]
+    assert str(Note("unplaced", ("France",))) == "none of the letters found mentions France"  # the CLI's and API's

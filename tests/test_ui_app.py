@@ -102,6 +102,16 @@ def test_relabel_switches_every_label_and_the_views(page: tuple[object, object, 
     assert updates[layout.chat.chatbot]["value"][0]["content"] == f"<p>{ZH}</p>"
 
 
+def test_switching_the_language_does_not_scroll_the_page_to_the_letter(page: tuple[object, object, object]) -> None:
+    """The letter view re-rendered for a new language is marked to follow: its script scrolls the letter's own box
+    to the span (``SCROLL_JS``), where a view opened by a click brings the letter into the page's view."""
+    _, layout, events = page
+    conversation = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.conversation]
+    clicked = events.open_citation(conversation, "zh", gr.EventData(None, {"turn": 0, "n": 1}))[layout.letter.view]
+    relabelled = events.relabel("en", conversation, 0, (0, 1))[layout.letter.view]
+    assert "data-follow" not in clicked and "data-follow" in relabelled and 'id="cited-span"' in relabelled
+
+
 def test_citation_click_opens_the_letter_and_a_bad_one_does_nothing(page: tuple[object, object, object]) -> None:
     demo, layout, events = page
     conversation = events.ask(ZH, Conversation(), 3, None, None, None, [], "zh")[layout.conversation]

@@ -27,7 +27,18 @@ from .figures import number_spans
 from .generative import LLM, EndpointError, stream_answer
 from .output import answer_to_dict, format_answer
 from .scoring import SentenceEvidence, score_sentences
-from .types import ABSTAIN_EN, ABSTAIN_ZH, CLOSEST_EN, CLOSEST_ZH, LEAD_EN, Answer, Citation, SupportItem
+from .types import (
+    ABSTAIN_EN,
+    ABSTAIN_ZH,
+    CLOSEST_EN,
+    CLOSEST_ZH,
+    LEAD_EN,
+    NOTE_KINDS,
+    Answer,
+    Citation,
+    Note,
+    SupportItem,
+)
 
 
 def answer(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: Analyzer,
@@ -86,12 +97,12 @@ def answer_stream(question: str, hits: Sequence[Hit], *, encoder: Encoder, analy
         yield extractive
         return
     if extractive.abstained:
-        yield replace(extractive, notes=(*extractive.notes, "the evidence is too weak to ask the language model"))
+        yield replace(extractive, notes=(*extractive.notes, Note("too_weak_for_model")))
         return
     yield from stream_answer(question, hits, llm, fallback=extractive, encoder=encoder, analyzer=analyzer,
                              min_support=config.min_citation_support)
 
 
-__all__ = ["ABSTAIN_EN", "ABSTAIN_ZH", "CLOSEST_EN", "CLOSEST_ZH", "LEAD_EN", "LLM", "Answer", "Citation",
-           "EndpointError", "SentenceEvidence", "SupportItem", "answer", "answer_stream", "answer_to_dict",
-           "final_answer", "format_answer", "number_spans"]
+__all__ = ["ABSTAIN_EN", "ABSTAIN_ZH", "CLOSEST_EN", "CLOSEST_ZH", "LEAD_EN", "LLM", "NOTE_KINDS", "Answer",
+           "Citation", "EndpointError", "Note", "SentenceEvidence", "SupportItem", "answer", "answer_stream",
+           "answer_to_dict", "final_answer", "format_answer", "number_spans"]

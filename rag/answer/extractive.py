@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .answer_type import KIND_WORDS, asked_answer, missing_kind
+from .answer_type import asked_answer, missing_kind
 from .figures import SUPPORT_QUESTION
 from .scoring import CONTINUES, Sentence, SentenceEvidence
 from .support import support_rows
 from .terms import fold
-from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation
+from .types import ABSTAIN_EN, ABSTAIN_ZH, LEAD_EN, Answer, Citation, Note
 
 
 def compose(evidence: SentenceEvidence, threshold: float, max_sentences: int = 4, keep_ratio: float = 0.75,
@@ -150,16 +150,16 @@ def with_continuations(evidence: SentenceEvidence, chosen: list[Sentence]) -> li
     return out
 
 
-def _decline_notes(evidence: SentenceEvidence, off_topic: bool, elsewhere: bool, missing: str) -> tuple[str, ...]:
+def _decline_notes(evidence: SentenceEvidence, off_topic: bool, elsewhere: bool, missing: str) -> tuple[Note, ...]:
     """Why the answer declines, for the user: the first gate that declined it (none for a weak confidence)."""
     if not evidence.hits:
-        return ("no passage matched",)
+        return (Note("no_passage"),)
     if off_topic:
-        return (f"{evidence.absent:.0%} of the question's words are in none of the letters",)
+        return (Note("absent_words", (f"{evidence.absent * 100:.0f}",)),)
     if elsewhere:
-        return (f"none of the letters found mentions {', '.join(evidence.unplaced)}",)
+        return (Note("unplaced", evidence.unplaced),)
     if missing:
-        return (f"the letter found states no {KIND_WORDS.get(missing, missing)}, which the question asks for",)
+        return (Note("missing_kind", (missing,)),)
     return ()
 
 

@@ -28,7 +28,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
             for s in answer.support
         ],
         "hits": [h.to_dict() for h in answer.hits],
-        "notes": list(answer.notes),
+        "notes": [str(note) for note in answer.notes],
         "unplaced": list(answer.unplaced),
         "missing_kind": answer.missing_kind,
     }

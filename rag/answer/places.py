@@ -144,9 +144,15 @@ class Gazetteer:
 
 
 def _english_places(gazetteer: Gazetteer, question: str) -> tuple[NamedPlace, ...]:
-    found = [NamedPlace(phrase, names) for run in _CAPITALISED.findall(question)
+    found = [NamedPlace(_as_written(run, phrase), names) for run in _CAPITALISED.findall(question)
              for phrase, names in longest_first(english_words(run), gazetteer.english, gazetteer.longest) if names]
     return tuple(dict.fromkeys(found))
+
+
+def _as_written(run: str, phrase: str) -> str:
+    """``phrase`` (lower-cased words) as ``run`` writes it: "France", not "france"."""
+    match = re.search(r"\W+".join(map(re.escape, phrase.split())), run, re.IGNORECASE)
+    return match.group(0) if match else phrase
 
 
 def _chinese_places(gazetteer: Gazetteer, text: str, first: bool = False) -> tuple[NamedPlace, ...]:

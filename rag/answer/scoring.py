@@ -20,7 +20,7 @@ from ..analyze import Analyzer, TermStatistics
 from ..chunk import split_sentences
 from ..config import Config
 from ..embed import Encoder
-from ..parse import Letter
+from ..parse import Letter, reply_start
 from ..retrieve.hits import Hit
 from .answer_type import lists_answers
 from .fields import asked_fields, field_line_hit, field_values, line_fields, states_field
@@ -33,6 +33,10 @@ from .types import question_language
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Acknowledgements and courtesy: they restate the question, never answer it.
 _BOILERPLATE = re.compile(r"收悉|答复如下|回复如下|函告如下|感谢您|感谢你|您提出的|你提出的|提出的《|办理情况征询")
+# A reply's opening and closing formulae: letter furniture, never evidence ("你们提出的…收悉，现答复如下", "此复")
+_FORMULA = re.compile(r"收悉|(?:答复|回复|函复|函告)如下|感谢(?:您|你)|此复|特此(?:函复|答复|回复|复函)")
+# A question about the proposal itself (its session, its number, its authors): the opening formula restates it
+_PROPOSAL = re.compile(r"建议|提案|议案|\b(?:proposals?|suggestions?|motions?)\b", re.IGNORECASE)
 # A sentence opening with these continues the one before it and inherits some of its relevance.
 CONTINUES = re.compile(r"^(?:例如|比如|譬如|其中|具体(?:来说|而言)?|但是|但|不过|然而|因此|所以|对此)")
 
@@ -93,15 +97,15 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     if unplaced and (spelled or local_names_found(question, hits, letters, analyzer)):
         unplaced = ()  # the question names a village, a town or a county the letters found name: it is theirs
     source = placed_hits(question, hits, letters) if config.place_bound_sentences else hits
+    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
+                         result=config.result_field, numbered=config.proposal_number_field,
+                         replying=config.agency_field, consulted=config.consulted_field)
     candidates = _candidates(source)
     if not candidates:
         return SentenceEvidence(question, language, hits, terms=terms, absent=absent, unplaced=unplaced)
     vectors = encoder.encode_passages([text for *_, text in candidates])
     query = encoder.encode_queries([question])[0]
     similarities = np.asarray(vectors @ query, dtype=np.float64).tolist()
-    asked = asked_fields(question, language, broad=config.broad_field_cues, dated=config.letter_date_field,
-                         result=config.result_field, numbered=config.proposal_number_field,
-                         replying=config.agency_field, consulted=config.consulted_field)
     sentences = _scored(question, candidates, similarities, ranking, config, {})
     if asked:
         about = _field_letters(question, source, sentences, spelled, letters, config)
@@ -126,7 +130,9 @@ def score_sentences(question: str, hits: Sequence[Hit], *, encoder: Encoder, ana
     overlap = lead.overlap if ranking is terms else sentence_overlap(fold(lead.text), lead.hit, terms, total, config)
     confidence = evidence_confidence(max(s.dense for s in sentences), coverage, overlap, config)
     spans = {(h.letter_id, a, b): v for (h, a, b, _), v in zip(candidates, vectors, strict=True)}
-    return SentenceEvidence(question, language, hits, tuple(sentences), coverage, confidence, terms, absent, unplaced,
+    # a question asking for the letter's fields (its 文号, date, proposer) is answered by its header and formulae
+    quoted = tuple(sentences) if asked else _without_furniture(question, sentences, source, letters, config)
+    return SentenceEvidence(question, language, hits, quoted, coverage, confidence, terms, absent, unplaced,
                             vectors=spans)
 
 
@@ -235,6 +241,27 @@ def _field_lines(candidates: Sequence[tuple[Hit, int, int, str]], values: Mappin
             if hit is not None:
                 out.append((hit, hit.start, hit.end, hit.text))
     return out
+
+
+def _without_furniture(question: str, sentences: Sequence[Sentence], hits: Sequence[Hit],
+                       letters: Mapping[str, Letter], config: Config) -> tuple[Sentence, ...]:
+    """``sentences`` without the letter furniture: a sentence in the letter's header or its greeting
+    (before :func:`~rag.parse.reply_start`), the letter's title, or an opening or closing formula ("…收悉，现答复如下",
+    "感谢您对…的关心", "此复"). It names the letter or restates the question: it weighs in the evidence's
+    confidence (the letter is about the question) but is never quoted (a question asking for the letter's fields
+    quotes them all). A formula is evidence only of the proposal it restates: a question
+    about the proposal keeps it, and so does one asking which departments when it lists several
+    (``lists_answers``)."""
+    starts = {lid: reply_start(letters[lid].text) for lid in dict.fromkeys(h.letter_id for h in hits) if lid in letters}
+    about_proposal = bool(_PROPOSAL.search(question))
+
+    def furniture(s: Sentence) -> bool:
+        if s.start < starts.get(s.hit.letter_id, 0) or s.hit.title and s.text.strip() == s.hit.title.strip():
+            return True
+        return (not about_proposal and bool(_FORMULA.search(s.text))
+                and not (config.spare_listing_sentences and lists_answers(question, s.text)))
+
+    return tuple(s for s in sentences if not furniture(s))
 
 
 def _candidates(hits: Sequence[Hit]) -> list[tuple[Hit, int, int, str]]:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..retrieve.hits import Hit
+from .answer_type import KIND_WORDS
 
 ABSTAIN_ZH = "现有答复函未涉及该问题。"
 ABSTAIN_EN = "The indexed letters do not address this."
@@ -65,6 +66,38 @@ class SupportItem:
     citation_n: int
 
 
+# why an answer declines, in English for the CLI and the API; the UI words each kind in its own language (labels.py)
+_NOTES_EN = {
+    "no_passage": "no passage matched",
+    "absent_words": "{0}% of the question's words are in none of the letters",
+    "unplaced": "none of the letters found mentions {places}",
+    "missing_kind": "the letter found states no {kind}, which the question asks for",
+    "too_weak_for_model": "the evidence is too weak to ask the language model",
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note on an answer, structured so that an interface can word it in its own language: a ``kind`` from
+    ``NOTE_KINDS`` and its ``values`` as the user wrote them (a place) or as figures (a share in percent).
+
+    ``str(note)`` is the English sentence the CLI and the API print:
+
+    >>> str(Note("unplaced", ("France",)))
+    'none of the letters found mentions France'
+    """
+
+    kind: str
+    values: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return _NOTES_EN[self.kind].format(*self.values, places=", ".join(self.values),
+                                           kind=KIND_WORDS.get(self.values[0], self.values[0]) if self.values else "")
+
+
+NOTE_KINDS = tuple(_NOTES_EN)
+
+
 @dataclass(frozen=True)
 class Answer:
     """The answer to one question.
@@ -87,7 +120,7 @@ class Answer:
     abstained: bool
     hits: tuple[Hit, ...]
     support: tuple[SupportItem, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note | str, ...] = ()  # a Note the interface words in its language, or an English sentence
     mode: str = "extractive"
     language: str = "zh"
     absent_share: float = 0.0  # share of the question's content words that no indexed passage contains

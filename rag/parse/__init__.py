@@ -42,6 +42,24 @@ def not_a_letter(text: str) -> str | None:
     return f"not a reply letter: mostly not Chinese (of its letters, {chinese / (chinese + latin):.0%} are Chinese)"
 
 
+def reply_start(text: str) -> int:
+    """The offset where the reply's own words begin: past the letter's header (its title, 文号, agency) and a
+    greeting alone on its line ("尊敬的王伟代表：您好！"); 0 when the letter has no greeting or opening sentence.
+
+    What comes before is letter furniture: it names the letter, never answers a question about it.
+    """
+    lines = split_lines(text)
+    headings = find_headings(lines)
+    first_heading = headings[0][0] if headings else None
+    greeting = addressee_index(lines, first_heading)
+    if greeting is None:
+        opening = opening_index(lines, first_heading)
+        return lines[opening].start if opening is not None else 0
+    line = lines[greeting]
+    rest = re.split(r"[:：]", line.text, maxsplit=1)[1] if re.search(r"[:：]", line.text) else ""
+    return line.end if not re.sub(r"您好|你好|[\s！!，,。]", "", rest) else line.start
+
+
 def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "") -> Letter:
     """Parse a letter's text. Never raises on odd input: unknown fields stay ``None``.
 
@@ -91,4 +109,5 @@ def parse_letter(text: str, *, letter_id: str, path: str = "", sha256: str = "")
     )
 
 
-__all__ = ["CLOSING", "PREAMBLE", "Letter", "Region", "Section", "letter_region", "not_a_letter", "parse_letter"]
+__all__ = ["CLOSING", "PREAMBLE", "Letter", "Region", "Section", "letter_region", "not_a_letter", "parse_letter",
+           "reply_start"]

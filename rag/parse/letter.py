@@ -9,6 +9,7 @@ from .region import Region
 
 PREAMBLE = "开头"
 CLOSING = "结尾"
+CITED_TITLE_CHARS = 20  # a letter without a 文号 or an agency and a date is cited by its title cut to this
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ class Letter:
     @property
     def display_name(self) -> str:
         return self.doc_number or self.title or Path(self.path).stem
+
+    @property
+    def citation_name(self) -> str:
+        """The letter's name in a citation: its 文号, else its agency and date, else its title cut to
+        ``CITED_TITLE_CHARS`` characters with "…" (a title runs to 60 characters and more), else its file's name."""
+        if self.doc_number:
+            return self.doc_number
+        if self.agency and self.date:
+            return f"{self.agency} · {self.date}"
+        if self.title:
+            return self.title if len(self.title) <= CITED_TITLE_CHARS else self.title[:CITED_TITLE_CHARS - 1] + "…"
+        return Path(self.path).stem
 
     def metadata(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in (

@@ -52,5 +52,6 @@ def make_hit(chunk: Chunk, letter: Letter, rank: int, score: float,
 
 
 def citation(letter: Letter, label: str) -> str:
-    """``doc number · section label``, falling back to the title or file name."""
-    return f"{letter.display_name} · {label}" if label else letter.display_name
+    """``doc number · section label``, falling back to the agency and date, the title cut short or the file name
+    (:attr:`~rag.parse.Letter.citation_name`)."""
+    return f"{letter.citation_name} · {label}" if label else letter.citation_name

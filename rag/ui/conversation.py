@@ -13,6 +13,7 @@ from rag.chunk import split_sentences
 
 if TYPE_CHECKING:
     from rag import LLM, Answer, Index, SupportItem
+    from rag.answer import Note
 
 Span = tuple[int, int]
 
@@ -167,7 +168,7 @@ class Turn:
     evidence: tuple[CitedPassage, ...] = ()
     confidence: float | None = None
     support: tuple[SupportItem, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note | str, ...] = ()  # rendered in the interface's language (labels.note_text)
     language: str = ""  # the question's ("zh" or "en"): the reply's own words follow it, not the interface
 
     def evidence_for(self, n: int) -> CitedPassage:
@@ -300,7 +301,7 @@ def _nothing_found(index: Index, filters: Filters | None) -> str:
 def _from_answer(index: Index, question: str, query: str, answer: Answer, filters: Filters | None = None) -> Turn:
     """The turn that shows ``answer``: its citations, or the closest passages when it has none."""
     turn = Turn(question=question, query=query, mode="answer", text=answer.text or "", confidence=answer.confidence,
-                support=tuple(answer.support or ()), notes=tuple(str(n) for n in (answer.notes or ())),
+                support=tuple(answer.support or ()), notes=tuple(answer.notes or ()),
                 language=answer.language)
     if answer.abstained or not answer.citations:
         terms = index.analyzer.query_tokens(query)

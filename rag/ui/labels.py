@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.answer import Note
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.ingest.ocr import IMAGE_SUFFIXES
 
@@ -125,4 +126,25 @@ def t(lang: str, key: str) -> str:
     return LABELS.get(lang, LABELS["zh"])[key]
 
 
-__all__ = ["LABELS", "LANGUAGES", "t"]
+# an answer's notes (rag.answer.Note) in Chinese; in English they read as str(note)
+_NOTES_ZH = {
+    "no_passage": "没有匹配的段落",
+    "absent_words": "问题中{0}%的词在所有来信中都没有出现",
+    "unplaced": "找到的来信都没有提到{places}",
+    "missing_kind": "找到的来信没有写明问题所问的{kind}",
+    "too_weak_for_model": "证据太弱，未询问语言模型",
+}
+_KINDS_ZH = {"phone": "电话号码", "duration": "期限", "rate": "比例", "amount": "金额", "date": "日期",
+             "count": "数量", "unit": "部门或单位"}
+
+
+def note_text(lang: str, note: Note | str) -> str:
+    """An answer's note in ``lang``: a :class:`~rag.answer.Note` worded from the table, its values (places) as the
+    user wrote them; a free sentence (a language model's dropped claim) as it is."""
+    if isinstance(note, str) or lang == "en" or note.kind not in _NOTES_ZH:
+        return str(note)
+    kind = _KINDS_ZH.get(note.values[0], note.values[0]) if note.values else ""
+    return _NOTES_ZH[note.kind].format(*note.values, places="、".join(note.values), kind=kind)
+
+
+__all__ = ["LABELS", "LANGUAGES", "note_text", "t"]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rag.answer import number_spans
 
 from .conversation import CitedPassage, Span, Turn
-from .labels import t
+from .labels import note_text, t
 
 if TYPE_CHECKING:
     from rag import BuildReport, Hit, Letter, Skipped
@@ -143,7 +143,8 @@ def _notes(turn: Turn, lang: str) -> str:
     """The answer's notes (a dropped sentence, a language model that could not be reached) as a small paragraph."""
     if not turn.notes:
         return ""
-    return f'<p class="rag-notice">{escape(t(lang, "notes"))}: ' + "<br>".join(escape(n) for n in turn.notes) + "</p>"
+    notes = "<br>".join(escape(note_text(lang, n)) for n in turn.notes)
+    return f'<p class="rag-notice">{escape(t(lang, "notes"))}: {notes}</p>'
 
 
 def draft_message(text: str, lang: str = "zh") -> str:
@@ -210,7 +211,7 @@ def evidence_html(turn: Turn | None, turn_number: int = 0, lang: str = "zh") -> 
     if head:
         parts.append(f'<div class="rag-meta">{"".join(head)}</div>')
     if turn.notes:
-        notes = "".join(f"<li>{escape(n)}</li>" for n in turn.notes)
+        notes = "".join(f"<li>{escape(note_text(lang, n))}</li>" for n in turn.notes)
         parts.append(f'<div class="rag-notice">{escape(t(lang, "notes"))}<ul>{notes}</ul></div>')
     closest = " rag-closest" if turn.mode == "abstained" else ""
     for group in group_by_passage(turn.evidence):

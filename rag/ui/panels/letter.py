@@ -41,8 +41,9 @@ class LetterPanel:
     view: gr.HTML
 
     def relabel(self, language: str, index: Index, conversation: Conversation, opened: Opened | None) -> Updates:
-        """The letter on show, with its labels in ``language``."""
-        return {self.view: letter_view(index, conversation, opened, language)}
+        """The letter on show, with its labels in ``language``: marked to follow (``SCROLL_JS`` scrolls its own box
+        to the span, not the page), as switching the language is no click asking to be taken to the letter."""
+        return {self.view: letter_view(index, conversation, opened, language, follow=True)}
 
 
 def build_letter_panel(lang: str) -> LetterPanel:
