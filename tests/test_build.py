@@ -94,7 +94,10 @@ def test_two_workers_load_the_real_encoder_by_name(letters_dir: Path, tmp_path: 
 def test_a_letter_that_cannot_be_embedded_is_skipped_with_its_reason(letters_dir: Path, tmp_path: Path,
                                                                      analyzer: Analyzer) -> None:
     bad = letters_dir / "bad.txt"
-    bad.write_text(LETTER_000.read_text(encoding="utf-8").replace("。", "。BOOM", 1) + "\n另附。", encoding="utf-8")
+    # a letter of its own (a near-copy of another would be stored as that letter's second source)
+    bad.write_text("测试市工业和信息化局\n\n关于测试编码失败的答复\n\n张三代表：\n"
+                   "　　一、这封信的一句话无法编码。BOOM\n　　二、另附。\n\n测试市工业和信息化局\n2024年1月1日\n",
+                   encoding="utf-8")
     index = Index.build([letters_dir], tmp_path / "index", encoder=Picky(), analyzer=analyzer, workers=2)
     assert sorted(letter.letter_id for letter in index.letters) == sorted([LETTER_000.stem, LETTER_004.stem])
     assert [(s.path, s.reason.split(" (")[0]) for s in index.report.skipped] == [

@@ -83,7 +83,11 @@ def test_bad_files_are_reported_and_the_rest_indexed(letters_dir: Path, analyzer
     (letters_dir / "plain.txt").write_text("感谢您的关心。我们将继续推进社区养老服务中心建设，年内新增助餐点十个。",
                                            encoding="utf-8")
     (letters_dir / "copy-of-000.txt").write_text(text, encoding="utf-8")
-    (letters_dir / "same-number.txt").write_text(text.replace("早在2018年", "早在2019年"), encoding="utf-8")
+    # the same 文号 over another reply (a near-copy, a figure changed, would be the same letter republished)
+    header = text[:text.index("现答复如下")]
+    (letters_dir / "same-number.txt").write_text(
+        header + "现答复如下：\n一、健康产业发展联席会议制度将于2025年修订，增设生物医药专题。\n"
+        "二、市里将编制康养产业园区规划，明年上半年公布。\n慈溪市卫生健康局\n2021年6月30日\n", encoding="utf-8")
     (letters_dir / "good.docx").write_bytes(_docx_bytes(LETTER_004.read_text(encoding="utf-8")))
 
     index = Index.build([letters_dir], encoder=FakeEncoder(), analyzer=analyzer)

@@ -97,9 +97,9 @@ def auto_past_threshold(dim: int) -> AutoDenseStore:
 @pytest.fixture(params=[FlatDenseStore, IVFDenseStore, AutoDenseStore, auto_past_threshold, NumpyDenseStore,
                         milvus_lite],
                 ids=["flat", "ivf", "auto", "auto-ivf", "numpy", "milvus"])
-def dense(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DenseStore]:
+def dense(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DenseStore]:
     lite = request.param is milvus_lite
-    store = milvus_lite(8, tmp_path_factory.mktemp("milvus")) if lite else request.param(8)
+    store = milvus_lite(8, tmp_path) if lite else request.param(8)  # Lite's file in the folder it is saved to
     vectors = unit_rows(6)
     store.add(as_ids([10, 10, 11, 12, 12, 12]), vectors)
     yield store
@@ -124,8 +124,10 @@ def test_dense_store_filters_removes_copies_and_saves(dense: DenseStore, tmp_pat
     twin = dense.copy()
     twin.remove(as_ids([12, 99]))
     assert twin.ids().tolist() == [10, 11] and len(twin) == 3 and dense.ids().tolist() == [10, 11, 12]
-    dense.save(tmp_path)
-    loaded = type(dense).load(tmp_path, 8)  # type: ignore[attr-defined]  # (a saved Milvus store is committed)
+    saved = tmp_path / "gen-1" / "dense"  # where an index keeps it (Milvus Lite's file is the index folder's)
+    saved.mkdir(parents=True)
+    dense.save(saved)
+    loaded = type(dense).load(saved, 8)  # type: ignore[attr-defined]  # (a saved Milvus store is committed)
     assert loaded.ids().tolist() == [10, 11, 12]
     assert loaded.search(vectors[2], k=3)[0].tolist() == dense.search(vectors[2], k=3)[0].tolist()
 

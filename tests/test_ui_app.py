@@ -202,11 +202,13 @@ def _reply(updates: dict[object, object], layout: object) -> object:
 def test_the_per_client_limit_is_by_address_not_by_session(page: tuple[object, object, object]) -> None:
     _, layout, events = page
     with events.clients.slot("10.0.0.1"):  # that address has a question running
-        same = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.1")), layout)
-        other = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.2")), layout)
+        same = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", request=_request("10.0.0.1")),
+                      layout)
+        other = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", request=_request("10.0.0.2")),
+                       layout)
     assert same.mode == "error" and same.text.startswith("this address already has 1 question being answered")
     assert other.mode == "answer" and CIXI in str(other.evidence)
-    again = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.1")), layout)
+    again = _reply(events.ask(ZH, Conversation(), 3, None, None, None, [], "en", request=_request("10.0.0.1")), layout)
     assert again.mode == "answer"  # its slot was freed
 
 
@@ -223,7 +225,8 @@ def test_model_answers_are_limited_in_total_and_the_rest_are_extractive(fake_ind
     assert most < fake_index.config.app_workers  # a worker is always left for extractive answers
     with contextlib.ExitStack() as held:
         assert all(held.enter_context(events.writers.slot("model")) for _ in range(most))  # all writing, slowly
-        *_, updates = events.ask_streaming(ZH, Conversation(), 3, None, None, None, [], "en", _request("10.0.0.3"))
+        *_, updates = events.ask_streaming(ZH, Conversation(), 3, None, None, None, [], "en",
+                                           request=_request("10.0.0.3"))
     turn = _reply(updates, layout)
     assert turn.mode == "answer" and CIXI in str(turn.evidence)
     assert turn.notes[0] == (f"the language model is writing {most} other answers; this is the extractive answer "
