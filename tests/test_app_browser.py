@@ -188,7 +188,7 @@ class Session:
 
     def upload(self, paths: list[Path]) -> str:
         """Upload files in the library tab; returns the report's text."""
-        self.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+        self.page.get_by_role("tab", name=re.compile("文库|Library")).first.click()
         before = self.page.locator("#upload-report").inner_text()
         with self.page.expect_file_chooser() as chooser:  # as a person does: click the button, pick files
             self.page.locator("#upload").click()
@@ -201,7 +201,7 @@ class Session:
         return self.page.locator("#upload-report").inner_text()
 
     def remove(self, letter_id: str) -> str:
-        self.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+        self.page.get_by_role("tab", name=re.compile("文库|Library")).first.click()
         self.page.locator("#remove-pick input").click()
         self.page.locator("#remove-pick input").fill(letter_id)
         self.page.get_by_role("option", name=re.compile(re.escape(letter_id))).first.click()
@@ -211,7 +211,7 @@ class Session:
         return self.page.locator("#upload-report").inner_text()
 
     def to_ask_tab(self) -> None:
-        self.page.get_by_role("tab", name=re.compile("提问|Ask")).click()
+        self.page.get_by_role("tab", name=re.compile("提问|Ask")).first.click()
         self.page.locator("#question textarea").wait_for()
 
     def close(self) -> None:
@@ -396,7 +396,7 @@ def test_export_the_answer_as_markdown(session: Session) -> None:
 def test_interface_labels_switch_to_english(session: Session) -> None:
     session.page.get_by_text("English", exact=True).click()
     session.page.locator("#send", has_text="Send").wait_for()
-    session.page.get_by_role("tab", name="Library").wait_for()
+    session.page.get_by_role("tab", name="Library").first.wait_for()
     session.ask("医疗器械临床试验费用能不能用创新券？")
     assert session.page.locator('#evidence .rag-meta span[title="Agency"]').count() >= 1
     session.open_citation("〔")
@@ -594,7 +594,7 @@ def test_only_the_session_heartbeat_stays_open(app: dict[str, object], browser: 
 
 
 def test_the_upload_control_speaks_the_interface_language(session: Session) -> None:
-    session.page.get_by_role("tab", name="文库").click()
+    session.page.get_by_role("tab", name="文库").first.click()
     upload = session.page.locator("#upload")
     upload.wait_for()
     assert "上传信件" in upload.inner_text()
@@ -672,7 +672,7 @@ def test_removing_a_letter_asks_first(session: Session, tmp_path: Path) -> None:
     letter.write_text("测试市卫生健康局\n\n关于测试确认移除的答复\n\n张三代表：\n　　一、确认移除前先询问。\n\n"
                       "测试市卫生健康局\n2024年5月1日\n", encoding="utf-8")
     rows = session.page.locator("#letters-table tr[data-letter]")
-    session.page.get_by_role("tab", name=re.compile("文库|Library")).click()
+    session.page.get_by_role("tab", name=re.compile("文库|Library")).first.click()
     before = {rows.nth(i).get_attribute("data-letter") for i in range(rows.count())}
     report = session.upload([letter])
     rows.nth(len(before)).wait_for()
@@ -712,7 +712,7 @@ def test_the_compare_tab_table_chart_citation_and_csv(browser: object, tmp_path:
         session = Session(browser, str(served["url"]))
         try:
             page = session.page
-            page.get_by_role("tab", name=re.compile("对比|Compare")).click()
+            page.get_by_role("tab", name=re.compile("对比|Compare")).first.click()
             page.locator("#compare-question textarea").fill(QUESTION)
             page.locator("#compare-run").click()
             rows = page.locator("#compare-table tr[data-letter]")
