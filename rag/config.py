@@ -131,9 +131,11 @@ class Config:
     # … or of the most any sentence of that letter holds, when less: a question whose own words the letter barely uses
     # ("能打几折" of "持卡用户85折优惠") is not about another project for want of them
     kind_overlap_relative: bool = True
-    # English words only the bridge knows also rank an answer's sentences (never its confidence), weighted this
-    # share of their IDF. Off: on dev+extra+tune it changed no evidence figure (en 89.2% either way).
-    bridge_terms: bool = False
+    # English words only the bridge knows also rank an answer's sentences (never its confidence), as the CC-CEDICT
+    # renderings the best hit's letter holds (rag/answer/terms.py, grounded_terms), weighted this share of their
+    # IDF. English evidence in the answer on the real letters' second dev file 23 → 26 of 30, on the 28 letters' dev
+    # 348 → 351 of 384; nothing else moved (`python -m eval.answers --ablate`).
+    bridge_terms: bool = True
     bridge_term_share: float = 1.0
     # a sentence's score: dense similarity to the question, plus
     overlap_weight: float = 0.35  # × the (IDF-weighted) share of question terms in the sentence

@@ -27,7 +27,7 @@ from .fields import asked_fields, field_line_hit, field_values, line_fields, sta
 from .figures import EXACT_CUES, wanted_figures
 from .instructions import addresses_reader
 from .places import bundled as bundled_places
-from .terms import Term, absent_share, fold, question_terms, spelled_terms
+from .terms import Term, absent_share, fold, grounded_terms, question_terms, spelled_terms
 from .types import question_language
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -159,11 +159,13 @@ def _terms(question: str, hits: Sequence[Hit], analyzer: Analyzer, statistics: T
     the names among them it spells in pinyin."""
     if not hits:
         return (), (), ()
-    bridged = config.bridge_candidates if config.bridge_weight > 0 else 0
     terms = question_terms(question, analyzer, statistics)
-    # words only the bridge knows help pick the sentence, not judge the evidence (their translations are noisy)
-    ranking = question_terms(question, analyzer, statistics, bridge_candidates=bridged,
-                             bridge_share=config.bridge_term_share) if config.bridge_terms else terms
+    # words only the bridge knows help pick the sentence, as the best letter renders them; they do not judge the
+    # evidence (a dictionary sense found in some letter says little about whether it answers)
+    best = letters.get(hits[0].letter_id)
+    grounded = grounded_terms(question, analyzer, statistics, best.text if best else hits[0].text, terms,
+                              config.bridge_term_share) if config.bridge_terms else ()
+    ranking = terms + grounded if grounded else terms
     spelled: tuple[Term, ...] = ()
     if config.pinyin_names and question_language(question) == "en":  # "Wacaochong": 瓦草冲 in a retrieved letter
         spelled = spelled_terms(question, letter_texts(hits, letters), analyzer, statistics)

@@ -36,8 +36,7 @@ class Term:
     weight: float
 
 
-def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics, *, bridge_candidates: int = 0,
-                   bridge_share: float = 1.0) -> tuple[Term, ...]:
+def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics) -> tuple[Term, ...]:
     """The content terms of a question, as Chinese forms weighted by rarity (IDF) across the index.
 
     A form's document frequency is that of its rarest word in ``statistics`` (the lexical store's
@@ -46,10 +45,8 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
     Chinese questions give their words (interrogatives removed), each also as the glossary's abbreviations of it or
     long forms (:attr:`~rag.analyze.Glossary.aliases`); English ones give, per content word,
     its glossary renderings, so "subsidies" is found as 补助 or 补贴. English words the glossary does
-    not know cannot be checked against Chinese text and are left out, unless ``bridge_candidates`` > 0: then
-    the words the bridge (CC-CEDICT) knows are terms too, found as any of their best Chinese candidates in the
-    index, weighted ``bridge_share`` × their IDF; one with no candidate in the index is found nowhere (a city
-    or a product no letter names). Numbers are kept as written.
+    not know cannot be checked against Chinese text and are left out (:func:`grounded_terms` finds them in the
+    letter answering). Numbers are kept as written.
     """
     lowered = unicodedata.normalize("NFKC", question).lower()
     forms: list[tuple[str, ...]]
@@ -66,15 +63,32 @@ def question_terms(question: str, analyzer: Analyzer, statistics: TermStatistics
             continue
         df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
         terms[group] = Term(group, math.log(1 + (n - df + 0.5) / (df + 0.5)))
-    if bridge_candidates > 0 and question_language(question) == "en":
-        top = math.log(1 + (n + 0.5) / 0.5)  # the weight of a word in no chunk
-        for found in analyzer.bridged(question, statistics, bridge_candidates):
-            group = tuple(sorted({fold(c) for c in found.candidates})) or tuple(sorted({fold(c) for c in found.known}))
-            if not group or group in terms:
-                continue
+    return tuple(terms.values())
+
+
+def grounded_terms(question: str, analyzer: Analyzer, statistics: TermStatistics, text: str,
+                   taken: Iterable[Term] = (), share: float = 1.0) -> tuple[Term, ...]:
+    """The English words of ``question`` that the glossary lacks, as the Chinese words of CC-CEDICT's
+    renderings that ``text`` (the letter answering) holds, each a term weighted ``share`` × its rarity.
+
+    A dictionary gives every sense of a word ("awareness": 意识, 认识, 认知…); the letter answering tells which
+    one it uses, the way a translation is chosen by the text it is read in. Forms of ``taken`` terms and
+    one-character renderings (too ambiguous) are left out.
+
+    Example:
+        "who handles public awareness of AEDs?" read with a letter saying 提高大众对AED的认知程度: 认知.
+    """
+    if question_language(question) != "en":
+        return ()
+    folded = fold(text)
+    known = {form for term in taken for form in term.forms}
+    n = statistics.documents
+    terms: dict[tuple[str, ...], Term] = {}
+    for found in analyzer.bridged(question, statistics, 0):
+        group = tuple(sorted({fold(c) for c in found.known if len(c) > 1 and fold(c) in folded} - known))
+        if group and group not in terms:
             df = min(n, max(_document_frequency(form, analyzer, statistics) for form in group))
-            weight = math.log(1 + (n - df + 0.5) / (df + 0.5)) if found.candidates else top
-            terms[group] = Term(group, bridge_share * weight)
+            terms[group] = Term(group, share * math.log(1 + (n - df + 0.5) / (df + 0.5)))
     return tuple(terms.values())
 
 
