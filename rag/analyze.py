@@ -60,8 +60,8 @@ class Analyzer:
 
     def __init__(self, glossary: Glossary | None = None, bridge: Bridge | None = None, *,
                  cache: Path | None = None) -> None:
-        """``cache``: a folder where CC-CEDICT's reverse index is kept between processes (see :meth:`Bridge.cedict`);
-        None: built in each process that needs it."""
+        """``cache``: a folder where jieba's word frequencies and CC-CEDICT's reverse index are kept between
+        processes (:mod:`rag.jieba_words`, :meth:`Bridge.cedict`); None: loaded or built in each process."""
         self.glossary = glossary if glossary is not None else Glossary.load()
         self._bridge = bridge
         self.cache = cache
@@ -93,14 +93,9 @@ class Analyzer:
         if self._jieba is None:
             with self._lock:
                 if self._jieba is None:
-                    import logging
+                    from .jieba_words import cached_tokenizer
 
-                    import jieba
-
-                    logging.getLogger("jieba").setLevel(logging.WARNING)
-                    tokenizer = jieba.Tokenizer()
-                    tokenizer.initialize()
-                    self._jieba = tokenizer
+                    self._jieba = cached_tokenizer(self.cache)
         return self._jieba
 
     def tokens(self, text: str, search_mode: bool = True) -> list[str]:
