@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ def read_derived(path: Path, key: str) -> Any:
 def write_derived(path: Path, key: str, data: Any) -> None:
     """Cache ``data`` in ``path`` for ``key``, atomically; a folder that cannot be written is left as it is (the cache
     only saves time)."""
+    import uuid
+
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -276,9 +276,18 @@ def _package(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_a_two_module_cycle_is_found(tmp_path: Path) -> None:
-    root = _package(tmp_path, {"pkg/a.py": "from . import b\n", "pkg/b.py": "from .a import x\n"})
-    assert find_cycles(import_graph(root, "pkg")) == [["pkg.a", "pkg.b", "pkg.a"]]
+_ACROSS = {"pkg/a.py": "import tool\n", "tool.py": "from other.b import f\n", "other/__init__.py": "",
+           "other/b.py": "from pkg import a\n"}  # a cycle through another package and a one-file module
+
+
+@pytest.mark.parametrize(("files", "packages", "cycles"), [
+    ({"pkg/a.py": "from . import b\n", "pkg/b.py": "from .a import x\n"}, ("pkg",), [["pkg.a", "pkg.b", "pkg.a"]]),
+    (_ACROSS, ("pkg",), []),
+    (_ACROSS, ("pkg", "other", "tool"), [["other.b", "pkg.a", "tool", "other.b"]]),
+], ids=["two modules", "across packages, one walked", "across packages, all walked"])
+def test_cycles_are_found(tmp_path: Path, files: dict[str, str], packages: tuple[str, ...],
+                          cycles: list[list[str]]) -> None:
+    assert find_cycles(import_graph(_package(tmp_path, files), *packages)) == cycles
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> None:
@@ -308,17 +317,6 @@ def test_parent_relative_imports_resolve_to_the_package_init(tmp_path: Path) -> 
     graph = import_graph(root, "pkg")
     assert graph["pkg.sub.x"] == {"pkg.answer", "pkg.config"}
     assert find_cycles(graph) == [["pkg.answer", "pkg.sub.x", "pkg.answer"]]
-
-
-def test_a_cycle_across_packages_and_a_single_file_module_is_found(tmp_path: Path) -> None:
-    root = _package(tmp_path, {
-        "pkg/a.py": "import tool\n",
-        "tool.py": "from other.b import f\n",
-        "other/__init__.py": "",
-        "other/b.py": "from pkg import a\n",
-    })
-    assert find_cycles(import_graph(root, "pkg")) == []
-    assert find_cycles(import_graph(root, "pkg", "other", "tool")) == [["other.b", "pkg.a", "tool", "other.b"]]
 
 
 def test_one_way_imports_are_no_cycle(tmp_path: Path) -> None:
