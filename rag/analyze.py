@@ -60,8 +60,9 @@ class Analyzer:
 
     def __init__(self, glossary: Glossary | None = None, bridge: Bridge | None = None, *,
                  cache: Path | None = None) -> None:
-        """``cache``: a folder where jieba's word frequencies and CC-CEDICT's reverse index are kept between
-        processes (:mod:`rag.jieba_words`, :meth:`Bridge.cedict`); None: loaded or built in each process."""
+        """``cache``: a folder where jieba's word frequencies, CC-CEDICT's reverse index and pypinyin's readings are
+        kept between processes (:mod:`rag.jieba_words`, :meth:`Bridge.cedict`, :func:`rag.answer.pinyin.readings`);
+        None: loaded or derived in each process."""
         self.glossary = glossary if glossary is not None else Glossary.load()
         self._bridge = bridge
         self.cache = cache
