@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .process import folder_bytes, in_fresh_process, load_average, peak_rss
+
 if TYPE_CHECKING:
     from rag import Index
 
@@ -31,30 +33,6 @@ QUICK_SCALES = (1, 10)
 # wall-clock parts of a query, and "cpu": the process's CPU time per query (less sensitive to a busy machine)
 PARTS = ("total", "encode", "search", "fusion", "dense", "lexical", "cpu")
 _MIB = 1024 * 1024
-
-
-def _peak_rss() -> int:
-    """Peak resident memory of this process in bytes (VmHWM on Linux, ru_maxrss elsewhere)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _load_average() -> float | None:
-    """The machine's 1-minute load average: other work on the machine slows every number here."""
-    import os
-
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -95,7 +73,7 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
     analyzer = Analyzer()
     base_rss = psutil.Process().memory_info().rss
 
-    load_before = _load_average()
+    load_before = load_average()
     started, cpu_started = time.perf_counter(), time.process_time()
     index = Index.build([letters], index_dir, config=Config(model=model), encoder=encoder, analyzer=analyzer)
     build_seconds, build_cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -114,9 +92,9 @@ def measure(letters: str, index_dir: str, questions: Sequence[str], queries: int
         "chars_embedded": report.chars_embedded, "build_seconds": build_seconds,
         "build_cpu_seconds": build_cpu_seconds,
         "chunks_per_second": report.chunks / build_seconds, "chars_per_second": corpus_chars / build_seconds,
-        "load_seconds": load_seconds, "index_bytes": _folder_bytes(Path(index_dir)),
-        "base_rss_bytes": base_rss, "peak_rss_bytes": _peak_rss(), "queries": queries,
-        "load_average": [load_before, _load_average()],
+        "load_seconds": load_seconds, "index_bytes": folder_bytes(Path(index_dir)),
+        "base_rss_bytes": base_rss, "peak_rss_bytes": peak_rss(), "queries": queries,
+        "load_average": [load_before, load_average()],
         "latency": {part: _percentiles(values) for part, values in samples.items()},
     }
 
@@ -139,16 +117,7 @@ def _time_queries(index: Index, questions: Sequence[str], queries: int) -> dict[
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:
-    return _in_fresh_process_call(measure, *args)
-
-
-def _in_fresh_process_call(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """``function(*args)`` in a new process, so that its memory figures are its own."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()
+    return in_fresh_process(measure, *args)
 
 
 def run(scales: Sequence[int], *, letters: Sequence[str | Path], questions: Sequence[str], queries: int,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rag import Index
 
     from .gold import Question
-    from .retrieval import Ranked, SystemResult
+    from .ranking import Ranked, SystemResult
 
 GROUPS = ("overall", "zh", "en")
 LABELS = {"recall@1": "R@1", "recall@3": "R@3", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10",

@@ -21,7 +21,7 @@ import numpy as np
 from rag import Index, load_encoder
 
 from .gold import Question, load_gold
-from .retrieval import run_system
+from .ranking import run_system
 from .scale import EVERY_CELL, MixtureEncoder, real_sentences
 from .systems import System
 

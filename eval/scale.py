@@ -26,6 +26,8 @@ import numpy as np
 
 from rag import Config, Encoder, Index, load_encoder, read_documents, split_sentences
 
+from .process import folder_bytes, in_fresh_process, peak_rss
+
 MIB = 1024 * 1024
 CHUNKS_PER_LETTER = 5.1  # measured on corpora grown from the 28 shared letters
 NOISE = 0.35  # share of a passage vector that is noise: near-copies of a sentence land at cosine ≈ 0.94
@@ -80,7 +82,6 @@ def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, wor
     """Build the index in ``index_dir`` from ``corpus`` with ``workers`` processes (run in a fresh process);
     ``rescore``: with ``Config.sentence_rescore`` (sentence vectors beside the dense index); ``store``: more
     :class:`Config` fields (a Milvus server, collection and index), ``token`` its credentials."""
-    from .bench import _peak_rss
 
     encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
     started = time.perf_counter()
@@ -89,7 +90,7 @@ def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, wor
     import resource
 
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest worker's, once ended
-    return {"build_s": time.perf_counter() - started, "peak_rss_mib": _peak_rss() / MIB,
+    return {"build_s": time.perf_counter() - started, "peak_rss_mib": peak_rss() / MIB,
             "peak_rss_worker_mib": workers_peak / MIB, "chunks": len(index),
             "letters": len(index.letters), "chars": sum(len(letter.text) for letter in index.letters)}
 
@@ -97,7 +98,6 @@ def build(corpus: str, index_dir: str, letters: str, dense: str, model: str, wor
 def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequence[str], new_letter: str,
           model: str, store: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
     """Load the index, time the questions, compare with the exact twin, add one letter (run in a fresh process)."""
-    from .bench import _folder_bytes, _peak_rss
 
     encoder = MixtureEncoder(load_encoder(model), real_sentences(Path(letters)))
     import psutil
@@ -128,8 +128,8 @@ def query(index_dir: str, exact_dir: str | None, letters: str, questions: Sequen
     started = time.perf_counter()
     index.add([new_letter])
     row["add_letter_s"] = time.perf_counter() - started
-    row["disk_mib"] = _folder_bytes(Path(index_dir)) / MIB
-    row["peak_rss_query_mib"] = _peak_rss() / MIB
+    row["disk_mib"] = folder_bytes(Path(index_dir)) / MIB
+    row["peak_rss_query_mib"] = peak_rss() / MIB
     return row
 
 
@@ -153,7 +153,6 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
     index keeps: with ``sq8`` codes this leaves out their rounding, about 1e-3 of a score); ``False``: nothing
     (the key is ``None``). ``rescore`` builds with ``Config.sentence_rescore`` (the twin too). ``store`` and
     ``token``: the Milvus settings and credentials of ``dense="milvus"`` (see :func:`build`)."""
-    from .bench import _in_fresh_process_call
     from .corpus import grow_corpus, synthesize
 
     real = len(read_documents([letters])[0])
@@ -170,13 +169,13 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
         shutil.rmtree(folder, ignore_errors=True)
     log(f"{len(files)} letters; building with dense={dense}, sentence_rescore={rescore} in a fresh process")
     row: dict[str, Any] = {"dense_index": dense, "workers": workers, "sentence_rescore": rescore,
-                           **_in_fresh_process_call(build, str(corpus), str(index_dir), str(letters), dense, model,
+                           **in_fresh_process(build, str(corpus), str(index_dir), str(letters), dense, model,
                                                     workers, rescore, store, token)}
     log(f"  {row['chunks']} chunks in {row['build_s']:.0f} s, peak {row['peak_rss_mib']:.0f} MiB")
     twin = exact is True and dense != "flat"
     if twin:
         log("building the exact twin (dense=flat) for recall")
-        _in_fresh_process_call(build, str(corpus), str(exact_dir), str(letters), "flat", model, workers, rescore)
+        in_fresh_process(build, str(corpus), str(exact_dir), str(letters), "flat", model, workers, rescore)
     import json
 
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -186,7 +185,7 @@ def measure(chunks: int, *, dense: str, letters: Path, questions: Sequence[str],
     log("loading and querying in a fresh process")
     reference = str(exact_dir) if twin else SCAN if exact == SCAN and dense != "flat" else None
     row["exact_reference"] = {str(exact_dir): "flat twin", SCAN: "every IVF cell scanned"}.get(str(reference), None)
-    row.update(_in_fresh_process_call(query, str(index_dir), reference, str(letters), list(questions),
+    row.update(in_fresh_process(query, str(index_dir), reference, str(letters), list(questions),
                                       str(new_letter), model, store, token))
     if not exact and dense != "flat":
         row["recall_at_10_vs_exact"] = None  # not measured: no exact twin was built

@@ -15,12 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-
-def _cpu_seconds(who: int) -> float:
-    import resource
-
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+from .process import cpu_seconds, in_fresh_process
 
 
 def measure_build(letters: str, index_dir: str, model: str, workers: int) -> dict[str, Any]:
@@ -38,7 +33,7 @@ def measure_build(letters: str, index_dir: str, model: str, workers: int) -> dic
     analyzer = Analyzer()
     analyzer.tokens("预热")
     load_before = os.getloadavg()[0]
-    cpu_self, cpu_children = _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
+    cpu_self, cpu_children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     index = Index.build([letters], index_dir, config=Config(model=model), encoder=encoder, analyzer=analyzer,
                         workers=workers)
@@ -46,8 +41,8 @@ def measure_build(letters: str, index_dir: str, model: str, workers: int) -> dic
     chars = sum(len(letter.text) for letter in index.letters)
     return {"workers": workers, "seconds": seconds, "letters": len(index.letters), "chunks": len(index.chunks),
             "chars": chars, "chars_embedded": index.report.chars_embedded, "chars_per_s": chars / seconds,
-            "cpu_s": _cpu_seconds(resource.RUSAGE_SELF) - cpu_self,
-            "worker_cpu_s": _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_children,
+            "cpu_s": cpu_seconds(resource.RUSAGE_SELF) - cpu_self,
+            "worker_cpu_s": cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_children,
             "load_average": [load_before, os.getloadavg()[0]]}
 
 
@@ -63,7 +58,6 @@ def run(counts: Sequence[int], *, letters: Sequence[str | Path], scale: int, mod
         ``chars_embedded`` of the corpus; ``scale``; ``speedup`` (chars/s of the last count over the first);
         ``load_average`` (1-minute, before and after each build).
     """
-    from .bench import _in_fresh_process_call
     from .corpus import grow_corpus
 
     corpus = out / f"build-corpus-{scale}x"
@@ -74,7 +68,7 @@ def run(counts: Sequence[int], *, letters: Sequence[str | Path], scale: int, mod
     for workers in counts:
         index_dir = out / f"build-index-{workers}"
         shutil.rmtree(index_dir, ignore_errors=True)
-        row = _in_fresh_process_call(measure_build, str(corpus), str(index_dir), model, workers)
+        row = in_fresh_process(measure_build, str(corpus), str(index_dir), model, workers)
         log(f"  {workers} worker(s): {row['chars']:,} chars in {row['seconds']:.1f} s = {row['chars_per_s']:,.0f} "
             f"chars/s; CPU s: {row['cpu_s']:.1f} here + {row['worker_cpu_s']:.1f} in workers; "
             f"load {row['load_average'][0]:.1f} → {row['load_average'][1]:.1f}")

@@ -8,8 +8,9 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .glossary import (
@@ -57,9 +58,14 @@ class Analyzer:
     Questions with English in them are also expanded through the glossary.
     """
 
-    def __init__(self, glossary: Glossary | None = None, bridge: Bridge | None = None) -> None:
+    def __init__(self, glossary: Glossary | None = None, bridge: Bridge | None = None, *,
+                 cache: Path | None = None) -> None:
+        """``cache``: a folder where jieba's word frequencies, CC-CEDICT's reverse index and pypinyin's readings are
+        kept between processes (:mod:`rag.jieba_words`, :meth:`Bridge.cedict`, :func:`rag.answer.pinyin.readings`);
+        None: loaded or derived in each process."""
         self.glossary = glossary if glossary is not None else Glossary.load()
         self._bridge = bridge
+        self.cache = cache
         self._jieba: Any = None
         self._lock = threading.Lock()
 
@@ -69,8 +75,13 @@ class Analyzer:
         if self._bridge is None:
             with self._lock:
                 if self._bridge is None:
-                    self._bridge = Bridge.cedict()
+                    self._bridge = Bridge.cedict(self.cache)
         return self._bridge
+
+    def dictionary_knows(self, word: str) -> bool:
+        """Whether CC-CEDICT (whatever the bridge is) translates into the English ``word``: see
+        :func:`~rag.glossary.dictionary_knows`."""
+        return dictionary_knows(word, self.cache)
 
     @property
     def loaded(self) -> bool:
@@ -83,14 +94,9 @@ class Analyzer:
         if self._jieba is None:
             with self._lock:
                 if self._jieba is None:
-                    import logging
+                    from .jieba_words import cached_tokenizer
 
-                    import jieba
-
-                    logging.getLogger("jieba").setLevel(logging.WARNING)
-                    tokenizer = jieba.Tokenizer()
-                    tokenizer.initialize()
-                    self._jieba = tokenizer
+                    self._jieba = cached_tokenizer(self.cache)
         return self._jieba
 
     def tokens(self, text: str, search_mode: bool = True) -> list[str]:
@@ -130,7 +136,7 @@ class Analyzer:
         glossary lacks: each such word shares ``bridge_weight`` among its candidates (see :meth:`bridged`)."""
         weights = dict.fromkeys(self.query_tokens(question), 1.0)
         if spelled and isinstance(statistics, SpelledVocabulary):
-            for word in spelled_words(question, statistics, self.glossary):
+            for word in spelled_words(question, statistics, self.glossary, knows=self.dictionary_knows):
                 weights.setdefault(word, 1.0)
         if bridge_weight <= 0:
             return weights
@@ -226,7 +232,8 @@ def spellings(words: Sequence[str]) -> list[str]:
     return [_syllables(w) if CJK_WORD.fullmatch(w) else "" for w in words]
 
 
-def spelled_words(question: str, vocabulary: SpelledVocabulary, glossary: Glossary | None = None) -> list[str]:
+def spelled_words(question: str, vocabulary: SpelledVocabulary, glossary: Glossary | None = None, *,
+                  knows: Callable[[str], bool] = dictionary_knows) -> list[str]:
     """The indexed words an English ``question`` spells in pinyin: a word or a run of words ("Yuyao", "Yu Yao",
     "Xi'an") whose letters are those of an indexed Chinese word's toneless pinyin, and with the division it names
     after it ("Beilun district" → 北仑区, as well as 北仑). Words an English dictionary knows count only capitalised
@@ -245,7 +252,7 @@ def spelled_words(question: str, vocabulary: SpelledVocabulary, glossary: Glossa
     words = [w.lower() for w in raw]
     named = [not (w in EN_STOPWORDS or w in EN_QUESTION_WORDS or w in DIVISIONS or
                   (glossary is not None and glossary.match([stem(w)])[0][1]))
-             and (r[0].isupper() or not dictionary_knows(w)) for w, r in zip(words, raw, strict=True)]
+             and (r[0].isupper() or not knows(w)) for w, r in zip(words, raw, strict=True)]
     out: list[str] = []
     for start in range(len(words)):
         for end in range(start + 1, min(len(words), start + _MAX_SPELLED_WORDS) + 1):

