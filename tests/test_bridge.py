@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag import Glossary, Index
 from rag.analyze import Analyzer, Bridge
+from rag.answer.terms import Term, grounded_terms
 from rag.stores.base import as_ids
 from rag.stores.lexical_bm25 import BM25Store
+
+from .conftest import FakeEncoder
 
 
 class Counts:
@@ -100,3 +105,40 @@ def test_an_english_word_outside_the_glossary_reaches_its_passage_lexically(use_
     assert bridged[0].letter_id == "x009" and "2020年12月9日" in bridged[0].text
     assert "2020年12月9日" not in plain[0].text
     assert [h.chunk_id for h in plain].index(bridged[0].chunk_id) >= 2
+
+
+def test_grounded_terms_take_the_dictionary_sense_the_answering_letter_uses():
+    bridge = Bridge.from_senses([("意识", ["awareness"]), ("认知", ["cognition", "awareness"]),
+                                 ("知", ["to know", "awareness"]), ("日常", ["day-to-day", "daily"]),
+                                 ("公众", ["public"])])
+    analyzer = Analyzer(Glossary({"public": ["公众"]}), bridge)
+    statistics = Counts(100, {"意识": 10, "认知": 4, "日常": 8, "公众": 20})
+    letter = "通过多种途径提高大众对AED的认知程度。由设置单位履行日常管理维护职责。"
+    terms = grounded_terms("Who raises public awareness, and who looks after them day to day?", analyzer,
+                           statistics, letter)
+    # 意识 is a sense the letter does not use; 知 is one character; "public" is the glossary's
+    assert [t.forms for t in terms] == [("认知",), ("日常",)]
+    assert terms[0].weight > terms[1].weight  # rarer in the index
+    assert grounded_terms("Who raises public awareness?", analyzer, statistics, letter,
+                          taken=[Term(("认知",), 1.0)]) == ()
+    assert grounded_terms("谁负责提高公众认知？", analyzer, statistics, letter) == ()
+    assert grounded_terms("Who raises awareness?", analyzer, statistics, "没有相关内容。") == ()
+
+
+def test_an_english_word_only_the_dictionary_knows_picks_the_sentence_of_the_best_letter_that_renders_it(
+        tmp_path: Path, analyzer: Analyzer) -> None:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "aed.txt").write_text(
+        "关于在公共场所配置AED的答复\n\n张三代表：\n\n您提出的建议收悉，现答复如下：\n\n"
+        "一、在公共场所推广普及AED设施，对于提高急救能力具有重要意义。\n\n"
+        "二、由AED设置所在的单位履行日常管理维护职责，并做好人员组织培训工作。\n\n"
+        "巴彦淖尔市卫生健康委员会\n2022年7月26日\n", encoding="utf-8")
+    index = Index.build([folder], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)
+    question = "Who looks after the AEDs day to day?"
+    ungated = index.with_config(abstain_threshold=0.0, max_absent_share=1.0)  # the sentences' order alone
+    grounded = ungated.ask(question)
+    plain = ungated.with_config(bridge_terms=False).ask(question)
+    assert [c.quote for c in grounded.citations] == [
+        "二、由AED设置所在的单位履行日常管理维护职责，并做好人员组织培训工作。"]
+    assert "日常管理维护" not in plain.citations[0].quote
