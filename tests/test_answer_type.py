@@ -47,6 +47,14 @@ from .conftest import index_of_texts
     ("首台套保险最高能补多少？", "amount"),
     ("报销比例最高能到多少？", "rate"),
     ("What is the deadline for applications?", "date"),
+    # "how much" of a thing is a quantity in its unit, of money (or before a money word) a sum; a length is a measure
+    ("How much waste per day did the district's own plants handle?", "count"),
+    ("How much land was set aside for the ginseng nursery?", "count"),
+    ("How much central funding did the county receive?", "amount"),
+    ("How much money was spent on the road?", "amount"),
+    ("新增的交通标线有多长？", "count"),
+    ("这条路修了多宽？", "count"),
+    ("审批需要多长时间？", "duration"),
 ])
 def test_the_kind_a_question_asks_for_is_found_in_both_languages(question: str, kind: str):
     assert asked_kind(question) == kind
@@ -87,6 +95,11 @@ def test_questions_asking_for_no_checkable_kind_have_none(question: str):
     ("需要几个工作日？", "5个工作日内即可开展临床试验。", "将进一步压缩审批时限。"),
     ("联系电话是多少？", "联系人及电话：梁沛 0311-87801895", "联系人：梁沛"),
     ("由哪个部门牵头？", "由历史文化街区管委会牵头。", "将组建工作专班。"),
+    ("How much waste did the district's plants handle each day?", "区级终端合计处置垃圾日均量为258吨。",
+     "垃圾分类工作有序推进。"),
+    ("新画了多长的交通标线？", "增设交通标线约1.1万米。", "增设交通标志。"),
+    # "几个人": people are counted in 人, whatever classifier the question puts before them
+    ("平均每个社区配了几个人？", "平均每个社区配置了12人。", "社区工作者实行统一招聘。"),
 ])
 def test_a_sentence_holds_the_kind_asked_or_lacks_it(question: str, holding: str, lacking: str):
     assert missing_kind(question, [lacking, holding]) is None

@@ -40,6 +40,15 @@ _DATE = re.compile(r"(?:19|20)\d{2}\s*(?:年|[-./—–])|\d{1,2}\s*月(?:\s*\d{
 _DURATION = re.compile(_NUM + r"\s*(?:个)?\s*(?:工作日|天|日|月|年|小时|分钟|周|星期|季度)|半年|半个月|"
                        r"按(?:年|月|季|周)|[每逐](?:年|月|季|周|天|日)|年度|月度|季度|定期")
 _PHONE = re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|(?<!\d)\d{7,8}(?!\d)|(?<!\d)1[3-9]\d{9}(?!\d)")
+# "how much waste", "how much land": a quantity of a thing, counted in its unit (吨, 亩), not a sum of money. A word
+# that is no noun (did, is), a money word or a qualifier before one ("how much central funding") keeps "how much"
+# asking for money; a comparative ("how much faster") asks for a difference, neither
+_GOODS = (r"(?!(?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|higher|better|worse|bigger|"
+          r"smaller|larger|greater|further|money|funding|funds?|investment|subsid\w*|grants?|budget|capital|spending|cash|compensation|"
+          r"rewards?|allowances?|fees?|pay|salary|income|revenue|tax\w*|financ\w*|support|aid|did|does|do|is|was|are|"
+          r"were|will|would|has|have|had|can|could|should|may|might|in|for|from|to|on|at|by|with|each|per|a|an|the|"
+          r"this|that|it|they|public|central|local|state|government|extra|additional|new|total|overall|annual|"
+          r"yearly|monthly|special|financial|fiscal|provincial|municipal|national|county|city)\b)[a-z]+\b")
 _UNIT = re.compile(r"[\u4e00-\u9fff]{2,}(?:局|委员会|管委会|委|厅|办公室|办|部|中心|公司|医院|政府|协会|学会|院|所|"
                    r"站|队|集团|大学|学校|银行|基金会|处|科|室)")
 
@@ -60,7 +69,7 @@ KINDS = (
     AnswerKind("phone", re.compile(r"电话|手机号|联系方式|热线"),
                re.compile(r"\b(?:phone|telephone|hotline)\b|\bon what number\b", re.I), (_PHONE,)),
     AnswerKind("duration",
-               re.compile(r"多久|多长时间|多长|几个工作日|多少个?工作日|几天|多少天|几分钟|多少分钟|几个月|多少个月|几小时|"
+               re.compile(r"多久|多长时间|多长(?:的)?(?:时间|周期|期限)|几个工作日|多少个?工作日|几天|多少天|几分钟|多少分钟|几个月|多少个月|几小时|"
                           r"多少小时|(?<!哪)几年(?!级)|多少年(?!代)"),
                re.compile(r"\bhow (?:long|soon|often)\b|\bhow many (?:working |business |calendar )?"
                           r"(?:days|weeks|months|years|hours|minutes)\b", re.I),
@@ -87,7 +96,7 @@ KINDS = (
                # much", "what did … cost", "what is the price/total investment", "what monthly subsidy…"
                # "how much cheaper", "how much lower" ask for a difference, often a rate (平均降幅达到44%): no amount
                re.compile(r"\bhow much\b(?! (?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|"
-                          r"higher)\b)|"
+                          r"higher)\b)(?! " + _GOODS + r")|"
                           r"^\s*what (?:does|did|do|will|would)\b.{0,80}\bcost\b|"
                           r"\bwhat (?:is|was|are|were|will be) the (?:\w+ ){0,3}(?:cost|price|fee|budget|investment|"
                           r"amount)s?\b|\bhow (?:large|big|high)\b.{0,40}\b(?:reward|subsidy|grant|fund|amount|"
@@ -111,9 +120,11 @@ KINDS = (
                           re.I),
                (_DATE,)),
     AnswerKind("count",
-               re.compile(r"(?<![哪第])(?:多少|几)" + _CLASSIFIER + r"|人口(?:数|总数)?(?:是|有|为)?多少"),
+               # a length, a width, an area is counted in its unit (1.1万米, 310亩): "多长的标线", "多大面积"
+               re.compile(r"(?<![哪第])(?:多少|几)" + _CLASSIFIER + r"|人口(?:数|总数)?(?:是|有|为)?多少|"
+                          r"多(?:长|宽|高|远|深)(?!时间)|多大(?:的)?(?:面积|规模)"),
                re.compile(r"\bhow many\b|(?<!document )(?<!reference )(?<!phone )(?<!contact )\bnumber of\b|"
-                          r"\bpopulation\b", re.I),
+                          r"\bpopulation\b|\bhow much (?=" + _GOODS + r")", re.I),
                (_COUNT,)),
     AnswerKind("unit",
                re.compile(r"哪(?:个|些|家)(?:部门|单位|机构|省直部门|市直部门|科室|处室)|由谁牵头|谁牵头|谁负责|哪个机构"),
@@ -122,7 +133,7 @@ KINDS = (
                (_UNIT,)),
 )
 # what a count question counts, when it says (多少台, how many beds): a count of something else does not answer it
-_ZH_COUNTED = re.compile(r"(?<![哪第])(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{2})?")
+_ZH_COUNTED = re.compile(r"(?<![哪第])(?:多少|几)\s*(" + _CLASSIFIER[3:-1] + r")([\u4e00-\u9fff]{1,2})?")
 _EN_COUNTED = ((re.compile(r"\bbeds?\b", re.I), "床|张"),
                (re.compile(r"\bsquare met(?:re|er)s?\b", re.I), "平方米"),
                (re.compile(r"\b(?:kilomet(?:re|er)s?|km)\b", re.I), "公里|千米"),
