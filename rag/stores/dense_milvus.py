@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .base import Ids, Place, Stats, StoreUnavailable, as_ids
+from ..retrieve.filters import REGION_FIELDS
+from .base import Ids, OutdatedStore, Place, Stats, StoreUnavailable, as_ids
 from .milvus_rows import (
     INDEXES,
     NEWEST_PROPERTY,
@@ -37,6 +38,7 @@ from .milvus_rows import (
     check_schema,
     collection_property,
     create_collection,
+    lacks_region,
     newest_generation,
     owner_id,
     vector_index,
@@ -134,6 +136,9 @@ class MilvusDenseStore:
             raise StoreUnavailable("Milvus Lite has no DiskANN index: use --milvus-index hnsw, or a Milvus server")
         if client.has_collection(place.collection):
             check_owner(client, place.collection, owner, uri)
+            if lacks_region(client, place.collection):  # this index's, made before rows kept their region: the
+                client.drop_collection(place.collection)  # index it served is refused on load, and is rebuilt here
+        if client.has_collection(place.collection):
             client.load_collection(place.collection)
             check_schema(client, place.collection, dim, place.lexical)
             newest = newest_generation(client, place.collection)
@@ -181,6 +186,9 @@ class MilvusDenseStore:
         collection = str(settings.get("collection"))
         if not client.has_collection(collection):
             raise ValueError(f"the Milvus collection {collection!r} at {uri} is missing")
+        if lacks_region(client, collection):
+            raise OutdatedStore(f"the Milvus collection {collection!r} at {uri} was made before its rows carried "
+                                "their letter's region (province, city, county), which region filters need")
         client.load_collection(collection)
         return cls(dim, client, collection, uri, lite=uri.endswith(".db"), low=int(settings["low"]),
                    generation=int(settings["generation"]), committed=True, lexical=bool(settings.get("lexical")),
@@ -381,7 +389,7 @@ class MilvusDenseStore:
     def _stored_fields(self) -> list[str]:
         """The fields a row is written with (not ``bm25``: Milvus computes it from ``text``)."""
         lexical = ["text", "lex"] if self.lexical else []
-        return ["pk", "chunk", "born", "retired", "letter", "agency", "day", "vector", *lexical]
+        return ["pk", "chunk", "born", "retired", "letter", "agency", "day", *REGION_FIELDS, "vector", *lexical]
 
     def _check_writable(self) -> None:
         if not self._writable:
