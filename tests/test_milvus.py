@@ -340,7 +340,8 @@ def test_a_collection_made_before_rows_kept_their_region_is_refused_then_rebuilt
     index_dir = tmp_path / "index"
     with monkeypatch.context() as earlier:  # the schema and rows of a policy-rag before the region fields
         earlier.setattr(milvus_rows, "REGION_FIELDS", ())
-        earlier.setattr(dense_milvus, "REGION_FIELDS", ())
+        earlier.setattr(dense_milvus, "ROW_FIELDS", tuple(f for f in milvus_rows.ROW_FIELDS
+                                                         if f not in ("province", "city", "county")))
         Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
                     analyzer=analyzer)
     release_all_lite()

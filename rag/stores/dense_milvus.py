@@ -28,19 +28,19 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..retrieve.filters import REGION_FIELDS
-from .base import Ids, OutdatedStore, Place, Stats, StoreUnavailable, as_ids
+from .base import Ids, Place, Stats, StoreUnavailable, as_ids
 from .milvus_rows import (
     INDEXES,
     NEWEST_PROPERTY,
+    ROW_FIELDS,
     RowFacts,
-    check_owner,
     check_schema,
     collection_property,
     create_collection,
-    lacks_region,
     newest_generation,
     owner_id,
+    refuse_without_region,
+    reusable,
     vector_index,
 )
 from .milvus_server import COLLECTION_NAME, STRONG, Server, all_rows, connect, pages, pymilvus_module
@@ -134,11 +134,7 @@ class MilvusDenseStore:
         index = place.index if place.index != "auto" else "flat" if server.lite else "ivf_flat"
         if index == "diskann" and server.lite:
             raise StoreUnavailable("Milvus Lite has no DiskANN index: use --milvus-index hnsw, or a Milvus server")
-        if client.has_collection(place.collection):
-            check_owner(client, place.collection, owner, uri)
-            if lacks_region(client, place.collection):  # this index's, made before rows kept their region: the
-                client.drop_collection(place.collection)  # index it served is refused on load, and is rebuilt here
-        if client.has_collection(place.collection):
+        if reusable(client, place.collection, owner, uri):
             client.load_collection(place.collection)
             check_schema(client, place.collection, dim, place.lexical)
             newest = newest_generation(client, place.collection)
@@ -186,9 +182,7 @@ class MilvusDenseStore:
         collection = str(settings.get("collection"))
         if not client.has_collection(collection):
             raise ValueError(f"the Milvus collection {collection!r} at {uri} is missing")
-        if lacks_region(client, collection):
-            raise OutdatedStore(f"the Milvus collection {collection!r} at {uri} was made before its rows carried "
-                                "their letter's region (province, city, county), which region filters need")
+        refuse_without_region(client, collection, uri)
         client.load_collection(collection)
         return cls(dim, client, collection, uri, lite=uri.endswith(".db"), low=int(settings["low"]),
                    generation=int(settings["generation"]), committed=True, lexical=bool(settings.get("lexical")),
@@ -388,8 +382,7 @@ class MilvusDenseStore:
 
     def _stored_fields(self) -> list[str]:
         """The fields a row is written with (not ``bm25``: Milvus computes it from ``text``)."""
-        lexical = ["text", "lex"] if self.lexical else []
-        return ["pk", "chunk", "born", "retired", "letter", "agency", "day", *REGION_FIELDS, "vector", *lexical]
+        return [*ROW_FIELDS, *(("text", "lex") if self.lexical else ())]
 
     def _check_writable(self) -> None:
         if not self._writable:

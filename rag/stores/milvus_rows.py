@@ -22,12 +22,14 @@ from typing import Any
 from ..chunk import Chunk
 from ..parse import Letter, Region
 from ..retrieve.filters import MAX_FIELD_CHARS, REGION_FIELDS, day_number, field_text
-from .base import StoreUnavailable
+from .base import OutdatedStore, StoreUnavailable
 from .milvus_server import pages
 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), so the sparse side ranks as the local one
 MAX_TEXT_CHARS = 8_000  # a chunk's text in Milvus (chunks are ~360 characters, a heading included)
 _EMPTY = {0: 1e-9}  # Milvus refuses an empty sparse vector; term indices start at 1, so this one matches nothing
+# the fields a row is written with besides the lexical ones (not ``bm25``: Milvus computes it from ``text``)
+ROW_FIELDS = ("pk", "chunk", "born", "retired", "letter", "agency", "day", *REGION_FIELDS, "vector")
 
 
 OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
@@ -196,6 +198,30 @@ def check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
 def lacks_region(client: Any, name: str) -> bool:
     """Whether the collection was made before rows carried their letter's region (it cannot filter by region)."""
     return not set(REGION_FIELDS) <= set(collection_fields(client, name))
+
+
+def reusable(client: Any, name: str, owner: str, uri: str) -> bool:
+    """Whether this index can go on writing into the collection ``name``: False when there is none, or when it
+    was made before rows carried their region (it is dropped: the index it served is refused on load, and its
+    rebuild makes it again).
+
+    Raises:
+        StoreUnavailable: the collection belongs to another index (see :func:`check_owner`).
+    """
+    if not client.has_collection(name):
+        return False
+    check_owner(client, name, owner, uri)
+    if lacks_region(client, name):
+        client.drop_collection(name)
+        return False
+    return True
+
+
+def refuse_without_region(client: Any, name: str, uri: str) -> None:
+    """Refuse a collection made before rows carried their region (the index is refused with its rebuild command)."""
+    if lacks_region(client, name):
+        raise OutdatedStore(f"the Milvus collection {name!r} at {uri} was made before its rows carried their "
+                            "letter's region (province, city, county), which region filters need")
 
 
 def owner_id(directory: Path | None) -> str:
