@@ -94,10 +94,12 @@ class NearDuplicates:
         self.threshold = threshold
         self._before = seen_before
         self._signatures: dict[str, np.ndarray] = {}
-        # by band: every key, the keys of no group, and by (band, group) the keys of each group
+        # by band: every key, the keys of no group, and by (band, group) the keys of each group; the last two hold
+        # tuples of strings, which the cyclic garbage collector stops tracking (a list per letter and band, millions
+        # at 10^5 letters, made its full collections slow the whole build down several times)
         self._buckets: dict[tuple[int, bytes], list[str]] = defaultdict(list)
-        self._ungrouped: dict[tuple[int, bytes], list[str]] = defaultdict(list)
-        self._grouped: dict[tuple[int, bytes, str], list[str]] = defaultdict(list)
+        self._ungrouped: dict[tuple[int, bytes], tuple[str, ...]] = {}
+        self._grouped: dict[tuple[int, bytes, str], tuple[str, ...]] = {}
         self._known_keys: tuple[str, ...] = ()
         self._known = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
         self._known_bands = np.zeros((0, BANDS), dtype=np.uint64)
@@ -122,7 +124,10 @@ class NearDuplicates:
         self._signatures[key] = sketch
         for band in _bands(sketch):
             self._buckets[band].append(key)
-            (self._ungrouped[band] if group is None else self._grouped[(*band, group)]).append(key)
+            if group is None:
+                self._ungrouped[band] = (*self._ungrouped.get(band, ()), key)
+            else:
+                self._grouped[(*band, group)] = (*self._grouped.get((*band, group), ()), key)
 
     def signatures_of(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         """The signatures of the texts :meth:`add` took under ``keys`` (those it took)."""
