@@ -293,8 +293,9 @@ class Index:
         started = time.perf_counter()
         documents, skipped = read
         with self._write_lock, self._folder_lock():
-            existing = self._fresh_stores().letters.metadata  # no letter text is read to plan
-            plan = plan_update(existing, documents, replace_all=replace_all)
+            store = self._fresh_stores().letters
+            existing = store.metadata  # no letter text is read to plan
+            plan = plan_update(existing, documents, replace_all=replace_all, indexed=store.sketches)
             plan, chunked, oversized = chunk_plan(plan, existing, config=self.config, splitter=self._splitter)
             checkpoint = self._checkpoint() if plan.fresh else None
             done = apply_plan(self._stores, plan, config=self.config, encoder=self.encoder, analyzer=self.analyzer,

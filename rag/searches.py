@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from .analyze import Analyzer
 from .answer.compare import Comparison, compare
@@ -44,12 +47,31 @@ def compare_letters(question: str, filters: Filters | None, letters: int, *, sto
                     analyzer: Analyzer, config: Config) -> Comparison:
     """The comparison of :meth:`rag.Index.compare` for a cleaned ``question``: the ``letters`` best-matching
     letters' passages, read by :func:`rag.answer.compare.compare`."""
+    encoder = _QuestionKept(encoder)  # the search and the sentences' scoring both embed the question
     hits = search(question, letters * COMPARE_PASSAGES, filters, stores=stores, encoder=encoder, analyzer=analyzer,
                   config=config)
     wanted = set(list(dict.fromkeys(hit.letter_id for hit in hits))[:letters])
     hits = [hit for hit in hits if hit.letter_id in wanted]
     return compare(question, hits, encoder=encoder, analyzer=analyzer, statistics=stores.lexical,
                    letters=stores.letters.letters, config=config)
+
+
+class _QuestionKept:
+    """An encoder that embeds each question once: the vectors of the questions asked are kept (one comparison's)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.id, self.dim = encoder.id, encoder.dim
+        self._encoder = encoder
+        self._asked: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._asked]
+        if missing:
+            self._asked.update(zip(missing, self._encoder.encode_queries(missing), strict=True))
+        return np.stack([self._asked[text] for text in texts]) if texts else self._encoder.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self._encoder.encode_passages(texts, batch_size)
 
 
 __all__ = ["COMPARE_PASSAGES", "compare_letters", "placed_search"]

@@ -141,7 +141,7 @@ def commit_shards(index: Index, sources: list[str], read: tuple[list[Document], 
         lexical.remove(retired)
         lexical.add(as_ids(list(made.chunks)), [index.analyzer.tokens(c.text) for c in made.chunks.values()])
         letters = index._stores.letters.changed(retire=made.plan.retire, letters=made.plan.letters,
-                                                chunks=made.chunks)
+                                                chunks=made.chunks, sketches=made.plan.sketches)
         stores = Stores(letters, view, lexical, index._stores.dense_backend, index._stores.lexical_backend)
         index._commit(stores, sources if not index.sources else [*index.sources, *sources])
         view.client.delete(view.collection + RECORDS_SUFFIX, filter=f"generation <= {view.generation}")

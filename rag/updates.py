@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from .analyze import Analyzer
 from .build import Interrupts, Progress, Work, letter_results, worker_recipe
@@ -22,7 +24,7 @@ from .chunk import Chunk, Splitter, chunk_letter
 from .config import Config
 from .embed import Encoder, ProgressFn, dense_units
 from .ingest import Document, OcrProgressFn, Skipped, printable, read_documents
-from .near_duplicates import NearDuplicates
+from .near_duplicates import Known, NearDuplicates, signature
 from .parse import Letter, not_a_letter, parse_letter
 from .stored_batches import Added, first_ids
 from .stores import Stores
@@ -73,6 +75,8 @@ class UpdatePlan:
         unchanged: ids of letters whose file was read again with the same content.
         duplicates: ``(path, letter id)``: a file whose text is already indexed under that letter.
         removed: ids no longer in the index.
+        sketches: the fresh letters' MinHash signatures by id (:mod:`rag.near_duplicates`), for the letter store
+            to keep (the next update finds their republished copies by them).
     """
 
     letters: dict[str, Letter]
@@ -83,18 +87,18 @@ class UpdatePlan:
     unchanged: tuple[str, ...] = ()
     duplicates: tuple[tuple[str, str], ...] = ()
     removed: tuple[str, ...] = ()
+    sketches: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *,
-                replace_all: bool = False) -> UpdatePlan:
+                replace_all: bool = False, indexed: Known | None = None) -> UpdatePlan:
     """Plan adding ``documents`` to the ``existing`` letters.
 
     A file already indexed with the same content is unchanged; with other content, its letter is
     re-parsed under the same id. A file whose text is already indexed under another path becomes a
-    second path of that letter, and so does a near-duplicate of a letter read in the same update (the
-    letter republished by another site: other chrome and line breaks, a line or two changed; see
-    :mod:`rag.near_duplicates`) whose 文号, date and agency do not disagree with it. ``replace_all`` drops
-    every letter not backed by one of ``documents``.
+    second path of that letter, and so does a near-duplicate (:mod:`rag.near_duplicates`) of a letter read in the
+    same update or indexed before (``indexed``: their signatures) whose 文号, date and agency do not disagree with
+    it. ``replace_all`` drops every letter not backed by one of ``documents``.
 
     Example:
         >>> plan = plan_update({}, [Document("/letters/a.txt", "一、…", "3fa9…", "utf-8")])
@@ -109,7 +113,7 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
     unchanged: list[str] = []
     duplicates: list[tuple[str, str]] = []
     fresh: list[Letter] = []
-    near = NearDuplicates()
+    near = NearDuplicates(seen_before=indexed if not replace_all and existing else None)
     for document in documents:
         path = os.path.abspath(document.path)
         old_id = by_path.get(path)
@@ -144,15 +148,18 @@ def plan_update(existing: Mapping[str, Letter], documents: Sequence[Document], *
         retire=tuple(lid for lid in existing if lid not in letters or lid in fresh_ids),
         added=tuple(added), updated=tuple(updated), unchanged=tuple(dict.fromkeys(unchanged)),
         duplicates=tuple(duplicates), removed=tuple(lid for lid in existing if lid not in letters),
+        sketches=near.signatures_of(letter.letter_id for letter in fresh),
     )
 
 
 def _republished(letter: Letter, near: NearDuplicates, letters: dict[str, Letter]) -> str | None:
-    """The id of the letter read earlier in this update that ``letter`` republishes (its path is added to it), or
-    ``None`` (``letter``'s text is then remembered for the letters read after it)."""
-    twin = next((lid for lid in near.find(letter.text) if lid in letters and same_letter(letters[lid], letter)), None)
+    """The id of the letter indexed before or read earlier in this update that ``letter`` republishes (its path is
+    added to it), or ``None`` (``letter``'s text is then remembered for the letters read after it)."""
+    sketch, group = signature(letter.text), _compact(letter.doc_number)
+    twin = next((lid for lid in near.find(sketch, group) if lid in letters and same_letter(letters[lid], letter)),
+                None)
     if twin is None:
-        near.add(letter.letter_id, letter.text)
+        near.add(letter.letter_id, sketch, group)
         return None
     letters[twin] = replace(letters[twin], paths=tuple(dict.fromkeys([*letters[twin].paths, *letter.paths])))
     return twin
@@ -161,8 +168,12 @@ def _republished(letter: Letter, near: NearDuplicates, letters: dict[str, Letter
 def same_letter(a: Letter, b: Letter) -> bool:
     """Whether two near-duplicate texts can be one letter: no 文号, date or agency that both state differs (a
     reply dated anew, or the same text sent by another bureau, is another letter)."""
-    return all(x is None or y is None or "".join(x.split()) == "".join(y.split()) for x, y in (
+    return all(x is None or y is None or _compact(x) == _compact(y) for x, y in (
         (a.doc_number, b.doc_number), (a.date, b.date), (a.agency, b.agency)))
+
+
+def _compact(text: str | None) -> str | None:
+    return "".join(text.split()) if text is not None else None
 
 
 def plan_removal(existing: Mapping[str, Letter], names: Sequence[str]) -> UpdatePlan:
@@ -294,7 +305,8 @@ def apply_plan(stores: Stores, plan: UpdatePlan, *, config: Config, encoder: Enc
     retired = stores.letters.chunk_ids(plan.retire)
     dense.remove(retired)
     lexical.remove(retired)
-    letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=added.chunks)
+    letters = stores.letters.changed(retire=plan.retire, letters=plan.letters, chunks=added.chunks,
+                                     sketches=plan.sketches)
     alone = workers > 1 and bool(plan.fresh) and worker_recipe(encoder, analyzer) is None
     notes = (f"embedded in this process, not {workers} workers: this encoder or analyzer cannot be sent to a "
              "worker process (see rag.build.worker_recipe)",) if alone else ()

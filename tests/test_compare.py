@@ -119,3 +119,26 @@ def test_the_compare_tab_shows_the_table_the_chart_a_csv_and_opens_a_quote_at_it
     assert events.compare("  ", None, "en") == gr.skip()
     only = events.compare(QUESTION, "广东", "en")[panel.table]
     assert only.count("<tr data-letter=") == 1 and "广州" in only
+
+
+def test_a_comparison_embeds_its_question_once_and_gives_the_rows_it_gave_before(compared: Path, analyzer):
+    class Counting(FakeEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.questions: list[str] = []
+
+        def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+            self.questions.extend(texts)
+            return super().encode_queries(texts)
+
+    counting = Counting()
+    index = Index.load(compared, encoder=counting, analyzer=analyzer)
+    rows = [row.to_dict() for row in index.compare(QUESTION).rows]
+    assert counting.questions.count(QUESTION) == 1  # the search's vector serves the sentences' scoring too
+    plain = Index.load(compared, encoder=FakeEncoder(), analyzer=analyzer)
+    hits = plain.search(QUESTION, k=80)  # as compare searches: 20 letters, 4 passages each
+    from rag.answer.compare import compare
+
+    by_hand = compare(QUESTION, hits, encoder=FakeEncoder(), analyzer=analyzer, statistics=plain._stores.lexical,
+                      letters=plain._stores.letters.letters, config=plain.config)
+    assert rows == [row.to_dict() for row in by_hand.rows] and len(rows) == 4

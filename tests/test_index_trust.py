@@ -203,6 +203,27 @@ def test_a_view_in_the_place_of_a_letter_table_is_refused(built: Path) -> None:
         _load(built)
 
 
+@pytest.mark.parametrize("forged", ["other shape", "objects"])
+def test_forged_letter_signatures_are_refused_before_an_update_changes_anything(forged: str, built: Path,
+                                                                                  tmp_path: Path) -> None:
+    name = json.loads(_file(built, "letters.json").read_text(encoding="utf-8"))["segments"][0]
+    sketch = _file(built, f"{name}.sketch.npy")
+    rows = np.load(sketch, allow_pickle=False).shape[0]
+    if forged == "objects":  # a pickle inside would run code when loaded
+        np.save(sketch, np.array([{"a": 1}] * rows, dtype=object), allow_pickle=True)
+    else:
+        np.save(sketch, np.zeros((rows, 64), dtype=np.uint32))
+    _relist(built, f"{name}.sketch.npy")
+    index = _load(built)
+    letters = {letter.letter_id for letter in index.letters}
+    new = tmp_path / "new.txt"
+    new.write_text("关于市政协第9号提案的答复\n您提出的提案收悉，现答复如下：\n一、我局将加强社区养老服务。\n",
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="holds Python objects" if forged == "objects" else "not one uint32 signature"):
+        index.add([new])
+    assert {letter.letter_id for letter in _load(built).letters} == letters
+
+
 # ---- the encoder ---------------------------------------------------------------------------------------------
 
 def _index_naming(model: str, tmp_path: Path, analyzer: Analyzer) -> Path:

@@ -333,6 +333,32 @@ def test_a_rebuild_into_the_same_collection_hides_then_drops_the_old_rows(letter
     assert not old & {r["pk"] for r in used.rows(index_dir)} and reloaded.search(QUESTIONS[0], k=5) == []
 
 
+def test_a_collection_made_before_rows_kept_their_region_is_refused_then_rebuilt(
+        letters_dir: Path, tmp_path: Path, fake_encoder, analyzer, monkeypatch: pytest.MonkeyPatch):
+    from rag.stores import dense_milvus, milvus_rows
+
+    index_dir = tmp_path / "index"
+    with monkeypatch.context() as earlier:  # the schema and rows of a policy-rag before the region fields
+        earlier.setattr(milvus_rows, "REGION_FIELDS", ())
+        earlier.setattr(dense_milvus, "ROW_FIELDS", tuple(f for f in milvus_rows.ROW_FIELDS
+                                                         if f not in ("province", "city", "county")))
+        Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder,
+                    analyzer=analyzer)
+    release_all_lite()
+    with pytest.raises(IndexLoadError) as error:
+        Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    assert "before its rows carried their letter's region (province, city, county)" in str(error.value)
+    assert f"Rebuild: rag build {letters_dir} --index {index_dir} --model fake-bigrams --store milvus --rebuild" \
+        in str(error.value)
+    release_all_lite()
+    Index.build([letters_dir], index_dir, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer,
+                rebuild=True)  # the command the message names: the index's own collection is made again
+    release_all_lite()
+    index = Index.load(index_dir, encoder=fake_encoder, analyzer=analyzer)
+    place = next(lt.region for lt in index.letters if lt.region.province)
+    assert index.search(QUESTIONS[1], k=5, filters=Filters(region=place.province or ""))
+
+
 def test_a_lite_store_needs_an_index_folder(fake_encoder, analyzer, letters_dir: Path):
     with pytest.raises(StoreUnavailable, match="a Milvus Lite store lives in the index folder"):
         Index.build([letters_dir], None, config=Config(dense="milvus"), encoder=fake_encoder, analyzer=analyzer)
@@ -367,6 +393,10 @@ FILTERS = {
     "date range": Filters(date_from="2021-01-01", date_to="2021-12-31"),
     "undated excluded": Filters(date_to="2030-12-31"),
     "all kinds": Filters(letters=("000_3530caffdd2f932b", 'say "yes" \\ no'), agency="慈溪", date_to="2021-06-30"),
+    "region": Filters(region="宁波"),
+    "region and date": Filters(region="河北省", date_from="2021-01-01"),
+    "region none": Filters(region="湖南"),
+    "hostile region": Filters(region=HOSTILE),
     "hostile letter": Filters(letters=(HOSTILE,)),
     "hostile agency": Filters(agency=HOSTILE),
 }
@@ -403,10 +433,10 @@ def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, 
         expected = [(h.chunk_id, round(h.score, 4)) for h in local.search(question, k=50, filters=filters)]
         found = [(h.chunk_id, round(h.score, 4)) for h in milvus.search(question, k=50, filters=filters)]
         assert found == expected
-    if kind.startswith("hostile") or kind == "agency none":
+    if kind.startswith("hostile") or kind in ("agency none", "region none"):
         assert expected == [] and expressions == []  # no letter matches: nothing is even asked of Milvus
     else:
-        wanted = {"letter": "letter in [", "agency": "agency in [", "date": "day > 0"}
+        wanted = {"letter": "letter in [", "agency": "agency in [", "date": "day > 0", "region": "province in ["}
         assert len(expressions) == len(QUESTIONS)
         assert all(text in e for e in expressions for key, text in wanted.items() if key in kind), expressions
 
@@ -414,6 +444,7 @@ def test_filters_reach_milvus_as_expressions_and_give_the_local_hits(kind: str, 
 def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path, used: Used):
     import numpy as np
 
+    from rag.parse import Region
     from rag.retrieve.filters import milvus_expression
     from rag.stores.base import as_ids
     from rag.stores.milvus_rows import RowFacts
@@ -421,9 +452,9 @@ def test_hostile_text_stays_inside_its_string_literal(tmp_path: Path, used: Used
     store = MilvusDenseStore.create(4, used.place(tmp_path)).copy()
     names = [HOSTILE, 'a"b', "a\\", "plain", "line\nbreak"]
     store.add(as_ids(range(len(names))), np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]],
-              [RowFacts(name, name, 0) for name in names])
+              [RowFacts(name, name, 0, region=Region(None, name)) for name in names])
     for name in names:
-        for filters in (Filters(letters=(name,)), Filters(agency=name)):
+        for filters in (Filters(letters=(name,)), Filters(agency=name), Filters(region=name)):
             ids, _ = store.search(np.ones(4, np.float32) / 2, 10, where=milvus_expression(filters, names))
             assert ids.tolist() == [names.index(name)], (name, filters)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import Index
@@ -73,3 +74,50 @@ def test_a_republished_letter_is_stored_once_with_both_sources_and_two_bureaus_r
     assert main(["letters", "--index", str(tmp_path / "index")]) == 0
     out = capsys.readouterr().out
     assert "source: " in out and "cixi-reposted.txt" in out
+
+
+def test_a_copy_added_by_a_later_update_is_a_second_source_of_the_indexed_letter(tmp_path: Path, analyzer):
+    first, later = tmp_path / "county", tmp_path / "city"
+    first.mkdir()
+    later.mkdir()
+    text = LETTER_000.read_text(encoding="utf-8")
+    (first / "cixi.txt").write_text(text, encoding="utf-8")
+    (first / "civil-affairs.txt").write_text(REPLY_A, encoding="utf-8")
+    Index.build([first], tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)
+    index = Index.load(tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)  # the signatures from disk
+    chunks = len(index)
+    (later / "cixi-reposted.txt").write_text(_republished(text), encoding="utf-8")
+    (later / "health.txt").write_text(REPLY_B, encoding="utf-8")  # another bureau's reply to the same proposal
+    report = index.add([later])
+    sources = {letter.letter_id: sorted(Path(p).name for p in letter.paths) for letter in index.letters}
+    assert sources == {"cixi": ["cixi-reposted.txt", "cixi.txt"], "civil-affairs": ["civil-affairs.txt"],
+                       "health": ["health.txt"]}
+    assert report.added == ("health",) and [Path(p).name for p, _ in report.duplicates] == ["cixi-reposted.txt"]
+    assert len(index) == chunks + len([c for c in index.chunks if c.letter_id == "health"])  # the copy: no chunk
+    # and once more after a reload, the copy's signature written by the update too: a third site's copy
+    reloaded = Index.load(tmp_path / "index", encoder=FakeEncoder(), analyzer=analyzer)
+    third = tmp_path / "province"
+    third.mkdir()
+    (third / "health-reposted.txt").write_text(_republished(REPLY_B), encoding="utf-8")
+    reloaded.add([third])
+    assert sorted(Path(p).name for p in reloaded.letter("health").paths) == ["health-reposted.txt", "health.txt"]
+    assert len(reloaded.letters) == 3
+
+
+def test_signatures_kept_beside_the_letters_equal_those_of_their_texts(tmp_path: Path):
+    from rag.near_duplicates import signatures
+    from rag.parse import parse_letter
+    from rag.stores.letters import LetterStore
+
+    letters = {lid: parse_letter(text, letter_id=lid) for lid, text in (("a", REPLY_A), ("b", REPLY_B))}
+    store = LetterStore().changed(retire=(), letters=letters, chunks={})
+    expected = signatures([REPLY_A, REPLY_B])
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    store.save(folder)
+    ids, found = LetterStore.load(folder).sketches()
+    assert ids == ("a", "b") and np.array_equal(found, expected) and found.dtype == np.uint32
+    for sketch in folder.glob("*.sketch.npy"):  # a store saved before the signatures were kept: from its texts
+        sketch.unlink()
+    ids, found = LetterStore.load(folder).sketches()
+    assert ids == ("a", "b") and np.array_equal(found, expected)

@@ -10,6 +10,7 @@ import pytest
 from rag import Config, Filters, Index
 from rag.cli import main
 from rag.parse import Region, letter_region, parse_letter
+from rag.parse.region import region_names
 
 from .conftest import FakeEncoder, both_stores
 
@@ -70,7 +71,19 @@ def test_within_is_hierarchical_and_ignores_suffixes():
 
 @both_stores
 def test_region_filters_nest_province_city_county_and_survive_a_reload(tmp_path: Path, analyzer,
-                                                                       store_config: Config):
+                                                                       store_config: Config,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    from rag.stores.dense_milvus import MilvusDenseStore
+
+    expressions: list[str | None] = []
+    search = MilvusDenseStore.search
+
+    def recorded(self, query, k, allowed=None, where=None):  # type: ignore[no-untyped-def]
+        assert allowed is None  # a Milvus store filters on its rows' region fields, not on a list of chunk ids
+        expressions.append(where)
+        return search(self, query, k, allowed, where)
+
+    monkeypatch.setattr(MilvusDenseStore, "search", recorded)
     folder = tmp_path / "letters"
     folder.mkdir()
     for stem, text in LETTERS.items():
@@ -89,6 +102,20 @@ def test_region_filters_nest_province_city_county_and_survive_a_reload(tmp_path:
     assert found("湖南") == set()
     hit = index.search("每个村补助", k=20, filters=Filters(region="慈溪"))[0]
     assert hit.to_dict()["region"] == {"province": "浙江省", "city": "宁波市", "county": "慈溪市"}
+    if store_config.dense == "milvus":
+        # the region is the rows' own province, city and county fields: no letter id is listed (湖南 holds no
+        # letter: nothing is asked of Milvus)
+        assert len(expressions) == 5 and all(e and "province in [" in e and "county in [" in e and "letter" not in e
+                                             for e in expressions), expressions
+    else:
+        assert expressions == []
+
+
+def test_region_names_are_what_within_takes():
+    for place in ("浙江", "浙江省", "宁波", "宁波市", "慈溪市", "新疆", "新疆维吾尔自治区", "全国", "内蒙古", "市"):
+        names = region_names(place)
+        for name in ("浙江省", "宁波市", "慈溪市", "新疆维吾尔自治区", "全国", "内蒙古自治区", "宁波", "市", "吉林市"):
+            assert (name in names) == Region(name).within(place), (place, name)
 
 
 def test_cli_letters_json_and_search_carry_the_region(tmp_path: Path, analyzer, capsys: pytest.CaptureFixture[str]):

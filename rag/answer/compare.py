@@ -113,8 +113,10 @@ def compare(question: str, hits: Sequence[Hit], *, encoder: Encoder, analyzer: A
             citation=Citation(n, sentence.hit, sentence.text, sentence.start, sentence.end)))
     answering = {row.letter_id for row in rows}
     total = sum(term.weight for term in evidence.terms) or 1.0
-    mentioning = {hit.letter_id for hit in hits if hit.letter_id not in answering and sum(
-        term.weight for term in evidence.terms if any(form in fold(hit.text) for form in term.forms)) / total >= 0.5}
+    folded = {hit.chunk_id: fold(hit.text) for hit in hits if hit.letter_id not in answering}
+    mentioning = {hit.letter_id for hit in hits if hit.chunk_id in folded and sum(
+        term.weight for term in evidence.terms if any(form in folded[hit.chunk_id] for form in term.forms))
+        / total >= 0.5}
     return Comparison(question, tuple(rows), len(mentioning))
 
 

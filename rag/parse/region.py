@@ -63,10 +63,22 @@ class Region:
         return {"province": self.province, "city": self.city, "county": self.county}
 
 
+_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "省", "市", "地区", "盟")
+
+
+def region_names(place: str) -> tuple[str, ...]:
+    """Every name a level of a region may hold for :meth:`Region.within` to take it as ``place``: ``place`` itself
+    and each name that is ``place``'s without its suffix (``宁波`` → ``宁波``, ``宁波市``, …). A store that keeps the
+    levels as fields filters with these (a level's name is one of them) without listing its letters."""
+    wanted = place.strip()
+    short = _short(wanted)
+    names = {wanted, *(name for name in (short, *(short + suffix for suffix in _SUFFIXES)) if _short(name) == short)}
+    return tuple(sorted(names))
+
+
 def _short(name: str) -> str:
     """A division's name without its level's suffix (``宁波市`` → ``宁波``, ``内蒙古自治区`` → ``内蒙古``)."""
-    for suffix in ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "自治州", "省", "市", "地区",
-                   "盟"):
+    for suffix in _SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             return name[: -len(suffix)]
     return name

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..parse import Letter
+from ..parse.region import region_names
 from .query import BadQuery
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -70,6 +71,7 @@ def _is_date(value: object) -> bool:
 
 # ---- the same filters as a Milvus expression (rag.stores.dense_milvus keeps letter, agency, day on each row) ----
 
+REGION_FIELDS = ("province", "city", "county")  # a row's region, level by level ("" where unknown)
 MAX_FIELD_CHARS = 1_000  # a letter id or agency is stored (and compared) cut to this many characters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -90,19 +92,20 @@ def milvus_string(text: str) -> str:
     return '"' + field_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def milvus_expression(filters: Filters, agencies: Iterable[str], in_region: Iterable[str] = ()) -> str:
-    """``filters`` as a Milvus boolean expression over the rows' ``letter``, ``agency`` and ``day`` fields.
+def milvus_expression(filters: Filters, agencies: Iterable[str]) -> str:
+    """``filters`` as a Milvus boolean expression over the rows' ``letter``, ``agency``, ``day`` and region fields.
 
     The agency filter is a substring test; Milvus's ``like`` has no escape for every character an agency may
     hold, so it becomes an exact ``in`` over the indexed ``agencies`` that contain the substring. The region
-    filter is hierarchical (a province holds its cities' letters), so it becomes an ``in`` over the ids of the
-    letters ``in_region`` that the letter store found inside the region.
+    filter is hierarchical (``浙江`` holds 宁波市's and 慈溪市's letters): a row is in the region when one of its
+    ``province``, ``city``, ``county`` fields holds one of the names :meth:`Region.within` takes for it.
     """
     parts = []
     if filters.letters:
         parts.append(f"letter in [{', '.join(milvus_string(x) for x in sorted(set(filters.letters)))}]")
-    if filters.region:
-        parts.append(f"letter in [{', '.join(milvus_string(x) for x in sorted(set(in_region)))}]")
+    if filters.region and filters.region.strip():
+        names = ", ".join(milvus_string(name) for name in region_names(filters.region))
+        parts.append(" or ".join(f"{level} in [{names}]" for level in REGION_FIELDS))
     if filters.agency:
         matching = sorted({a for a in agencies if a and filters.agency in a})
         parts.append(f"agency in [{', '.join(milvus_string(a) for a in matching)}]")

@@ -30,9 +30,7 @@ def milvus_filter(stores: Stores, filters: Filters | None) -> str | None:
     """``filters`` as an expression over the rows of a Milvus store (None: no filter, or not a Milvus store)."""
     if not filters or not isinstance(stores.dense, MilvusDenseStore):
         return None
-    facts = stores.letters.metadata
-    in_region = [lid for lid, letter in facts.items() if letter.region.within(filters.region)] if filters.region else []
-    return milvus_expression(filters, (letter.agency or "" for letter in stores.letters.letters.values()), in_region)
+    return milvus_expression(filters, (letter.agency or "" for letter in stores.letters.metadata.values()))
 
 
 def in_milvus(stores: Stores, config: Config) -> bool:

@@ -188,6 +188,11 @@ class StoreUnavailable(IndexFolderError):
     """A store's database cannot be used: its client package is missing, or it cannot be reached."""
 
 
+class OutdatedStore(Exception):
+    """A store an earlier policy-rag wrote lacks what this one needs (the index is refused with its rebuild
+    command)."""
+
+
 def as_ids(ids: Sequence[int] | np.ndarray) -> Ids:
     """Ids as a contiguous int64 array."""
     return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))

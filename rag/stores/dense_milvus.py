@@ -32,13 +32,15 @@ from .base import Ids, Place, Stats, StoreUnavailable, as_ids
 from .milvus_rows import (
     INDEXES,
     NEWEST_PROPERTY,
+    ROW_FIELDS,
     RowFacts,
-    check_owner,
     check_schema,
     collection_property,
     create_collection,
     newest_generation,
     owner_id,
+    refuse_without_region,
+    reusable,
     vector_index,
 )
 from .milvus_server import COLLECTION_NAME, STRONG, Server, all_rows, connect, pages, pymilvus_module
@@ -132,8 +134,7 @@ class MilvusDenseStore:
         index = place.index if place.index != "auto" else "flat" if server.lite else "ivf_flat"
         if index == "diskann" and server.lite:
             raise StoreUnavailable("Milvus Lite has no DiskANN index: use --milvus-index hnsw, or a Milvus server")
-        if client.has_collection(place.collection):
-            check_owner(client, place.collection, owner, uri)
+        if reusable(client, place.collection, owner, uri):
             client.load_collection(place.collection)
             check_schema(client, place.collection, dim, place.lexical)
             newest = newest_generation(client, place.collection)
@@ -181,6 +182,7 @@ class MilvusDenseStore:
         collection = str(settings.get("collection"))
         if not client.has_collection(collection):
             raise ValueError(f"the Milvus collection {collection!r} at {uri} is missing")
+        refuse_without_region(client, collection, uri)
         client.load_collection(collection)
         return cls(dim, client, collection, uri, lite=uri.endswith(".db"), low=int(settings["low"]),
                    generation=int(settings["generation"]), committed=True, lexical=bool(settings.get("lexical")),
@@ -380,8 +382,7 @@ class MilvusDenseStore:
 
     def _stored_fields(self) -> list[str]:
         """The fields a row is written with (not ``bm25``: Milvus computes it from ``text``)."""
-        lexical = ["text", "lex"] if self.lexical else []
-        return ["pk", "chunk", "born", "retired", "letter", "agency", "day", "vector", *lexical]
+        return [*ROW_FIELDS, *(("text", "lex") if self.lexical else ())]
 
     def _check_writable(self) -> None:
         if not self._writable:

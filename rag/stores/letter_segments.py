@@ -11,6 +11,11 @@ parse a JSON object per letter (measured at 10^6 chunks on a busy box: about 1.8
 same metadata as JSON). A segment written
 before these files existed gets one at the next save, from the metadata in memory (its live rows: a row no
 longer live never becomes live again); until then its metadata is read from the database.
+
+``<name>.sketch.npy`` holds its letters' MinHash signatures by row (:mod:`rag.near_duplicates`, uint32): an
+update finds a letter republished elsewhere among the letters indexed before without reading their texts
+(computing them again from the texts takes about 1 ms a letter: minutes at 10^5 letters). A segment written
+before these files existed gets one from its texts at the first update that needs it, kept from the next save on.
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..chunk import Chunk
+from ..near_duplicates import PERMUTATIONS, signature, signatures
 from ..parse import Letter, Region, Section
+from .checked import load_array
 from .disk import settled
 from .segments import link_file
 
@@ -53,10 +62,19 @@ class LetterSegment:
         self._chunks: dict[int, Chunk] | None = dict(chunks or {}) if folder is None else None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._sketches: np.ndarray | None = None  # computed here (not yet in a file)
 
     @classmethod
-    def fresh(cls, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> LetterSegment:
-        return cls(f"letters-{uuid.uuid4().hex[:12]}", None, letters, chunks)
+    def fresh(cls, letters: Sequence[Letter], chunks: dict[int, Chunk],
+              sketches: Mapping[str, np.ndarray] | None = None) -> LetterSegment:
+        """A segment in memory; ``sketches``: the letters' signatures already computed, by id."""
+        segment = cls(f"letters-{uuid.uuid4().hex[:12]}", None, letters, chunks)
+        if sketches:
+            rows = [sketches.get(letter.letter_id) for letter in letters]
+            segment._sketches = np.stack([row if row is not None else signature(letter.text)
+                                          for row, letter in zip(rows, letters, strict=True)]) \
+                if letters else signatures(())
+        return segment
 
     @property
     def file(self) -> str:
@@ -65,6 +83,36 @@ class LetterSegment:
     @property
     def facts_file(self) -> str:
         return f"{self.name}.facts.sqlite"
+
+    @property
+    def sketch_file(self) -> str:
+        return f"{self.name}.sketch.npy"
+
+    def sketches(self) -> np.ndarray:
+        """Its letters' MinHash signatures by row, ``(rows, PERMUTATIONS)`` uint32 (read from its file, or computed
+        from the texts for a segment not saved with one).
+
+        Raises:
+            ValueError: a file that does not hold one signature per letter row.
+        """
+        if self._sketches is not None:
+            return self._sketches
+        if self._letters is not None:
+            self._sketches = signatures(letter.text for letter in self._letters)
+            return self._sketches
+        rows = int(self._query("SELECT COUNT(*) FROM letters", ())[0][0])
+        path = self._home(self.sketch_file)
+        if path is None:
+            bodies = self._query("SELECT row, body FROM letters ORDER BY row", ())
+            if [int(row) for row, _ in bodies] != list(range(rows)):
+                raise ValueError(f"{self.file}: its letter rows are not numbered 0 … {rows - 1}")
+            self._sketches = signatures(json.loads(body)["text"] for _, body in bodies)
+            return self._sketches
+        found = load_array(path)
+        if found.dtype != np.uint32 or found.shape != (rows, PERMUTATIONS):
+            raise ValueError(f"{path} holds {found.shape} {found.dtype}, not one uint32 signature of "
+                             f"{PERMUTATIONS} values for each of {rows} letters")
+        return found
 
     def letter(self, row: int) -> Letter:
         if self._letters is not None:
@@ -110,6 +158,10 @@ class LetterSegment:
             if self._letters is None or self._chunks is None:
                 raise FileNotFoundError(f"{self.file} is neither in {self.homes} nor in memory")
             _write(folder / self.file, self._letters, self._chunks)
+        sketch = self._home(self.sketch_file)
+        if sketch is None or not link_file(sketch, folder / self.sketch_file):
+            if self._letters is not None or self._sketches is not None:  # else made by the update needing it
+                _write_array(folder / self.sketch_file, self.sketches())
         facts = self._home(self.facts_file)
         if facts is None or not link_file(facts, folder / self.facts_file):
             rows = enumerate(self._letters) if self._letters is not None else live() if live is not None else None
@@ -121,6 +173,8 @@ class LetterSegment:
         """Drop the in-memory rows once the file they were written to is in a generation folder."""
         if self._letters is not None and self._home() is not None:
             self._letters, self._chunks = None, None
+        if self._sketches is not None and self._home(self.sketch_file) is not None:
+            self._sketches = None
 
     def _home(self, name: str | None = None) -> Path | None:
         """The segment's file (or its file ``name``), in the newest of its folders that still has it (a renamed
@@ -176,6 +230,11 @@ def _write(path: Path, letters: Sequence[Letter], chunks: dict[int, Chunk]) -> N
         connection.commit()
     finally:
         connection.close()
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def _write_facts(path: Path, rows: Iterable[tuple[int, Letter]]) -> None:

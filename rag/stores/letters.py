@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..chunk import Chunk
+from ..near_duplicates import PERMUTATIONS
 from ..parse import Letter
 from ..retrieve.filters import Filters
 from .base import Ids, Stats, as_ids
@@ -109,6 +110,18 @@ class LetterStore:
         chunk_id, letter_id, section, label, start, end = self._layout.segments[segment].chunk_record(key)
         return Chunk(chunk_id, letter_id, section, label, start, end, self.letter(letter_id).text[start:end])
 
+    def sketches(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The letters' ids and their MinHash signatures (:mod:`rag.near_duplicates`), one row each, from the
+        segments' signature files (a segment saved without one computes them from its texts, once)."""
+        layout = self._layout
+        ids = tuple(layout.place)
+        places = np.asarray([layout.place[lid] for lid in ids], dtype=np.int64).reshape(-1, 2)
+        found = np.zeros((len(ids), PERMUTATIONS), dtype=np.uint32)
+        for n in np.unique(places[:, 0]).tolist():
+            mine = np.flatnonzero(places[:, 0] == n)
+            found[mine] = layout.segments[n].sketches()[places[mine, 1]]
+        return ids, found
+
     def chunk_ids(self, letter_ids: Iterable[str]) -> Ids:
         """The ids of these letters' chunks."""
         wanted = set(letter_ids)
@@ -133,8 +146,8 @@ class LetterStore:
             return as_ids([])
         return as_ids(table[accepted[table[:, 1]], 0])
 
-    def changed(self, *, retire: Iterable[str], letters: Mapping[str, Letter],
-                chunks: Mapping[int, Chunk]) -> LetterStore:
+    def changed(self, *, retire: Iterable[str], letters: Mapping[str, Letter], chunks: Mapping[int, Chunk],
+                sketches: Mapping[str, np.ndarray] | None = None) -> LetterStore:
         """A new store: the chunks of ``retire`` dropped, ``chunks`` added, letter records set to ``letters``.
 
         Args:
@@ -142,6 +155,7 @@ class LetterStore:
             letters: every letter of the new store, in order (records of unchanged letters may change,
                 e.g. a new path).
             chunks: the new chunks by id.
+            sketches: MinHash signatures of new letters already computed (the others' are computed here).
         """
         old = self._layout
         for segment in old.segments:
@@ -151,7 +165,7 @@ class LetterStore:
         known = old.facts
         new_letters = [self._whole(letter) for lid, letter in letters.items() if lid in gone or (
             letter is not known.get(lid) and (lid not in known or stripped(letter) != known[lid]))]  # `is`: metadata
-        fresh = LetterSegment.fresh(new_letters, dict(chunks)) if new_letters or chunks else None
+        fresh = LetterSegment.fresh(new_letters, dict(chunks), sketches) if new_letters or chunks else None
         segments = (*old.segments, fresh) if fresh is not None else old.segments
         rows = {letter.letter_id: (len(old.segments), row) for row, letter in enumerate(new_letters)}
         place, facts = dict(old.place), dict(old.facts)  # copied and edited: no Python step per kept letter

@@ -1,5 +1,5 @@
-"""What a Milvus row carries besides its vector: the letter's id, agency and date (for filters), and optionally the
-chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a sparse vector.
+"""What a Milvus row carries besides its vector: the letter's id, agency, date and region (for filters), and optionally
+the chunk's text (Milvus's BM25 with jieba) and policy-rag's own BM25 terms as a sparse vector.
 
 The dense store (:mod:`rag.stores.dense_milvus`) keeps one row per vector (a chunk and each of its sentences); every
 row of a chunk carries that chunk's facts. The lexical fields exist only in a collection made with them
@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from ..chunk import Chunk
-from ..parse import Letter
-from ..retrieve.filters import MAX_FIELD_CHARS, day_number, field_text
-from .base import StoreUnavailable
+from ..parse import Letter, Region
+from ..retrieve.filters import MAX_FIELD_CHARS, REGION_FIELDS, day_number, field_text
+from .base import OutdatedStore, StoreUnavailable
 from .milvus_server import pages
 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults (its "lucene" variant), so the sparse side ranks as the local one
 MAX_TEXT_CHARS = 8_000  # a chunk's text in Milvus (chunks are ~360 characters, a heading included)
 _EMPTY = {0: 1e-9}  # Milvus refuses an empty sparse vector; term indices start at 1, so this one matches nothing
+# the fields a row is written with besides the lexical ones (not ``bm25``: Milvus computes it from ``text``)
+ROW_FIELDS = ("pk", "chunk", "born", "retired", "letter", "agency", "day", *REGION_FIELDS, "vector")
 
 
 OWNER_FILE = "milvus-owner.txt"  # beside the manifest: the id the collection records as its index's
@@ -50,14 +52,17 @@ class RowFacts:
     day: int
     text: str = ""
     terms: Mapping[int, float] | None = None
+    region: Region = Region()
 
     @classmethod
     def of(cls, chunk: Chunk, letter: Letter, terms: Mapping[int, float] | None = None) -> RowFacts:
         return cls(letter.letter_id, letter.agency or "", day_number(letter.date),
-                   chunk.text[:MAX_TEXT_CHARS], terms)
+                   chunk.text[:MAX_TEXT_CHARS], terms, letter.region)
 
     def fields(self, lexical: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"letter": field_text(self.letter), "agency": field_text(self.agency), "day": self.day}
+        levels = self.region.as_json()  # province, city, county
+        row: dict[str, Any] = {"letter": field_text(self.letter), "agency": field_text(self.agency), "day": self.day,
+                               **{name: field_text(levels[name] or "") for name in REGION_FIELDS}}
         if lexical:
             row.update(text=self.text, lex=dict(self.terms or {}) or _EMPTY)
         return row
@@ -108,12 +113,13 @@ def chunk_facts(owners: Sequence[int], chunks: Mapping[int, Chunk], letters: Map
 def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexical: bool, owner: str,
                       index: tuple[str, dict[str, int]] = ("FLAT", {}),
                       scalar: tuple[str, str] = ("INVERTED", "INVERTED")) -> None:
-    """A collection of rows: pk, chunk, born, retired, letter, agency, day, vector (and text, bm25, lex).
+    """A collection of rows: pk, chunk, born, retired, letter, agency, day, province, city, county, vector (and
+    text, bm25, lex).
 
     Args:
         index: the vector index's type and build parameters (inner product).
         scalar: the index types for the integer and the text fields every search filters on (generations,
-            chunk, date; letter, agency), so that a filter does not read every row.
+            chunk, date; letter, agency, the region's levels), so that a filter does not read every row.
     """
     types = pymilvus.DataType
     schema = client.create_schema(auto_id=False)
@@ -122,12 +128,14 @@ def create_collection(client: Any, pymilvus: Any, name: str, dim: int, *, lexica
         schema.add_field(field, types.INT64)
     schema.add_field("letter", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)  # bytes: 4 per character at most
     schema.add_field("agency", types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)
+    for field in REGION_FIELDS:
+        schema.add_field(field, types.VARCHAR, max_length=MAX_FIELD_CHARS * 4)
     schema.add_field("vector", types.FLOAT_VECTOR, dim=dim)
     indexes = client.prepare_index_params()
     indexes.add_index(field_name="vector", index_type=index[0], metric_type="IP", params=dict(index[1]))
     for field in ("chunk", "born", "retired", "day"):
         indexes.add_index(field_name=field, index_type=scalar[0])
-    for field in ("letter", "agency"):
+    for field in ("letter", "agency", *REGION_FIELDS):
         indexes.add_index(field_name=field, index_type=scalar[1])
     if lexical:
         schema.add_field("text", types.VARCHAR, max_length=MAX_TEXT_CHARS * 4, enable_analyzer=True,
@@ -181,10 +189,39 @@ def check_schema(client: Any, name: str, dim: int, lexical: bool) -> None:
     if int(vector.get("params", {}).get("dim", dim)) != dim:
         raise ValueError(f"the Milvus collection {name!r} holds {vector['params']['dim']}-d vectors, not {dim}-d: "
                          "use another --collection")
-    wanted = {"letter", "agency", "day", *(("text", "lex") if lexical else ())}
+    wanted = {"letter", "agency", "day", *REGION_FIELDS, *(("text", "lex") if lexical else ())}
     if not wanted <= set(fields):
         raise ValueError(f"the Milvus collection {name!r} lacks the fields {sorted(wanted - set(fields))} this "
                          "index needs: use another --collection")
+
+
+def lacks_region(client: Any, name: str) -> bool:
+    """Whether the collection was made before rows carried their letter's region (it cannot filter by region)."""
+    return not set(REGION_FIELDS) <= set(collection_fields(client, name))
+
+
+def reusable(client: Any, name: str, owner: str, uri: str) -> bool:
+    """Whether this index can go on writing into the collection ``name``: False when there is none, or when it
+    was made before rows carried their region (it is dropped: the index it served is refused on load, and its
+    rebuild makes it again).
+
+    Raises:
+        StoreUnavailable: the collection belongs to another index (see :func:`check_owner`).
+    """
+    if not client.has_collection(name):
+        return False
+    check_owner(client, name, owner, uri)
+    if lacks_region(client, name):
+        client.drop_collection(name)
+        return False
+    return True
+
+
+def refuse_without_region(client: Any, name: str, uri: str) -> None:
+    """Refuse a collection made before rows carried their region (the index is refused with its rebuild command)."""
+    if lacks_region(client, name):
+        raise OutdatedStore(f"the Milvus collection {name!r} at {uri} was made before its rows carried their "
+                            "letter's region (province, city, county), which region filters need")
 
 
 def owner_id(directory: Path | None) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from ..config import DEFAULT_MODEL, Config
 from ..embed import Encoder, EncoderIdentity, LazyEncoder, model_name
 from . import Stores
-from .base import DenseParams, Place
+from .base import DenseParams, OutdatedStore, Place
 from .disk import IndexFolderError, IndexLoadError, read_manifest, rebuild_hint, verify_files, write_generation
 from .generations import GenerationLease
 
@@ -231,6 +231,8 @@ def load_snapshot(directory: Path, manifest: dict[str, Any], generation: Path, d
         stores = Stores.load(generation, dim, config.dense, config.lexical, place, dense_params(config))
     except IndexFolderError:
         raise
+    except OutdatedStore as exc:
+        raise IndexLoadError(f"{directory} cannot be used by this policy-rag: {exc}. Rebuild: {hint}") from exc
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise IndexLoadError(f"{directory} is corrupt ({exc.__class__.__name__}: {exc}). Rebuild: {hint}") from exc
     counts = manifest.get("counts", {})
