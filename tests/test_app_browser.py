@@ -409,8 +409,11 @@ def test_interface_labels_switch_to_english(session: Session) -> None:
 def test_switching_the_language_leaves_the_page_where_it_was(session: Session) -> None:
     session.ask(CLASS_II_ZH)
     session.open_citation(CIXI)
-    session.page.evaluate("() => window.scrollTo(0, 0)")
-    session.page.wait_for_function("() => window.scrollY === 0")
+    # the citation's span may still be scrolling into view (smoothly, slower on a busy machine): scroll to the top
+    # until the page stays there
+    session.page.wait_for_function("() => { window.scrollTo(0, 0); return window.scrollY === 0; }")
+    session.page.wait_for_timeout(300)
+    session.page.wait_for_function("() => { window.scrollTo(0, 0); return window.scrollY === 0; }")
     session.page.get_by_text("English", exact=True).click()
     session.page.locator("#letter .rag-letter-head", has_text="Addressee").wait_for()
     session.page.wait_for_timeout(500)  # the letter view's script runs after its new value is shown
