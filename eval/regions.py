@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rag import Region, parse_letter, read_documents
 
@@ -46,11 +47,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expected", type=Path, default=EXPECTED)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    read = {f"real/{name}": region for name, region in regions(args.shared / "real" / "letters").items()}
-    read |= {f"letters/{name}": region for name, region in regions(args.shared / "letters").items()}
-    provinces = {f"real/{row['file']}": row["province"] for row in _rows(args.shared / "real" / "letters.tsv")}
+    report = accuracy(args.shared, args.expected)
+    province_right, provinces = report["province"]["right"], report["province"]["letters"]
+    city_right, cities = report["city"]["right"], report["city"]["letters"]
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print(f"province {province_right}/{provinces} = {province_right / provinces:.3f}")
+        print(f"city     {city_right}/{cities} = {city_right / cities:.3f}")
+        for miss in report["misses"]:
+            print(json.dumps(miss, ensure_ascii=False))
+    return 0
+
+
+def accuracy(shared: Path, expected: Path = EXPECTED) -> dict[str, Any]:
+    """Province right among the letters of ``shared/real`` (its ``letters.tsv``) and those ``expected`` lists, city
+    right among those ``expected`` lists (a hand-checked sample), and every letter read wrong."""
+    read = {f"real/{name}": region for name, region in regions(shared / "real" / "letters").items()}
+    read |= {f"letters/{name}": region for name, region in regions(shared / "letters").items()}
+    provinces = {f"real/{row['file']}": row["province"] for row in _rows(shared / "real" / "letters.tsv")}
     cities: dict[str, str] = {}
-    for row in _rows(args.expected):
+    for row in _rows(expected):
         if row["file"].startswith("letters/"):
             provinces[row["file"]] = row["province"]
         cities[row["file"]] = row["city"]
@@ -61,16 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         got = read[name]
         if not _same(got.province, want) or (name in cities and not _same(got.city, cities[name])):
             misses.append({"file": name, "province": want, "city": cities.get(name), "read": got.as_json()})
-    report = {"province": {"right": province_right, "letters": len(provinces)},
-              "city": {"right": city_right, "letters": len(cities)}, "misses": misses}
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=1))
-    else:
-        print(f"province {province_right}/{len(provinces)} = {province_right / len(provinces):.3f}")
-        print(f"city     {city_right}/{len(cities)} = {city_right / len(cities):.3f}")
-        for miss in misses:
-            print(json.dumps(miss, ensure_ascii=False))
-    return 0
+    return {"province": {"right": province_right, "letters": len(provinces)},
+            "city": {"right": city_right, "letters": len(cities)}, "misses": misses}
 
 
 if __name__ == "__main__":

@@ -144,3 +144,12 @@ def test_cards_the_letter_view_the_library_table_and_the_ui_filter_show_the_regi
     assert render.regions(letters)[:2] == ["广东省", "浙江省"]
     assert {"宁波市", "慈溪市", "广州市"} <= set(render.regions(letters))
     assert make_filters(region="宁波市") == Filters(region="宁波市")
+
+
+def test_the_shared_letters_regions_are_read_right(shared_letters: Path) -> None:
+    from eval.regions import accuracy
+
+    report = accuracy(shared_letters.parent)
+    province, city = report["province"], report["city"]
+    assert province["letters"] == 100 and province["right"] / province["letters"] >= 0.97, report["misses"]
+    assert city["letters"] >= 40 and city["right"] / city["letters"] >= 0.90, report["misses"]
