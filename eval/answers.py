@@ -222,6 +222,7 @@ def ablate(index: Index, rows: list[Question], k: int, threshold: float, max_abs
                    "an answer per question part off": {"clause_answers": False},
                    "typed figure need not share terms": {"kind_min_overlap": 0.0},
                    "typed figure's share not relative": {"kind_overlap_relative": False},
+                   "English words not read as the letter renders them": {"bridge_terms": False},
                    "listing sentences not spared": {"spare_listing_sentences": False},
                    "proposer/addressee wordings off": {"broad_field_cues": False},
                    "letter's own date not a field": {"letter_date_field": False},
