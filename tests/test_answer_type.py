@@ -52,6 +52,7 @@ from .conftest import index_of_texts
     ("How much land was set aside for the ginseng nursery?", "count"),
     ("How much central funding did the county receive?", "amount"),
     ("How much money was spent on the road?", "amount"),
+    ("How much repair money has the Oujiang bridge received?", "amount"),
     ("新增的交通标线有多长？", "count"),
     ("这条路修了多宽？", "count"),
     ("审批需要多长时间？", "duration"),

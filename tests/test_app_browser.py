@@ -232,6 +232,11 @@ def test_start_builds_the_index_from_the_bundled_letters_with_progress(app: dict
     assert f"Building the index in {app['index']} from {ROOT / 'letters'}" in output
     assert re.search(r"embedding chunks: (\d+)/\1 \(100%\)", output), output
     assert "2 letters" in output and (Path(str(app["index"])) / "manifest.json").is_file()
+    deadline = time.monotonic() + 60  # the page answers as soon as it is up; the line is printed just after
+    while "policy-rag is serving" not in output and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log.seek(0)
+        output = log.read()
     assert f"policy-rag is serving {app['url']} (Ctrl-C stops it)" in output and "share=True" not in output
 
 
@@ -646,13 +651,22 @@ def test_filters_that_exclude_every_letter_say_so(session: Session) -> None:
 
 
 def test_a_citation_marker_in_the_reply_opens_the_letter(session: Session) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     session.ask("医疗器械临床试验费用能不能用创新券？")
     bubble = session.page.locator('#chat [data-testid="bot"]').last
     markers = bubble.locator("button.rag-cite")
     assert markers.count() >= 2 and markers.first.inner_text() == "[1]"
     assert "rag-turn-0 rag-n-2" in (markers.nth(1).get_attribute("class") or "")
-    markers.nth(1).click()
-    session.page.locator('#letter .rag-letter[data-opened="0:2"] mark#cited-span').wait_for()
+    opened = session.page.locator('#letter .rag-letter[data-opened="0:2"] mark#cited-span')
+    for _ in range(3):  # a click landing while the finished reply replaces its draft is lost: click again, as one would
+        markers.nth(1).click()
+        try:
+            opened.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    opened.wait_for()
     _save(session, "citation-marker-opens-letter.png")
 
 

@@ -41,9 +41,10 @@ _DURATION = re.compile(_NUM + r"\s*(?:个)?\s*(?:工作日|天|日|月|年|小�
                        r"按(?:年|月|季|周)|[每逐](?:年|月|季|周|天|日)|年度|月度|季度|定期")
 _PHONE = re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|(?<!\d)\d{7,8}(?!\d)|(?<!\d)1[3-9]\d{9}(?!\d)")
 # "how much waste", "how much land": a quantity of a thing, counted in its unit (吨, 亩), not a sum of money. A word
-# that is no noun (did, is), a money word or a qualifier before one ("how much central funding") keeps "how much"
-# asking for money; a comparative ("how much faster") asks for a difference, neither
-_GOODS = (r"(?!(?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|higher|better|worse|bigger|"
+# that is no noun (did, is), a money word or words before one ("how much repair money") keeps "how much" asking
+# for money; a comparative ("how much faster") asks for a difference, neither
+_GOODS = (r"(?!(?:[a-z-]+ ){0,2}(?:money|funding|funds?|investment|subsid\w*|grants?|budget|capital|spending)\b)"
+          r"(?!(?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|higher|better|worse|bigger|"
           r"smaller|larger|greater|further|money|funding|funds?|investment|subsid\w*|grants?|budget|capital|spending|cash|compensation|"
           r"rewards?|allowances?|fees?|pay|salary|income|revenue|tax\w*|financ\w*|support|aid|did|does|do|is|was|are|"
           r"were|will|would|has|have|had|can|could|should|may|might|in|for|from|to|on|at|by|with|each|per|a|an|the|"
