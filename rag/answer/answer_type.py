@@ -45,7 +45,7 @@ _PHONE = re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|(?<!\d)\d{7,8}(?!\d)|(?<!\d)
 # for money; a comparative ("how much faster") asks for a difference, neither
 _GOODS = (r"(?!(?:[a-z-]+ ){0,2}(?:money|funding|funds?|investment|subsid\w*|grants?|budget|capital|spending)\b)"
           r"(?!(?:faster|slower|longer|shorter|more|less|time|of|cheaper|dearer|lower|higher|better|worse|bigger|"
-          r"smaller|larger|greater|further|money|funding|funds?|investment|subsid\w*|grants?|budget|capital|spending|cash|compensation|"
+          r"smaller|larger|greater|further|cash|compensation|"
           r"rewards?|allowances?|fees?|pay|salary|income|revenue|tax\w*|financ\w*|support|aid|did|does|do|is|was|are|"
           r"were|will|would|has|have|had|can|could|should|may|might|in|for|from|to|on|at|by|with|each|per|a|an|the|"
           r"this|that|it|they|public|central|local|state|government|extra|additional|new|total|overall|annual|"
